@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "nngen",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "nngen", targets: ["nngen"]),
+        .library(name: "ModelSpec", targets: ["ModelSpec"]),
+        .library(name: "Reference", targets: ["Reference"]),
+        .library(name: "CodeGen", targets: ["CodeGen"]),
+        .library(name: "JIT", targets: ["JIT"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Model types, the result-builder DSL, JSON, shape inference, validation, the RNG.
+        .target(name: "ModelSpec"),
+        // The Swift reference interpreter (Double). Shares nothing with CodeGen but ModelSpec.
+        .target(name: "Reference", dependencies: ["ModelSpec"]),
+        // safetensors and CSV files, data sets (shuffle, split, standardisation).
+        .target(name: "DataIO", dependencies: ["ModelSpec"]),
+        // Turns templates/*.c|h into Swift string constants at build time.
+        .executableTarget(name: "EmbedTemplates"),
+        .plugin(name: "EmbedTemplatesPlugin", capability: .buildTool(), dependencies: ["EmbedTemplates"]),
+        // ModelSpec -> IR -> autodiff -> fusion -> memory plan -> C text.
+        .target(name: "CodeGen", dependencies: ["ModelSpec"], plugins: ["EmbedTemplatesPlugin"]),
+        // libtcc, as Debian's libtcc-dev installs it.
+        .systemLibrary(name: "CTCC", path: "Sources/CTCC"),
+        // In-process compilation (libtcc) and cc + dlopen, behind one protocol.
+        .target(name: "JIT", dependencies: ["CTCC", "CodeGen", "ModelSpec"],
+                linkerSettings: [.linkedLibrary("dl")]),
+        // The command-line tool.
+        .executableTarget(name: "nngen", dependencies: [
+            "ModelSpec", "Reference", "DataIO", "CodeGen", "JIT",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec"]),
+        .testTarget(name: "ReferenceTests", dependencies: ["Reference", "ModelSpec"]),
+        .testTarget(name: "DataIOTests", dependencies: ["DataIO", "ModelSpec"]),
+        .testTarget(name: "CodeGenTests", dependencies: ["CodeGen", "ModelSpec"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "JITTests", dependencies: ["JIT", "CodeGen", "Reference", "ModelSpec"]),
+        .testTarget(name: "nngenTests", dependencies: ["nngen"]),
+    ]
+)

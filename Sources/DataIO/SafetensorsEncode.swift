@@ -1,0 +1,61 @@
+import Foundation
+
+extension SafetensorsFile {
+    /// The bytes of the file.
+    ///
+    /// The header is compact JSON: `"__metadata__"` first (only when there is metadata, keys
+    /// sorted), then the tensors in `names` order, each as
+    /// `{"dtype":"F32","shape":[2,3],"data_offsets":[begin,end]}`; it is padded with spaces to a
+    /// multiple of 8 bytes, as the reference implementation does. The data follow in the same
+    /// order, little-endian, without gaps.
+    public func encoded() -> Data {
+        var header = "{"
+        var first = true
+        if !metadata.isEmpty {
+            header += HeaderJSON.quoted(Self.metadataKey) + ":{"
+            header += metadata.keys.sorted().map { key in
+                HeaderJSON.quoted(key) + ":" + HeaderJSON.quoted(metadata[key] ?? "")
+            }.joined(separator: ",")
+            header += "}"
+            first = false
+        }
+        var offset = 0
+        let ordered = orderedTensors
+        for tensor in ordered {
+            let length = tensor.elementCount * tensor.dtype.byteSize
+            if !first { header += "," }
+            first = false
+            header += HeaderJSON.quoted(tensor.name)
+                + ":{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":["
+                + tensor.shape.map(String.init).joined(separator: ",")
+                + "],\"data_offsets\":[\(offset),\(offset + length)]}"
+            offset += length
+        }
+        header += "}"
+        var headerBytes = Array(header.utf8)
+        headerBytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - headerBytes.count % 8) % 8))
+
+        var data = Data()
+        data.reserveCapacity(8 + headerBytes.count + offset)
+        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: headerBytes)
+        for tensor in ordered {
+            Self.append(tensor.storage, to: &data)
+        }
+        return data
+    }
+
+    private static func append(_ storage: TensorStorage, to data: inout Data) {
+        switch storage {
+        case .f32(let v): appendLittleEndian(v.map(\.bitPattern), to: &data)
+        case .f64(let v): appendLittleEndian(v.map(\.bitPattern), to: &data)
+        case .i32(let v): appendLittleEndian(v, to: &data)
+        case .i64(let v): appendLittleEndian(v, to: &data)
+        }
+    }
+
+    private static func appendLittleEndian<T: FixedWidthInteger>(_ values: [T], to data: inout Data) {
+        let little = values.map(\.littleEndian)
+        little.withUnsafeBytes { data.append(contentsOf: $0) }
+    }
+}

@@ -1,0 +1,226 @@
+/// A complete description of a fixed-shape training job: the network, the batch size, the
+/// loss and the optimizer. Every number follows `CONVENTIONS.md`.
+public struct Model: Hashable, Sendable {
+    /// The model's name; it becomes the prefix of C identifiers, so it must match
+    /// `[A-Za-z_][A-Za-z0-9_]*` and be at most 64 characters (see `validate()`).
+    public var name: String
+    /// The shape of one sample.
+    public var input: InputShape
+    /// The fixed batch size.
+    public var batch: Int
+    /// The layers, first to last.
+    public var layers: [Layer]
+    /// The loss applied to the last layer's output.
+    public var loss: Loss
+    /// The optimizer.
+    public var optimizer: Optimizer
+    /// Whether training standardises the input features (mean 0, std 1 from the training
+    /// part of the data). Stored in the model file as `"standardize"`; default false.
+    public var standardize: Bool
+
+    /// Creates a model from its parts.
+    public init(name: String, input: InputShape, batch: Int, layers: [Layer],
+                loss: Loss, optimizer: Optimizer = .adam(), standardize: Bool = false) {
+        self.name = name
+        self.input = input
+        self.batch = batch
+        self.layers = layers
+        self.loss = loss
+        self.optimizer = optimizer
+        self.standardize = standardize
+    }
+}
+
+/// The shape of one sample, without the batch dimension.
+public enum InputShape: Hashable, Sendable {
+    /// A vector of `F` features: the batch is `[B, F]`.
+    case features(Int)
+    /// A sequence of `length` positions with `channels` values each: the batch is `[B, L, C]`.
+    case sequence(length: Int, channels: Int)
+
+    /// The shape this input gives the first layer.
+    public var shape: Shape {
+        switch self {
+        case .features(let f): return .vector(f)
+        case .sequence(let l, let c): return .sequence(length: l, channels: c)
+        }
+    }
+}
+
+/// The shape of one sample's activation (batch excluded).
+public enum Shape: Hashable, Sendable, CustomStringConvertible {
+    case vector(Int)
+    case sequence(length: Int, channels: Int)
+
+    /// The number of elements of one sample.
+    public var elementCount: Int {
+        switch self {
+        case .vector(let f): return f
+        case .sequence(let l, let c): return l.multipliedReportingOverflow(by: c).overflow ? Int.max : l * c
+        }
+    }
+
+    /// The dimensions, e.g. `[64]` or `[8, 8]`.
+    public var dimensions: [Int] {
+        switch self {
+        case .vector(let f): return [f]
+        case .sequence(let l, let c): return [l, c]
+        }
+    }
+
+    /// The size of the last axis (features or channels).
+    public var lastAxis: Int {
+        switch self {
+        case .vector(let f): return f
+        case .sequence(_, let c): return c
+        }
+    }
+
+    public var description: String {
+        "[" + dimensions.map(String.init).joined(separator: ", ") + "]"
+    }
+}
+
+/// Conv1d padding: an integer pads that many zeros on both sides; `valid` is 0; `same`
+/// (stride 1 only) pads `dilation*(kernel-1)` in total, the smaller half on the left.
+public enum Padding: Hashable, Sendable {
+    case explicit(Int)
+    case valid
+    case same
+
+    /// Zeros added on the left and on the right for a kernel and dilation.
+    public func amounts(kernel: Int, dilation: Int) -> (left: Int, right: Int) {
+        switch self {
+        case .explicit(let p): return (p, p)
+        case .valid: return (0, 0)
+        case .same:
+            let total = dilation * (kernel - 1)
+            return (total / 2, total - total / 2)
+        }
+    }
+}
+
+/// One layer of a network. Layers without parameters still take an index in the
+/// parameter names (`layers.{i}.weight`).
+public indirect enum Layer: Hashable, Sendable {
+    /// `y = x W^T + b`; weight `[units, in]`, bias `[units]`.
+    case dense(units: Int, bias: Bool = true)
+    /// Cross-correlation over positions; weight `[filters, in_ch, kernel]`, bias `[filters]`.
+    case conv1d(filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .explicit(0),
+                dilation: Int = 1, bias: Bool = true)
+    /// Normalisation over the last axis; weight (starts at 1) and bias (starts at 0) `[C]` when affine.
+    case layerNorm(eps: Double = 1e-5, affine: Bool = true)
+    case relu
+    /// `x` if `x > 0` else `negativeSlope * x`.
+    case leakyReLU(negativeSlope: Double = 0.01)
+    case sigmoid
+    case tanh
+    /// Exact GELU: `0.5 x (1 + erf(x / sqrt 2))`.
+    case gelu
+    /// GELU with the tanh approximation.
+    case geluTanh
+    case identity
+    /// Max over windows of positions, per channel, no padding.
+    case maxPool1d(kernel: Int, stride: Int)
+    /// Mean over windows of positions, per channel, no padding.
+    case avgPool1d(kernel: Int, stride: Int)
+    /// `[L, C] -> [C]`, the mean over positions.
+    case globalAvgPool1d
+    /// `[L, C] -> [L*C]`, position-major.
+    case flatten
+    /// `y = x + f(x)` where `f` is the nested layers and must keep the shape.
+    case residual([Layer])
+
+    /// The layer's type name as written in model files (`"dense"`, `"leaky_relu"`, ...).
+    public var typeName: String {
+        switch self {
+        case .dense: return "dense"
+        case .conv1d: return "conv1d"
+        case .layerNorm: return "layernorm"
+        case .relu: return "relu"
+        case .leakyReLU: return "leaky_relu"
+        case .sigmoid: return "sigmoid"
+        case .tanh: return "tanh"
+        case .gelu: return "gelu"
+        case .geluTanh: return "gelu_tanh"
+        case .identity: return "identity"
+        case .maxPool1d: return "maxpool1d"
+        case .avgPool1d: return "avgpool1d"
+        case .globalAvgPool1d: return "global_avg_pool1d"
+        case .flatten: return "flatten"
+        case .residual: return "residual"
+        }
+    }
+
+    /// Every layer type name a model file may use.
+    public static let typeNames = ["dense", "conv1d", "layernorm", "relu", "leaky_relu", "sigmoid",
+                                   "tanh", "gelu", "gelu_tanh", "identity", "maxpool1d", "avgpool1d",
+                                   "global_avg_pool1d", "flatten", "residual"]
+
+    /// Whether this is an elementwise activation (relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh, identity).
+    public var isActivation: Bool {
+        switch self {
+        case .relu, .leakyReLU, .sigmoid, .tanh, .gelu, .geluTanh, .identity: return true
+        default: return false
+        }
+    }
+}
+
+/// The loss, a mean over the batch (see CONVENTIONS.md).
+public enum Loss: String, Hashable, Sendable, CaseIterable {
+    /// Mean over all elements of `(yhat - y)^2`.
+    case mse
+    /// Mean over elements of `log(1 + exp(z)) - y z`.
+    case bceWithLogits = "bce_with_logits"
+    /// Mean over the batch of `-log softmax(z)[label]`; labels are integers.
+    case softmaxCrossEntropy = "softmax_cross_entropy"
+
+    /// Whether targets are integer class labels (`[B]`) rather than floats (`[B, out]`).
+    public var usesLabels: Bool { self == .softmaxCrossEntropy }
+}
+
+/// The optimizer, with PyTorch semantics.
+public enum Optimizer: Hashable, Sendable {
+    /// `weight_decay` is added to the gradient; with momentum `v = momentum*v + g`.
+    case sgd(lr: Double, momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0)
+    /// Adam with bias correction; L2 weight decay added to the gradient.
+    case adam(lr: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
+              weightDecay: Double = 0)
+    /// Adam with decoupled weight decay: `p -= lr*wd*p` before the step.
+    case adamw(lr: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
+               weightDecay: Double = 0.01)
+
+    /// The type name in model files.
+    public var typeName: String {
+        switch self {
+        case .sgd: return "sgd"
+        case .adam: return "adam"
+        case .adamw: return "adamw"
+        }
+    }
+
+    /// The learning rate.
+    public var learningRate: Double {
+        switch self {
+        case .sgd(let lr, _, _, _), .adam(let lr, _, _, _, _), .adamw(let lr, _, _, _, _): return lr
+        }
+    }
+
+    /// The same optimizer with another learning rate.
+    public func with(learningRate lr: Double) -> Optimizer {
+        switch self {
+        case .sgd(_, let m, let n, let wd): return .sgd(lr: lr, momentum: m, nesterov: n, weightDecay: wd)
+        case .adam(_, let b1, let b2, let e, let wd): return .adam(lr: lr, beta1: b1, beta2: b2, eps: e, weightDecay: wd)
+        case .adamw(_, let b1, let b2, let e, let wd): return .adamw(lr: lr, beta1: b1, beta2: b2, eps: e, weightDecay: wd)
+        }
+    }
+
+    /// How many state values the optimizer keeps per parameter element
+    /// (sgd with momentum: 1, adam/adamw: 2 (m, v), plain sgd: 0).
+    public var stateSlotsPerParameter: Int {
+        switch self {
+        case .sgd(_, let m, _, _): return m != 0 ? 1 : 0
+        case .adam, .adamw: return 2
+        }
+    }
+}

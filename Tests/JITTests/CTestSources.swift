@@ -1,0 +1,48 @@
+/// Small C translation units shared by the back-end tests.
+enum CTestSources {
+    /// `double dot(const double*, const double*, int)` and
+    /// `float activate(float)` = erff(x) + tanhf(x) + expf(x).
+    static let dotAndActivate = """
+        #include <math.h>
+        double dot(const double *a, const double *b, int n) {
+            double s = 0.0;
+            for (int i = 0; i < n; ++i) s += a[i] * b[i];
+            return s;
+        }
+        float activate(float x) { return erff(x) + tanhf(x) + expf(x); }
+        """
+
+    /// `double mathmix(double)` using erf, tanh, expf, logf and sqrtf.
+    static let libm = """
+        #include <math.h>
+        double mathmix(double x) {
+            return erf(x) + tanh(x) + (double)expf((float)x) + (double)logf((float)x + 2.0f)
+                 + (double)sqrtf((float)x + 1.0f);
+        }
+        """
+
+    /// A missing semicolon.
+    static let syntaxError = """
+        int broken(int x) {
+            return x + 1
+        }
+        """
+
+    /// Calls `scale_by_swift` and reads `swift_table`, both supplied as symbols.
+    static let usesSymbols = """
+        double scale_by_swift(double);
+        extern double swift_table[4];
+        double combine(double x) { return scale_by_swift(x) + swift_table[2]; }
+        """
+
+    /// `long counter_step(void)` increments a static counter: tests repeated calls.
+    static let counter = """
+        static long count = 0;
+        long counter_step(void) { return ++count; }
+        """
+}
+
+typealias DotFunction = @convention(c) (UnsafePointer<Double>?, UnsafePointer<Double>?, Int32) -> Double
+typealias FloatFunction = @convention(c) (Float) -> Float
+typealias DoubleFunction = @convention(c) (Double) -> Double
+typealias CounterFunction = @convention(c) () -> Int

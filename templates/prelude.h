@@ -1,0 +1,1 @@
+/* nngen prelude: filled by CodeGen. */

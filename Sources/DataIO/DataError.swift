@@ -2,7 +2,7 @@ import Foundation
 
 /// The one error type of DataIO: what went wrong, and where.
 ///
-/// `description` reads like a compiler message, `file:line:column: message`, with the parts that
+/// `description` reads `file, line 3, column 2: message`, with the parts that
 /// are known: a safetensors header problem names the file (and the header byte where it helps),
 /// a CSV problem names the file, the 1-based line (counting the header row) and the 1-based
 /// column (field number). Errors that come from arguments rather than from a file have no `file`.
@@ -16,6 +16,7 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What went wrong.
     public let kind: Kind
 
+    /// An error of `kind` located in `file` at `line` and `column` (each optional).
     public init(file: String?, line: Int? = nil, column: Int? = nil, _ kind: Kind) {
         self.file = file
         self.line = line
@@ -23,12 +24,13 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
         self.kind = kind
     }
 
-    /// `file:line:column: message`, leaving out what is not known.
+    /// `file, line L, column C: message`, leaving out what is not known.
     public var description: String {
-        var location = file ?? ""
-        if let line { location += (location.isEmpty ? "" : ":") + "line \(line)" }
-        if let column { location += (location.isEmpty ? "" : ":") + "column \(column)" }
-        return location.isEmpty ? kind.message : "\(location): \(kind.message)"
+        var parts: [String] = []
+        if let file { parts.append(file) }
+        if let line { parts.append("line \(line)") }
+        if let column { parts.append("column \(column)") }
+        return parts.isEmpty ? kind.message : parts.joined(separator: ", ") + ": " + kind.message
     }
 
     /// Every kind of DataIO error. `message` explains it in words a user can act on.
@@ -203,7 +205,8 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
             case .emptyFile:
                 return "the file is empty; expected an optional header row and one sample per row"
             case .noDataRows:
-                return "the file has a header row but no data rows"
+                return "the file has no data rows; its only row was taken as a header because a field "
+                    + "in it is not a number"
             case .emptyLine:
                 return "blank line; blank lines are allowed only at the end of the file"
             case .unterminatedQuote:
@@ -234,5 +237,6 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension DataError: LocalizedError {
+    /// The same text as `description`.
     public var errorDescription: String? { description }
 }

@@ -29,8 +29,9 @@ enum FileIO {
     /// whatever was at `url` is unchanged.
     static func writeAtomically(_ data: Data, to url: URL) throws(DataError) {
         let directory = url.deletingLastPathComponent()
+        // The name is cut so that the temporary name stays within file-name limits.
         let temp = directory.appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
+            ".\(url.lastPathComponent.prefix(100)).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
         do {
             try data.write(to: temp, options: .withoutOverwriting)
             let handle = try FileHandle(forWritingTo: temp)

@@ -1,0 +1,623 @@
+import ModelSpec
+
+/// One C function made from one (possibly fused) node.
+struct Kernel {
+    /// The function's name, after the layer it came from.
+    var name: String
+    /// The comment above it: layer, shapes, fusion rules.
+    var comment: String
+    /// Parameters in order: the tensor each one receives and whether the kernel writes it.
+    var params: [(name: String, tensor: TensorID, writes: Bool)]
+    /// The body, without braces, indented 4 spaces.
+    var body: String
+    /// Whether this node must be skipped when the caller gives no input-gradient buffer.
+    var inputGradientOnly: Bool
+}
+
+/// Builds the C text of kernels.
+struct KernelWriter {
+    let graph: Graph
+    let c: CSyntax
+    var usedNames = Set<String>()
+
+    init(graph: Graph, scalar: ScalarType) {
+        self.graph = graph
+        self.c = CSyntax(scalar: scalar)
+    }
+
+    var R: String { c.real }
+
+    func shape(_ t: TensorID) -> [Int] { graph[t].shape }
+    func count(_ t: TensorID) -> Int { graph[t].count }
+    func shapeText(_ t: TensorID) -> String { "[" + shape(t).map(String.init).joined(separator: ", ") + "]" }
+
+    /// A unique function name from the layer path and what the kernel does.
+    mutating func uniqueName(_ base: String) -> String {
+        var name = base, k = 2
+        while usedNames.contains(name) { name = "\(base)_\(k)"; k += 1 }
+        usedNames.insert(name)
+        return name
+    }
+
+    /// The epilogue's extra parameters and its statements applied to `v` at flat index `i`,
+    /// last-axis index `col`.
+    func epilogue(_ n: Node, index i: String, col: String, indent: String) -> (params: [(String, TensorID, Bool)], code: String) {
+        var params: [(String, TensorID, Bool)] = []
+        var lines: [String] = []
+        for (k, e) in n.epilogue.enumerated() {
+            switch e {
+            case .bias(let t):
+                params.append(("bias", t, false))
+                lines.append("v += bias[\(col)];")
+            case .store(let t):
+                let name = "keep\(k)"
+                params.append((name, t, true))
+                lines.append("\(name)[\(i)] = v;  /* kept for backward */")
+            case .activation(let a):
+                lines.append("v = \(c.activation(a, "v"));  /* \(a.name) */")
+            case .add(let t):
+                let name = n.phase == .forward ? "residual" : "grad_other\(k)"
+                params.append((name, t, false))
+                lines.append("v += \(name)[\(i)];\(n.phase == .forward ? "  /* residual add */" : "  /* gradients meeting at a fork */")")
+            case .activationDerivative(let a, let s, let fromOutput):
+                let name = fromOutput ? "act_out\(k)" : "act_in\(k)"
+                params.append((name, s, false))
+                lines.append("v *= \(c.derivative(a, "\(name)[\(i)]", fromOutput: fromOutput));  /* \(a.name)' */")
+            }
+        }
+        return (params, lines.map { indent + $0 }.joined(separator: "\n"))
+    }
+
+    /// Describes the epilogue for the comment, e.g. `+ bias + relu`.
+    func epilogueDoc(_ n: Node) -> String {
+        n.epilogue.compactMap { e -> String? in
+            switch e {
+            case .bias: return "+ bias"
+            case .store: return nil
+            case .activation(let a): return "-> \(a.name)"
+            case .add: return n.phase == .forward ? "+ residual" : "+ gradient from the other branch"
+            case .activationDerivative(let a, _, _): return "* \(a.name)'"
+            }
+        }.joined(separator: " ")
+    }
+
+    mutating func kernel(for n: Node) -> Kernel? {
+        let layer = cIdentifier(n.layerPath)
+        var params: [(String, TensorID, Bool)] = []
+        var body = ""
+        var what = n.kind.name
+        var doc = ""
+        let o = n.outputs.first
+        switch n.kind {
+        case .reshape:
+            return nil
+        case .matmul:
+            let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
+            let (M, K, N) = (count(x) / shape(x).last!, shape(x).last!, shape(w)[0])
+            let ep = epilogue(n, index: "m * \(N) + j", col: "j", indent: "            ")
+            params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
+            what = "forward"
+            doc = "out[\(M), \(N)] = x[\(M), \(K)] weight[\(N), \(K)]^T \(epilogueDoc(n))"
+            body = """
+                for (int m = 0; m < \(M); m++) {
+                    const \(R) *xr = x + m * \(K);
+                    for (int j = 0; j < \(N); j++) {
+                        const \(R) *wr = weight + j * \(K);
+                        \(R) v = 0;
+                        for (int k = 0; k < \(K); k++) v += xr[k] * wr[k];
+            \(ep.code)
+                        out[m * \(N) + j] = v;
+                    }
+                }
+            """
+        case .matmulGradInput:
+            let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
+            let (N, K) = (shape(w)[0], shape(w)[1])
+            let M = count(dy) / N
+            let ep = epilogue(n, index: "m * \(K) + k", col: "k", indent: "            ")
+            params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
+            what = "backward_input"
+            doc = "dx[\(M), \(K)] = dout[\(M), \(N)] weight[\(N), \(K)] \(epilogueDoc(n))"
+            body = """
+                for (int m = 0; m < \(M); m++) {
+                    \(R) *dxr = dx + m * \(K);
+                    for (int k = 0; k < \(K); k++) dxr[k] = 0;
+                    for (int j = 0; j < \(N); j++) {
+                        const \(R) d = dout[m * \(N) + j];
+                        const \(R) *wr = weight + j * \(K);
+                        for (int k = 0; k < \(K); k++) dxr[k] += d * wr[k];
+                    }
+                    for (int k = 0; k < \(K); k++) {
+                        \(R) v = dxr[k];
+            \(ep.code)
+                        dxr[k] = v;
+                    }
+                }
+            """
+        case .matmulGradWeight:
+            let (dy, x, dw) = (n.inputs[0], n.inputs[1], o!)
+            let (N, K) = (shape(dw)[0], shape(dw)[1])
+            let M = count(dy) / N
+            params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
+            what = "backward_weight"
+            doc = "dweight[\(N), \(K)] = dout[\(M), \(N)]^T x[\(M), \(K)]"
+            body = """
+                for (int i = 0; i < \(N * K); i++) dweight[i] = 0;
+                for (int m = 0; m < \(M); m++) {
+                    const \(R) *xr = x + m * \(K);
+                    for (int j = 0; j < \(N); j++) {
+                        const \(R) d = dout[m * \(N) + j];
+                        \(R) *dwr = dweight + j * \(K);
+                        for (int k = 0; k < \(K); k++) dwr[k] += d * xr[k];
+                    }
+                }
+            """
+        case .biasAdd:
+            let (x, b, y) = (n.inputs[0], n.inputs[1], o!)
+            let N = shape(b)[0], rows = count(x) / N
+            params = [("x", x, false), ("bias", b, false), ("out", y, true)]
+            what = "bias"
+            doc = "out[\(rows), \(N)] = x + bias"
+            body = """
+                for (int r = 0; r < \(rows); r++)
+                    for (int j = 0; j < \(N); j++) out[r * \(N) + j] = x[r * \(N) + j] + bias[j];
+            """
+        case .biasGrad:
+            let (dy, db) = (n.inputs[0], o!)
+            let N = shape(db)[0], rows = count(dy) / N
+            params = [("dout", dy, false), ("dbias", db, true)]
+            what = "backward_bias"
+            doc = "dbias[\(N)] = sum over \(rows) rows of dout"
+            body = """
+                for (int j = 0; j < \(N); j++) dbias[j] = 0;
+                for (int r = 0; r < \(rows); r++)
+                    for (int j = 0; j < \(N); j++) dbias[j] += dout[r * \(N) + j];
+            """
+        case .activation(let a):
+            let (x, y) = (n.inputs[0], o!)
+            params = [("x", x, false), ("out", y, true)]
+            what = a.name
+            doc = "out = \(a.name)(x), \(count(x)) elements"
+            body = """
+                for (int i = 0; i < \(count(x)); i++) {
+                    const \(R) v = x[i];
+                    out[i] = \(c.activation(a, "v"));
+                }
+            """
+        case .activationGrad(let a, let fromOutput):
+            let (s, dy, dx) = (n.inputs[0], n.inputs[1], o!)
+            params = [(fromOutput ? "act_out" : "act_in", s, false), ("dout", dy, false), ("dx", dx, true)]
+            what = "\(a.name)_backward"
+            doc = "dx = dout * \(a.name)'(\(fromOutput ? "from the output" : "from the input")), \(count(dy)) elements"
+            body = """
+                for (int i = 0; i < \(count(dy)); i++) dx[i] = dout[i] * \(c.derivative(a, "\(fromOutput ? "act_out" : "act_in")[i]", fromOutput: fromOutput));
+            """
+        case .add:
+            let (a, b, y) = (n.inputs[0], n.inputs[1], o!)
+            params = [("a", a, false), ("b", b, false), ("out", y, true)]
+            what = n.phase == .forward ? "residual_add" : "grad_sum"
+            doc = "out = a + b, \(count(a)) elements"
+            body = """
+                for (int i = 0; i < \(count(a)); i++) out[i] = a[i] + b[i];
+            """
+        case .conv1d(let at):
+            let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
+            let B = shape(x)[0]
+            let ep = epilogue(n, index: "i", col: "oc", indent: "                ")
+            params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
+            what = "forward"
+            doc = "out[\(B), \(at.outLength), \(at.outChannels)] = conv1d(x[\(B), \(at.inLength), \(at.inChannels)], weight[\(at.outChannels), \(at.inChannels), \(at.kernel)]; stride \(at.stride), dilation \(at.dilation), left pad \(at.padLeft)) \(epilogueDoc(n))"
+            body = """
+                for (int b = 0; b < \(B); b++) {
+                    for (int t = 0; t < \(at.outLength); t++) {
+                        for (int oc = 0; oc < \(at.outChannels); oc++) {
+                            \(R) v = 0;
+                            for (int j = 0; j < \(at.kernel); j++) {
+                                const int pos = t * \(at.stride) + j * \(at.dilation) - \(at.padLeft);
+                                if (pos < 0 || pos >= \(at.inLength)) continue;  /* zero padding */
+                                const \(R) *xr = x + (b * \(at.inLength) + pos) * \(at.inChannels);
+                                const \(R) *wr = weight + oc * \(at.inChannels * at.kernel) + j;
+                                for (int ic = 0; ic < \(at.inChannels); ic++) v += wr[ic * \(at.kernel)] * xr[ic];
+                            }
+                            const int i = (b * \(at.outLength) + t) * \(at.outChannels) + oc;
+            \(ep.code)
+                            out[i] = v;
+                        }
+                    }
+                }
+            """
+        case .conv1dGradInput(let at):
+            let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
+            let B = shape(dx)[0]
+            let total = count(dx)
+            let ep = epilogue(n, index: "i", col: "i % \(at.inChannels)", indent: "        ")
+            params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
+            what = "backward_input"
+            doc = "dx[\(B), \(at.inLength), \(at.inChannels)] from dout[\(B), \(at.outLength), \(at.outChannels)] and weight \(epilogueDoc(n))"
+            body = """
+                for (int i = 0; i < \(total); i++) dx[i] = 0;
+                for (int b = 0; b < \(B); b++) {
+                    for (int t = 0; t < \(at.outLength); t++) {
+                        for (int j = 0; j < \(at.kernel); j++) {
+                            const int pos = t * \(at.stride) + j * \(at.dilation) - \(at.padLeft);
+                            if (pos < 0 || pos >= \(at.inLength)) continue;
+                            \(R) *dxr = dx + (b * \(at.inLength) + pos) * \(at.inChannels);
+                            for (int oc = 0; oc < \(at.outChannels); oc++) {
+                                const \(R) d = dout[(b * \(at.outLength) + t) * \(at.outChannels) + oc];
+                                const \(R) *wr = weight + oc * \(at.inChannels * at.kernel) + j;
+                                for (int ic = 0; ic < \(at.inChannels); ic++) dxr[ic] += d * wr[ic * \(at.kernel)];
+                            }
+                        }
+                    }
+                }
+            """ + (n.epilogue.isEmpty ? "" : """
+
+                for (int i = 0; i < \(total); i++) {
+                    \(R) v = dx[i];
+            \(ep.code)
+                    dx[i] = v;
+                }
+            """)
+        case .conv1dGradWeight(let at):
+            let (dy, x, dw) = (n.inputs[0], n.inputs[1], o!)
+            let B = shape(x)[0]
+            params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
+            what = "backward_weight"
+            doc = "dweight[\(at.outChannels), \(at.inChannels), \(at.kernel)] from dout[\(B), \(at.outLength), \(at.outChannels)] and x[\(B), \(at.inLength), \(at.inChannels)]"
+            body = """
+                for (int i = 0; i < \(count(dw)); i++) dweight[i] = 0;
+                for (int b = 0; b < \(B); b++) {
+                    for (int t = 0; t < \(at.outLength); t++) {
+                        for (int j = 0; j < \(at.kernel); j++) {
+                            const int pos = t * \(at.stride) + j * \(at.dilation) - \(at.padLeft);
+                            if (pos < 0 || pos >= \(at.inLength)) continue;
+                            const \(R) *xr = x + (b * \(at.inLength) + pos) * \(at.inChannels);
+                            for (int oc = 0; oc < \(at.outChannels); oc++) {
+                                const \(R) d = dout[(b * \(at.outLength) + t) * \(at.outChannels) + oc];
+                                \(R) *dwr = dweight + oc * \(at.inChannels * at.kernel) + j;
+                                for (int ic = 0; ic < \(at.inChannels); ic++) dwr[ic * \(at.kernel)] += d * xr[ic];
+                            }
+                        }
+                    }
+                }
+            """
+        case .layerNormalize(let eps):
+            let x = n.inputs[0]
+            let C = shape(x).last!, rows = count(x) / C
+            params = [("x", x, false), ("xhat", n.outputs[0], true), ("mean", n.outputs[1], true), ("rstd", n.outputs[2], true)]
+            what = "normalize"
+            doc = "xhat = (x - mean) / sqrt(var + \(c.lit(eps))) over the last axis, \(rows) rows of \(C)"
+            body = layerNormForwardBody(rows: rows, C: C, eps: eps, affine: false, out: "xhat", ep: "")
+        case .layerNorm(let eps, let affine):
+            let x = n.inputs[0]
+            let C = shape(x).last!, rows = count(x) / C
+            let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "            ")
+            params = [("x", x, false)] + (affine ? [("weight", n.inputs[1], false), ("bias", n.inputs[2], false)] : [])
+                + ep.params + [("out", n.outputs[0], true), ("mean", n.outputs[1], true), ("rstd", n.outputs[2], true)]
+            what = "forward"
+            doc = "layernorm over the last axis, \(rows) rows of \(C), eps \(c.lit(eps))\(affine ? ", * weight + bias" : "") \(epilogueDoc(n)); keeps mean and 1/std"
+            body = layerNormForwardBody(rows: rows, C: C, eps: eps, affine: affine, out: "out", ep: ep.code)
+        case .scaleShift:
+            let (xhat, w, b) = (n.inputs[0], n.inputs[1], n.inputs[2])
+            let C = shape(w)[0], rows = count(xhat) / C
+            let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "        ")
+            params = [("xhat", xhat, false), ("weight", w, false), ("bias", b, false)] + ep.params + [("out", o!, true)]
+            what = "scale_shift"
+            doc = "out = xhat * weight + bias, \(rows) rows of \(C) \(epilogueDoc(n))"
+            body = """
+                for (int r = 0; r < \(rows); r++)
+                    for (int k = 0; k < \(C); k++) {
+                        \(R) v = xhat[r * \(C) + k] * weight[k] + bias[k];
+            \(ep.code)
+                        out[r * \(C) + k] = v;
+                    }
+            """
+        case .scaleShiftGrad:
+            let (dy, xhat, w) = (n.inputs[0], n.inputs[1], n.inputs[2])
+            let C = shape(w)[0], rows = count(dy) / C
+            params = [("dout", dy, false), ("xhat", xhat, false), ("weight", w, false),
+                      ("dxhat", n.outputs[0], true), ("dweight", n.outputs[1], true), ("dbias", n.outputs[2], true)]
+            what = "scale_shift_backward"
+            doc = "dxhat = dout * weight; dweight = sum dout * xhat; dbias = sum dout; \(rows) rows of \(C)"
+            body = """
+                for (int k = 0; k < \(C); k++) { dweight[k] = 0; dbias[k] = 0; }
+                for (int r = 0; r < \(rows); r++)
+                    for (int k = 0; k < \(C); k++) {
+                        const int i = r * \(C) + k;
+                        dxhat[i] = dout[i] * weight[k];
+                        dweight[k] += dout[i] * xhat[i];
+                        dbias[k] += dout[i];
+                    }
+            """
+        case .layerNormalizeGrad:
+            let (dxh, xhat, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2])
+            let C = shape(xhat).last!, rows = count(xhat) / C
+            let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "            ")
+            params = [("dxhat", dxh, false), ("xhat", xhat, false), ("rstd", rstd, false)] + ep.params + [("dx", o!, true)]
+            what = "normalize_backward"
+            doc = "dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), \(rows) rows of \(C) \(epilogueDoc(n))"
+            body = """
+                for (int r = 0; r < \(rows); r++) {
+                    const \(R) *g = dxhat + r * \(C);
+                    const \(R) *xh = xhat + r * \(C);
+                    \(R) sum_g = 0, sum_gx = 0;
+                    for (int k = 0; k < \(C); k++) { sum_g += g[k]; sum_gx += g[k] * xh[k]; }
+                    const \(R) mean_g = sum_g / \(C), mean_gx = sum_gx / \(C);
+                    for (int k = 0; k < \(C); k++) {
+                        \(R) v = rstd[r] * (g[k] - mean_g - xh[k] * mean_gx);
+            \(ep.code)
+                        dx[r * \(C) + k] = v;
+                    }
+                }
+            """
+        case .layerNormGrad(let affine):
+            let (dy, x, mean, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2], n.inputs[3])
+            let C = shape(x).last!, rows = count(x) / C
+            let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "            ")
+            params = [("dout", dy, false), ("x", x, false), ("mean", mean, false), ("rstd", rstd, false)]
+                + (affine ? [("weight", n.inputs[4], false)] : []) + ep.params + [("dx", n.outputs[0], true)]
+                + (affine ? [("dweight", n.outputs[1], true), ("dbias", n.outputs[2], true)] : [])
+            what = "backward"
+            doc = "layernorm backward, \(rows) rows of \(C): dx\(affine ? ", dweight, dbias" : "") in one pass per row \(epilogueDoc(n))"
+            let g = affine ? "dout[r * \(C) + k] * weight[k]" : "dout[r * \(C) + k]"
+            body = (affine ? "    for (int k = 0; k < \(C); k++) { dweight[k] = 0; dbias[k] = 0; }\n" : "") + """
+                for (int r = 0; r < \(rows); r++) {
+                    const \(R) *xr = x + r * \(C);
+                    const \(R) mu = mean[r], rs = rstd[r];
+                    \(R) sum_g = 0, sum_gx = 0;
+                    for (int k = 0; k < \(C); k++) {
+                        const \(R) xh = (xr[k] - mu) * rs;
+                        const \(R) g = \(g);
+                        sum_g += g;
+                        sum_gx += g * xh;
+            """ + (affine ? """
+
+                        dweight[k] += dout[r * \(C) + k] * xh;
+                        dbias[k] += dout[r * \(C) + k];
+            """ : "") + """
+
+                    }
+                    const \(R) mean_g = sum_g / \(C), mean_gx = sum_gx / \(C);
+                    for (int k = 0; k < \(C); k++) {
+                        const \(R) xh = (xr[k] - mu) * rs;
+                        \(R) v = rs * (\(g) - mean_g - xh * mean_gx);
+            \(ep.code)
+                        dx[r * \(C) + k] = v;
+                    }
+                }
+            """
+        case .maxPool1d(let k, let s), .avgPool1d(let k, let s):
+            let (x, y) = (n.inputs[0], o!)
+            let (B, L, C, Lo) = (shape(x)[0], shape(x)[1], shape(x)[2], shape(y)[1])
+            let isMax = n.kind == .maxPool1d(kernel: k, stride: s)
+            params = [("x", x, false), ("out", y, true)]
+            what = isMax ? "maxpool" : "avgpool"
+            doc = "\(isMax ? "max" : "mean") over windows of \(k) positions, stride \(s): x[\(B), \(L), \(C)] -> out[\(B), \(Lo), \(C)]"
+            let reduce = isMax
+                ? "\(R) v = xr[0];\n                for (int j = 1; j < \(k); j++) if (xr[j * \(C)] > v) v = xr[j * \(C)];"
+                : "\(R) v = 0;\n                for (int j = 0; j < \(k); j++) v += xr[j * \(C)];\n                v /= \(k);"
+            body = """
+                for (int b = 0; b < \(B); b++)
+                    for (int t = 0; t < \(Lo); t++)
+                        for (int ch = 0; ch < \(C); ch++) {
+                            const \(R) *xr = x + (b * \(L) + t * \(s)) * \(C) + ch;
+                            \(reduce)
+                            out[(b * \(Lo) + t) * \(C) + ch] = v;
+                        }
+            """
+        case .maxPool1dGrad(let k, let s):
+            let (dy, x, dx) = (n.inputs[0], n.inputs[1], o!)
+            let (B, L, C, Lo) = (shape(x)[0], shape(x)[1], shape(x)[2], shape(dy)[1])
+            params = [("dout", dy, false), ("x", x, false), ("dx", dx, true)]
+            what = "maxpool_backward"
+            doc = "each window's gradient goes to its first maximal position"
+            body = """
+                for (int i = 0; i < \(count(dx)); i++) dx[i] = 0;
+                for (int b = 0; b < \(B); b++)
+                    for (int t = 0; t < \(Lo); t++)
+                        for (int ch = 0; ch < \(C); ch++) {
+                            const int base = (b * \(L) + t * \(s)) * \(C) + ch;
+                            int best = 0;
+                            for (int j = 1; j < \(k); j++) if (x[base + j * \(C)] > x[base + best * \(C)]) best = j;
+                            dx[base + best * \(C)] += dout[(b * \(Lo) + t) * \(C) + ch];
+                        }
+            """
+        case .avgPool1dGrad(let k, let s):
+            let (dy, dx) = (n.inputs[0], o!)
+            let (B, L, C, Lo) = (shape(dx)[0], shape(dx)[1], shape(dx)[2], shape(dy)[1])
+            params = [("dout", dy, false), ("dx", dx, true)]
+            what = "avgpool_backward"
+            doc = "each window's gradient spread evenly over its \(k) positions"
+            body = """
+                for (int i = 0; i < \(count(dx)); i++) dx[i] = 0;
+                for (int b = 0; b < \(B); b++)
+                    for (int t = 0; t < \(Lo); t++)
+                        for (int ch = 0; ch < \(C); ch++) {
+                            const \(R) d = dout[(b * \(Lo) + t) * \(C) + ch] / \(k);
+                            for (int j = 0; j < \(k); j++) dx[(b * \(L) + t * \(s) + j) * \(C) + ch] += d;
+                        }
+            """
+        case .globalAvgPool1d:
+            let (x, y) = (n.inputs[0], o!)
+            let (B, L, C) = (shape(x)[0], shape(x)[1], shape(x)[2])
+            params = [("x", x, false), ("out", y, true)]
+            what = "forward"
+            doc = "out[\(B), \(C)] = mean over \(L) positions of x[\(B), \(L), \(C)]"
+            body = """
+                for (int b = 0; b < \(B); b++)
+                    for (int ch = 0; ch < \(C); ch++) {
+                        \(R) v = 0;
+                        for (int t = 0; t < \(L); t++) v += x[(b * \(L) + t) * \(C) + ch];
+                        out[b * \(C) + ch] = v / \(L);
+                    }
+            """
+        case .globalAvgPool1dGrad:
+            let (dy, dx) = (n.inputs[0], o!)
+            let (B, L, C) = (shape(dx)[0], shape(dx)[1], shape(dx)[2])
+            params = [("dout", dy, false), ("dx", dx, true)]
+            what = "backward"
+            doc = "dx[b, t, c] = dout[b, c] / \(L)"
+            body = """
+                for (int b = 0; b < \(B); b++)
+                    for (int t = 0; t < \(L); t++)
+                        for (int ch = 0; ch < \(C); ch++) dx[(b * \(L) + t) * \(C) + ch] = dout[b * \(C) + ch] / \(L);
+            """
+        case .softmax:
+            let (z, p) = (n.inputs[0], o!)
+            let N = shape(z).last!, rows = count(z) / N
+            params = [("logits", z, false), ("probs", p, true)]
+            what = "softmax"
+            doc = "row-wise softmax of logits[\(rows), \(N)]"
+            body = """
+                for (int r = 0; r < \(rows); r++) {
+                    const \(R) *zr = logits + r * \(N);
+                    \(R) *pr = probs + r * \(N);
+                    \(R) mx = zr[0];
+                    for (int j = 1; j < \(N); j++) if (zr[j] > mx) mx = zr[j];
+                    \(R) sum = 0;
+                    for (int j = 0; j < \(N); j++) { pr[j] = \(c.fn("exp"))(zr[j] - mx); sum += pr[j]; }
+                    for (int j = 0; j < \(N); j++) pr[j] /= sum;
+                }
+            """
+        case .crossEntropy:
+            let (p, lab) = (n.inputs[0], n.inputs[1])
+            let N = shape(p).last!, rows = count(p) / N
+            params = [("probs", p, false), ("labels", lab, false), ("loss", o!, true)]
+            what = "cross_entropy"
+            doc = "loss = mean over \(rows) rows of -log probs[label]"
+            body = """
+                double sum = 0;
+                for (int r = 0; r < \(rows); r++) sum -= log((double)probs[r * \(N) + labels[r]]);
+                loss[0] = (\(R))(sum / \(rows));
+            """
+        case .crossEntropyGrad:
+            let (p, lab) = (n.inputs[0], n.inputs[1])
+            let N = shape(p).last!, rows = count(p) / N
+            params = [("probs", p, false), ("labels", lab, false), ("dprobs", o!, true)]
+            what = "cross_entropy_backward"
+            doc = "dprobs = -1 / (\(rows) probs[label]) at the label, 0 elsewhere"
+            body = """
+                for (int i = 0; i < \(rows * N); i++) dprobs[i] = 0;
+                for (int r = 0; r < \(rows); r++) dprobs[r * \(N) + labels[r]] = -1 / (\(rows) * probs[r * \(N) + labels[r]]);
+            """
+        case .softmaxGrad:
+            let (p, dp) = (n.inputs[0], n.inputs[1])
+            let N = shape(p).last!, rows = count(p) / N
+            params = [("probs", p, false), ("dprobs", dp, false), ("dlogits", o!, true)]
+            what = "softmax_backward"
+            doc = "dlogits = probs * (dprobs - sum(dprobs * probs)) per row"
+            body = """
+                for (int r = 0; r < \(rows); r++) {
+                    \(R) dot = 0;
+                    for (int j = 0; j < \(N); j++) dot += dprobs[r * \(N) + j] * probs[r * \(N) + j];
+                    for (int j = 0; j < \(N); j++) dlogits[r * \(N) + j] = probs[r * \(N) + j] * (dprobs[r * \(N) + j] - dot);
+                }
+            """
+        case .softmaxCrossEntropy:
+            let (z, lab) = (n.inputs[0], n.inputs[1])
+            let N = shape(z).last!, rows = count(z) / N
+            params = [("logits", z, false), ("labels", lab, false), ("loss", n.outputs[0], true), ("dlogits", n.outputs[1], true)]
+            what = "softmax_cross_entropy"
+            doc = "loss = mean over \(rows) rows of logsumexp(logits) - logits[label]; dlogits = (softmax - onehot) / \(rows)"
+            body = """
+                double total = 0;
+                for (int r = 0; r < \(rows); r++) {
+                    const \(R) *zr = logits + r * \(N);
+                    \(R) *dr = dlogits + r * \(N);
+                    \(R) mx = zr[0];
+                    for (int j = 1; j < \(N); j++) if (zr[j] > mx) mx = zr[j];
+                    \(R) sum = 0;
+                    for (int j = 0; j < \(N); j++) { dr[j] = \(c.fn("exp"))(zr[j] - mx); sum += dr[j]; }
+                    total += (double)mx + log((double)sum) - (double)zr[labels[r]];
+                    const \(R) scale = 1 / (sum * \(rows));
+                    for (int j = 0; j < \(N); j++) dr[j] *= scale;
+                    dr[labels[r]] -= \(c.lit(1.0 / Double(rows)));
+                }
+                loss[0] = (\(R))(total / \(rows));
+            """
+        case .mse:
+            let (yh, y) = (n.inputs[0], n.inputs[1])
+            params = [("pred", yh, false), ("target", y, false), ("loss", o!, true)]
+            what = "mse"
+            doc = "loss = mean over \(count(yh)) elements of (pred - target)^2"
+            body = """
+                double sum = 0;
+                for (int i = 0; i < \(count(yh)); i++) { const double d = (double)pred[i] - (double)target[i]; sum += d * d; }
+                loss[0] = (\(R))(sum / \(count(yh)));
+            """
+        case .mseGrad:
+            let (yh, y) = (n.inputs[0], n.inputs[1])
+            params = [("pred", yh, false), ("target", y, false), ("dpred", o!, true)]
+            what = "mse_backward"
+            doc = "dpred = 2 (pred - target) / \(count(yh))"
+            body = """
+                for (int i = 0; i < \(count(yh)); i++) dpred[i] = (pred[i] - target[i]) * \(c.lit(2.0 / Double(count(yh))));
+            """
+        case .bceWithLogits:
+            let (z, y) = (n.inputs[0], n.inputs[1])
+            params = [("logits", z, false), ("target", y, false), ("loss", o!, true)]
+            what = "bce_with_logits"
+            doc = "loss = mean over \(count(z)) elements of max(z, 0) - z y + log1p(exp(-|z|)) (no overflow)"
+            body = """
+                double sum = 0;
+                for (int i = 0; i < \(count(z)); i++) {
+                    const double zi = logits[i];
+                    sum += (zi > 0 ? zi : 0) - zi * (double)target[i] + log1p(exp(-fabs(zi)));
+                }
+                loss[0] = (\(R))(sum / \(count(z)));
+            """
+        case .bceWithLogitsGrad:
+            let (z, y) = (n.inputs[0], n.inputs[1])
+            params = [("logits", z, false), ("target", y, false), ("dlogits", o!, true)]
+            what = "bce_with_logits_backward"
+            doc = "dlogits = (sigmoid(z) - target) / \(count(z))"
+            body = """
+                for (int i = 0; i < \(count(z)); i++) {
+                    const \(R) zi = logits[i];
+                    const \(R) s = zi >= 0 ? 1 / (1 + \(c.fn("exp"))(-zi)) : \(c.fn("exp"))(zi) / (1 + \(c.fn("exp"))(zi));
+                    dlogits[i] = (s - target[i]) * \(c.lit(1.0 / Double(count(z))));
+                }
+            """
+        case .optimizerUpdate, .optimizerStep:
+            return nil  // emitted from the optimizer templates
+        }
+        let base = cIdentifier(n.layerPath) + "_" + (n.layerType.isEmpty ? "" : n.layerType + "_") + what
+        let name = uniqueName(base)
+        let fused = n.fusedBy.isEmpty ? "" : "\n * fused: " + n.fusedBy.joined(separator: ", ")
+        let comment = "/* \(n.layerPath) (\(n.layerType)), \(n.phase.rawValue): \(doc.trimmingCharacters(in: " "))\(fused) */"
+        _ = layer
+        return Kernel(name: name, comment: comment, params: params.map { (name: $0.0, tensor: $0.1, writes: $0.2) },
+                      body: body, inputGradientOnly: n.inputGradientOnly)
+    }
+
+    func layerNormForwardBody(rows: Int, C: Int, eps: Double, affine: Bool, out: String, ep: String) -> String {
+        let scale = affine ? " * weight[k] + bias[k]" : ""
+        return """
+            for (int r = 0; r < \(rows); r++) {
+                const \(R) *xr = x + r * \(C);
+                \(R) sum = 0;
+                for (int k = 0; k < \(C); k++) sum += xr[k];
+                const \(R) mu = sum / \(C);
+                \(R) var = 0;
+                for (int k = 0; k < \(C); k++) { const \(R) d = xr[k] - mu; var += d * d; }
+                const \(R) rs = 1 / \(c.fn("sqrt"))(var / \(C) + \(c.lit(eps)));
+                mean[r] = mu;
+                rstd[r] = rs;
+                for (int k = 0; k < \(C); k++) {
+                    \(R) v = (xr[k] - mu) * rs\(scale);
+        \(ep)
+                    \(out)[r * \(C) + k] = v;
+                }
+            }
+        """
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = self[...]
+        while s.first == set { s = s.dropFirst() }
+        while s.last == set { s = s.dropLast() }
+        return String(s)
+    }
+}

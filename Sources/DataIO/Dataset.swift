@@ -1,0 +1,151 @@
+/// What the last columns of a data file hold.
+public enum TargetKind: Sendable, Equatable {
+    /// One integer class label in `0..<k` per sample (softmax cross-entropy); `k >= 1`.
+    case classes(Int)
+    /// `outs` real-valued targets per sample (MSE, logistic loss).
+    case values(Int)
+
+    /// The number of CSV columns the target takes: 1 for a label, `outs` for values.
+    public var columns: Int {
+        switch self {
+        case .classes: return 1
+        case .values(let outs): return outs
+        }
+    }
+
+    /// Throws unless the class or output count is at least 1.
+    func validate() throws(DataError) {
+        switch self {
+        case .classes(let k) where k < 1:
+            throw DataError(file: nil, .invalidArgument("the number of classes must be at least 1, got \(k)"))
+        case .values(let outs) where outs < 1:
+            throw DataError(file: nil, .invalidArgument("the number of target values must be at least 1, got \(outs)"))
+        default: break
+        }
+    }
+}
+
+/// The targets of a data set.
+public enum DatasetTargets: Sendable, Equatable {
+    /// One label in `0..<classes` per sample.
+    case labels([Int], classes: Int)
+    /// `outputs` values per sample, row-major (`count * outputs`).
+    case values([Double], outputs: Int)
+}
+
+/// Samples in memory: inputs `x` row-major (`count * features`) and their targets.
+///
+/// `inputShape` is the shape of one sample: `[features]` for a vector, `[L, C]` for a sequence,
+/// whose `L*C` values are stored position by position (CONVENTIONS.md, Tensors and layouts).
+public struct Dataset: Sendable, Equatable {
+    /// The inputs, `count * features` values, one sample after another.
+    public let x: [Double]
+    /// The targets.
+    public let targets: DatasetTargets
+    /// The number of samples.
+    public let count: Int
+    /// The shape of one sample's input.
+    public let inputShape: [Int]
+
+    /// The number of input values per sample, the product of `inputShape`.
+    public var features: Int { inputShape.reduce(1, *) }
+
+    /// The model outputs the targets call for: the number of classes, or of target values.
+    public var outputs: Int {
+        switch targets {
+        case .labels(_, let classes): return classes
+        case .values(_, let outputs): return outputs
+        }
+    }
+
+    /// The kind of target.
+    public var targetKind: TargetKind {
+        switch targets {
+        case .labels(_, let classes): return .classes(classes)
+        case .values(_, let outputs): return .values(outputs)
+        }
+    }
+
+    /// The labels, for a classification data set.
+    public var labels: [Int]? {
+        if case .labels(let labels, _) = targets { return labels }
+        return nil
+    }
+
+    /// The target values (`count * outputs`), for a regression data set.
+    public var y: [Double]? {
+        if case .values(let values, _) = targets { return values }
+        return nil
+    }
+
+    /// A data set from its parts; checks that the sizes agree and the labels are in range.
+    public init(x: [Double], inputShape: [Int], targets: DatasetTargets) throws(DataError) {
+        guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 >= 1 }),
+              let features = Tensor.elementCount(of: inputShape) else {
+            throw DataError(file: nil, .invalidArgument(
+                "the input shape must be one or more positive dimensions, got \(inputShape)"))
+        }
+        guard x.count % features == 0 else {
+            throw DataError(file: nil, .invalidArgument(
+                "x holds \(x.count) values, not a whole number of samples of \(features) features"))
+        }
+        let count = x.count / features
+        switch targets {
+        case .labels(let labels, let classes):
+            try TargetKind.classes(classes).validate()
+            guard labels.count == count else {
+                throw DataError(file: nil, .invalidArgument("\(count) samples but \(labels.count) labels"))
+            }
+            if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
+                throw DataError(file: nil, .labelOutOfRange(label: bad, classes: classes))
+            }
+        case .values(let values, let outputs):
+            try TargetKind.values(outputs).validate()
+            guard values.count == count * outputs else {
+                throw DataError(file: nil, .invalidArgument(
+                    "\(count) samples of \(outputs) target values need \(count * outputs) values, got \(values.count)"))
+            }
+        }
+        self.x = x
+        self.targets = targets
+        self.count = count
+        self.inputShape = inputShape
+    }
+
+    /// The same samples with another shape per sample, for example `[8, 8]` for the 64 pixels
+    /// of a digit read as 8 positions of 8 channels. The product must equal `features`.
+    public func withInputShape(_ shape: [Int]) throws(DataError) -> Dataset {
+        guard Tensor.elementCount(of: shape) == features, !shape.isEmpty, shape.allSatisfy({ $0 >= 1 }) else {
+            throw DataError(file: nil, .invalidArgument(
+                "input shape \(shape) does not hold the \(features) features of each sample"))
+        }
+        return try Dataset(x: x, inputShape: shape, targets: targets)
+    }
+
+    /// The input values of sample `i`.
+    public func input(_ i: Int) -> ArraySlice<Double> {
+        x[(i * features)..<((i + 1) * features)]
+    }
+
+    /// The samples at `indices`, in that order (repeats allowed).
+    public func subset(_ indices: [Int]) throws(DataError) -> Dataset {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
+            throw DataError(file: nil, .invalidArgument("sample index \(bad) is outside 0..<\(count)"))
+        }
+        let f = features
+        var newX: [Double] = []
+        newX.reserveCapacity(indices.count * f)
+        for i in indices { newX.append(contentsOf: x[(i * f)..<((i + 1) * f)]) }
+        let newTargets: DatasetTargets
+        switch targets {
+        case .labels(let labels, let classes):
+            newTargets = .labels(indices.map { labels[$0] }, classes: classes)
+        case .values(let values, let outputs):
+            var newY: [Double] = []
+            newY.reserveCapacity(indices.count * outputs)
+            for i in indices { newY.append(contentsOf: values[(i * outputs)..<((i + 1) * outputs)]) }
+            newTargets = .values(newY, outputs: outputs)
+        }
+        return try Dataset(x: newX, inputShape: inputShape, targets: newTargets)
+    }
+}

@@ -31,9 +31,11 @@ let package = Package(
         // In-process compilation (libtcc) and cc + dlopen, behind one protocol.
         .target(name: "JIT", dependencies: ["CTCC", "CodeGen", "ModelSpec"],
                 linkerSettings: [.linkedLibrary("dl")]),
-        // The command-line tool.
+        // What the commands do (gradient checks, training, benchmarks), as a library the tests call.
+        .target(name: "NNGenKit", dependencies: ["ModelSpec", "Reference", "DataIO", "CodeGen", "JIT"]),
+        // The command-line tool: argument parsing and printing only.
         .executableTarget(name: "nngen", dependencies: [
-            "ModelSpec", "Reference", "DataIO", "CodeGen", "JIT",
+            "ModelSpec", "Reference", "DataIO", "CodeGen", "JIT", "NNGenKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec"]),
@@ -42,6 +44,7 @@ let package = Package(
         .testTarget(name: "CodeGenTests", dependencies: ["CodeGen", "ModelSpec"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "JITTests", dependencies: ["JIT", "CodeGen", "Reference", "ModelSpec"]),
+        .testTarget(name: "NNGenKitTests", dependencies: ["NNGenKit", "JIT", "CodeGen", "Reference", "DataIO", "ModelSpec"]),
         .testTarget(name: "nngenTests", dependencies: ["nngen"]),
     ]
 )

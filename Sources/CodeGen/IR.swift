@@ -249,6 +249,9 @@ public struct Node: Hashable, Sendable {
     public var fusedBy: [String] = []
     /// True when the node only serves the input gradient (run only when it is asked for).
     public var inputGradientOnly = false
+    /// True when `outputs[0]` serves only the input gradient while the node's other outputs do
+    /// not: the kernel computes it only when it is given a buffer for it (not NULL).
+    public var optionalFirstOutput = false
 
     /// Every tensor the node reads, epilogue included.
     public var reads: [TensorID] {

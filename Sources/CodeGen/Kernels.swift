@@ -12,6 +12,8 @@ struct Kernel {
     var body: String
     /// Whether this node must be skipped when the caller gives no input-gradient buffer.
     var inputGradientOnly: Bool
+    /// An output the kernel computes only when its pointer is not NULL (see `Node.optionalFirstOutput`).
+    var optionalOutput: TensorID? = nil
 }
 
 /// Builds the C text of kernels.
@@ -378,6 +380,7 @@ struct KernelWriter {
 
                     }
                     const \(R) mean_g = sum_g / \(C), mean_gx = sum_gx / \(C);
+                    \(n.optionalFirstOutput ? "if (!dx) continue;  /* dx only when the input gradient is asked for */" : "")
                     for (int k = 0; k < \(C); k++) {
                         const \(R) xh = (xr[k] - mu) * rs;
                         \(R) v = rs * (\(g) - mean_g - xh * mean_gx);
@@ -517,7 +520,7 @@ struct KernelWriter {
             let (z, lab) = (n.inputs[0], n.inputs[1])
             let N = shape(z).last!, rows = count(z) / N
             params = [("logits", z, false), ("labels", lab, false), ("loss", n.outputs[0], true), ("dlogits", n.outputs[1], true)]
-            what = "softmax_cross_entropy"
+            what = "forward_backward"
             doc = "loss = mean over \(rows) rows of logsumexp(logits) - logits[label]; dlogits = (softmax - onehot) / \(rows)"
             body = """
                 double total = 0;
@@ -538,7 +541,7 @@ struct KernelWriter {
         case .mse:
             let (yh, y) = (n.inputs[0], n.inputs[1])
             params = [("pred", yh, false), ("target", y, false), ("loss", o!, true)]
-            what = "mse"
+            what = "forward"
             doc = "loss = mean over \(count(yh)) elements of (pred - target)^2"
             body = """
                 double sum = 0;
@@ -548,7 +551,7 @@ struct KernelWriter {
         case .mseGrad:
             let (yh, y) = (n.inputs[0], n.inputs[1])
             params = [("pred", yh, false), ("target", y, false), ("dpred", o!, true)]
-            what = "mse_backward"
+            what = "backward"
             doc = "dpred = 2 (pred - target) / \(count(yh))"
             body = """
                 for (int i = 0; i < \(count(yh)); i++) dpred[i] = (pred[i] - target[i]) * \(c.lit(2.0 / Double(count(yh))));
@@ -556,7 +559,7 @@ struct KernelWriter {
         case .bceWithLogits:
             let (z, y) = (n.inputs[0], n.inputs[1])
             params = [("logits", z, false), ("target", y, false), ("loss", o!, true)]
-            what = "bce_with_logits"
+            what = "forward"
             doc = "loss = mean over \(count(z)) elements of max(z, 0) - z y + log1p(exp(-|z|)) (no overflow)"
             body = """
                 double sum = 0;
@@ -569,7 +572,7 @@ struct KernelWriter {
         case .bceWithLogitsGrad:
             let (z, y) = (n.inputs[0], n.inputs[1])
             params = [("logits", z, false), ("target", y, false), ("dlogits", o!, true)]
-            what = "bce_with_logits_backward"
+            what = "backward"
             doc = "dlogits = (sigmoid(z) - target) / \(count(z))"
             body = """
                 for (int i = 0; i < \(count(z)); i++) {
@@ -587,7 +590,8 @@ struct KernelWriter {
         let comment = "/* \(n.layerPath) (\(n.layerType)), \(n.phase.rawValue): \(doc.trimmingCharacters(in: " "))\(fused) */"
         _ = layer
         return Kernel(name: name, comment: comment, params: params.map { (name: $0.0, tensor: $0.1, writes: $0.2) },
-                      body: body, inputGradientOnly: n.inputGradientOnly)
+                      body: body, inputGradientOnly: n.inputGradientOnly,
+                      optionalOutput: n.optionalFirstOutput ? n.outputs.first : nil)
     }
 
     func layerNormForwardBody(rows: Int, C: Int, eps: Double, affine: Bool, out: String, ep: String) -> String {

@@ -36,20 +36,22 @@ extension FusionRule {
         name: "softmax_cross_entropy",
         summary: "softmax + cross-entropy forward and backward in one kernel (loss and d logits)"
     ) { g in
-        guard let s = g.nodes.firstIndex(where: { $0.kind == .softmax }) else { return false }
-        let p = g.nodes[s].outputs[0], z = g.nodes[s].inputs[0]
-        guard let c = g.nodes.firstIndex(where: { $0.kind == .crossEntropy && $0.inputs[0] == p }),
-              let cg = g.nodes.firstIndex(where: { $0.kind == .crossEntropyGrad && $0.inputs[0] == p }),
-              let sg = g.nodes.firstIndex(where: { $0.kind == .softmaxGrad && $0.inputs[0] == p }) else { return false }
-        var fused = g.nodes[s]
-        fused.kind = .softmaxCrossEntropy
-        fused.inputs = [z, g.nodes[c].inputs[1]]
-        fused.outputs = [g.nodes[c].outputs[0], g.nodes[sg].outputs[0]]
-        fused.layerType = g.nodes[c].layerType
-        fused.fusedBy.append("softmax_cross_entropy")
-        g.nodes[s] = fused
-        g.removeNodes([c, cg, sg])
-        return true
+        for s in g.nodes.indices where g.nodes[s].kind == .softmax {
+            let p = g.nodes[s].outputs[0], z = g.nodes[s].inputs[0]
+            guard let c = g.nodes.firstIndex(where: { $0.kind == .crossEntropy && $0.inputs[0] == p }),
+                  let cg = g.nodes.firstIndex(where: { $0.kind == .crossEntropyGrad && $0.inputs[0] == p }),
+                  let sg = g.nodes.firstIndex(where: { $0.kind == .softmaxGrad && $0.inputs[0] == p }) else { continue }
+            var fused = g.nodes[s]
+            fused.kind = .softmaxCrossEntropy
+            fused.inputs = [z, g.nodes[c].inputs[1]]
+            fused.outputs = [g.nodes[c].outputs[0], g.nodes[sg].outputs[0]]
+            fused.layerType = g.nodes[c].layerType
+            fused.fusedBy.append("softmax_cross_entropy")
+            g.nodes[s] = fused
+            g.removeNodes([c, cg, sg])
+            return true
+        }
+        return false
     }
 
     /// scale_shift_grad + layernorm_normalize_grad -> one layernorm backward kernel (dx, dweight, dbias),
@@ -58,28 +60,32 @@ extension FusionRule {
         name: "layernorm_backward",
         summary: "layernorm backward in one kernel giving dx, dweight and dbias from x, mean and 1/std"
     ) { g in
-        guard let ng = g.nodes.firstIndex(where: { $0.kind == .layerNormalizeGrad }) else { return false }
-        let (dxhat, xhat, rstd) = (g.nodes[ng].inputs[0], g.nodes[ng].inputs[1], g.nodes[ng].inputs[2])
-        guard let fwd = g.producer(of: xhat), case .layerNormalize = g.nodes[fwd].kind else { return false }
-        let (x, mean) = (g.nodes[fwd].inputs[0], g.nodes[fwd].outputs[1])
-        if let sg = g.producer(of: dxhat), g.nodes[sg].kind == .scaleShiftGrad,
-           g.nodes[sg].inputGradientOnly == g.nodes[ng].inputGradientOnly {
+        for ng in g.nodes.indices where g.nodes[ng].kind == .layerNormalizeGrad {
+            let (dxhat, xhat, rstd) = (g.nodes[ng].inputs[0], g.nodes[ng].inputs[1], g.nodes[ng].inputs[2])
+            guard let fwd = g.producer(of: xhat), case .layerNormalize = g.nodes[fwd].kind else { continue }
+            let (x, mean) = (g.nodes[fwd].inputs[0], g.nodes[fwd].outputs[1])
+            if let sg = g.producer(of: dxhat), g.nodes[sg].kind == .scaleShiftGrad {
+                // One kernel for dx, dweight and dbias. When dx serves only the input gradient
+                // and the parameters' gradients do not, dx becomes optional (skipped when not asked).
+                var fused = g.nodes[sg]
+                fused.kind = .layerNormGrad(affine: true)
+                fused.inputs = [g.nodes[sg].inputs[0], x, mean, rstd, g.nodes[sg].inputs[2]]
+                fused.outputs = [g.nodes[ng].outputs[0], g.nodes[sg].outputs[1], g.nodes[sg].outputs[2]]
+                fused.epilogue = g.nodes[ng].epilogue
+                fused.optionalFirstOutput = g.nodes[ng].inputGradientOnly && !g.nodes[sg].inputGradientOnly
+                fused.fusedBy = Array(Set(g.nodes[ng].fusedBy + g.nodes[sg].fusedBy + ["layernorm_backward"])).sorted()
+                g.nodes[ng] = fused
+                g.removeNodes([sg])
+                return true
+            }
             var fused = g.nodes[ng]
-            fused.kind = .layerNormGrad(affine: true)
-            fused.inputs = [g.nodes[sg].inputs[0], x, mean, rstd, g.nodes[sg].inputs[2]]
-            fused.outputs = [g.nodes[ng].outputs[0], g.nodes[sg].outputs[1], g.nodes[sg].outputs[2]]
+            fused.kind = .layerNormGrad(affine: false)
+            fused.inputs = [dxhat, x, mean, rstd]
             fused.fusedBy.append("layernorm_backward")
             g.nodes[ng] = fused
-            g.removeNodes([sg])
             return true
         }
-        if g.producer(of: dxhat).map({ g.nodes[$0].kind == .scaleShiftGrad }) == true { return false }
-        var fused = g.nodes[ng]
-        fused.kind = .layerNormGrad(affine: false)
-        fused.inputs = [dxhat, x, mean, rstd]
-        fused.fusedBy.append("layernorm_backward")
-        g.nodes[ng] = fused
-        return true
+        return false
     }
 
     /// layernorm_normalize + scale_shift -> one kernel that keeps mean and 1/std for backward.
@@ -87,29 +93,31 @@ extension FusionRule {
         name: "layernorm_forward",
         summary: "layernorm forward in one kernel, keeping mean and 1/std for backward"
     ) { g in
-        guard let n = g.nodes.firstIndex(where: { if case .layerNormalize = $0.kind { return true }; return false }),
-              case .layerNormalize(let eps) = g.nodes[n].kind else { return false }
-        let xhat = g.nodes[n].outputs[0]
-        // Backward must no longer read xhat (layernorm_backward rewrites it to read x).
-        let readers = g.consumers(of: xhat)
-        if let s = readers.first, readers.count == 1, g.nodes[s].kind == .scaleShift {
+        for n in g.nodes.indices {
+            guard case .layerNormalize(let eps) = g.nodes[n].kind else { continue }
+            let xhat = g.nodes[n].outputs[0]
+            // Backward must no longer read xhat (layernorm_backward rewrites it to read x).
+            let readers = g.consumers(of: xhat)
+            if let s = readers.first, readers.count == 1, g.nodes[s].kind == .scaleShift {
+                var fused = g.nodes[n]
+                fused.kind = .layerNorm(eps: eps, affine: true)
+                fused.inputs = [g.nodes[n].inputs[0], g.nodes[s].inputs[1], g.nodes[s].inputs[2]]
+                fused.outputs = [g.nodes[s].outputs[0], g.nodes[n].outputs[1], g.nodes[n].outputs[2]]
+                fused.epilogue = g.nodes[s].epilogue
+                fused.fusedBy += ["layernorm_forward"] + g.nodes[s].fusedBy
+                g.nodes[n] = fused
+                g.removeNodes([s])
+                return true
+            }
+            if readers.contains(where: { g.nodes[$0].kind == .scaleShift || g.nodes[$0].kind == .scaleShiftGrad
+                || g.nodes[$0].kind == .layerNormalizeGrad }) { continue }
             var fused = g.nodes[n]
-            fused.kind = .layerNorm(eps: eps, affine: true)
-            fused.inputs = [g.nodes[n].inputs[0], g.nodes[s].inputs[1], g.nodes[s].inputs[2]]
-            fused.outputs = [g.nodes[s].outputs[0], g.nodes[n].outputs[1], g.nodes[n].outputs[2]]
-            fused.epilogue = g.nodes[s].epilogue
-            fused.fusedBy += ["layernorm_forward"] + g.nodes[s].fusedBy
+            fused.kind = .layerNorm(eps: eps, affine: false)
+            fused.fusedBy.append("layernorm_forward")
             g.nodes[n] = fused
-            g.removeNodes([s])
             return true
         }
-        guard !readers.contains(where: { g.nodes[$0].kind == .scaleShift || g.nodes[$0].kind == .scaleShiftGrad
-            || g.nodes[$0].kind == .layerNormalizeGrad }) else { return false }
-        var fused = g.nodes[n]
-        fused.kind = .layerNorm(eps: eps, affine: false)
-        fused.fusedBy.append("layernorm_forward")
-        g.nodes[n] = fused
-        return true
+        return false
     }
 
     /// matmul + bias_add + activation (+ keeps the pre-activation only if backward needs it).
@@ -155,7 +163,9 @@ extension FusionRule {
         name: "elementwise_epilogue",
         summary: "bias or activation after a layernorm or other kernel done in its epilogue"
     ) { g in
-        foldEpilogue(&g, rule: "elementwise_epilogue", producers: { $0.acceptsEpilogue }) {
+        foldEpilogue(&g, rule: "elementwise_epilogue", producers: {
+            switch $0 { case .matmul, .conv1d: return false; default: return $0.acceptsEpilogue }
+        }) {
             switch $0 { case .biasAdd, .activation: return true; default: return false }
         }
     }

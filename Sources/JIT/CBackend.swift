@@ -15,6 +15,10 @@ public protocol CBackend: Sendable {
     ///     name. The C code declares them (`double helper(double);`,
     ///     `extern float table[];`) and the back end binds each declaration to the
     ///     given address. The pointed-to code and data must outlive the library.
+    ///     For data, prefer declaring a pointer (`extern double *weights;`) and
+    ///     passing the address of a pointer variable: tcc 0.9.27 on x86-64 mislinks
+    ///     an extern `float`/`double` object used directly as an arithmetic operand
+    ///     (`x + table[2]` reads garbage), while pointer and integer objects work.
     /// - Returns: The loaded library. Function pointers obtained from it are valid
     ///   only while the library object is alive.
     /// - Throws: ``JITError``.

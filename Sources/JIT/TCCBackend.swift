@@ -1,8 +1,10 @@
 import CTCC
 import Foundation
 
-/// Compiles C in memory with libtcc: about a millisecond per small file, no files
-/// written, but unoptimised code. Suited to tests and quick iterations.
+/// Compiles C in memory with libtcc: no files written, unoptimised code, and fast
+/// compilation (about 0.5 ms for a small file; `#include <math.h>` alone adds about
+/// 4 ms of glibc header parsing, so generated code should declare the few libm
+/// prototypes it needs instead). Suited to tests and quick iterations.
 ///
 /// libtcc keeps global state and is not thread-safe, so every libtcc call made by
 /// this module runs under one process-wide lock. Compilations from several threads

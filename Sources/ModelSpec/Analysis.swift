@@ -55,7 +55,7 @@ public struct LayerInfo: Hashable, Sendable {
 
     /// `layers[3] (conv1d)`: how errors and tables name the layer.
     public var label: String { "\(path) (\(layer.typeName))" }
-    /// Elements of this layer's output for the whole batch.
+    /// Parameter elements of this layer (0 for a residual block itself).
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 }
 

@@ -94,29 +94,22 @@ public enum JSONValue: Hashable, Sendable, Codable {
         }
     }
 
-    /// Parses JSON text; a syntax error names the line and column.
-    public static func parse(_ data: Data, source: String) throws -> JSONValue {
+    /// Parses JSON text (RFC 8259), keeping object keys in file order and duplicates (which
+    /// the model reader reports). A syntax error names the line and column (1-based; columns
+    /// count characters). `source` names the file in the error, if known.
+    public static func parse(_ data: Data, source: String? = nil) throws -> JSONValue {
+        var parser = JSONTextParser(bytes: [UInt8](data))
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            var detail = "it is not well-formed JSON"
-            do {
-                _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-            } catch let e as NSError {
-                let text = (e.userInfo[NSDebugDescriptionErrorKey] as? String) ?? ""
-                if let r = text.range(of: #"character (\d+)"#, options: .regularExpression),
-                   let offset = Int(text[r].split(separator: " ")[1]) {
-                    let (line, column) = lineAndColumn(of: offset, in: data)
-                    detail = "it is not well-formed JSON: \(text.hasSuffix(".") ? String(text.dropLast()) : text) (line \(line), column \(column))"
-                } else if !text.isEmpty {
-                    detail = "it is not well-formed JSON: \(text)"
-                }
-            }
-            throw ModelSpecError(file: source, place: "file", detail)
+            return try parser.parseDocument()
+        } catch let e as JSONTextParser.Failure {
+            let bom = data.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // not a column
+            let (line, column) = lineAndColumn(of: e.offset - bom, in: data.dropFirst(bom))
+            throw ModelSpecError(file: source, place: "file",
+                                 "it is not well-formed JSON: \(e.message) (line \(line), column \(column))")
         }
     }
 
-    /// 1-based line and column of a UTF-8 character offset.
+    /// 1-based line and column of a UTF-8 byte offset.
     static func lineAndColumn(of offset: Int, in data: Data) -> (Int, Int) {
         var line = 1, column = 1
         for (i, byte) in data.enumerated() {
@@ -188,4 +181,222 @@ public struct AnyKey: CodingKey, Hashable, Sendable {
     public init(_ s: String) { stringValue = s }
     public init?(stringValue: String) { self.stringValue = stringValue }
     public init?(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
+}
+
+/// A strict JSON text parser that keeps object keys in order (Foundation's decoders do not).
+struct JSONTextParser {
+    struct Failure: Error {
+        var message: String
+        var offset: Int
+    }
+
+    let bytes: [UInt8]
+    var i = 0
+    var depth = 0
+    static let maxDepth = 256
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    func fail(_ message: String, at offset: Int? = nil) -> Failure {
+        Failure(message: message, offset: offset ?? i)
+    }
+
+    /// What is at the current position, for messages.
+    var found: String {
+        guard i < bytes.count else { return "the end of the file" }
+        let b = bytes[i]
+        if b >= 0x21 && b < 0x7F { return "'\(Character(UnicodeScalar(b)))'" }
+        if b == 0x0A || b == 0x0D { return "the end of the line" }
+        return String(format: "byte 0x%02X", b)
+    }
+
+    mutating func parseDocument() throws -> JSONValue {
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
+        var scalars = bytes[i...].makeIterator()
+        var utf8 = Unicode.UTF8.ForwardParser()
+        var offset = i
+        decoding: while true {
+            switch utf8.parseScalar(from: &scalars) {
+            case .valid(let s): offset += s.count
+            case .emptyInput: break decoding
+            case .error: throw fail("the text is not valid UTF-8", at: offset)
+            }
+        }
+        skipSpace()
+        guard i < bytes.count else { throw fail("the file is empty; expected a JSON object {...}") }
+        let v = try value()
+        skipSpace()
+        guard i == bytes.count else { throw fail("unexpected \(found) after the end of the JSON value") }
+        return v
+    }
+
+    mutating func skipSpace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+    }
+
+    mutating func value() throws -> JSONValue {
+        guard i < bytes.count else { throw fail("unexpected end of the file; expected a value") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"): return try object()
+        case UInt8(ascii: "["): return try array()
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+        default: throw fail("expected a value (an object, list, string, number, true, false or null), found \(found)")
+        }
+    }
+
+    mutating func literal(_ word: String) throws {
+        let w = Array(word.utf8)
+        guard bytes.count - i >= w.count, Array(bytes[i..<(i + w.count)]) == w else {
+            throw fail("expected a value (an object, list, string, number, true, false or null), found \(found)")
+        }
+        i += w.count
+    }
+
+    mutating func enter() throws {
+        depth += 1
+        if depth > Self.maxDepth { throw fail("lists and objects are nested more than \(Self.maxDepth) deep") }
+    }
+
+    mutating func object() throws -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
+        i += 1
+        var pairs: [(String, JSONValue)] = []
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
+        while true {
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
+                throw fail("expected a field name in double quotes, found \(found)")
+            }
+            let key = try string()
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else {
+                throw fail("expected ':' after the field name \"\(key)\", found \(found)")
+            }
+            i += 1
+            skipSpace()
+            pairs.append((key, try value()))
+            skipSpace()
+            guard i < bytes.count else { throw fail("unexpected end of the file; expected ',' or '}'") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
+            throw fail("expected ',' or '}' after the value of \"\(key)\", found \(found)")
+        }
+    }
+
+    mutating func array() throws -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
+        i += 1
+        var items: [JSONValue] = []
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+        while true {
+            skipSpace()
+            items.append(try value())
+            skipSpace()
+            guard i < bytes.count else { throw fail("unexpected end of the file; expected ',' or ']'") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            throw fail("expected ',' or ']' after a list item, found \(found)")
+        }
+    }
+
+    mutating func string() throws -> String {
+        let start = i
+        i += 1
+        var out: [UInt8] = []
+        while true {
+            guard i < bytes.count else { throw fail("unterminated string (no closing '\"')", at: start) }
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") { i += 1; break }
+            if b < 0x20 { throw fail("a control character (such as a line break) inside a string; write it as an escape like \\n") }
+            if b != UInt8(ascii: "\\") { out.append(b); i += 1; continue }
+            i += 1
+            guard i < bytes.count else { throw fail("unterminated string (no closing '\"')", at: start) }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var code = try hex4()
+                if (0xD800..<0xDC00).contains(code) {
+                    guard bytes.count - i >= 6, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                        throw fail("a \\u escape of a high surrogate must be followed by a low surrogate", at: i - 6)
+                    }
+                    i += 2
+                    let low = try hex4()
+                    guard (0xDC00..<0xE000).contains(low) else {
+                        throw fail("a \\u escape of a high surrogate must be followed by a low surrogate", at: i - 6)
+                    }
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00..<0xE000).contains(code) {
+                    throw fail("a lone low surrogate in a \\u escape", at: i - 6)
+                }
+                out.append(contentsOf: Array(String(Character(UnicodeScalar(code)!)).utf8))
+            default:
+                throw fail("invalid escape '\\\(Character(UnicodeScalar(e)))' in a string", at: i - 2)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    mutating func hex4() throws -> UInt32 {
+        guard bytes.count - i >= 4 else { throw fail("a \\u escape needs 4 hexadecimal digits") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[i]
+            let d: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
+            default: throw fail("a \\u escape needs 4 hexadecimal digits")
+            }
+            v = v * 16 + UInt32(d)
+            i += 1
+        }
+        return v
+    }
+
+    mutating func number() throws -> Double {
+        let start = i
+        func isDigit(_ k: Int) -> Bool { k < bytes.count && bytes[k] >= 0x30 && bytes[k] <= 0x39 }
+        if bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard isDigit(i) else { throw fail("expected a digit after '-', found \(found)") }
+        if bytes[i] == UInt8(ascii: "0") {
+            i += 1
+            if isDigit(i) { throw fail("a number may not start with 0 followed by digits", at: start) }
+        } else {
+            while isDigit(i) { i += 1 }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            guard isDigit(i) else { throw fail("expected a digit after the decimal point, found \(found)") }
+            while isDigit(i) { i += 1 }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard isDigit(i) else { throw fail("expected a digit in the exponent, found \(found)") }
+            while isDigit(i) { i += 1 }
+        }
+        let text = String(decoding: bytes[start..<i], as: UTF8.self)
+        guard let d = Double(text), d.isFinite else {
+            throw fail("the number \(text) is out of range", at: start)
+        }
+        return d
+    }
 }

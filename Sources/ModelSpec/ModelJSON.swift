@@ -29,7 +29,7 @@ extension Model: Codable {
 
     /// Reads a model from JSON text; `source` names the file in errors.
     public static func decode(_ data: Data, source: String? = nil) throws -> Model {
-        let value = try JSONValue.parse(data, source: source ?? "model")
+        let value = try JSONValue.parse(data, source: source)
         return try Model(json: value, file: source)
     }
 
@@ -159,7 +159,8 @@ private final class Reader {
         for (k, _) in pairs {
             if !seen.insert(k).inserted { fail(place, "field \"\(k)\" appears twice") }
             if !allowed.contains(k) {
-                let valid = allowed.isEmpty ? "it takes no fields besides \"type\"" : "valid fields: " + allowed.joined(separator: ", ")
+                let valid = allowed.allSatisfy({ $0 == "type" }) ? "it takes no fields besides \"type\""
+                    : "valid fields: " + allowed.joined(separator: ", ")
                 fail(place, "unknown field \"\(k)\"; \(valid)")
             }
         }

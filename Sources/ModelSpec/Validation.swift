@@ -211,7 +211,8 @@ private struct Checker {
             if !slope.isFinite { issue(label, "negative_slope must be a finite number (got \(slope))") }
         case .maxPool1d(let kernel, let stride), .avgPool1d(let kernel, let stride):
             atLeast1("kernel", kernel)
-            atLeast1("stride", stride)
+            // The stride defaults to the kernel: one message for a bad kernel is enough.
+            if kernel >= 1 || stride != kernel { atLeast1("stride", stride) }
         case .residual(let body):
             if body.isEmpty {
                 issue(label, "a residual block needs at least one layer in \"layers\"")

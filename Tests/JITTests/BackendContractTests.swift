@@ -41,6 +41,7 @@ final class BackendContractTests: XCTestCase {
                 guard case let .compileFailed(name, message)? = error as? JITError else {
                     return XCTFail("\(backend.name): expected compileFailed, got \(error)")
                 }
+                print("\(backend.name) syntax error reads: \(error)")
                 XCTAssertEqual(name, backend.name)
                 XCTAssertTrue(message.contains("error"), "\(backend.name): \(message)")
                 XCTAssertTrue("\(error)".contains(message.trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -80,9 +81,12 @@ final class BackendContractTests: XCTestCase {
         let table = UnsafeMutablePointer<Double>.allocate(capacity: 4)
         defer { table.deallocate() }
         table.initialize(from: [10, 20, 30, 40], count: 4)
+        let slot = UnsafeMutablePointer<UnsafeMutablePointer<Double>>.allocate(capacity: 1)
+        defer { slot.deallocate() }
+        slot.initialize(to: table)
         let symbols: [String: UnsafeRawPointer] = [
             "scale_by_swift": unsafeBitCast(scale, to: UnsafeRawPointer.self),
-            "swift_table": UnsafeRawPointer(table),
+            "swift_table": UnsafeRawPointer(slot),
         ]
         for backend in backends {
             let library = try backend.compile(source: CTestSources.usesSymbols, symbols: symbols)
@@ -91,6 +95,22 @@ final class BackendContractTests: XCTestCase {
             table[2] = -5 // The C code reads the live Swift memory.
             XCTAssertEqual(combine(0.5), 0.5 * 3 + 1 - 5, backend.name)
             table[2] = 30
+        }
+    }
+
+    func testSymbolsExposeIntegerArrayDirectly() throws {
+        let ints = UnsafeMutablePointer<Int32>.allocate(capacity: 4)
+        defer { ints.deallocate() }
+        ints.initialize(from: [5, 6, 7, 8], count: 4)
+        let doubles = UnsafeMutablePointer<Double>.allocate(capacity: 4)
+        defer { doubles.deallocate() }
+        doubles.initialize(from: [1, 2, 3, 4], count: 4)
+        let symbols: [String: UnsafeRawPointer] = ["swift_ints": UnsafeRawPointer(ints),
+                                                   "swift_array": UnsafeRawPointer(doubles)]
+        for backend in backends {
+            let library = try backend.compile(source: CTestSources.usesArraySymbol, symbols: symbols)
+            let intSum = try library.function("int_sum", as: (@convention(c) (Int32) -> Int32).self)
+            XCTAssertEqual(intSum(1), 7, backend.name)
         }
     }
 

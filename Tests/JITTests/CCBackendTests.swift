@@ -70,4 +70,20 @@ final class CCBackendTests: XCTestCase {
             print("dlopen of an executable: \(message)")
         }
     }
+
+    func testSymbolsExposeFloatingPointArrayDirectly() throws {
+        // With cc, extern arrays may be used directly in floating-point arithmetic
+        // (tcc 0.9.27 mislinks that; see CBackend's documentation).
+        let doubles = UnsafeMutablePointer<Double>.allocate(capacity: 4)
+        defer { doubles.deallocate() }
+        doubles.initialize(from: [1, 2, 3, 4], count: 4)
+        let ints = UnsafeMutablePointer<Int32>.allocate(capacity: 4)
+        defer { ints.deallocate() }
+        ints.initialize(from: [5, 6, 7, 8], count: 4)
+        let library = try CCBackend().compile(
+            source: CTestSources.usesArraySymbol,
+            symbols: ["swift_array": UnsafeRawPointer(doubles), "swift_ints": UnsafeRawPointer(ints)])
+        let arraySum = try library.function("array_sum", as: DoubleFunction.self)
+        XCTAssertEqual(arraySum(0.5), 3.5)
+    }
 }

@@ -28,11 +28,21 @@ enum CTestSources {
         }
         """
 
-    /// Calls `scale_by_swift` and reads `swift_table`, both supplied as symbols.
+    /// Calls `scale_by_swift` and reads `swift_table` through a pointer, both supplied
+    /// as symbols (`swift_table` is the address of a pointer variable; see `CBackend`).
     static let usesSymbols = """
         double scale_by_swift(double);
-        extern double swift_table[4];
+        extern double *swift_table;
         double combine(double x) { return scale_by_swift(x) + swift_table[2]; }
+        """
+
+    /// Reads `swift_array` directly as an array (works with cc, and with tcc for
+    /// integer element types only).
+    static let usesArraySymbol = """
+        extern double swift_array[4];
+        extern int swift_ints[4];
+        double array_sum(double x) { return x + swift_array[2]; }
+        int int_sum(int x) { return x + swift_ints[1]; }
         """
 
     /// `long counter_step(void)` increments a static counter: tests repeated calls.

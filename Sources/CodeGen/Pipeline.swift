@@ -1,0 +1,54 @@
+import ModelSpec
+
+/// The stages of the compiler, each a function from one representation to the next.
+public enum Stage: String, CaseIterable, Sendable {
+    case lower, differentiate, fuse, planMemory, emitC
+}
+
+/// Options for `compile`.
+public struct CompileOptions: Sendable {
+    /// float32 or float64 code.
+    public var scalar: ScalarType
+    /// Whether the backward pass can produce the gradient of the input (run only when asked).
+    public var inputGradient: Bool
+    /// The fusion rules to apply (all by default; empty for the unfused graph).
+    public var fusionRules: [FusionRule]
+
+    public init(scalar: ScalarType = .f64, inputGradient: Bool = true, fusionRules: [FusionRule] = FusionRule.all) {
+        self.scalar = scalar
+        self.inputGradient = inputGradient
+        self.fusionRules = fusionRules
+    }
+}
+
+/// Everything the pipeline produced for one model.
+public struct Compilation: Sendable {
+    public var analysis: ModelAnalysis
+    public var lowered: Graph
+    public var differentiated: Graph
+    public var fused: Graph
+    public var plan: MemoryPlan
+    public var code: GeneratedC
+
+    /// What a stage produced, as text (`nngen emit --dump-after STAGE`).
+    public func dump(after stage: Stage) -> String {
+        switch stage {
+        case .lower: return lowered.dump()
+        case .differentiate: return differentiated.dump()
+        case .fuse: return fused.dump()
+        case .planMemory: return plan.dump()
+        case .emitC: return code.header + "\n" + code.source
+        }
+    }
+}
+
+/// Runs the whole pipeline: lower -> differentiate -> fuse -> planMemory -> emitC.
+public func compile(_ analysis: ModelAnalysis, options: CompileOptions = CompileOptions()) -> Compilation {
+    let lowered = lower(analysis)
+    let differentiated = differentiate(lowered, inputGradient: options.inputGradient)
+    let fused = fuse(differentiated, rules: options.fusionRules)
+    let plan = planMemory(fused)
+    let code = emitC(plan, scalar: options.scalar)
+    return Compilation(analysis: analysis, lowered: lowered, differentiated: differentiated, fused: fused,
+                       plan: plan, code: code)
+}

@@ -1,0 +1,238 @@
+import CodeGen
+import Foundation
+import ModelSpec
+
+/// A model compiled to machine code, owning every buffer its functions need: parameters,
+/// gradients, optimizer state, the arena, one batch of inputs and targets and the input gradient.
+/// Safe to call many times; everything is freed when the object goes away. Not thread-safe:
+/// use one object per thread.
+public final class CompiledModel {
+    /// The analysed model.
+    public let analysis: ModelAnalysis
+    /// Everything the compiler produced (graphs, memory plan, C text).
+    public let compilation: Compilation
+    /// The back end's name ("tcc" or "cc").
+    public let backendName: String
+    /// Seconds from model analysis to callable functions (code generation and C compilation).
+    public let compileSeconds: Double
+    /// float32 or float64.
+    public var scalar: ScalarType { compilation.code.scalar }
+
+    private let library: any CompiledLibrary
+    private let fns: Functions
+    private let params, grads, optState, arena, x, y, dx: Buffer
+    private var stepCounter: Int64 = 0
+
+    /// Generates C for the model and compiles it with `backend`.
+    public init(analysis: ModelAnalysis, backend: any CBackend, scalar: ScalarType = .f64,
+                symbols: [String: UnsafeRawPointer] = [:]) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        self.analysis = analysis
+        compilation = compile(analysis, options: CompileOptions(scalar: scalar))
+        library = try backend.compile(source: compilation.code.singleUnit, symbols: symbols)
+        fns = try Functions(library, name: analysis.model.name, scalar: scalar)
+        compileSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        backendName = backend.name
+        let s = scalar.size
+        params = Buffer(bytes: analysis.parameterCount * s)
+        grads = Buffer(bytes: analysis.parameterCount * s)
+        optState = Buffer(bytes: max(analysis.optimizerStateElements, 1) * s)
+        arena = Buffer(bytes: (compilation.plan.arenaElements + analysis.inputElements + arenaAlignment) * s)
+        x = Buffer(bytes: analysis.inputElements * s)
+        y = Buffer(bytes: analysis.targetElements * (analysis.model.loss.usesLabels ? 4 : s))
+        dx = Buffer(bytes: analysis.inputElements * s)
+    }
+
+    // MARK: state
+
+    /// Draws the parameters from the seed with the generated `NAME_init`, and resets the
+    /// optimizer state and the step count.
+    public func initialize(seed: UInt64) {
+        fns.initialize(params.raw, seed)
+        optState.zero()
+        stepCounter = 0
+    }
+
+    /// The flat parameters (as Double whatever the scalar type).
+    public var parameters: [Double] {
+        get { read(params, analysis.parameterCount) }
+        set { write(newValue, to: params, analysis.parameterCount) }
+    }
+
+    /// The gradients of the last `backward` or `trainStep`.
+    public var gradients: [Double] { read(grads, analysis.parameterCount) }
+
+    /// The input gradient of the last `backward(inputGradient: true)`.
+    public var inputGradient: [Double] { read(dx, analysis.inputElements) }
+
+    /// Optimizer state (momentum buffer, or Adam's m then v).
+    public var optimizerState: [Double] {
+        get { read(optState, analysis.optimizerStateElements) }
+        set { write(newValue, to: optState, analysis.optimizerStateElements) }
+    }
+
+    /// Optimizer steps taken.
+    public var step: Int64 {
+        get { stepCounter }
+        set { stepCounter = newValue }
+    }
+
+    /// The model outputs of the last forward pass (batch x outputs).
+    public var outputs: [Double] {
+        guard case .arena(let o)? = compilation.plan.locations[compilation.plan.graph.output] else { return [] }
+        let n = analysis.model.batch * analysis.outputCount
+        return scalar == .f32
+            ? (0..<n).map { Double(arena.raw.load(fromByteOffset: (o + $0) * 4, as: Float.self)) }
+            : (0..<n).map { arena.raw.load(fromByteOffset: (o + $0) * 8, as: Double.self) }
+    }
+
+    // MARK: batches
+
+    /// Sets the batch: `x` holds batch x input elements; `labels` one class per row (softmax
+    /// cross-entropy) or `values` batch x outputs targets.
+    public func setBatch(x input: [Double], labels: [Int]? = nil, values: [Double]? = nil) throws {
+        guard input.count == analysis.inputElements else {
+            throw ModelRunError("the batch holds \(input.count) input values; the model takes \(analysis.inputElements) (\(analysis.model.batch) rows)")
+        }
+        write(input, to: x, analysis.inputElements)
+        if analysis.model.loss.usesLabels {
+            guard let labels, labels.count == analysis.model.batch else {
+                throw ModelRunError("softmax cross-entropy needs \(analysis.model.batch) integer labels")
+            }
+            let classes = analysis.outputCount
+            for (i, l) in labels.enumerated() {
+                guard l >= 0 && l < classes else {
+                    throw ModelRunError("label \(l) in row \(i) is outside 0..<\(classes)")
+                }
+                y.raw.storeBytes(of: Int32(l), toByteOffset: i * 4, as: Int32.self)
+            }
+        } else {
+            guard let values, values.count == analysis.targetElements else {
+                throw ModelRunError("the targets must hold \(analysis.targetElements) values (\(analysis.model.batch) rows x \(analysis.outputCount))")
+            }
+            write(values, to: y, analysis.targetElements)
+        }
+    }
+
+    // MARK: running
+
+    /// One forward pass on the current batch; returns the loss.
+    @discardableResult
+    public func forward() -> Double {
+        fns.forward(params.raw, x.raw, y.raw, arena.raw)
+    }
+
+    /// The backward pass after `forward()`: parameter gradients, and the input gradient if asked.
+    public func backward(inputGradient: Bool = false) {
+        fns.backward(params.raw, x.raw, y.raw, grads.raw, inputGradient ? dx.raw : nil, arena.raw)
+    }
+
+    /// One optimizer step with the given learning rate.
+    public func update(learningRate: Double) {
+        fns.update(params.raw, grads.raw, optState.raw, &stepCounter, learningRate)
+    }
+
+    /// forward + backward + update; returns the loss before the update.
+    @discardableResult
+    public func trainStep(learningRate: Double) -> Double {
+        fns.trainStep(params.raw, grads.raw, optState.raw, &stepCounter, x.raw, y.raw, learningRate, arena.raw)
+    }
+
+    /// Outputs for `rows` samples (at most the batch size) given row-major in `input`.
+    public func predict(_ input: [Double], rows: Int) throws -> [Double] {
+        let inSize = analysis.model.input.shape.elementCount
+        guard rows >= 1 && rows <= analysis.model.batch, input.count == rows * inSize else {
+            throw ModelRunError("predict takes 1...\(analysis.model.batch) rows of \(inSize) values")
+        }
+        let tmpIn = Buffer(bytes: input.count * scalar.size)
+        write(input, to: tmpIn, input.count)
+        let out = Buffer(bytes: rows * analysis.outputCount * scalar.size)
+        fns.predict(params.raw, tmpIn.raw, Int32(rows), out.raw, arena.raw)
+        return read(out, rows * analysis.outputCount)
+    }
+
+    /// Raw pointers for benchmarks and tools that drive the C functions directly.
+    public var rawBuffers: (params: UnsafeMutableRawPointer, x: UnsafeMutableRawPointer, y: UnsafeMutableRawPointer) {
+        (params.raw, x.raw, y.raw)
+    }
+
+    private func read(_ b: Buffer, _ n: Int) -> [Double] {
+        scalar == .f32
+            ? (0..<n).map { Double(b.raw.load(fromByteOffset: $0 * 4, as: Float.self)) }
+            : (0..<n).map { b.raw.load(fromByteOffset: $0 * 8, as: Double.self) }
+    }
+
+    private func write(_ v: [Double], to b: Buffer, _ n: Int) {
+        precondition(v.count == n, "expected \(n) values, got \(v.count)")
+        if scalar == .f32 {
+            for i in 0..<n { b.raw.storeBytes(of: Float(v[i]), toByteOffset: i * 4, as: Float.self) }
+        } else {
+            for i in 0..<n { b.raw.storeBytes(of: v[i], toByteOffset: i * 8, as: Double.self) }
+        }
+    }
+}
+
+/// A zeroed, 64-byte aligned allocation freed with its owner.
+private final class Buffer {
+    let raw: UnsafeMutableRawPointer
+    let bytes: Int
+    init(bytes: Int) {
+        self.bytes = max(bytes, 64)
+        raw = UnsafeMutableRawPointer.allocate(byteCount: self.bytes, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: self.bytes)
+    }
+    func zero() { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
+    deinit { raw.deallocate() }
+}
+
+/// The generated functions, bound for one scalar type.
+private struct Functions {
+    typealias P = UnsafeMutableRawPointer?
+    let initialize: (P, UInt64) -> Void
+    let forward: (P, P, P, P) -> Double
+    let backward: (P, P, P, P, P, P) -> Void
+    let update: (P, P, P, UnsafeMutablePointer<Int64>, Double) -> Void
+    let trainStep: (P, P, P, UnsafeMutablePointer<Int64>, P, P, Double, P) -> Double
+    let predict: (P, P, Int32, P, P) -> Void
+
+    init(_ lib: any CompiledLibrary, name: String, scalar: ScalarType) throws {
+        typealias Init = @convention(c) (P, UInt64) -> Void
+        typealias Backward = @convention(c) (P, P, P, P, P, P) -> Void
+        typealias Predict = @convention(c) (P, P, Int32, P, P) -> Void
+        let i = try lib.function("\(name)_init", as: Init.self)
+        let b = try lib.function("\(name)_backward", as: Backward.self)
+        let p = try lib.function("\(name)_predict", as: Predict.self)
+        initialize = { i($0, $1) }
+        backward = { b($0, $1, $2, $3, $4, $5) }
+        predict = { p($0, $1, $2, $3, $4) }
+        if scalar == .f32 {
+            typealias Fwd = @convention(c) (P, P, P, P) -> Float
+            typealias Upd = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, Float) -> Void
+            typealias Step = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, P, P, Float, P) -> Float
+            let f = try lib.function("\(name)_forward", as: Fwd.self)
+            let u = try lib.function("\(name)_update", as: Upd.self)
+            let s = try lib.function("\(name)_train_step", as: Step.self)
+            forward = { Double(f($0, $1, $2, $3)) }
+            update = { u($0, $1, $2, $3, Float($4)) }
+            trainStep = { Double(s($0, $1, $2, $3, $4, $5, Float($6), $7)) }
+        } else {
+            typealias Fwd = @convention(c) (P, P, P, P) -> Double
+            typealias Upd = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, Double) -> Void
+            typealias Step = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, P, P, Double, P) -> Double
+            let f = try lib.function("\(name)_forward", as: Fwd.self)
+            let u = try lib.function("\(name)_update", as: Upd.self)
+            let s = try lib.function("\(name)_train_step", as: Step.self)
+            forward = { f($0, $1, $2, $3) }
+            update = { u($0, $1, $2, $3, $4) }
+            trainStep = { s($0, $1, $2, $3, $4, $5, $6, $7) }
+        }
+    }
+}
+
+/// A call to a compiled model with data that does not fit it (wrong sizes, labels out of range).
+public struct ModelRunError: Error, CustomStringConvertible, Sendable {
+    /// What was wrong and what was expected.
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

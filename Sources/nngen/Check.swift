@@ -1,0 +1,95 @@
+import ArgumentParser
+import CodeGen
+import Foundation
+import JIT
+import ModelSpec
+import NNGenKit
+
+/// Back ends on the command line.
+enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
+    case tcc, cc, both
+
+    var backends: [any CBackend] {
+        switch self {
+        case .tcc: return [TCCBackend()]
+        case .cc: return [CCBackend()]
+        case .both: return [TCCBackend(), CCBackend()]
+        }
+    }
+}
+
+/// Scalar types on the command line.
+enum DTypeChoice: String, ExpressibleByArgument, CaseIterable {
+    case f32, f64, both
+
+    var scalars: [ScalarType] {
+        switch self {
+        case .f32: return [.f32]
+        case .f64: return [.f64]
+        case .both: return [.f32, .f64]
+        }
+    }
+}
+
+/// `nngen check MODEL`: generated gradients against the reference interpreter.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare the generated code's loss and gradients with the reference interpreter.",
+        discussion: """
+        Draws parameters and one batch from the seed, runs the generated forward and backward and the \
+        Swift reference interpreter (float64), and prints one row per tensor: the max absolute error, \
+        the max relative error (relative to the tensor's largest magnitude) and pass/fail against the \
+        tolerance: \(CheckTolerance.f64) for float64, \(CheckTolerance.f32) for float32 (see README). \
+        Exits 0 only if every row passes.
+        """)
+
+    @Argument(help: "The model file (JSON).")
+    var model: String
+
+    @Option(help: "Back end: tcc, cc or both.")
+    var backend: BackendChoice = .both
+
+    @Option(help: "Scalar type: f32, f64 or both.")
+    var dtype: DTypeChoice = .both
+
+    @Option(help: "Seed for the parameters and the batch.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Also run this many optimizer steps on both sides and compare the parameters.")
+    var steps: Int = 0
+
+    func validate() throws {
+        guard steps >= 0 else { throw ValidationError("--steps must be 0 or more") }
+    }
+
+    func run() throws {
+        let analysis = try loadModel(model)
+        var allPassed = true
+        for b in backend.backends {
+            for s in dtype.scalars {
+                let report = try checkGradients(analysis, backend: b, scalar: s, seed: seed, steps: steps)
+                print(formatCheckReport(report, model: analysis.model.name))
+                allPassed = allPassed && report.passed
+            }
+        }
+        if !allPassed {
+            FileHandle.standardError.write(Data("error: some gradients do not match the reference (rows marked FAIL)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The check table as printed by `nngen check`.
+func formatCheckReport(_ r: CheckReport, model: String) -> String {
+    var lines = ["\(model): backend \(r.backend), \(r.scalar.rawValue), compiled in \(String(format: "%.1f", r.compileSeconds * 1000)) ms"]
+    let width = max(24, r.rows.map(\.name.count).max() ?? 0)
+    lines.append("  " + "tensor".padding(toLength: width, withPad: " ", startingAt: 0)
+                 + "  max abs err   max rel err   tolerance   result")
+    for row in r.rows {
+        lines.append("  " + row.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                     + String(format: "  %11.3e   %11.3e   %9.1e   ", row.maxAbsoluteError, row.maxRelativeError, row.tolerance)
+                     + (row.passed ? "pass" : "FAIL"))
+    }
+    lines.append("  " + (r.passed ? "all \(r.rows.count) rows pass" : "\(r.rows.filter { !$0.passed }.count) of \(r.rows.count) rows FAIL"))
+    return lines.joined(separator: "\n")
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The subcommands, in the order `nngen --help` lists them. Add a new command's type here.
+enum CommandList {
+    static let all: [ParsableCommand.Type] = [
+        Describe.self,
+        Emit.self,
+        Check.self,
+    ]
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import CodeGen
+import Foundation
+import ModelSpec
+
+/// `nngen emit MODEL -o DIR`: writes NAME.h and NAME.c.
+struct Emit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the model's generated C (NAME.h, NAME.c) into a directory.")
+
+    @Argument(help: "The model file (JSON).")
+    var model: String
+
+    @Option(name: .shortAndLong, help: "The output directory (created if missing).")
+    var output: String
+
+    @Option(help: "Scalar type of the generated code: f32 or f64.")
+    var dtype: ScalarType = .f32
+
+    @Option(help: "Print what a stage produced instead of writing files: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var dumpAfter: Stage?
+
+    func run() throws {
+        let analysis = try loadModel(model)
+        let compilation = compile(analysis, options: CompileOptions(scalar: dtype))
+        if let stage = dumpAfter {
+            print(compilation.dump(after: stage), terminator: "")
+            return
+        }
+        let dir = URL(fileURLWithPath: output)
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        } catch {
+            throw UserError("cannot create the output directory \(output): \(error.localizedDescription)")
+        }
+        let name = analysis.model.name
+        try writeText(compilation.code.header, to: dir.appendingPathComponent("\(name).h"))
+        try writeText(compilation.code.source, to: dir.appendingPathComponent("\(name).c"))
+        print("wrote \(dir.appendingPathComponent("\(name).h").path) and \(name).c")
+    }
+}
+
+extension ScalarType: ExpressibleByArgument {}
+extension Stage: ExpressibleByArgument {}
+
+/// Reads and validates a model file; errors name the file and the place.
+func loadModel(_ path: String) throws -> ModelAnalysis {
+    let url = URL(fileURLWithPath: path)
+    let model = try Model.load(from: url)
+    return try model.analyze(file: path)
+}
+
+/// Writes a text file atomically, with a user error naming the file on failure.
+func writeText(_ text: String, to url: URL) throws {
+    do {
+        try Data(text.utf8).write(to: url, options: .atomic)
+    } catch {
+        throw UserError("cannot write \(url.path): \(error.localizedDescription)")
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+
+/// The `nngen` command: describe, compile, check and train fixed-shape neural networks.
+@main
+struct NNGen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nngen",
+        abstract: "Compile neural-network training code to fused fixed-shape C, JIT it, and check its gradients.",
+        discussion: """
+        Exit codes: 0 success, 1 a user error (message on stderr), 2 a usage error.
+        Model files are JSON (see README.md); MODEL may also be omitted where a default is documented.
+        """,
+        subcommands: CommandList.all)
+
+    /// Runs the command; maps errors to the documented exit codes (0, 1, 2) with no stack trace.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as UserError {
+            FileHandle.standardError.write(Data(("error: " + error.message + "\n").utf8))
+            Foundation.exit(1)
+        } catch let error as CleanExit {
+            exit(withError: error)
+        } catch let error as ExitCode {
+            Foundation.exit(error.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure || isUsageError(error) {
+                let text = fullMessage(for: error)
+                FileHandle.standardError.write(Data((text + "\n").utf8))
+                Foundation.exit(2)
+            }
+            if code == .success {
+                exit(withError: error)
+            }
+            // Any other error is a user error: print its description, no stack trace.
+            FileHandle.standardError.write(Data(("error: " + describe(error) + "\n").utf8))
+            Foundation.exit(1)
+        }
+    }
+
+    /// Errors argument-parser raises while parsing, which are usage errors.
+    private static func isUsageError(_ error: Error) -> Bool {
+        String(describing: type(of: error)).contains("CommandError") || error is ValidationError
+    }
+}
+
+/// Turns any error into a one-paragraph message for users.
+func describe(_ error: Error) -> String {
+    if let e = error as? CustomStringConvertible { return e.description }
+    return error.localizedDescription
+}
+
+/// A user-facing error: printed as `error: MESSAGE` on stderr with exit code 1.
+struct UserError: Error, CustomStringConvertible {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}

@@ -1,0 +1,125 @@
+import XCTest
+import ModelSpec
+@testable import Reference
+
+/// Analytic gradients against central finite differences, on a matrix of small models that
+/// together cover every layer, every layer option and every loss.
+final class GradientCheckTests: XCTestCase {
+    /// The finite-difference step.
+    static let h = 1e-5
+    /// The largest accepted error per tensor: `max |g - fd| / max(max |fd|, 1e-8)`.
+    static let tolerance = 1e-6
+
+    /// Draws parameters (the model's initial values plus U(-0.3, 0.3), so layernorm's
+    /// weights and biases are not 1 and 0), inputs in U(-1, 1) and targets, redrawing until
+    /// every relu/leaky_relu input and every maxpool top-two gap is more than 10h away from
+    /// its kink; then checks every parameter tensor and the input.
+    func check(_ name: String, input: InputShape, batch: Int = 2, loss: Loss, _ layers: [Layer],
+               file: StaticString = #filePath, line: UInt = #line) throws {
+        let analysis = try analyze(name, input: input, batch: batch, loss: loss, layers, file: file, line: line)
+        let interpreter = ReferenceInterpreter(analysis)
+        for attempt in 0..<20 {
+            var rng = Xoshiro256StarStar(seed: 1000 + UInt64(attempt))
+            let parameters = zip(interpreter.initialParameters(seed: UInt64(attempt)),
+                                 uniformValues(analysis.parameterCount, -0.3, 0.3, &rng)).map { $0 + $1 }
+            let x = uniformValues(analysis.inputElements, -1, 1, &rng)
+            let targets = randomTargets(analysis, rows: batch, &rng)
+            let margin = try kinkDistance(interpreter, parameters: parameters, input: x)
+            guard margin > 10 * Self.h else { continue }
+            let result = try checkGradients(interpreter, parameters: parameters, input: x, targets: targets, h: Self.h)
+            let worst = result.worst
+            let padded = name.padding(toLength: 34, withPad: " ", startingAt: 0)
+            print("FD \(padded) params \(analysis.parameterCount)  worst \(String(format: "%.2e", worst.error))"
+                  + "  (\(worst.tensor))")
+            XCTAssertEqual(result.errors.count, analysis.parameters.count + 1, file: file, line: line)
+            for (tensor, error) in result.errors {
+                XCTAssertLessThanOrEqual(error, Self.tolerance, "\(name): \(tensor)", file: file, line: line)
+            }
+            return
+        }
+        XCTFail("\(name): no draw kept every kink more than 10h away", file: file, line: line)
+    }
+
+    func testDenseReLUMSEWithSeveralOutputs() throws {
+        try check("mlp_relu_mse", input: .features(4), batch: 3, loss: .mse,
+                  [.dense(units: 5), .relu, .dense(units: 3)])
+    }
+
+    func testDenseWithoutBiasLeakyReLUBCE() throws {
+        try check("dense_nobias_leaky02_bce", input: .features(3), batch: 3, loss: .bceWithLogits,
+                  [.dense(units: 4, bias: false), .leakyReLU(negativeSlope: 0.2), .dense(units: 2)])
+    }
+
+    func testEverySmoothActivationSoftmaxCE() throws {
+        try check("activations_softmax_ce", input: .features(4), batch: 3, loss: .softmaxCrossEntropy,
+                  [.dense(units: 5), .sigmoid, .dense(units: 5), .tanh, .dense(units: 5), .gelu,
+                   .dense(units: 5), .geluTanh, .identity, .leakyReLU(), .dense(units: 3)])
+    }
+
+    func testLayerNormOnVectorsAffineAndNotWithCustomEps() throws {
+        try check("layernorm_vector_mse", input: .features(5), batch: 3, loss: .mse,
+                  [.dense(units: 6), .layerNorm(), .tanh, .dense(units: 4),
+                   .layerNorm(eps: 0.1, affine: false), .dense(units: 2)])
+    }
+
+    func testConvStride2IntegerPaddingBCE() throws {
+        try check("conv_s2_pad1_relu_bce", input: .sequence(length: 9, channels: 2), loss: .bceWithLogits,
+                  [.conv1d(filters: 3, kernel: 3, stride: 2, padding: .explicit(1)), .relu, .flatten, .dense(units: 2)])
+    }
+
+    func testConvDilation2SamePaddingEvenKernelNoBiasGlobalPoolCE() throws {
+        try check("conv_d2_same_even_same_gap_ce", input: .sequence(length: 8, channels: 2), loss: .softmaxCrossEntropy,
+                  [.conv1d(filters: 4, kernel: 3, padding: .same, dilation: 2), .tanh,
+                   .conv1d(filters: 2, kernel: 2, padding: .same, bias: false), .globalAvgPool1d, .dense(units: 3)])
+    }
+
+    func testConvStride3Dilation2ValidNoBiasGELU() throws {
+        try check("conv_s3_d2_valid_nobias_mse", input: .sequence(length: 12, channels: 2), loss: .mse,
+                  [.conv1d(filters: 2, kernel: 2, stride: 3, padding: .valid, dilation: 2, bias: false), .gelu,
+                   .globalAvgPool1d, .dense(units: 2)])
+    }
+
+    func testPoolsWithStrideBelowKernel() throws {
+        try check("conv_valid_max3s2_avg2s1_mse", input: .sequence(length: 10, channels: 2), loss: .mse,
+                  [.conv1d(filters: 3, kernel: 3, padding: .valid), .maxPool1d(kernel: 3, stride: 2),
+                   .avgPool1d(kernel: 2, stride: 1), .flatten, .dense(units: 2)])
+    }
+
+    func testPoolsWithStrideAboveKernel() throws {
+        try check("avg2s3_conv_leaky_max2s3_bce", input: .sequence(length: 20, channels: 2), loss: .bceWithLogits,
+                  [.avgPool1d(kernel: 2, stride: 3), .conv1d(filters: 3, kernel: 2), .leakyReLU(negativeSlope: 0.1),
+                   .maxPool1d(kernel: 2, stride: 3), .flatten, .dense(units: 1)])
+    }
+
+    func testMaxPoolStrideEqualsKernelLayerNormOnSequence() throws {
+        try check("conv_pad2_gelutanh_max2_ln_ce", input: .sequence(length: 8, channels: 2), loss: .softmaxCrossEntropy,
+                  [.conv1d(filters: 4, kernel: 3, padding: .explicit(2)), .geluTanh, .maxPool1d(kernel: 2, stride: 2),
+                   .layerNorm(), .flatten, .dense(units: 3)])
+    }
+
+    func testResidualInsideResidualOnVectors() throws {
+        try check("nested_residual_vector_ce", input: .features(4), batch: 3, loss: .softmaxCrossEntropy,
+                  [.dense(units: 4),
+                   .residual([.dense(units: 4), .tanh, .residual([.layerNorm(), .dense(units: 4), .gelu])]),
+                   .dense(units: 3)])
+    }
+
+    func testThreeNestedResidualsOnTheInput() throws {
+        try check("triple_nested_residual_mse", input: .features(3), loss: .mse,
+                  [.residual([.residual([.residual([.dense(units: 3), .sigmoid])]), .dense(units: 3)]),
+                   .dense(units: 2)])
+    }
+
+    func testResidualWithConvOnSequences() throws {
+        try check("residual_conv_sequence_mse", input: .sequence(length: 6, channels: 3), loss: .mse,
+                  [.residual([.conv1d(filters: 3, kernel: 3, padding: .same), .relu,
+                              .conv1d(filters: 3, kernel: 3, padding: .same, dilation: 2)]),
+                   .layerNorm(),
+                   .residual([.layerNorm(affine: false), .residual([.conv1d(filters: 3, kernel: 1)])]),
+                   .flatten, .dense(units: 2)])
+    }
+
+    func testSingleOutputBCE() throws {
+        try check("dense1_bce", input: .features(2), batch: 4, loss: .bceWithLogits, [.dense(units: 1)])
+    }
+}

@@ -49,8 +49,7 @@ struct NNGen: ParsableCommand {
 
 /// Turns any error into a one-paragraph message for users.
 func describe(_ error: Error) -> String {
-    if let e = error as? CustomStringConvertible { return e.description }
-    return error.localizedDescription
+    String(describing: error)
 }
 
 /// A user-facing error: printed as `error: MESSAGE` on stderr with exit code 1.

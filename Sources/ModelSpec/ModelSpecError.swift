@@ -39,10 +39,11 @@ public struct ModelSpecError: Error, Hashable, Sendable, CustomStringConvertible
     }
 }
 
-/// Size limits every model must respect. Every tensor (activations including the batch
-/// dimension, parameters, gradients, optimizer state) and the sum of all of them must hold at
-/// most `maxElements` elements, so that every index and offset in the generated C fits a
-/// 32-bit `int` and no size arithmetic can overflow.
+/// Size limits every model must respect. Every tensor (each activation including the batch
+/// dimension, each parameter) and the sum of the parameter and activation elements must hold
+/// at most `maxElements` elements. Gradients and optimizer state live in arrays of their own
+/// with the parameters' offsets, so every index and offset in the generated C fits a 32-bit
+/// `int`, and no size arithmetic in nngen can overflow.
 public enum ModelLimits {
     /// 2^31 - 1 elements: 8 GiB of float32, 16 GiB of float64.
     public static let maxElements = Int(Int32.max)

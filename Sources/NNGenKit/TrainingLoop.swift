@@ -1,0 +1,259 @@
+import CodeGen
+import DataIO
+import Foundation
+import JIT
+import ModelSpec
+
+/// The settings of a training run (docs/TRAINING.md).
+public struct TrainingOptions: Sendable, Equatable {
+    /// The total number of epochs; a resumed run continues up to this number.
+    public var epochs: Int
+    /// The learning rate passed to every `train_step`.
+    public var learningRate: Double
+    /// The seed of the split, of every epoch's order (`seed + e`) and of the initial parameters.
+    public var seed: UInt64
+    /// The validation fraction, in `[0, 1)`; 0 trains on everything.
+    public var validationSplit: Double
+    /// float32 or float64 generated code.
+    public var scalar: ScalarType
+    /// Where to save a checkpoint at the end of every epoch, if anywhere.
+    public var save: URL?
+
+    public init(epochs: Int = TrainingDefaults.epochs, learningRate: Double, seed: UInt64 = TrainingDefaults.seed,
+                validationSplit: Double = TrainingDefaults.validationSplit, scalar: ScalarType = .f32, save: URL? = nil) {
+        self.epochs = epochs
+        self.learningRate = learningRate
+        self.seed = seed
+        self.validationSplit = validationSplit
+        self.scalar = scalar
+        self.save = save
+    }
+}
+
+/// One epoch's results, and its line as docs/TRAINING.md prints it.
+public struct EpochReport: Sendable, Equatable {
+    /// The epoch, 1-based.
+    public var epoch: Int
+    /// The total number of epochs of the run.
+    public var epochs: Int
+    /// The mean of the epoch's batch losses (summed in double in step order).
+    public var trainLoss: Double
+    /// The validation metrics, when there is a validation part.
+    public var validation: EvaluationMetrics?
+    /// Training samples per second of wall time spent on the epoch's steps.
+    public var samplesPerSecond: Double
+    /// The steps taken (full batches).
+    public var steps: Int
+
+    public init(epoch: Int, epochs: Int, trainLoss: Double, validation: EvaluationMetrics?, samplesPerSecond: Double,
+                steps: Int) {
+        self.epoch = epoch
+        self.epochs = epochs
+        self.trainLoss = trainLoss
+        self.validation = validation
+        self.samplesPerSecond = samplesPerSecond
+        self.steps = steps
+    }
+
+    /// `epoch 3/20  train_loss 0.123456  val_loss 0.234567  val_acc 96.11%  1234 samples/s`
+    /// (no `val_*` fields without validation, no `val_acc` for regression).
+    public var line: String {
+        var s = "epoch \(epoch)/\(epochs)  train_loss " + String(format: "%.6f", trainLoss)
+        if let v = validation {
+            s += "  val_loss " + String(format: "%.6f", v.loss)
+            if let acc = v.accuracy { s += "  val_acc " + String(format: "%.2f%%", acc * 100) }
+        }
+        s += "  " + String(format: "%.0f", samplesPerSecond) + " samples/s"
+        return s
+    }
+}
+
+/// Progress within an epoch, reported after every step.
+public struct StepProgress: Sendable, Equatable {
+    public var epoch: Int
+    public var epochs: Int
+    /// Steps done in this epoch (1-based count).
+    public var step: Int
+    /// Steps in the epoch.
+    public var steps: Int
+    /// The mean loss of the steps done so far in this epoch.
+    public var runningLoss: Double
+    /// Training samples per second so far in this epoch.
+    public var samplesPerSecond: Double
+}
+
+/// The outcome of `Trainer.run`.
+public struct TrainingSummary: Sendable {
+    /// The epochs run by this call (after the resumed ones).
+    public var reports: [EpochReport]
+    /// The total number of epochs asked for.
+    public var epochs: Int
+    /// The epoch with the lowest validation loss and its metrics.
+    public var bestLoss: (epoch: Int, metrics: EvaluationMetrics)?
+    /// The epoch with the highest validation accuracy (classification) and its metrics.
+    public var bestAccuracy: (epoch: Int, metrics: EvaluationMetrics)?
+    /// Wall time of the epochs, in seconds.
+    public var seconds: Double
+    /// Seconds spent generating and compiling the code.
+    public var compileSeconds: Double
+    /// The checkpoint written at the end of every epoch, if `save` was given.
+    public var checkpoint: URL?
+
+    /// The last epoch's report.
+    public var final: EpochReport? { reports.last }
+}
+
+/// Trains a compiled model on a data set as docs/TRAINING.md defines it: split and standardise,
+/// then per epoch a fresh order seeded `seed + e`, full batches only, one `train_step` each;
+/// validation, the epoch line and (when asked) an atomic checkpoint at the end of every epoch.
+/// A NaN or infinite loss (or parameter) stops training with `TrainingError.diverged`.
+public final class Trainer {
+    /// The analysis of the model being trained.
+    public let analysis: ModelAnalysis
+    /// The compiled model with its parameters and optimizer state.
+    public let compiled: CompiledModel
+    /// The split, standardised data.
+    public let data: TrainingData
+    /// The run's settings.
+    public let options: TrainingOptions
+    /// Epochs completed so far (from the checkpoint when resuming).
+    public private(set) var epochsCompleted: Int
+    /// The last good checkpoint on disk and its epoch: the one this run saved last, or the one
+    /// it resumed from.
+    private var lastGood: (file: URL, epoch: Int)?
+
+    /// Compiles `analysis` with `backend`, prepares the data and sets the starting state: the
+    /// checkpoint's parameters, optimizer state, step, epoch and standardizer when `resume` is
+    /// given (it must be for this model: see `Checkpoint.checkSameModel`), otherwise
+    /// `NAME_init(seed)`. `resumeFile` names the checkpoint's file in a divergence message.
+    public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, backend: any CBackend,
+                resume: Checkpoint? = nil, resumeFile: URL? = nil) throws {
+        guard options.epochs >= 1 else { throw TrainingError.invalidOption("--epochs must be at least 1, got \(options.epochs)") }
+        guard options.learningRate.isFinite, options.learningRate > 0 else {
+            throw TrainingError.invalidOption("the learning rate must be a positive number, got \(options.learningRate)")
+        }
+        self.analysis = analysis
+        self.options = options
+        data = try TrainingData(data: dataset, model: analysis.model, seed: options.seed,
+                                validationSplit: options.validationSplit, standardizer: resume?.standardizer)
+        guard data.train.count >= analysis.model.batch else {
+            throw TrainingError.noFullBatch(trainingSamples: data.train.count, batch: analysis.model.batch,
+                                            validationSplit: options.validationSplit)
+        }
+        compiled = try CompiledModel(analysis: analysis, backend: backend, scalar: options.scalar)
+        if let resume {
+            guard resume.scalar == options.scalar else {
+                throw TrainingError.resumeMismatch(file: resumeFile?.path ?? "the checkpoint", what: "dtype",
+                                                   checkpoint: resume.scalar.rawValue, requested: options.scalar.rawValue)
+            }
+            guard resume.parameters.count == analysis.parameterCount else {
+                throw CheckpointError.sizeMismatch(what: "checkpoint parameters", expected: analysis.parameterCount,
+                                                   found: resume.parameters.count)
+            }
+            guard resume.optimizerState.count == analysis.optimizerStateElements else {
+                throw CheckpointError.sizeMismatch(what: "checkpoint optimizer state", expected: analysis.optimizerStateElements,
+                                                   found: resume.optimizerState.count)
+            }
+            compiled.parameters = resume.parameters
+            compiled.optimizerState = resume.optimizerState
+            compiled.step = resume.step
+            epochsCompleted = resume.epoch
+            lastGood = resumeFile.map { ($0, resume.epoch) }
+        } else {
+            compiled.initialize(seed: options.seed)
+            epochsCompleted = 0
+        }
+    }
+
+    /// The current state as a checkpoint; its model carries the learning rate of this run.
+    public var checkpoint: Checkpoint {
+        var model = analysis.model
+        model.optimizer = model.optimizer.with(learningRate: options.learningRate)
+        return Checkpoint(model: model, scalar: options.scalar, parameters: compiled.parameters,
+                   optimizerState: compiled.optimizerState, step: compiled.step, epoch: epochsCompleted,
+                   standardizer: data.standardizer, seed: options.seed, validationSplit: options.validationSplit,
+                   learningRate: options.learningRate)
+    }
+
+    /// Runs epochs `epochsCompleted + 1 ... options.epochs`. `onStep` is called after every step,
+    /// `onEpoch` after every epoch (after the checkpoint is saved).
+    /// - Throws: `TrainingError.diverged` (the checkpoint of the previous epoch stays on disk),
+    ///   checkpoint write errors, or errors from the compiled model.
+    @discardableResult
+    public func run(onStep: ((StepProgress) -> Void)? = nil, onEpoch: ((EpochReport) -> Void)? = nil) throws -> TrainingSummary {
+        let model = analysis.model
+        let batch = model.batch
+        let f = model.input.shape.elementCount
+        let k = analysis.outputCount
+        let train = data.train
+        let n = train.count
+        let steps = n / batch
+        let lr = options.learningRate
+        var summary = TrainingSummary(reports: [], epochs: options.epochs, seconds: 0, compileSeconds: compiled.compileSeconds,
+                                      checkpoint: options.save)
+        let runStart = DispatchTime.now().uptimeNanoseconds
+        var xBatch = [Double](repeating: 0, count: batch * f)
+        var labelBatch = [Int](repeating: 0, count: batch)
+        var valueBatch = [Double](repeating: 0, count: batch * k)
+        let labels = train.labels
+        let values = train.y
+
+        while epochsCompleted < options.epochs {
+            let epoch = epochsCompleted + 1
+            let perm = SampleOrder.shuffled(count: n, seed: options.seed &+ UInt64(epoch))
+            let start = DispatchTime.now().uptimeNanoseconds
+            var sum = 0.0
+            for s in 0..<steps {
+                for r in 0..<batch {
+                    let i = perm[s * batch + r]
+                    for j in 0..<f { xBatch[r * f + j] = train.x[i * f + j] }
+                    if let labels { labelBatch[r] = labels[i] }
+                    if let values { for j in 0..<k { valueBatch[r * k + j] = values[i * k + j] } }
+                }
+                try compiled.setBatch(x: xBatch, labels: labels == nil ? nil : labelBatch,
+                                      values: values == nil ? nil : valueBatch)
+                let loss = compiled.trainStep(learningRate: lr)
+                if !loss.isFinite {
+                    throw divergence(epoch: epoch, step: s + 1, steps: steps, loss: loss)
+                }
+                sum += loss
+                if let onStep {
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    onStep(StepProgress(epoch: epoch, epochs: options.epochs, step: s + 1, steps: steps,
+                                        runningLoss: sum / Double(s + 1),
+                                        samplesPerSecond: Double((s + 1) * batch) / max(seconds, 1e-9)))
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let trainLoss = sum / Double(steps)
+            if compiled.parameters.contains(where: { !$0.isFinite }) {
+                throw divergence(epoch: epoch, step: steps, steps: steps, loss: trainLoss)
+            }
+            let validation = try data.validation.map { try Evaluation.evaluate(compiled, on: $0) }
+            epochsCompleted = epoch
+            if let save = options.save {
+                try checkpoint.write(to: save)
+                lastGood = (save, epoch)
+            }
+            let report = EpochReport(epoch: epoch, epochs: options.epochs, trainLoss: trainLoss, validation: validation,
+                                     samplesPerSecond: Double(steps * batch) / max(seconds, 1e-9), steps: steps)
+            summary.reports.append(report)
+            if let v = validation {
+                if summary.bestLoss.map({ v.loss < $0.metrics.loss }) ?? true {
+                    summary.bestLoss = (epoch, v)
+                }
+                if let acc = v.accuracy, summary.bestAccuracy?.metrics.accuracy.map({ acc > $0 }) ?? true {
+                    summary.bestAccuracy = (epoch, v)
+                }
+            }
+            onEpoch?(report)
+        }
+        summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
+        return summary
+    }
+
+    private func divergence(epoch: Int, step: Int, steps: Int, loss: Double) -> TrainingError {
+        .diverged(epoch: epoch, step: step, steps: steps, loss: loss, learningRate: options.learningRate,
+                  checkpoint: lastGood?.file.path, checkpointEpoch: lastGood?.epoch)
+    }
+}

@@ -3,10 +3,12 @@ import CodeGen
 import Foundation
 import ModelSpec
 
-/// `nngen emit MODEL -o DIR`: writes NAME.h and NAME.c.
+/// `nngen emit MODEL -o DIR`: writes NAME.h, NAME.c and the standalone training program
+/// (train.c, Makefile, README.md).
 struct Emit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the model's generated C (NAME.h, NAME.c) into a directory.")
+        abstract: "Write the model's generated C (NAME.h, NAME.c) and a standalone training program (train.c, Makefile, README.md) into a directory.",
+        discussion: "In DIR, `make` builds ./train with any C99 compiler; see DIR/README.md.")
 
     @Argument(help: "The model file (JSON).")
     var model: String
@@ -33,10 +35,11 @@ struct Emit: ParsableCommand {
         } catch {
             throw UserError("cannot create the output directory \(output): \(error.localizedDescription)")
         }
-        let name = analysis.model.name
-        try writeText(compilation.code.header, to: dir.appendingPathComponent("\(name).h"))
-        try writeText(compilation.code.source, to: dir.appendingPathComponent("\(name).c"))
-        print("wrote \(dir.appendingPathComponent("\(name).h").path) and \(name).c")
+        let files = Standalone.files(for: compilation)
+        for file in files {
+            try writeText(file.contents, to: dir.appendingPathComponent(file.name))
+        }
+        print("wrote \(files.map(\.name).joined(separator: ", ")) in \(dir.path)")
     }
 }
 

@@ -1,0 +1,245 @@
+import ModelSpec
+
+/// One generated text file: its name inside the output directory, and its contents.
+public struct GeneratedFile: Sendable, Equatable {
+    /// The file name, without a directory (`digits_mlp.h`, `train.c`, `Makefile`...).
+    public var name: String
+    /// The text of the file.
+    public var contents: String
+
+    /// A file called `name` holding `contents`.
+    public init(name: String, contents: String) {
+        self.name = name
+        self.contents = contents
+    }
+}
+
+/// The standalone training program `nngen emit` writes next to `NAME.h` and `NAME.c`: a C99
+/// `train.c` (data loading, split, standardisation, epochs, checkpoints, as docs/TRAINING.md
+/// specifies), a `Makefile` and a `README.md`, rendered from `templates/train.c`,
+/// `templates/Makefile.template` and `templates/README.standalone.md`.
+public enum Standalone {
+    /// Every file of the standalone program, in the order they are best read: `NAME.h`, `NAME.c`,
+    /// the trainer (`train.c`), `Makefile`, `README.md`.
+    public static func files(for compilation: Compilation) -> [GeneratedFile] {
+        let name = compilation.analysis.model.name
+        return [
+            GeneratedFile(name: "\(name).h", contents: compilation.code.header),
+            GeneratedFile(name: "\(name).c", contents: compilation.code.source),
+            GeneratedFile(name: trainerFileName(modelName: name), contents: trainProgram(compilation)),
+            GeneratedFile(name: "Makefile", contents: makefile(compilation)),
+            GeneratedFile(name: "README.md", contents: readme(compilation)),
+        ]
+    }
+
+    /// The trainer's source file name: `train.c`, or `train_main.c` for a model named `train`
+    /// (whose own code is already `train.c`).
+    public static func trainerFileName(modelName: String) -> String {
+        modelName == "train" ? "train_main.c" : "train.c"
+    }
+
+    /// The C99 training program for the compiled model (it includes `NAME.h`).
+    public static func trainProgram(_ compilation: Compilation) -> String {
+        let analysis = compilation.analysis
+        let model = analysis.model
+        let scalar = compilation.code.scalar
+        let slots = slotNames(model.optimizer)
+        let maxDims = max(1, analysis.parameters.map(\.shape.count).max() ?? 1)
+        let entries = analysis.parameters.map { p in
+            "    { \(cStringLiteral(p.name)), \(p.shape.count), { "
+                + p.shape.map(String.init).joined(separator: ", ")
+                + " }, \(p.offset), \(p.count) },\n"
+        }.joined()
+        let json = cStringPieces(model.jsonString).map { "    \($0),\n" }.joined()
+        return Templates.render("train.c", [
+            "NAME": model.name,
+            "TRAINER_FILE": trainerFileName(modelName: model.name),
+            "PRELUDE": Templates.text("prelude.h"),
+            "REAL": scalar.cName,
+            "STANDARDIZE": model.standardize ? "1" : "0",
+            "LOSS_CODE": lossCode(model.loss),
+            "LOSS_NAME": model.loss.rawValue,
+            "LR": cDouble(model.optimizer.learningRate),
+            "DTYPE": scalar == .f32 ? "F32" : "F64",
+            "DTYPE_NAME": scalar.rawValue,
+            "OPT_SLOTS": "\(slots.count)",
+            "SLOT_NAMES": slots.map { cStringLiteral($0) + ", " }.joined(),
+            "PARAM_TENSORS": "\(analysis.parameters.count)",
+            "MAX_DIMS": "\(maxDims)",
+            "PARAM_ENTRIES": entries,
+            "MODEL_JSON": json,
+        ])
+    }
+
+    /// The Makefile: `make` builds `./train` with `$(CC) $(CFLAGS) -std=c99 ... -lm`.
+    public static func makefile(_ compilation: Compilation) -> String {
+        let name = compilation.analysis.model.name
+        return Templates.render("Makefile.template", [
+            "NAME": name,
+            "TRAINER_FILE": trainerFileName(modelName: name),
+        ])
+    }
+
+    /// The README: how to build and run, the flags, the data format and the checkpoint format.
+    public static func readme(_ compilation: Compilation) -> String {
+        let analysis = compilation.analysis
+        let model = analysis.model
+        let scalar = compilation.code.scalar
+        let dtype = scalar == .f32 ? "F32" : "F64"
+        let features = model.input.shape.elementCount
+        let outputs = analysis.outputCount
+        let labels = model.loss.usesLabels
+
+        let accExample: String
+        let accDoc: String
+        switch model.loss {
+        case .softmaxCrossEntropy:
+            accExample = "  val_acc 96.11%"
+            accDoc = " (mean cross-entropy); `val_acc`: the percentage of validation samples whose first "
+                + "largest logit is the label"
+        case .bceWithLogits:
+            accExample = "  val_acc 96.11%"
+            accDoc = " (mean logistic loss over all outputs); `val_acc`: the percentage of outputs where "
+                + "`logit > 0` agrees with `target >= 0.5`"
+        case .mse:
+            accExample = ""
+            accDoc = " (mean squared error over all outputs; a regression prints no accuracy)"
+        }
+        let csvColumns = labels
+            ? "the \(features) input values, then the class label (an integer in 0...\(outputs - 1), "
+                + "written `3` or `3.0`) in the last column"
+            : "the \(features) input values, then \(outputs) target value\(outputs == 1 ? "" : "s") in the "
+                + "last column\(outputs == 1 ? "" : "s")"
+        var inputDoc = ""
+        var sequenceShape = ""
+        if case .sequence(let l, let c) = model.input {
+            inputDoc = " A row holds the \(l) x \(c) input sequence position by position (the \(c) channels "
+                + "of position 0 first)."
+            sequenceShape = " or `[N, \(l), \(c)]`"
+        }
+        let yDoc = labels
+            ? "`[N]` integer labels (I32 or I64) in 0...\(outputs - 1)"
+            : "`[N, \(outputs)]` target values (any dtype)"
+        let standardizeDoc = model.standardize
+            ? "on (the model says `\"standardize\": true`): every input value `j` becomes "
+                + "`(x_j - mean_j) / std_j`, with the mean and the population standard deviation of the "
+                + "training part (a std of 0 counts as 1), computed in double and rounded to "
+                + "\(scalar.cName) last."
+            : "off (the model does not say `\"standardize\": true`): inputs are used as they are."
+        var table = analysis.parameters.map {
+            "| `\($0.name)` | \(dtype) | `[\($0.shape.map(String.init).joined(separator: ", "))]` |\n"
+        }.joined()
+        let slots = slotNames(model.optimizer)
+        if !slots.isEmpty {
+            table += "| " + slots.map { "`optimizer.\($0).NAME`" }.joined(separator: ", ")
+                + " for each parameter NAME (\(model.optimizer.typeName) state) | \(dtype) | the parameter's |\n"
+        }
+        let standardizerRows = model.standardize
+            ? "| `standardizer.mean`, `standardizer.std` | F64 | `[\(features)]` |\n" : ""
+        let summary = "\(model.input.shape) -> \(analysis.outputShape) per sample, \(analysis.layers.count) layers, "
+            + "\(analysis.parameterCount) parameters, loss \(model.loss.rawValue), optimizer "
+            + "\(model.optimizer.typeName), \(scalar.rawValue)"
+        return Templates.render("README.standalone.md", [
+            "NAME": model.name,
+            "SUMMARY": summary,
+            "BATCH": "\(model.batch)",
+            "DTYPE_NAME": scalar.rawValue,
+            "TRAINER_FILE": trainerFileName(modelName: model.name),
+            "LR": "\(model.optimizer.learningRate)",
+            "ACC_EXAMPLE": accExample,
+            "ACC_DOC": accDoc,
+            "CSV_COLUMNS": csvColumns,
+            "INPUT_DOC": inputDoc,
+            "INPUT_SIZE": "\(features)",
+            "SEQUENCE_SHAPE": sequenceShape,
+            "Y_DOC": yDoc,
+            "STANDARDIZE_DOC": standardizeDoc,
+            "TENSOR_TABLE": table,
+            "STANDARDIZER_ROWS": standardizerRows,
+        ])
+    }
+
+    // MARK: C string literals
+
+    /// `text` as one C99 string literal that reproduces its UTF-8 bytes exactly, whatever they are.
+    ///
+    /// `"` and `\` are escaped, `?` is written `\?` (so that no trigraph such as `??/` can form),
+    /// newline, tab and carriage return as `\n`, `\t`, `\r`, every other byte outside printable
+    /// ASCII (controls, DEL, UTF-8 sequences) as a three-digit octal escape (which cannot run into
+    /// the next character), and a `{` that follows `{` as `\173`, so that the literal never holds
+    /// the `{{` of a template placeholder.
+    public static func cStringLiteral(_ text: String) -> String {
+        var out = "\""
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            out += escape(byte, after: previous)
+            previous = byte
+        }
+        return out + "\""
+    }
+
+    /// `text` as C string literals to be concatenated at run time, each holding one line (up to
+    /// and including its newline) or at most `maxBytes` escaped bytes, so that none exceeds the
+    /// 4095 characters C99 compilers must accept (`-pedantic` warns beyond that). Joining the
+    /// pieces' values gives back `text` byte for byte; an empty text gives one empty literal.
+    public static func cStringPieces(_ text: String, maxBytes: Int = 120) -> [String] {
+        let limit = max(maxBytes, 8)
+        var pieces: [String] = []
+        var current = ""
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            let e = escape(byte, after: previous)
+            if current.utf8.count + e.utf8.count > limit {
+                pieces.append("\"" + current + "\"")
+                current = ""
+            }
+            current += e
+            previous = byte
+            if byte == 0x0A {
+                pieces.append("\"" + current + "\"")
+                current = ""
+            }
+        }
+        if !current.isEmpty || pieces.isEmpty { pieces.append("\"" + current + "\"") }
+        return pieces
+    }
+
+    private static func escape(_ byte: UInt8, after previous: UInt8) -> String {
+        switch byte {
+        case UInt8(ascii: "\""): return "\\\""
+        case UInt8(ascii: "\\"): return "\\\\"
+        case UInt8(ascii: "?"): return "\\?"
+        case 0x0A: return "\\n"
+        case 0x09: return "\\t"
+        case 0x0D: return "\\r"
+        case UInt8(ascii: "{") where previous == UInt8(ascii: "{"): return "\\173"
+        case 0x20...0x7E: return String(UnicodeScalar(byte))
+        default:
+            let octal = String(byte, radix: 8)
+            return "\\" + String(repeating: "0", count: 3 - octal.count) + octal
+        }
+    }
+
+    // MARK: helpers
+
+    /// The names of the optimizer's state arrays, in the order of the flat `opt_state` buffer.
+    static func slotNames(_ optimizer: Optimizer) -> [String] {
+        switch optimizer {
+        case .sgd(_, let momentum, _, _): return momentum != 0 ? ["momentum_buffer"] : []
+        case .adam, .adamw: return ["exp_avg", "exp_avg_sq"]
+        }
+    }
+
+    static func lossCode(_ loss: Loss) -> String {
+        switch loss {
+        case .mse: return "0"
+        case .bceWithLogits: return "1"
+        case .softmaxCrossEntropy: return "2"
+        }
+    }
+
+    /// A finite double as a C literal that reads back exactly (Swift's shortest form is valid C).
+    static func cDouble(_ value: Double) -> String {
+        value.isFinite ? "\(value)" : "0.001"
+    }
+}

@@ -11,7 +11,9 @@
  *   y          {{TARGET_DOC}}
  *   dx         {{NAME}}_BATCH * {{NAME}}_INPUT_SIZE, or NULL when the input gradient is not wanted
  * Buffers aligned to 64 bytes run fastest. Call {{NAME}}_forward before {{NAME}}_backward with the
- * same arena: backward reads what forward kept there.
+ * same arena: backward reads what forward kept there, and reuses that space as it goes, so each
+ * forward allows exactly one backward (like PyTorch without retain_graph): to run backward again,
+ * run forward again first.
  */
 #ifndef {{GUARD}}
 #define {{GUARD}}

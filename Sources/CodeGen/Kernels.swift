@@ -21,6 +21,8 @@ struct KernelWriter {
     let graph: Graph
     let c: CSyntax
     var usedNames = Set<String>()
+    /// The helpers (`CSyntax.helperOrder` names) the kernels written so far call.
+    var usedHelpers = Set<String>()
 
     init(graph: Graph, scalar: ScalarType) {
         self.graph = graph
@@ -58,7 +60,7 @@ struct KernelWriter {
             case .activation(let a):
                 lines.append("v = \(c.activation(a, "v"));  /* \(a.name) */")
             case .add(let t):
-                let name = n.phase == .forward ? "residual" : "grad_other\(k)"
+                let name = n.phase == .forward ? (n.epilogue.filter { if case .add = $0 { return true }; return false }.count > 1 ? "residual\(k)" : "residual") : "grad_other\(k)"
                 params.append((name, t, false))
                 lines.append("v += \(name)[\(i)];\(n.phase == .forward ? "  /* residual add */" : "  /* gradients meeting at a fork */")")
             case .activationDerivative(let a, let s, let fromOutput):
@@ -96,46 +98,28 @@ struct KernelWriter {
         case .matmul:
             let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
             let (M, K, N) = (count(x) / shape(x).last!, shape(x).last!, shape(w)[0])
-            let ep = epilogue(n, index: "m * \(N) + j", col: "j", indent: "            ")
+            let loops = productLoops(ProductShape(rows: M, cols: N, depth: K, a: "x", aRow: K, aStep: 1,
+                                                  b: .transposed("weight", stride: K), c: "out"))
+            let ep = epiloguePasses(n, out: "out", rows: M, cols: N)
             params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
             what = "forward"
             doc = "out[\(M), \(N)] = x[\(M), \(K)] weight[\(N), \(K)]^T \(epilogueDoc(n))"
-            body = """
-                for (int m = 0; m < \(M); m++) {
-                    const \(R) *xr = x + m * \(K);
-                    for (int j = 0; j < \(N); j++) {
-                        const \(R) *wr = weight + j * \(K);
-                        \(R) v = 0;
-                        for (int k = 0; k < \(K); k++) v += xr[k] * wr[k];
-            \(ep.code)
-                        out[m * \(N) + j] = v;
-                    }
-                }
-            """
+            body = "    /* register tiles of out; each panel of weight^T packed first */\n" + loops
+                + (ep.code.isEmpty ? "" : "    /* epilogue, over out while it is in cache */\n" + ep.code)
+            if ep.code.isEmpty { body.removeLast() }
         case .matmulGradInput:
             let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
             let (N, K) = (shape(w)[0], shape(w)[1])
             let M = count(dy) / N
-            let ep = epilogue(n, index: "m * \(K) + k", col: "k", indent: "            ")
+            let loops = productLoops(ProductShape(rows: M, cols: K, depth: N, a: "dout", aRow: N, aStep: 1,
+                                                  b: .rows("weight", stride: K), c: "dx"))
+            let ep = epiloguePasses(n, out: "dx", rows: M, cols: K)
             params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
             what = "backward_input"
             doc = "dx[\(M), \(K)] = dout[\(M), \(N)] weight[\(N), \(K)] \(epilogueDoc(n))"
-            body = """
-                for (int m = 0; m < \(M); m++) {
-                    \(R) *dxr = dx + m * \(K);
-                    for (int k = 0; k < \(K); k++) dxr[k] = 0;
-                    for (int j = 0; j < \(N); j++) {
-                        const \(R) d = dout[m * \(N) + j];
-                        const \(R) *wr = weight + j * \(K);
-                        for (int k = 0; k < \(K); k++) dxr[k] += d * wr[k];
-                    }
-                    for (int k = 0; k < \(K); k++) {
-                        \(R) v = dxr[k];
-            \(ep.code)
-                        dxr[k] = v;
-                    }
-                }
-            """
+            body = "    /* register tiles of dx, reading panels of weight's rows in place */\n" + loops
+                + (ep.code.isEmpty ? "" : "    /* epilogue, over dx while it is in cache */\n" + ep.code)
+            if ep.code.isEmpty { body.removeLast() }
         case .matmulGradWeight:
             let (dy, x, dw) = (n.inputs[0], n.inputs[1], o!)
             let (N, K) = (shape(dw)[0], shape(dw)[1])
@@ -143,17 +127,9 @@ struct KernelWriter {
             params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
             what = "backward_weight"
             doc = "dweight[\(N), \(K)] = dout[\(M), \(N)]^T x[\(M), \(K)]"
-            body = """
-                for (int i = 0; i < \(N * K); i++) dweight[i] = 0;
-                for (int m = 0; m < \(M); m++) {
-                    const \(R) *xr = x + m * \(K);
-                    for (int j = 0; j < \(N); j++) {
-                        const \(R) d = dout[m * \(N) + j];
-                        \(R) *dwr = dweight + j * \(K);
-                        for (int k = 0; k < \(K); k++) dwr[k] += d * xr[k];
-                    }
-                }
-            """
+            body = "    /* register tiles of dweight: rows from columns of dout, panels of x's rows in place */\n"
+                + productLoops(ProductShape(rows: N, cols: K, depth: M, a: "dout", aRow: 1, aStep: N,
+                                            b: .rows("x", stride: K), c: "dweight")).dropLast().description
         case .biasAdd:
             let (x, b, y) = (n.inputs[0], n.inputs[1], o!)
             let N = shape(b)[0], rows = count(x) / N
@@ -623,5 +599,167 @@ extension String {
         while s.first == set { s = s.dropFirst() }
         while s.last == set { s = s.dropLast() }
         return String(s)
+    }
+}
+
+// MARK: - matrix products as register tiles
+
+/// How the tiles of one product read their right-hand operand `b(p, j)`.
+enum ProductB {
+    /// `b(p, j) = B[p * stride + j]`: rows of B are contiguous along the output columns.
+    case rows(String, stride: Int)
+    /// `b(p, j) = B[j * stride + p]`: B is stored transposed; panels are packed first.
+    case transposed(String, stride: Int)
+}
+
+/// One product `C[rows, cols] = sum over p < depth of a(i, p) b(p, j)`, with
+/// `a(i, p) = A[i * aRow + p * aStep]` and C row-major with `cols` columns.
+struct ProductShape {
+    var rows: Int, cols: Int, depth: Int
+    var a: String, aRow: Int, aStep: Int
+    var b: ProductB
+    var c: String
+    /// Multiply-adds of the product.
+    var macs: Int { rows * cols * depth }
+}
+
+extension KernelWriter {
+    /// Products of at least this many multiply-adds split their column panels over threads
+    /// (`NN_PARALLEL_FOR`, OpenMP when compiled with it); smaller ones would lose more to the
+    /// fork and join than they gain.
+    static let parallelMinimumMACs = 1 << 21
+
+    /// The longest run of the reduction packed at once: the packed panel (this many rows of
+    /// one tile's columns) stays within 64 KiB of stack.
+    var packDepth: Int { 65536 / (c.tileColumns * c.scalar.size) }
+
+    /// Loops over the register tiles of a product, with literal bounds. Column panels of
+    /// `tileColumns` (16 floats, 8 doubles); rows in tiles of 6 and one shorter tile for the
+    /// rest; a last, narrower panel for the remaining columns, read from a zero-padded copy.
+    /// Operands stored transposed are packed panel by panel into a stack buffer, in blocks of
+    /// at most `packDepth` along the reduction (the tile then adds to what C holds, continuing
+    /// the same chain of multiply-adds).
+    mutating func productLoops(_ s: ProductShape) -> String {
+        let R = c.real, NB = c.tileColumns, w = c.lanes, TR = CSyntax.tileRows
+        let tile = c.helper("tile"), packN = c.helper("pack_n"), packT = c.helper("pack_t")
+        usedHelpers.insert("tile")
+        let fullCols = s.cols / NB * NB, edgeCols = s.cols - fullCols
+        let fullRows = s.rows / TR * TR, edgeRows = s.rows - fullRows
+        let parallel = s.macs >= KernelWriter.parallelMinimumMACs && s.cols / NB >= 2
+
+        // The tiles of one panel whose columns start at `col` (an expression), `n` columns wide,
+        // `V` vectors, reading b from `bExpr` with row stride `sb`, over reduction rows `k0 ..< k0 + kc`.
+        func tiles(col: String, n: Int, V: Int, bExpr: String, sb: Int, k0: String, kc: Int, acc: String,
+                   indent: String) -> String {
+            let aOff = k0 == "0" ? "" : " + \(k0)\(s.aStep == 1 ? "" : " * \(s.aStep)")"
+            func call(_ rows: Int, _ m0: String) -> String {
+                let aBase = m0 == "0" ? s.a : "\(s.a) + \(m0) * \(s.aRow)"
+                let cOff = [m0 == "0" ? nil : "\(m0) * \(s.cols)", col == "0" ? nil : col].compactMap { $0 }
+                let cBase = cOff.isEmpty ? s.c : "\(s.c) + " + cOff.joined(separator: " + ")
+                return "\(tile)(\(rows), \(V), \(n), \(kc), \(aBase)\(aOff), \(s.aRow), \(s.aStep), \(bExpr), \(sb), "
+                    + "\(cBase), \(s.cols), \(acc));"
+            }
+            var out = ""
+            if fullRows == TR {
+                out += indent + call(TR, "0") + "\n"
+            } else if fullRows > 0 {
+                out += indent + "for (int i0 = 0; i0 < \(fullRows); i0 += \(TR)) " + call(TR, "i0") + "\n"
+            }
+            if edgeRows > 0 { out += indent + call(edgeRows, "\(fullRows)") + "\n" }
+            return out
+        }
+
+        // One panel (full or edge) in blocks along the reduction when it must be packed.
+        func panel(col: String, n: Int, indent: String) -> String {
+            let V = (n + w - 1) / w, width = V * w
+            var direct: (String, Int)?
+            var pack: ((String, String, Int) -> String)?  // (k0, kc-expression) -> packing statement
+            switch s.b {
+            case .rows(let B, let stride) where n == NB:
+                direct = (col == "0" ? B : "\(B) + \(col)", stride)
+            case .rows(let B, let stride):
+                usedHelpers.insert("pack_n")
+                pack = { k0, _, kc in
+                    "\(packN)(\(kc), \(n), \(width), \(B) + \(k0 == "0" ? "" : "\(k0) * \(stride) + ")\(col), \(stride), bp);"
+                }
+            case .transposed(let B, let stride):
+                usedHelpers.insert("pack_t")
+                pack = { k0, _, kc in
+                    let offset = [col == "0" ? nil : "\(col) * \(stride)", k0 == "0" ? nil : k0].compactMap { $0 }
+                    let base = offset.isEmpty ? B : "\(B) + " + offset.joined(separator: " + ")
+                    return "\(packT)(\(kc), \(n), \(width), \(base), \(stride), bp);"
+                }
+            }
+            if let (bExpr, sb) = direct {
+                return tiles(col: col, n: n, V: V, bExpr: bExpr, sb: sb, k0: "0", kc: s.depth, acc: "0", indent: indent)
+            }
+            let blocks = (s.depth + packDepth - 1) / packDepth
+            let kc = (s.depth + blocks - 1) / blocks
+            let fullBlocks = s.depth / kc, tail = s.depth - fullBlocks * kc
+            var out = indent + "\(R) bp[\(kc * width)];  /* the panel of b, packed: \(kc) rows of \(width) */\n"
+            if fullBlocks == 1 {
+                out += indent + pack!("0", "", kc) + "\n"
+                out += tiles(col: col, n: n, V: V, bExpr: "bp", sb: width, k0: "0", kc: kc, acc: "0", indent: indent)
+            } else {
+                out += indent + "for (int k0 = 0; k0 < \(fullBlocks * kc); k0 += \(kc)) {\n"
+                out += indent + "    " + pack!("k0", "", kc) + "\n"
+                out += tiles(col: col, n: n, V: V, bExpr: "bp", sb: width, k0: "k0", kc: kc, acc: "k0 > 0", indent: indent + "    ")
+                out += indent + "}\n"
+            }
+            if tail > 0 {
+                out += indent + pack!("\(fullBlocks * kc)", "", tail) + "\n"
+                out += tiles(col: col, n: n, V: V, bExpr: "bp", sb: width, k0: "\(fullBlocks * kc)", kc: tail, acc: "1", indent: indent)
+            }
+            return out
+        }
+
+        var out = ""
+        if fullCols == NB {
+            out += "    {\n" + panel(col: "0", n: NB, indent: "        ") + "    }\n"
+        } else if fullCols > 0 {
+            if parallel { out += "    NN_PARALLEL_FOR\n" }
+            out += "    for (int j0 = 0; j0 < \(fullCols); j0 += \(NB)) {\n" + panel(col: "j0", n: NB, indent: "        ") + "    }\n"
+        }
+        if edgeCols > 0 {
+            out += "    {   /* the last \(edgeCols) column\(edgeCols == 1 ? "" : "s") */\n"
+                + panel(col: "\(fullCols)", n: edgeCols, indent: "        ") + "    }\n"
+        }
+        return out
+    }
+
+    /// The epilogue of a product as passes over its whole output `out` (`rows` x `cols`, still
+    /// in cache), one helper call per step; returns the extra parameters and the statements.
+    mutating func epiloguePasses(_ n: Node, out: String, rows: Int, cols: Int) -> (params: [(String, TensorID, Bool)], code: String) {
+        var params: [(String, TensorID, Bool)] = []
+        var lines: [String] = []
+        let total = rows * cols
+        for (k, e) in n.epilogue.enumerated() {
+            switch e {
+            case .bias(let t):
+                params.append(("bias", t, false))
+                usedHelpers.insert("bias_rows")
+                lines.append("\(c.helper("bias_rows"))(\(rows), \(cols), \(out), bias);")
+            case .store(let t):
+                let name = "keep\(k)"
+                params.append((name, t, true))
+                lines.append("memcpy(\(name), \(out), \(total) * sizeof(\(c.real)));  /* kept for backward */")
+            case .activation(let a):
+                guard let h = c.activationHelper(a) else { continue }
+                usedHelpers.insert(h.base)
+                lines.append("\(c.helper(h.base))(\(total), \(out)\(h.extra));  /* \(a.name) */")
+            case .add(let t):
+                let name = n.phase == .forward ? (n.epilogue.filter { if case .add = $0 { return true }; return false }.count > 1 ? "residual\(k)" : "residual") : "grad_other\(k)"
+                params.append((name, t, false))
+                usedHelpers.insert("add")
+                lines.append("\(c.helper("add"))(\(total), \(out), \(name));\(n.phase == .forward ? "  /* residual add */" : "  /* gradients meeting at a fork */")")
+            case .activationDerivative(let a, let s, let fromOutput):
+                let name = fromOutput ? "act_out\(k)" : "act_in\(k)"
+                guard let h = c.derivativeHelper(a, fromOutput: fromOutput) else { continue }
+                params.append((name, s, false))
+                usedHelpers.insert(h.base)
+                lines.append("\(c.helper(h.base))(\(total), \(out), \(name)\(h.extra));  /* * \(a.name)' */")
+            }
+        }
+        return (params, lines.map { "    " + $0 }.joined(separator: "\n"))
     }
 }

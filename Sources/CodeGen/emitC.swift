@@ -12,6 +12,9 @@ public struct GeneratedC: Sendable {
     public var scalar: ScalarType
     /// Kernel function names in call order.
     public var kernelNames: [String]
+    /// Elements of the arena the generated functions need (`NAME_ARENA_COUNT`): the memory
+    /// plan's arena, predict's padded input batch and any scratch the kernels use.
+    public var arenaElements: Int
 
     /// Header and source as one translation unit, for compilers that take a single string (libtcc).
     public var singleUnit: String {
@@ -69,13 +72,14 @@ private struct CEmitter {
         }
         let header = renderHeader()
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
-        src += Templates.text("prelude.h") + "\n" + c.derivativeHelpers
+        src += Templates.text("prelude.h") + "\n" + c.derivativeHelpers + c.helperSection(writer.usedHelpers)
         src += "/* ---- kernels, in the order they run ---------------------------------------------------- */\n\n"
         for (_, k) in kernels { src += definition(k) + "\n" }
         src += optimizer() + "\n"
         src += initFunction() + "\n"
         src += api(kernels)
-        return GeneratedC(name: name, header: header, source: src, scalar: scalar, kernelNames: kernels.map(\.1.name))
+        return GeneratedC(name: name, header: header, source: src, scalar: scalar, kernelNames: kernels.map(\.1.name),
+                          arenaElements: arenaCount)
     }
 
     func paramType(_ p: (name: String, tensor: TensorID, writes: Bool)) -> String {

@@ -24,7 +24,8 @@ public struct MemoryPlan: Sendable {
     public var locations: [TensorID: Location]
     /// Elements of the arena (activations, saved statistics, activation gradients, scratch).
     public var arenaElements: Int
-    /// What the arena would need if no buffer were reused: the sum of all arena tensors.
+    /// What the arena would need if no buffer were reused: the sum of all arena tensors, each
+    /// rounded up to the same alignment.
     public var naiveElements: Int
     /// Live ranges (first and last node index) of each arena buffer, for dumps.
     public var liveRanges: [TensorID: ClosedRange<Int>]
@@ -87,7 +88,7 @@ public func planMemory(_ graph: Graph) -> MemoryPlan {
         var range = s...(last[root] ?? s)
         if ids.contains(graph.loss) { range = 0...end }  // returned after every phase
         let size = max(1, graph[ids[0]].count)
-        naive += size
+        naive += align(size)
         arenaClasses.append((root, size, range))
     }
 

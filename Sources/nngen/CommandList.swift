@@ -6,5 +6,11 @@ enum CommandList {
         Describe.self,
         Emit.self,
         Check.self,
+        Grad.self,
+        Train.self,
+        Predict.self,
+        Eval.self,
+        Init.self,
+        Bench.self,
     ]
 }

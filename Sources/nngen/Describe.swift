@@ -1,4 +1,5 @@
 import ArgumentParser
+import CodeGen
 import Foundation
 import ModelSpec
 
@@ -22,16 +23,15 @@ struct Describe: ParsableCommand {
     }
 }
 
-// MARK: - Arena (planned): CodeGen fills this in
+// MARK: - Arena (planned)
 
-/// The size in elements of the activation arena as CodeGen's memory planner lays it out, or
-/// nil while no plan is available; the summary then shows the naive activation total
-/// (input plus every layer output) in its place, marked as such.
-///
-/// TODO(CodeGen): return the planned arena size (e.g. from the memory plan of the generated
-/// training step) once the planner exists.
+/// The size in elements of the activation arena as CodeGen's memory planner lays it out for the
+/// training step (forward, backward with the input gradient, update): activations, saved
+/// statistics and activation gradients, with buffers reused once their last reader has run
+/// (`MemoryPlan.arenaElements`, to compare with the naive sum `MemoryPlan.naiveElements`).
+/// Nil would make the summary fall back to the naive activation total.
 func plannedArenaElements(_ analysis: ModelAnalysis) -> Int? {
-    nil
+    compile(analysis).plan.arenaElements
 }
 
 // MARK: - The summary text

@@ -1,0 +1,186 @@
+import CodeGen
+import Foundation
+import JIT
+import ModelSpec
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What `runBenchmark` measures and how (BENCHMARKS.md "What to report").
+public struct BenchOptions: Sendable {
+    /// `"tcc"` or `"cc"`.
+    public var backend: String
+    /// The scalar type (the reference workloads are float32).
+    public var scalar: ScalarType
+    /// Threads for the big products (cc back end only; 1 means no OpenMP at all).
+    public var threads: Int
+    /// At least this many timed steps...
+    public var minSteps: Int
+    /// ...and at least this many seconds of timed steps.
+    public var minSeconds: Double
+    /// Untimed steps before timing starts.
+    public var warmupSteps: Int
+    /// Seed of the parameters and of the synthetic batch.
+    public var seed: UInt64
+
+    public init(backend: String = "cc", scalar: ScalarType = .f32, threads: Int = 1, minSteps: Int = 200,
+                minSeconds: Double = 2, warmupSteps: Int = 20, seed: UInt64 = 1) {
+        self.backend = backend
+        self.scalar = scalar
+        self.threads = threads
+        self.minSteps = minSteps
+        self.minSeconds = minSeconds
+        self.warmupSteps = warmupSteps
+        self.seed = seed
+    }
+}
+
+/// The numbers `nngen bench` reports for one model, back end and thread count.
+public struct BenchResult: Sendable {
+    /// The model's name.
+    public var model: String
+    /// `"tcc"` or `"cc"`.
+    public var backend: String
+    public var threads: Int
+    public var scalar: ScalarType
+    /// Milliseconds from model analysis to callable functions (C generation and compilation).
+    public var compileMilliseconds: Double
+    /// Median and minimum wall time of one training step (forward, backward, update), microseconds.
+    public var stepMicrosecondsMedian: Double
+    public var stepMicrosecondsMin: Double
+    /// Timed steps.
+    public var steps: Int
+    /// Training samples per second at the median step time.
+    public var samplesPerSecond: Double
+    /// `ModelAnalysis.trainingStepFLOPs` divided by the median step time, in GFLOP/s.
+    public var gflops: Double
+    /// FLOPs of one step by the BENCHMARKS.md formula.
+    public var stepFLOPs: Int
+    /// Bytes of the arena (activations, scratch, predict's padded input).
+    public var arenaBytes: Int
+    /// Bytes of parameters + gradients + optimizer state + arena.
+    public var totalBytes: Int
+    /// The process's peak resident set size so far (getrusage), bytes.
+    public var peakRSSBytes: Int
+    /// The loss of the last timed step (finite when the run was sane).
+    public var lastLoss: Double
+
+    /// One JSON object with the keys documented for `nngen bench --json`.
+    public var json: String {
+        func num(_ v: Double) -> String { v.isFinite ? String(format: "%.6g", v) : "null" }
+        let fields: [(String, String)] = [
+            ("model", "\"\(model)\""), ("backend", "\"\(backend)\""), ("threads", "\(threads)"),
+            ("dtype", "\"\(scalar.rawValue)\""),
+            ("compile_ms", num(compileMilliseconds)),
+            ("step_us_median", num(stepMicrosecondsMedian)), ("step_us_min", num(stepMicrosecondsMin)),
+            ("steps", "\(steps)"), ("samples_per_s", num(samplesPerSecond)), ("gflops", num(gflops)),
+            ("step_flops", "\(stepFLOPs)"),
+            ("arena_bytes", "\(arenaBytes)"), ("total_bytes", "\(totalBytes)"),
+            ("peak_rss_bytes", "\(peakRSSBytes)"), ("last_loss", num(lastLoss)),
+        ]
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    /// A few lines for people.
+    public var text: String {
+        """
+        \(model): backend \(backend), \(scalar.rawValue), \(threads) thread\(threads == 1 ? "" : "s")
+          compile          \(String(format: "%.1f", compileMilliseconds)) ms (model to callable)
+          step             median \(String(format: "%.1f", stepMicrosecondsMedian)) us, min \(String(format: "%.1f", stepMicrosecondsMin)) us over \(steps) steps
+          throughput       \(String(format: "%.0f", samplesPerSecond)) samples/s, \(String(format: "%.2f", gflops)) GFLOP/s (\(String(format: "%.1f", Double(stepFLOPs) / 1e6)) MFLOP per step)
+          memory           arena \(arenaBytes) B, params+grads+opt state+arena \(totalBytes) B, peak RSS \(peakRSSBytes) B
+        """
+    }
+}
+
+/// An option of `runBenchmark` that cannot work (names the option and what would).
+public struct BenchError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The back end a benchmark uses: the cc back end gets `-fopenmp -DNN_THREADS=N` when more
+/// than one thread is asked for.
+public func benchBackend(_ name: String, threads: Int) throws -> any CBackend {
+    guard threads >= 1 else { throw BenchError("--threads must be 1 or more (got \(threads))") }
+    switch name {
+    case "tcc":
+        guard threads == 1 else {
+            throw BenchError("--threads \(threads) needs the cc back end (tcc has no OpenMP); use --backend cc or --threads 1")
+        }
+        return TCCBackend()
+    case "cc":
+        return threads == 1 ? CCBackend() : CCBackend().adding(flags: ["-fopenmp", "-DNN_THREADS=\(threads)"])
+    default:
+        throw BenchError("unknown back end '\(name)'; expected tcc or cc")
+    }
+}
+
+/// Compiles the model, then times training steps on one synthetic batch (SyntheticBatch from
+/// the seed, parameters from `NAME_init`) after `warmupSteps` untimed steps, until both
+/// `minSteps` and `minSeconds` are reached. Each step is timed on its own (monotonic clock).
+/// Every 100 steps the parameters are drawn again from the same seed (untimed), so the run
+/// repeats the same 100 steps and a long run on one batch never drives the loss and the
+/// gradients towards zero or denormals (W4 reaches a loss of 1e-12 within 200 steps).
+public func runBenchmark(_ analysis: ModelAnalysis, options: BenchOptions) throws -> BenchResult {
+    guard options.minSteps >= 1 else { throw BenchError("--steps must be 1 or more (got \(options.minSteps))") }
+    let backend = try benchBackend(options.backend, threads: options.threads)
+    let model = try CompiledModel(analysis: analysis, backend: backend, scalar: options.scalar)
+    model.initialize(seed: options.seed)
+    let batch = SyntheticBatch(analysis, seed: options.seed).rounded(to: options.scalar)
+    try model.setBatch(x: batch.x, labels: batch.labels, values: batch.values)
+    let lr = analysis.model.optimizer.learningRate
+    for _ in 0..<options.warmupSteps { model.trainStep(learningRate: lr) }
+
+    var samples: [Double] = []
+    samples.reserveCapacity(max(options.minSteps, 1024))
+    var elapsed = 0.0
+    var loss = 0.0
+    while samples.count < options.minSteps || elapsed < options.minSeconds {
+        if samples.count % 100 == 0 { model.initialize(seed: options.seed) }
+        let t0 = monotonicSeconds()
+        loss = model.trainStep(learningRate: lr)
+        let dt = monotonicSeconds() - t0
+        samples.append(dt)
+        elapsed += dt
+    }
+    samples.sort()
+    let median = samples.count % 2 == 1 ? samples[samples.count / 2]
+        : (samples[samples.count / 2 - 1] + samples[samples.count / 2]) / 2
+    let s = options.scalar.size
+    let arenaBytes = model.compilation.code.arenaElements * s
+    let stateBytes = (2 * analysis.parameterCount + analysis.optimizerStateElements) * s
+    let flops = analysis.trainingStepFLOPs
+    return BenchResult(
+        model: analysis.model.name, backend: backend.name, threads: options.threads, scalar: options.scalar,
+        compileMilliseconds: model.compileSeconds * 1000,
+        stepMicrosecondsMedian: median * 1e6, stepMicrosecondsMin: samples[0] * 1e6, steps: samples.count,
+        samplesPerSecond: Double(analysis.model.batch) / median, gflops: Double(flops) / median / 1e9,
+        stepFLOPs: flops, arenaBytes: arenaBytes, totalBytes: stateBytes + arenaBytes,
+        peakRSSBytes: peakResidentBytes(), lastLoss: loss)
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// The process's peak resident set size in bytes (`getrusage`; kilobytes on Linux, bytes on macOS).
+public func peakResidentBytes() -> Int {
+    var usage = rusage()
+    #if os(macOS)
+    guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+    return Int(usage.ru_maxrss)
+    #else
+    guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+    return Int(usage.ru_maxrss) * 1024
+    #endif
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs the reference workloads W1..W4 (examples/bench/*.json, BENCHMARKS.md) on both back ends
+# and, in the same run, the machine's float32 GEMM ceiling (numpy/OpenBLAS, one thread), and
+# prints one Markdown table.
+#
+#   bench/run.sh                      # release build in .build, 200 steps / 2 s per row
+#   SCRATCH=.build-perf bench/run.sh  # another scratch directory
+#   THREADS="1 2" BACKENDS="cc tcc" MIN_STEPS=200 MIN_SECONDS=2 bench/run.sh
+#
+# Rows with threads > 1 use the cc back end only (tcc has no OpenMP).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCRATCH=${SCRATCH:-.build}
+BACKENDS=${BACKENDS:-"cc tcc"}
+THREADS=${THREADS:-"1 2"}
+MIN_STEPS=${MIN_STEPS:-200}
+MIN_SECONDS=${MIN_SECONDS:-2}
+WORKLOADS=${WORKLOADS:-"w1_digits_mlp w2_mnist_mlp w3_conv1d_ln w4_resmlp"}
+
+swift build -c release --scratch-path "$SCRATCH" --product nngen >&2
+NNGEN="$SCRATCH/release/nngen"
+
+# The ceiling: numpy float32 GEMM on one thread, OPENBLAS_CORETYPE unset (BENCHMARKS.md).
+ceiling() {
+    env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python3 - "$1" <<'PY'
+import sys, time
+import numpy as np
+n = int(sys.argv[1])
+rng = np.random.default_rng(0)
+a = rng.random((n, n), dtype=np.float32)
+b = rng.random((n, n), dtype=np.float32)
+for _ in range(3):
+    a @ b
+times = []
+end = time.perf_counter() + 1.0
+while time.perf_counter() < end or len(times) < 10:
+    t = time.perf_counter()
+    a @ b
+    times.append(time.perf_counter() - t)
+times.sort()
+print("%.2f" % (2 * n**3 / times[len(times) // 2] / 1e9))
+PY
+}
+
+G512=$(ceiling 512)
+G1024=$(ceiling 1024)
+
+ROWS=$(mktemp)
+trap 'rm -f "$ROWS"' EXIT
+for w in $WORKLOADS; do
+    for b in $BACKENDS; do
+        for t in $THREADS; do
+            if [ "$b" = tcc ] && [ "$t" != 1 ]; then continue; fi
+            "$NNGEN" bench "examples/bench/$w.json" --backend "$b" --threads "$t" --dtype f32 \
+                --steps "$MIN_STEPS" --min-seconds "$MIN_SECONDS" --json >> "$ROWS"
+        done
+    done
+done
+G1024_AFTER=$(ceiling 1024)
+
+python3 - "$ROWS" "$G512" "$G1024" "$G1024_AFTER" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+g512, g1024, g1024b = (float(v) for v in sys.argv[2:5])
+ceil = (g1024 + g1024b) / 2
+ids = {"w1_digits_mlp": "W1", "w2_mnist_mlp": "W2", "w3_conv1d_ln": "W3", "w4_resmlp": "W4"}
+one = {(r["model"], r["backend"]): r for r in rows if r["threads"] == 1}
+print("numpy float32 GEMM, 1 thread: 512^3 %.1f GFLOP/s, 1024^3 %.1f GFLOP/s (before) and %.1f (after the workloads)"
+      % (g512, g1024, g1024b))
+print()
+print("| workload | back end | threads | compile ms | median us/step | min us/step | samples/s | GFLOP/s | % of numpy 1024^3 | vs 1 thread | arena KiB | total KiB | peak RSS MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    base = one.get((r["model"], r["backend"]))
+    speed = base["step_us_median"] / r["step_us_median"] if base else float("nan")
+    print("| %s | %s | %d | %.1f | %.1f | %.1f | %.0f | %.2f | %.0f%% | %.2fx | %.0f | %.0f | %.1f |" % (
+        ids.get(r["model"], r["model"]), r["backend"], r["threads"], r["compile_ms"], r["step_us_median"],
+        r["step_us_min"], r["samples_per_s"], r["gflops"], 100 * r["gflops"] / ceil, speed,
+        r["arena_bytes"] / 1024, r["total_bytes"] / 1024, r["peak_rss_bytes"] / 2**20))
+PY

@@ -18,7 +18,9 @@ let package = Package(
         // Model types, the result-builder DSL, JSON, shape inference, validation, the RNG.
         .target(name: "ModelSpec"),
         // The Swift reference interpreter (Double). Shares nothing with CodeGen but ModelSpec.
-        .target(name: "Reference", dependencies: ["ModelSpec"]),
+        // Optimised even in debug builds: the test suite runs it on the benchmark models.
+        .target(name: "Reference", dependencies: ["ModelSpec"],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // safetensors and CSV files, data sets (shuffle, split, standardisation).
         .target(name: "DataIO", dependencies: ["ModelSpec"]),
         // Turns templates/*.c|h into Swift string constants at build time.

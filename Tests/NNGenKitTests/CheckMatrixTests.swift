@@ -11,12 +11,9 @@ import XCTest
 ///   option, every loss), with every optimizer variant spread over it;
 /// - the 5 examples/*.json and the 4 examples/bench/*.json models.
 ///
-/// To keep the test time near a minute, not every model runs in every combination:
-/// - tcc (fast to compile) runs every matrix model and every example in float32 and float64;
-/// - cc (about 0.5-1.5 s per compile) runs each of them in one dtype, alternating f32 and f64
-///   down the list, so both dtypes are covered on cc too;
-/// - w1 runs in all four combinations; the three large bench models, whose reference runs take
-///   several seconds each, run once each: w2 on cc f32, w3 on tcc f32, w4 on cc f64.
+/// Every model runs on both back ends (tcc, cc) in both scalar types (f32, f64). The reference
+/// interpreter is built optimised even in debug builds (Package.swift), which keeps this near a
+/// minute on 2 cores.
 /// Checks run concurrently, one per core.
 final class CheckMatrixTests: XCTestCase {
     /// The models of GradientCheckTests (same names, inputs, batches, layers and losses), each
@@ -113,11 +110,9 @@ final class CheckMatrixTests: XCTestCase {
     }
 
     /// tcc in both dtypes for every model; cc in f32 for the 1st, 3rd, ... model and f64 for the others.
+    /// Every model on both back ends in both scalar types.
     static func jobs(_ models: [ModelAnalysis]) -> [CheckJob] {
-        models.enumerated().flatMap { i, a in
-            [CheckJob(a, TCCBackend(), .f32), CheckJob(a, TCCBackend(), .f64),
-             CheckJob(a, CCBackend(), i % 2 == 0 ? .f32 : .f64)]
-        }
+        models.flatMap { a in allCombinations.map { CheckJob(a, $0.0, $0.1) } }
     }
 
     func testGradientCheckMatrixModels() throws {
@@ -133,15 +128,7 @@ final class CheckMatrixTests: XCTestCase {
     func testBenchModels() throws {
         let models = try exampleModelFiles(bench: true)
         XCTAssertEqual(models.map(\.model.name), ["w1_digits_mlp", "w2_mnist_mlp", "w3_conv1d_ln", "w4_resmlp"])
-        var jobs: [CheckJob] = []
-        for a in models {
-            switch a.model.name {
-            case "w2_mnist_mlp": jobs.append(CheckJob(a, CCBackend(), .f32))
-            case "w3_conv1d_ln": jobs.append(CheckJob(a, TCCBackend(), .f32))
-            case "w4_resmlp": jobs.append(CheckJob(a, CCBackend(), .f64))
-            default: jobs += Self.allCombinations.map { CheckJob(a, $0.0, $0.1) }
-            }
-        }
+        let jobs = Self.jobs(models)
         try runChecks(jobs)
     }
 

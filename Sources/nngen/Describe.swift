@@ -25,13 +25,13 @@ struct Describe: ParsableCommand {
 
 // MARK: - Arena (planned)
 
-/// The size in elements of the activation arena as CodeGen's memory planner lays it out for the
-/// training step (forward, backward with the input gradient, update): activations, saved
-/// statistics and activation gradients, with buffers reused once their last reader has run
-/// (`MemoryPlan.arenaElements`, to compare with the naive sum `MemoryPlan.naiveElements`).
-/// Nil would make the summary fall back to the naive activation total.
-func plannedArenaElements(_ analysis: ModelAnalysis) -> Int? {
-    compile(analysis).plan.arenaElements
+/// The activation arena as CodeGen's memory planner lays it out for the training step
+/// (forward, backward with the input gradient, update): activations, saved statistics and
+/// activation gradients, with buffers reused once their last reader has run, and the naive sum
+/// of the same buffers without reuse.
+func plannedArena(_ analysis: ModelAnalysis) -> (arena: Int, naive: Int) {
+    let plan = compile(analysis).plan
+    return (plan.arenaElements, plan.naiveElements)
 }
 
 // MARK: - The summary text
@@ -158,19 +158,20 @@ struct ModelSummary {
         let slots = model.optimizer.stateSlotsPerParameter
         let state = analysis.optimizerStateElements
         let activations = analysis.naiveActivationElements + analysis.inputElements
-        let planned = plannedArenaElements(analysis)
-        let arena = planned ?? activations
-        let total = p + p + state + arena
+        let planned = plannedArena(analysis)
+        let total = p + p + state + planned.arena
         func row(_ name: String, _ elements: Int, _ note: String = "") -> [String] {
             [name, Self.grouped(elements), Self.bytes(elements * 4), Self.bytes(elements * 8), note]
         }
+        let saving = planned.naive > 0 ? 100 * Double(planned.naive - planned.arena) / Double(planned.naive) : 0
         let rows: [[String]] = [
             ["Memory", "Elements", "float32", "float64", ""],
             row("parameters", p),
             row("gradients", p),
             row("optimizer state", state, "\(model.optimizer.typeName): \(slots) per parameter"),
-            row("activations (naive)", activations, "input + every layer output"),
-            row("arena (planned)", arena, planned == nil ? "not planned yet: the naive total" : "CodeGen's memory plan"),
+            row("activations", activations, "input + every layer output"),
+            row("arena, naive", planned.naive, "every forward and backward buffer, no reuse"),
+            row("arena (planned)", planned.arena, String(format: "buffers reused by liveness: %.0f%% smaller", saving)),
             row("total", total, "parameters + gradients + optimizer state + arena"),
         ]
         return Self.table(rows, rightAligned: [1, 2, 3], ruleBefore: [rows.count - 1], endRule: false,

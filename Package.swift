@@ -30,8 +30,10 @@ let package = Package(
         .target(name: "CodeGen", dependencies: ["ModelSpec"], plugins: ["EmbedTemplatesPlugin"]),
         // libtcc, as Debian's libtcc-dev installs it.
         .systemLibrary(name: "CTCC", path: "Sources/CTCC"),
+        // nngen's precompiled helpers that libtcc-compiled models link against (generated C, -O3).
+        .target(name: "NNKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // In-process compilation (libtcc) and cc + dlopen, behind one protocol.
-        .target(name: "JIT", dependencies: ["CTCC", "CodeGen", "ModelSpec"],
+        .target(name: "JIT", dependencies: ["CTCC", "CodeGen", "ModelSpec", "NNKernels"],
                 linkerSettings: [.linkedLibrary("dl")]),
         // What the commands do (gradient checks, training, benchmarks), as a library the tests call.
         .target(name: "NNGenKit", dependencies: ["ModelSpec", "Reference", "DataIO", "CodeGen", "JIT"]),

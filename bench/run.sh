@@ -45,6 +45,10 @@ PY
 
 G512=$(ceiling 512)
 G1024=$(ceiling 1024)
+PEAKBIN=$(mktemp)
+cc -O2 -march=native -o "$PEAKBIN" bench/fma_peak.c
+FMA=$("$PEAKBIN")
+rm -f "$PEAKBIN"
 
 ROWS=$(mktemp)
 trap 'rm -f "$ROWS"' EXIT
@@ -59,15 +63,18 @@ for w in $WORKLOADS; do
 done
 G1024_AFTER=$(ceiling 1024)
 
-python3 - "$ROWS" "$G512" "$G1024" "$G1024_AFTER" <<'PY'
+MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+FLAGS=$(grep -m1 -o -w -E 'avx2|fma|avx512f|avx512bw|avx512vl' /proc/cpuinfo | sort -u | tr '\n' ' ')
+echo "machine: $MODEL, $(nproc) CPUs; flags: $FLAGS"
+python3 - "$ROWS" "$G512" "$G1024" "$G1024_AFTER" "$FMA" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-g512, g1024, g1024b = (float(v) for v in sys.argv[2:5])
+g512, g1024, g1024b, fma = (float(v) for v in sys.argv[2:6])
 ceil = (g1024 + g1024b) / 2
 ids = {"w1_digits_mlp": "W1", "w2_mnist_mlp": "W2", "w3_conv1d_ln": "W3", "w4_resmlp": "W4"}
 one = {(r["model"], r["backend"]): r for r in rows if r["threads"] == 1}
-print("numpy float32 GEMM, 1 thread: 512^3 %.1f GFLOP/s, 1024^3 %.1f GFLOP/s (before) and %.1f (after the workloads)"
-      % (g512, g1024, g1024b))
+print("numpy float32 GEMM, 1 thread: 512^3 %.1f GFLOP/s, 1024^3 %.1f GFLOP/s (before) and %.1f (after the workloads);"
+      " register-only FMA loop (bench/fma_peak.c) %.1f GFLOP/s" % (g512, g1024, g1024b, fma))
 print()
 print("| workload | back end | threads | compile ms | median us/step | min us/step | samples/s | GFLOP/s | % of numpy 1024^3 | vs 1 thread | arena KiB | total KiB | peak RSS MiB |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -93,6 +93,55 @@ func cIdentifier(_ path: String) -> String {
 // MARK: - helpers of the product and elementwise kernels
 
 extension CSyntax {
+    /// Emitted after the prelude: gcc may assume floating-point operations do not trap from here
+    /// on, which lets it turn the selects of relu, clamps and derivatives into vector blends
+    /// (values are unchanged: this allows no reassociation, contraction or other rewriting).
+    static let optimizationPragmas = """
+    #if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+    #pragma GCC optimize ("no-trapping-math")
+    #endif
+
+    /* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
+     * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
+    #if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
+    #define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
+    #else
+    #define NN_PARALLEL_FOR
+    #endif
+
+
+    """
+
+    /// An 8 x 8 float transpose in registers (vector extensions; gcc and clang spell shuffles
+    /// differently), for packing panels of a transposed operand.
+    static let transpose8Definition = """
+    typedef int nn_vi32 __attribute__((vector_size(32)));
+    #ifdef __clang__
+    #define NN_SHUFFLE8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+    #else
+    #define NN_SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (nn_vi32){__VA_ARGS__})
+    #endif
+    /* d[r * ldd + c] = s[c * ld + r] for r, c < 8. */
+    NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *restrict d, int ldd) {
+        nn_vf32 r[8], t[8], u[8];
+        for (int i = 0; i < 8; i++) r[i] = *(const nn_vf32 *)(s + i * ld);
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = NN_SHUFFLE8(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+            t[i + 1] = NN_SHUFFLE8(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+        }
+        for (int i = 0; i < 8; i += 4)
+            for (int h = 0; h < 2; h++) {
+                u[i + 2 * h] = NN_SHUFFLE8(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+                u[i + 2 * h + 1] = NN_SHUFFLE8(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+            }
+        for (int i = 0; i < 4; i++) {
+            *(nn_vf32 *)(d + i * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+            *(nn_vf32 *)(d + (i + 4) * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+        }
+    }
+
+    """
+
     /// `nn_tanhf`, emitted into float32 files.
     static let tanhfDefinition = """
     /* tanh for float32 as a rational function of x (odd degree 13 over even degree 6, after clamping |x|
@@ -157,15 +206,17 @@ extension CSyntax {
 
     /// Every helper base name, in the order they are defined (`helperSection` emits the used ones).
     static let helperOrder = [
-        "tile", "pack_t", "pack_n", "bias_rows", "add",
+        "tile", "pack_t", "pack_n", "sum", "sumsq_dev", "dot", "col_sums", "sgd", "layernorm", "layernorm_grad",
+        "bias_rows", "add",
         "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
         "relu_grad", "leaky_relu_grad", "sigmoid_grad_out", "sigmoid_grad_in", "tanh_grad_out", "tanh_grad_in",
         "gelu_grad", "gelu_tanh_grad",
     ]
 
-    /// The prototype of a helper (also what the precompiled kernels export).
-    func helperPrototype(_ base: String) -> String {
-        let r = real, f = helper(base)
+    /// The prototype of a helper (also what the precompiled kernels export), its name
+    /// followed by `nameSuffix`.
+    func helperPrototype(_ base: String, nameSuffix: String = "") -> String {
+        let r = real, f = helper(base) + nameSuffix
         switch base {
         case "tile":
             return "void \(f)(int R, int V, int n, int K, const \(r) *restrict a, int sa, int sp, "
@@ -174,6 +225,23 @@ extension CSyntax {
             return "void \(f)(int K, int n, int w, const \(r) *restrict src, int ld, \(r) *restrict p)"
         case "bias_rows":
             return "void \(f)(int rows, int cols, \(r) *restrict v, const \(r) *restrict bias)"
+        case "col_sums":
+            return "void \(f)(int rows, int cols, const \(r) *restrict x, \(r) *restrict s)"
+        case "layernorm":
+            return "void \(f)(int rows, int C, \(r) eps, const \(r) *restrict x, const \(r) *restrict weight, "
+                + "const \(r) *restrict bias, \(r) *restrict out, \(r) *restrict mean, \(r) *restrict rstd)"
+        case "layernorm_grad":
+            return "void \(f)(int rows, int C, const \(r) *restrict dout, const \(r) *restrict x, const \(r) *restrict mean, "
+                + "const \(r) *restrict rstd, const \(r) *restrict weight, \(r) *restrict dx, \(r) *restrict dweight, "
+                + "\(r) *restrict dbias, \(r) *restrict xh, \(r) *restrict g)"
+        case "sgd":
+            return "void \(f)(int n, \(r) *restrict p, const \(r) *restrict g, \(r) lr, \(r) weight_decay)"
+        case "sum":
+            return "\(r) \(f)(int n, const \(r) *restrict x)"
+        case "sumsq_dev":
+            return "\(r) \(f)(int n, const \(r) *restrict x, \(r) mu)"
+        case "dot":
+            return "\(r) \(f)(int n, const \(r) *restrict x, const \(r) *restrict y)"
         case "add":
             return "void \(f)(int n, \(r) *restrict v, const \(r) *restrict t)"
         case "leaky_relu":
@@ -198,10 +266,29 @@ extension CSyntax {
         }
         switch base {
         case "tile": return tileBody
+        case "sum": return laneSum("x[k]")
+        case "sumsq_dev": return laneSum("(x[k] - mu) * (x[k] - mu)", vector: "(xv - muv) * (xv - muv)")
+        case "dot": return laneSum("x[k] * y[k]", vector: "xv * yv")
+        case "pack_t" where scalar == .f32:
+            return """
+            #ifdef NN_VECTORS
+                if (n == w && w % 8 == 0) {  /* whole 8 x 8 blocks, each transposed in registers */
+                    int k = 0;
+                    for (; k + 8 <= K; k += 8)
+                        for (int j = 0; j < w; j += 8) nn_transpose8_f32(src + j * ld + k, ld, p + k * w + j, w);
+                    for (; k < K; k++)
+                        for (int j = 0; j < w; j++) p[k * w + j] = src[j * ld + k];
+                    return;
+                }
+            #endif
+                for (int k = 0; k < K; k++)
+                    for (int j = 0; j < w; j++) p[k * w + j] = j < n ? src[j * ld + k] : 0;
+
+            """
         case "pack_t":
             return """
-                for (int j = 0; j < w; j++)
-                    for (int k = 0; k < K; k++) p[k * w + j] = j < n ? src[j * ld + k] : 0;
+                for (int k = 0; k < K; k++)
+                    for (int j = 0; j < w; j++) p[k * w + j] = j < n ? src[j * ld + k] : 0;
 
             """
         case "pack_n":
@@ -212,6 +299,56 @@ extension CSyntax {
             """
         case "bias_rows":
             return "    for (int r = 0; r < rows; r++)\n        for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];\n"
+        case "layernorm":  // KernelWriter.layerNormForwardBody with weight and bias optional (NULL)
+            return """
+                for (int r = 0; r < rows; r++) {
+                    const \(r) *xr = x + r * C;
+                    const \(r) mu = \(helper("sum"))(C, xr) / C;
+                    const \(r) rs = 1 / \(fn("sqrt"))(\(helper("sumsq_dev"))(C, xr, mu) / C + eps);
+                    mean[r] = mu;
+                    rstd[r] = rs;
+                    if (weight)
+                        for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
+                    else
+                        for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs;
+                }
+
+            """
+        case "layernorm_grad":  // the layerNormGrad kernel with weight (and so g, dweight, dbias) and dx optional
+            return """
+                if (weight)
+                    for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
+                for (int r = 0; r < rows; r++) {
+                    const \(r) *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
+                    const \(r) mu = mean[r], rs = rstd[r];
+                    for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
+                    if (weight)
+                        for (int k = 0; k < C; k++) {
+                            g[k] = dr[k] * weight[k];
+                            dweight[k] += dr[k] * xh[k];
+                            dbias[k] += dr[k];
+                        }
+                    const \(r) mean_g = \(helper("sum"))(C, gr) / C, mean_gx = \(helper("dot"))(C, gr, xh) / C;
+                    if (!dx) continue;
+                    for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+                }
+
+            """
+        case "col_sums":
+            return """
+                for (int j = 0; j < cols; j++) s[j] = 0;
+                for (int r = 0; r < rows; r++)
+                    for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
+
+            """
+        case "sgd":  // templates/optimizer_sgd.c, with the weight decay as an argument
+            return """
+                for (int i = 0; i < n; i++) {
+                    \(r) gi = g[i] + weight_decay * p[i];
+                    p[i] -= lr * gi;
+                }
+
+            """
         case "add": return "    for (int i = 0; i < n; i++) v[i] += t[i];\n"
         case "relu": return each(activation(.relu, "x"))
         case "leaky_relu": return each("(x > 0 ? x : slope * x)")
@@ -231,6 +368,43 @@ extension CSyntax {
         }
     }
 
+    /// A sum over `k < n` of `term` in a fixed order that vectorises: lane `l` adds the terms
+    /// `l, l + W, l + 2 W, ...` (W = lanes), the lanes are added pairwise, then the last `n mod W`
+    /// terms in order. The same order with vectors (gcc, clang) or arrays (other compilers).
+    func laneSum(_ term: String, vector: String? = nil) -> String {
+        let r = real, w = lanes, v = "nn_v\(suffix)"
+        // Pairwise: (0 + W/2), (1 + W/2 + 1) ... then halves again.
+        func combine(_ name: String) -> String {
+            var parts = (0..<w).map { "\(name)[\($0)]" }
+            while parts.count > 1 {
+                let h = parts.count / 2
+                parts = (0..<h).map { "(\(parts[$0]) + \(parts[$0 + h]))" }
+            }
+            return String(parts[0].dropFirst().dropLast())
+        }
+        let vterm = vector ?? "xv"
+        let loads = ["xv = *(const \(v) *)(x + k)"] + (term.contains("y[k]") ? ["yv = *(const \(v) *)(y + k)"] : [])
+        let muv = term.contains("mu") ? "    const \(v) muv = {\((0..<w).map { _ in "mu" }.joined(separator: ", "))};\n" : ""
+        return """
+            int k = 0;
+        #ifdef NN_VECTORS
+            \(v) acc = {0};
+        \(muv)    for (; k + \(w) <= n; k += \(w)) {
+                const \(v) \(loads.joined(separator: ", "));
+                acc += \(vterm);
+            }
+        #else
+            \(r) acc[\(w)] = {0};
+            for (; k + \(w) <= n; k += \(w))
+                for (int l = 0; l < \(w); l++) acc[l] += \(term.replacingOccurrences(of: "[k]", with: "[k + l]"));
+        #endif
+            \(r) s = \(combine("acc"));
+            for (; k < n; k++) s += \(term);
+            return s;
+
+        """
+    }
+
     /// The register tile: vectors with gcc and clang, the same loops on arrays elsewhere.
     var tileBody: String {
         let r = real, w = lanes, v = "nn_v\(suffix)"
@@ -242,9 +416,9 @@ extension CSyntax {
             \(v) s[6][2], bv[2];
             for (int i = 0; i < R; i++)
                 for (int u = 0; u < V; u++) {
-                    if (!acc) s[i][u] = zero;
-                    else if (n == \(w) * V) s[i][u] = *(const \(v) *)(c + i * ldc + \(w) * u);
-                    else for (int j = 0; j < \(w); j++) s[i][u][j] = \(w) * u + j < n ? c[i * ldc + \(w) * u + j] : 0;
+                    s[i][u] = zero;
+                    if (acc && n == \(w) * V) s[i][u] = *(const \(v) *)(c + i * ldc + \(w) * u);
+                    else if (acc) for (int j = 0; j < \(w) && \(w) * u + j < n; j++) s[i][u][j] = c[i * ldc + \(w) * u + j];
                 }
             for (int p = 0; p < K; p++) {
                 for (int u = 0; u < V; u++) bv[u] = *(const \(v) *)(b + p * sb + \(w) * u);
@@ -295,7 +469,10 @@ extension CSyntax {
          */
         #if defined(__GNUC__) && !defined(__TINYC__) && !defined(NN_PLAIN_C)
         #define NN_VECTORS 1
+        #define NN_TILE_INLINE static inline __attribute__((always_inline))
         typedef \(r) nn_v\(suffix) __attribute__((vector_size(32), aligned(\(scalar.size)), may_alias));
+        \(scalar == .f32 && used.contains("pack_t") ? CSyntax.transpose8Definition : "")#else
+        #define NN_TILE_INLINE static inline
         #endif
         #if defined(__FMA__) && defined(__x86_64__)
         #define NN_FMA_\(S)(a, b, c) \(fn("fma"))(a, b, c)
@@ -304,22 +481,146 @@ extension CSyntax {
         #define NN_FMA_\(S)(a, b, c) ((a) * (b) + (c))
         #define NN_VFMA_\(S)(a, b, c) ((a) * (b) + (c))
         #endif
-        /* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
-         * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
-        #if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-        #define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
-        #else
-        #define NN_PARALLEL_FOR
-        #endif
         #ifdef NN_PRECOMPILED
 
         """
         for n in names { s += helperPrototype(n) + ";\n" }
         s += "#else\n"
         for n in names {
-            s += "static inline " + helperPrototype(n) + " {\n" + helperBody(n) + "}\n"
+            s += (["tile", "pack_t", "pack_n"].contains(n) ? "NN_TILE_INLINE " : "static inline ") + helperPrototype(n) + " {\n" + helperBody(n) + "}\n"
         }
         s += "#endif\n\n"
         return s
     }
+}
+
+
+// MARK: - the precompiled helpers (libtcc)
+
+extension CSyntax {
+    /// The C types and names of the helpers both scalar types export, in table order.
+    static var exportedHelpers: [(scalar: ScalarType, base: String)] {
+        [ScalarType.f32, .f64].flatMap { s in helperOrder.map { (s, $0) } }
+    }
+
+    /// The helpers of one scalar type for one instruction-set variant: shared inline bodies
+    /// (`_body`) and the exported functions, each named `nn_BASE_SUFFIX_VARIANT`. The tile is
+    /// exported as a dispatcher that calls the inlined body with literal R and V.
+    func precompiledDefinitions(variant: String) -> String {
+        let v = "_" + variant
+        // Helpers calling helpers (layernorm -> sum) reach this variant's copies.
+        var s = CSyntax.helperOrder.map { "#define \(helper($0)) \(helper($0))\(v)\n" }.joined()
+        for base in CSyntax.helperOrder {
+            let body = helperBody(base)
+            if base == "tile" {
+                s += "NN_TILE_INLINE " + helperPrototype(base, nameSuffix: "_body" + v) + " {\n" + body + "}\n"
+                let args = "n, K, a, sa, sp, b, sb, c, ldc, acc"
+                s += helperPrototype(base, nameSuffix: v) + " {\n"
+                s += "    switch (R * 4 + V) {  /* literal R and V: the accumulators stay in registers */\n"
+                for r in 1...CSyntax.tileRows {
+                    for vv in 1...2 {
+                        s += "    case \(r * 4 + vv): \(helper(base))_body\(v)(\(r), \(vv), \(args)); break;\n"
+                    }
+                }
+                s += "    default: break;\n    }\n}\n"
+            } else {
+                s += helperPrototype(base, nameSuffix: v) + " {\n" + body + "}\n"
+            }
+        }
+        s += CSyntax.helperOrder.map { "#undef \(helper($0))\n" }.joined()
+        return s
+    }
+}
+
+/// The C source of nngen's precompiled helpers, `Sources/NNKernels/nn_kernels.c`: the helpers
+/// generated code calls (register tiles, packing, lane sums, epilogue steps) for float32 and
+/// float64, compiled once with the package at -O3 for AVX2 + FMA and for the baseline
+/// instruction set. libtcc cannot vectorise, so `CompiledModel` links tcc-compiled models
+/// against these (`NN_PRECOMPILED`). The text comes from the same generator as the helpers
+/// written into every NAME.c, so both compute the same things in the same order; a test keeps
+/// the checked-in file equal to this function's output.
+public func precompiledHelpersSource() -> String {
+    let f32 = CSyntax(scalar: .f32), f64 = CSyntax(scalar: .f64)
+    var s = """
+    /* nn_kernels.c -- generated by nngen (CodeGen.precompiledHelpersSource()). Do not edit: regenerate with
+     *     NNGEN_RECORD_KERNELS=1 swift test --filter PrecompiledHelpersTests
+     *
+     * The helpers of generated code (register tiles of matrix products, panel packing, lane sums,
+     * epilogue steps), compiled with nngen for libtcc, which cannot vectorise: twice, for AVX2 + FMA
+     * and for the baseline instruction set; nn_kernel_symbols() picks what the CPU runs. The text of
+     * each function is the one written into every generated NAME.c, so results match the cc back end.
+     */
+    #include "nn_kernels.h"
+
+    #include <math.h>
+    #include <string.h>
+
+    #pragma STDC FP_CONTRACT OFF  /* as gcc -std=c99: multiply-adds are fused only where written */
+
+    #define NN_VECTORS 1
+    #define NN_TILE_INLINE static inline __attribute__((always_inline))
+    typedef float nn_vf32 __attribute__((vector_size(32), aligned(4), may_alias));
+    typedef double nn_vf64 __attribute__((vector_size(32), aligned(8), may_alias));
+
+
+    """
+    s += CSyntax.transpose8Definition + f32.derivativeHelpers + f64.derivativeHelpers
+    s += """
+    /* ---- AVX2 + FMA ------------------------------------------------------------------------- */
+    #if defined(__x86_64__)
+    #pragma clang attribute push (__attribute__((target("avx2,fma"))), apply_to = function)
+    #define NN_FMA_F32(a, b, c) fmaf(a, b, c)
+    #define NN_VFMA_F32(a, b, c) __builtin_ia32_vfmaddps256(a, b, c)
+    #define NN_FMA_F64(a, b, c) fma(a, b, c)
+    #define NN_VFMA_F64(a, b, c) __builtin_ia32_vfmaddpd256(a, b, c)
+
+    """
+    s += f32.precompiledDefinitions(variant: "avx2") + f64.precompiledDefinitions(variant: "avx2")
+    s += """
+    #undef NN_FMA_F32
+    #undef NN_VFMA_F32
+    #undef NN_FMA_F64
+    #undef NN_VFMA_F64
+    #pragma clang attribute pop
+    #endif
+
+    /* ---- the baseline instruction set ------------------------------------------------------- */
+    #define NN_FMA_F32(a, b, c) ((a) * (b) + (c))
+    #define NN_VFMA_F32(a, b, c) ((a) * (b) + (c))
+    #define NN_FMA_F64(a, b, c) ((a) * (b) + (c))
+    #define NN_VFMA_F64(a, b, c) ((a) * (b) + (c))
+
+    """
+    s += f32.precompiledDefinitions(variant: "generic") + f64.precompiledDefinitions(variant: "generic")
+    func table(_ variant: String) -> String {
+        CSyntax.exportedHelpers.map { e in
+            let name = "nn_\(e.base)_\(e.scalar.rawValue)"
+            return "    {\"\(name)\", (void (*)(void))\(name)_\(variant)},\n"
+        }.joined()
+    }
+    s += """
+
+    /* ---- the table libtcc links against ------------------------------------------------------ */
+    static const nn_kernel_symbol nn_generic_symbols[] = {
+    \(table("generic"))};
+
+    #if defined(__x86_64__)
+    static const nn_kernel_symbol nn_avx2_symbols[] = {
+    \(table("avx2"))};
+    #endif
+
+    const nn_kernel_symbol *nn_kernel_symbols(int *count, const char **variant) {
+        *count = (int)(sizeof nn_generic_symbols / sizeof nn_generic_symbols[0]);
+    #if defined(__x86_64__)
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            *variant = "avx2+fma";
+            return nn_avx2_symbols;
+        }
+    #endif
+        *variant = "baseline";
+        return nn_generic_symbols;
+    }
+
+    """
+    return s
 }

@@ -14,6 +14,8 @@ struct Kernel {
     var inputGradientOnly: Bool
     /// An output the kernel computes only when its pointer is not NULL (see `Node.optionalFirstOutput`).
     var optionalOutput: TensorID? = nil
+    /// Elements of arena scratch the kernel uses (its last parameter, `scratch`, when > 0).
+    var scratch = 0
 }
 
 /// Builds the C text of kernels.
@@ -66,7 +68,8 @@ struct KernelWriter {
             case .activationDerivative(let a, let s, let fromOutput):
                 let name = fromOutput ? "act_out\(k)" : "act_in\(k)"
                 params.append((name, s, false))
-                lines.append("v *= \(c.derivative(a, "\(name)[\(i)]", fromOutput: fromOutput));  /* \(a.name)' */")
+                lines.append(a == .identity ? "(void)\(name);  /* identity' = 1 */"
+                             : "v *= \(c.derivative(a, "\(name)[\(i)]", fromOutput: fromOutput));  /* \(a.name)' */")
             }
         }
         return (params, lines.map { indent + $0 }.joined(separator: "\n"))
@@ -89,6 +92,7 @@ struct KernelWriter {
         let layer = cIdentifier(n.layerPath)
         var params: [(String, TensorID, Bool)] = []
         var body = ""
+        var scratch = 0
         var what = n.kind.name
         var doc = ""
         let o = n.outputs.first
@@ -117,7 +121,7 @@ struct KernelWriter {
             params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
             what = "backward_input"
             doc = "dx[\(M), \(K)] = dout[\(M), \(N)] weight[\(N), \(K)] \(epilogueDoc(n))"
-            body = "    /* register tiles of dx, reading panels of weight's rows in place */\n" + loops
+            body = "    /* register tiles of dx, from panels of weight's rows */\n" + loops
                 + (ep.code.isEmpty ? "" : "    /* epilogue, over dx while it is in cache */\n" + ep.code)
             if ep.code.isEmpty { body.removeLast() }
         case .matmulGradWeight:
@@ -127,7 +131,7 @@ struct KernelWriter {
             params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
             what = "backward_weight"
             doc = "dweight[\(N), \(K)] = dout[\(M), \(N)]^T x[\(M), \(K)]"
-            body = "    /* register tiles of dweight: rows from columns of dout, panels of x's rows in place */\n"
+            body = "    /* register tiles of dweight: rows from columns of dout, panels from x's rows */\n"
                 + productLoops(ProductShape(rows: N, cols: K, depth: M, a: "dout", aRow: 1, aStep: N,
                                             b: .rows("x", stride: K), c: "dweight")).dropLast().description
         case .biasAdd:
@@ -146,11 +150,8 @@ struct KernelWriter {
             params = [("dout", dy, false), ("dbias", db, true)]
             what = "backward_bias"
             doc = "dbias[\(N)] = sum over \(rows) rows of dout"
-            body = """
-                for (int j = 0; j < \(N); j++) dbias[j] = 0;
-                for (int r = 0; r < \(rows); r++)
-                    for (int j = 0; j < \(N); j++) dbias[j] += dout[r * \(N) + j];
-            """
+            usedHelpers.insert("col_sums")
+            body = "    \(c.helper("col_sums"))(\(rows), \(N), dout, dbias);  /* row by row, in order */"
         case .activation(let a):
             let (x, y) = (n.inputs[0], o!)
             params = [("x", x, false), ("out", y, true)]
@@ -178,6 +179,38 @@ struct KernelWriter {
             body = """
                 for (int i = 0; i < \(count(a)); i++) out[i] = a[i] + b[i];
             """
+        case .conv1d(let at) where convForwardFits(at):
+            let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
+            let B = shape(x)[0]
+            let k = convProductForward(at, batch: B)
+            let ep = epiloguePasses(n, out: "out", rows: B * at.outLength, cols: at.outChannels)
+            params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
+            what = "forward"
+            doc = "out[\(B), \(at.outLength), \(at.outChannels)] = conv1d(x[\(B), \(at.inLength), \(at.inChannels)], weight[\(at.outChannels), \(at.inChannels), \(at.kernel)]; stride \(at.stride), left pad \(at.padLeft)) \(epilogueDoc(n))"
+            body = k.body + (ep.code.isEmpty ? "" : "    /* epilogue, over out while it is in cache */\n" + ep.code)
+            if ep.code.isEmpty { body.removeLast() }
+            scratch = k.scratch
+        case .conv1dGradInput(let at) where convInputFits(at):
+            let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
+            let B = shape(dx)[0]
+            let k = convProductInput(at, batch: B)
+            let ep = epiloguePasses(n, out: "dx", rows: B * at.inLength, cols: at.inChannels)
+            params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
+            what = "backward_input"
+            doc = "dx[\(B), \(at.inLength), \(at.inChannels)] from dout[\(B), \(at.outLength), \(at.outChannels)] and weight \(epilogueDoc(n))"
+            body = k.body + (ep.code.isEmpty ? "" : "    /* epilogue, over dx while it is in cache */\n" + ep.code)
+            if ep.code.isEmpty { body.removeLast() }
+            scratch = k.scratch
+        case .conv1dGradWeight(let at) where convWeightFits(at):
+            let (dy, x, dw) = (n.inputs[0], n.inputs[1], o!)
+            let B = shape(x)[0]
+            let k = convProductWeight(at, batch: B)
+            params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
+            what = "backward_weight"
+            doc = "dweight[\(at.outChannels), \(at.inChannels), \(at.kernel)] from dout[\(B), \(at.outLength), \(at.outChannels)] and x[\(B), \(at.inLength), \(at.inChannels)]"
+            body = k.body
+            body.removeLast()
+            scratch = k.scratch
         case .conv1d(let at):
             let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
             let B = shape(x)[0]
@@ -274,7 +307,12 @@ struct KernelWriter {
                 + ep.params + [("out", n.outputs[0], true), ("mean", n.outputs[1], true), ("rstd", n.outputs[2], true)]
             what = "forward"
             doc = "layernorm over the last axis, \(rows) rows of \(C), eps \(c.lit(eps))\(affine ? ", * weight + bias" : "") \(epilogueDoc(n)); keeps mean and 1/std"
-            body = layerNormForwardBody(rows: rows, C: C, eps: eps, affine: affine, out: "out", ep: ep.code)
+            usedHelpers.insert("layernorm")
+            let steps = epilogueSteps(n, out: "out", rows: rows, cols: C)
+            body = "#ifndef NN_PRECOMPILED\n" + layerNormForwardBody(rows: rows, C: C, eps: eps, affine: affine, out: "out", ep: ep.code)
+                + "\n#else  /* tcc: the same loops, precompiled\(steps.lines.isEmpty ? "" : ", then the epilogue as passes") */\n"
+                + "    \(c.helper("layernorm"))(\(rows), \(C), \(c.lit(eps)), x, \(affine ? "weight, bias" : "NULL, NULL"), out, mean, rstd);\n"
+                + steps.lines.map { "    " + $0 + "\n" }.joined() + "#endif"
         case .scaleShift:
             let (xhat, w, b) = (n.inputs[0], n.inputs[1], n.inputs[2])
             let C = shape(w)[0], rows = count(xhat) / C
@@ -337,34 +375,49 @@ struct KernelWriter {
                 + (affine ? [("dweight", n.outputs[1], true), ("dbias", n.outputs[2], true)] : [])
             what = "backward"
             doc = "layernorm backward, \(rows) rows of \(C): dx\(affine ? ", dweight, dbias" : "") in one pass per row \(epilogueDoc(n))"
-            let g = affine ? "dout[r * \(C) + k] * weight[k]" : "dout[r * \(C) + k]"
+            usedHelpers.formUnion(["sum", "dot"])
+            let sum = c.helper("sum"), dot = c.helper("dot")
+            // Two rows of scratch: on the stack when small, else in the arena.
+            let onStack = (affine ? 2 : 1) * C * c.scalar.size <= KernelWriter.convStackBytes
+            let rowBuffers = onStack ? "\(R) xh[\(C)]\(affine ? ", g[\(C)]" : "");"
+                : "\(R) *xh = scratch\(affine ? ", *g = scratch + \(C)" : "");"
+            if !onStack { scratch = (affine ? 2 : 1) * C }
             body = (affine ? "    for (int k = 0; k < \(C); k++) { dweight[k] = 0; dbias[k] = 0; }\n" : "") + """
                 for (int r = 0; r < \(rows); r++) {
-                    const \(R) *xr = x + r * \(C);
+                    const \(R) *xr = x + r * \(C), *dr = dout + r * \(C);
                     const \(R) mu = mean[r], rs = rstd[r];
-                    \(R) sum_g = 0, sum_gx = 0;
-                    for (int k = 0; k < \(C); k++) {
-                        const \(R) xh = (xr[k] - mu) * rs;
-                        const \(R) g = \(g);
-                        sum_g += g;
-                        sum_gx += g * xh;
+                    \(rowBuffers)  /* the row normalised\(affine ? ", and the gradient reaching it (dout * weight)" : "") */
+                    for (int k = 0; k < \(C); k++) xh[k] = (xr[k] - mu) * rs;
+
             """ + (affine ? """
-
-                        dweight[k] += dout[r * \(C) + k] * xh;
-                        dbias[k] += dout[r * \(C) + k];
-            """ : "") + """
-
-                    }
-                    const \(R) mean_g = sum_g / \(C), mean_gx = sum_gx / \(C);
-                    \(n.optionalFirstOutput ? "if (!dx) continue;  /* dx only when the input gradient is asked for */" : "")
                     for (int k = 0; k < \(C); k++) {
-                        const \(R) xh = (xr[k] - mu) * rs;
-                        \(R) v = rs * (\(g) - mean_g - xh * mean_gx);
-            \(ep.code)
+                        g[k] = dr[k] * weight[k];
+                        dweight[k] += dr[k] * xh[k];
+                        dbias[k] += dr[k];
+                    }
+
+            """ : "") + """
+                    const \(R) mean_g = \(sum)(\(C), \(affine ? "g" : "dr")) / \(C), mean_gx = \(dot)(\(C), \(affine ? "g" : "dr"), xh) / \(C);
+
+            """ + (n.optionalFirstOutput ? "        if (!dx) continue;  /* dx only when the input gradient is asked for */\n" : "") + """
+                    for (int k = 0; k < \(C); k++) {
+                        \(R) v = rs * (\(affine ? "g" : "dr")[k] - mean_g - xh[k] * mean_gx);
+
+            """ + (ep.code.isEmpty ? "" : ep.code + "\n") + """
                         dx[r * \(C) + k] = v;
                     }
                 }
             """
+            usedHelpers.insert("layernorm_grad")
+            let steps = epilogueSteps(n, out: "dx", rows: rows, cols: C)
+            let call = "\(c.helper("layernorm_grad"))(\(rows), \(C), dout, x, mean, rstd, \(affine ? "weight" : "NULL"), dx, "
+                + "\(affine ? "dweight, dbias" : "NULL, NULL"), xh, \(affine ? "g" : "NULL"));"
+            let passes = steps.lines.map { "        " + $0 + "\n" }.joined()
+            body = "#ifndef NN_PRECOMPILED\n" + body
+                + "\n#else  /* tcc: the same loops, precompiled\(steps.lines.isEmpty ? "" : ", then the epilogue as passes") */\n"
+                + "    \(rowBuffers)\n    \(call)\n"
+                + (passes.isEmpty ? "" : (n.optionalFirstOutput ? "    if (dx) {\n" : "    {\n") + passes + "    }\n")
+                + "#endif"
         case .maxPool1d(let k, let s), .avgPool1d(let k, let s):
             let (x, y) = (n.inputs[0], o!)
             let (B, L, C, Lo) = (shape(x)[0], shape(x)[1], shape(x)[2], shape(y)[1])
@@ -567,25 +620,23 @@ struct KernelWriter {
         _ = layer
         return Kernel(name: name, comment: comment, params: params.map { (name: $0.0, tensor: $0.1, writes: $0.2) },
                       body: body, inputGradientOnly: n.inputGradientOnly,
-                      optionalOutput: n.optionalFirstOutput ? n.outputs.first : nil)
+                      optionalOutput: n.optionalFirstOutput ? n.outputs.first : nil, scratch: scratch)
     }
 
-    func layerNormForwardBody(rows: Int, C: Int, eps: Double, affine: Bool, out: String, ep: String) -> String {
+    mutating func layerNormForwardBody(rows: Int, C: Int, eps: Double, affine: Bool, out: String, ep: String) -> String {
         let scale = affine ? " * weight[k] + bias[k]" : ""
+        usedHelpers.formUnion(["sum", "sumsq_dev"])
         return """
             for (int r = 0; r < \(rows); r++) {
                 const \(R) *xr = x + r * \(C);
-                \(R) sum = 0;
-                for (int k = 0; k < \(C); k++) sum += xr[k];
-                const \(R) mu = sum / \(C);
-                \(R) var = 0;
-                for (int k = 0; k < \(C); k++) { const \(R) d = xr[k] - mu; var += d * d; }
-                const \(R) rs = 1 / \(c.fn("sqrt"))(var / \(C) + \(c.lit(eps)));
+                const \(R) mu = \(c.helper("sum"))(\(C), xr) / \(C);
+                const \(R) rs = 1 / \(c.fn("sqrt"))(\(c.helper("sumsq_dev"))(\(C), xr, mu) / \(C) + \(c.lit(eps)));
                 mean[r] = mu;
                 rstd[r] = rs;
                 for (int k = 0; k < \(C); k++) {
                     \(R) v = (xr[k] - mu) * rs\(scale);
-        \(ep)
+
+        """ + (ep.isEmpty ? "" : ep + "\n") + """
                     \(out)[r * \(C) + k] = v;
                 }
             }
@@ -606,10 +657,14 @@ extension String {
 
 /// How the tiles of one product read their right-hand operand `b(p, j)`.
 enum ProductB {
-    /// `b(p, j) = B[p * stride + j]`: rows of B are contiguous along the output columns.
+    /// `b(p, j) = B[p * stride + j]`: rows of B run along the output columns. Panels are
+    /// copied into a contiguous buffer first unless `ProductShape.inPlace`.
     case rows(String, stride: Int)
     /// `b(p, j) = B[j * stride + p]`: B is stored transposed; panels are packed first.
     case transposed(String, stride: Int)
+    /// Already packed by the kernel: the panel of columns `j0 ..< j0 + w` is at `B + j0 * depth`,
+    /// `depth` rows of `w` (`w` = the panel's width: a full tile, or the last panel's vectors).
+    case panels(String)
 }
 
 /// One product `C[rows, cols] = sum over p < depth of a(i, p) b(p, j)`, with
@@ -619,6 +674,14 @@ struct ProductShape {
     var a: String, aRow: Int, aStep: Int
     var b: ProductB
     var c: String
+    /// Whether the tiles add to what C holds (an expression: `"0"`, `"1"`, `"b > 0"`).
+    var accumulate = "0"
+    /// `.rows` operands are read where they are (the caller guarantees whole readable panels).
+    var inPlace = false
+    /// Whether the column panels may be shared among threads.
+    var parallel = true
+    /// Indentation of the emitted loops.
+    var indent = "    "
     /// Multiply-adds of the product.
     var macs: Int { rows * cols * depth }
 }
@@ -629,34 +692,52 @@ extension KernelWriter {
     /// fork and join than they gain.
     static let parallelMinimumMACs = 1 << 21
 
-    /// The longest run of the reduction packed at once: the packed panel (this many rows of
-    /// one tile's columns) stays within 64 KiB of stack.
-    var packDepth: Int { 65536 / (c.tileColumns * c.scalar.size) }
+    /// Elementwise loops over at least this many elements (epilogues, the optimizer) are shared
+    /// among threads too.
+    static let parallelMinimumElements = 1 << 15
 
-    /// Loops over the register tiles of a product, with literal bounds. Column panels of
-    /// `tileColumns` (16 floats, 8 doubles); rows in tiles of 6 and one shorter tile for the
-    /// rest; a last, narrower panel for the remaining columns, read from a zero-padded copy.
-    /// Operands stored transposed are packed panel by panel into a stack buffer, in blocks of
-    /// at most `packDepth` along the reduction (the tile then adds to what C holds, continuing
-    /// the same chain of multiply-adds).
+    /// Bytes of one packed panel of b at most (the stack buffer `bp` of a product kernel): it
+    /// stays in the level-1 cache while the row tiles stream past it.
+    static let packBytes = 16384
+
+    /// Operands stored by rows are read in place when the rows a panel spans fit in this many
+    /// bytes (a level-1-sized window); longer strided panels are copied, which keeps them in cache.
+    static let inPlaceBytes = 65536
+
+    /// The longest run of the reduction packed at once.
+    var packDepth: Int { KernelWriter.packBytes / (c.tileColumns * c.scalar.size) }
+
+    /// Loops over the register tiles of a product, with literal bounds: column panels of
+    /// `tileColumns` (16 floats, 8 doubles), rows in tiles of 6 and one shorter tile for the
+    /// rest, and a last, narrower panel for the remaining columns (read from a zero-padded
+    /// copy). Panels are packed into a stack buffer in blocks of at most `packDepth` along the
+    /// reduction; each block's tiles add to what the previous ones left in C, continuing the
+    /// same chain of multiply-adds.
     mutating func productLoops(_ s: ProductShape) -> String {
         let R = c.real, NB = c.tileColumns, w = c.lanes, TR = CSyntax.tileRows
         let tile = c.helper("tile"), packN = c.helper("pack_n"), packT = c.helper("pack_t")
         usedHelpers.insert("tile")
         let fullCols = s.cols / NB * NB, edgeCols = s.cols - fullCols
-        let fullRows = s.rows / TR * TR, edgeRows = s.rows - fullRows
-        let parallel = s.macs >= KernelWriter.parallelMinimumMACs && s.cols / NB >= 2
+        // Rows in tiles of 6 and 5 when they add up (any count from 20 on), else 6s and the rest.
+        let sixes = stride(from: s.rows / TR, through: 0, by: -1).first { (s.rows - TR * $0) % (TR - 1) == 0 }
+        let fullRows = TR * (sixes ?? s.rows / TR)
+        let fives = sixes == nil ? 0 : (s.rows - fullRows) / (TR - 1)
+        let edgeRows = s.rows - fullRows - (TR - 1) * fives
+        let parallel = s.parallel && s.macs >= KernelWriter.parallelMinimumMACs && s.cols / NB >= 2
+        func plus(_ base: String, _ terms: [String?]) -> String {
+            let t = terms.compactMap { $0 }
+            return t.isEmpty ? base : base + " + " + t.joined(separator: " + ")
+        }
 
-        // The tiles of one panel whose columns start at `col` (an expression), `n` columns wide,
-        // `V` vectors, reading b from `bExpr` with row stride `sb`, over reduction rows `k0 ..< k0 + kc`.
+        // The tiles of one panel whose columns start at `col`, `n` columns wide in `V` vectors,
+        // reading b from `bExpr` with row stride `sb`, over reduction rows `k0 ..< k0 + kc`.
         func tiles(col: String, n: Int, V: Int, bExpr: String, sb: Int, k0: String, kc: Int, acc: String,
                    indent: String) -> String {
-            let aOff = k0 == "0" ? "" : " + \(k0)\(s.aStep == 1 ? "" : " * \(s.aStep)")"
             func call(_ rows: Int, _ m0: String) -> String {
-                let aBase = m0 == "0" ? s.a : "\(s.a) + \(m0) * \(s.aRow)"
-                let cOff = [m0 == "0" ? nil : "\(m0) * \(s.cols)", col == "0" ? nil : col].compactMap { $0 }
-                let cBase = cOff.isEmpty ? s.c : "\(s.c) + " + cOff.joined(separator: " + ")
-                return "\(tile)(\(rows), \(V), \(n), \(kc), \(aBase)\(aOff), \(s.aRow), \(s.aStep), \(bExpr), \(sb), "
+                let aBase = plus(s.a, [m0 == "0" ? nil : (s.aRow == 1 ? m0 : "\(m0) * \(s.aRow)"),
+                                       k0 == "0" ? nil : (s.aStep == 1 ? k0 : "\(k0) * \(s.aStep)")])
+                let cBase = plus(s.c, [m0 == "0" ? nil : "\(m0) * \(s.cols)", col == "0" ? nil : col])
+                return "\(tile)(\(rows), \(V), \(n), \(kc), \(aBase), \(s.aRow), \(s.aStep), \(bExpr), \(sb), "
                     + "\(cBase), \(s.cols), \(acc));"
             }
             var out = ""
@@ -665,101 +746,310 @@ extension KernelWriter {
             } else if fullRows > 0 {
                 out += indent + "for (int i0 = 0; i0 < \(fullRows); i0 += \(TR)) " + call(TR, "i0") + "\n"
             }
+            if fives == 1 {
+                out += indent + call(TR - 1, "\(fullRows)") + "\n"
+            } else if fives > 1 {
+                out += indent + "for (int i0 = \(fullRows); i0 < \(s.rows); i0 += \(TR - 1)) " + call(TR - 1, "i0") + "\n"
+            }
             if edgeRows > 0 { out += indent + call(edgeRows, "\(fullRows)") + "\n" }
             return out
         }
 
-        // One panel (full or edge) in blocks along the reduction when it must be packed.
+        // One panel (full or the edge): in place, pre-packed, or packed block by block.
         func panel(col: String, n: Int, indent: String) -> String {
             let V = (n + w - 1) / w, width = V * w
-            var direct: (String, Int)?
-            var pack: ((String, String, Int) -> String)?  // (k0, kc-expression) -> packing statement
+            let pack: (String, Int) -> String  // (k0, rows) -> the statement packing them
             switch s.b {
-            case .rows(let B, let stride) where n == NB:
-                direct = (col == "0" ? B : "\(B) + \(col)", stride)
+            case .rows(let B, let stride) where s.inPlace || (n == NB && s.depth * stride * c.scalar.size <= KernelWriter.inPlaceBytes):
+                return tiles(col: col, n: n, V: V, bExpr: plus(B, [col == "0" ? nil : col]), sb: stride, k0: "0",
+                             kc: s.depth, acc: s.accumulate, indent: indent)
+            case .panels(let B):
+                return tiles(col: col, n: n, V: V, bExpr: plus(B, [col == "0" ? nil : "\(col) * \(s.depth)"]), sb: width,
+                             k0: "0", kc: s.depth, acc: s.accumulate, indent: indent)
             case .rows(let B, let stride):
                 usedHelpers.insert("pack_n")
-                pack = { k0, _, kc in
-                    "\(packN)(\(kc), \(n), \(width), \(B) + \(k0 == "0" ? "" : "\(k0) * \(stride) + ")\(col), \(stride), bp);"
+                pack = { k0, kc in
+                    "\(packN)(\(kc), \(n), \(width), \(plus(B, [k0 == "0" ? nil : "\(k0) * \(stride)", col == "0" ? nil : col])), \(stride), bp);"
                 }
             case .transposed(let B, let stride):
                 usedHelpers.insert("pack_t")
-                pack = { k0, _, kc in
-                    let offset = [col == "0" ? nil : "\(col) * \(stride)", k0 == "0" ? nil : k0].compactMap { $0 }
-                    let base = offset.isEmpty ? B : "\(B) + " + offset.joined(separator: " + ")
-                    return "\(packT)(\(kc), \(n), \(width), \(base), \(stride), bp);"
+                pack = { k0, kc in
+                    "\(packT)(\(kc), \(n), \(width), \(plus(B, [col == "0" ? nil : "\(col) * \(stride)", k0 == "0" ? nil : k0])), \(stride), bp);"
                 }
-            }
-            if let (bExpr, sb) = direct {
-                return tiles(col: col, n: n, V: V, bExpr: bExpr, sb: sb, k0: "0", kc: s.depth, acc: "0", indent: indent)
             }
             let blocks = (s.depth + packDepth - 1) / packDepth
             let kc = (s.depth + blocks - 1) / blocks
             let fullBlocks = s.depth / kc, tail = s.depth - fullBlocks * kc
-            var out = indent + "\(R) bp[\(kc * width)];  /* the panel of b, packed: \(kc) rows of \(width) */\n"
+            let later = s.accumulate == "0" ? "k0 > 0" : "k0 > 0 || (\(s.accumulate))"
+            var out = indent + "\(R) bp[\(kc * width)];  /* a panel of b, packed: \(kc) rows of \(width) */\n"
             if fullBlocks == 1 {
-                out += indent + pack!("0", "", kc) + "\n"
-                out += tiles(col: col, n: n, V: V, bExpr: "bp", sb: width, k0: "0", kc: kc, acc: "0", indent: indent)
+                out += indent + pack("0", kc) + "\n"
+                out += tiles(col: col, n: n, V: V, bExpr: "bp", sb: width, k0: "0", kc: kc, acc: s.accumulate, indent: indent)
             } else {
                 out += indent + "for (int k0 = 0; k0 < \(fullBlocks * kc); k0 += \(kc)) {\n"
-                out += indent + "    " + pack!("k0", "", kc) + "\n"
-                out += tiles(col: col, n: n, V: V, bExpr: "bp", sb: width, k0: "k0", kc: kc, acc: "k0 > 0", indent: indent + "    ")
+                out += indent + "    " + pack("k0", kc) + "\n"
+                out += tiles(col: col, n: n, V: V, bExpr: "bp", sb: width, k0: "k0", kc: kc, acc: later, indent: indent + "    ")
                 out += indent + "}\n"
             }
             if tail > 0 {
-                out += indent + pack!("\(fullBlocks * kc)", "", tail) + "\n"
+                out += indent + pack("\(fullBlocks * kc)", tail) + "\n"
                 out += tiles(col: col, n: n, V: V, bExpr: "bp", sb: width, k0: "\(fullBlocks * kc)", kc: tail, acc: "1", indent: indent)
             }
             return out
         }
 
+        let i = s.indent
         var out = ""
+        // a read down columns (a(i, p) = A[i + p * aStep], the weight gradient's dout^T) and b read in
+        // place: row tiles outermost, each tile's a packed once into a contiguous strip, then every
+        // panel. (Panels outermost would stream all of a, at a stride, once per panel.)
+        let bInPlace: Bool
+        if case .rows(_, let stride) = s.b { bInPlace = s.inPlace || s.depth * stride * c.scalar.size <= KernelWriter.inPlaceBytes } else { bInPlace = false }
+        if case .rows(let B, let stride) = s.b, s.aRow == 1, s.aStep != 1, bInPlace, fullCols > 0,
+           s.depth * TR * c.scalar.size <= KernelWriter.packBytes * 2 {
+            usedHelpers.insert("pack_n")
+            func strip(_ rows: Int, first: Int, count: Int) -> String {
+                guard count > 0 else { return "" }
+                let loop = count == 1 ? "{\n" : "for (int i0 = \(first); i0 < \(first + rows * count); i0 += \(rows)) {\n"
+                let i0 = count == 1 ? "\(first)" : "i0"
+                var t = i + loop
+                t += i + "    \(R) ap[\(s.depth * rows)];  /* rows \(i0) ... of a, as \(s.depth) rows of \(rows) */\n"
+                t += i + "    \(packN)(\(s.depth), \(rows), \(rows), \(plus(s.a, [i0 == "0" ? nil : i0])), \(s.aStep), ap);\n"
+                t += i + "    for (int j0 = 0; j0 < \(fullCols); j0 += \(NB)) \(tile)(\(rows), 2, \(NB), \(s.depth), ap, 1, \(rows), "
+                    + "\(B) + j0, \(stride), \(plus(s.c, [i0 == "0" ? nil : "\(i0) * \(s.cols)"])) + j0, \(s.cols), \(s.accumulate));\n"
+                return t + i + "}\n"
+            }
+            if parallel && fullRows / TR >= 2 { out += i + "NN_PARALLEL_FOR\n" }
+            out += strip(TR, first: 0, count: fullRows / TR)
+            out += strip(TR - 1, first: fullRows, count: fives)
+            out += strip(edgeRows, first: fullRows + (TR - 1) * fives, count: edgeRows > 0 ? 1 : 0)
+            if edgeCols > 0 {
+                out += i + "{   /* the last \(edgeCols) column\(edgeCols == 1 ? "" : "s") */\n"
+                    + panel(col: "\(fullCols)", n: edgeCols, indent: i + "    ") + i + "}\n"
+            }
+            return out
+        }
         if fullCols == NB {
-            out += "    {\n" + panel(col: "0", n: NB, indent: "        ") + "    }\n"
+            out += i + "{\n" + panel(col: "0", n: NB, indent: i + "    ") + i + "}\n"
         } else if fullCols > 0 {
-            if parallel { out += "    NN_PARALLEL_FOR\n" }
-            out += "    for (int j0 = 0; j0 < \(fullCols); j0 += \(NB)) {\n" + panel(col: "j0", n: NB, indent: "        ") + "    }\n"
+            if parallel { out += i + "NN_PARALLEL_FOR\n" }
+            out += i + "for (int j0 = 0; j0 < \(fullCols); j0 += \(NB)) {\n" + panel(col: "j0", n: NB, indent: i + "    ") + i + "}\n"
         }
         if edgeCols > 0 {
-            out += "    {   /* the last \(edgeCols) column\(edgeCols == 1 ? "" : "s") */\n"
-                + panel(col: "\(fullCols)", n: edgeCols, indent: "        ") + "    }\n"
+            out += i + "{   /* the last \(edgeCols) column\(edgeCols == 1 ? "" : "s") */\n"
+                + panel(col: "\(fullCols)", n: edgeCols, indent: i + "    ") + i + "}\n"
         }
         return out
     }
 
-    /// The epilogue of a product as passes over its whole output `out` (`rows` x `cols`, still
-    /// in cache), one helper call per step; returns the extra parameters and the statements.
-    mutating func epiloguePasses(_ n: Node, out: String, rows: Int, cols: Int) -> (params: [(String, TensorID, Bool)], code: String) {
-        var params: [(String, TensorID, Bool)] = []
+    /// The epilogue steps of a kernel as helper calls over its whole output `out` (`rows` x `cols`),
+    /// one line each; every parameter the fused per-element form takes is used (`(void)` if not).
+    mutating func epilogueSteps(_ n: Node, out: String, rows: Int, cols: Int) -> (params: [(String, TensorID, Bool)], lines: [String]) {
         var lines: [String] = []
         let total = rows * cols
         for (k, e) in n.epilogue.enumerated() {
             switch e {
-            case .bias(let t):
-                params.append(("bias", t, false))
+            case .bias:
                 usedHelpers.insert("bias_rows")
                 lines.append("\(c.helper("bias_rows"))(\(rows), \(cols), \(out), bias);")
-            case .store(let t):
+            case .store:
                 let name = "keep\(k)"
-                params.append((name, t, true))
                 lines.append("memcpy(\(name), \(out), \(total) * sizeof(\(c.real)));  /* kept for backward */")
             case .activation(let a):
                 guard let h = c.activationHelper(a) else { continue }
                 usedHelpers.insert(h.base)
                 lines.append("\(c.helper(h.base))(\(total), \(out)\(h.extra));  /* \(a.name) */")
-            case .add(let t):
+            case .add:
                 let name = n.phase == .forward ? (n.epilogue.filter { if case .add = $0 { return true }; return false }.count > 1 ? "residual\(k)" : "residual") : "grad_other\(k)"
-                params.append((name, t, false))
                 usedHelpers.insert("add")
                 lines.append("\(c.helper("add"))(\(total), \(out), \(name));\(n.phase == .forward ? "  /* residual add */" : "  /* gradients meeting at a fork */")")
-            case .activationDerivative(let a, let s, let fromOutput):
+            case .activationDerivative(let a, _, let fromOutput):
                 let name = fromOutput ? "act_out\(k)" : "act_in\(k)"
                 guard let h = c.derivativeHelper(a, fromOutput: fromOutput) else { continue }
-                params.append((name, s, false))
                 usedHelpers.insert(h.base)
                 lines.append("\(c.helper(h.base))(\(total), \(out), \(name)\(h.extra));  /* * \(a.name)' */")
             }
         }
-        return (params, lines.map { "    " + $0 }.joined(separator: "\n"))
+        let params = epilogue(n, index: "i", col: "j", indent: "").params
+        for p in params where !lines.contains(where: { $0.contains(p.0) }) {
+            lines.append("(void)\(p.0);  /* read by the identity's derivative only */")
+        }
+        return (params, lines)
+    }
+
+    /// The epilogue of a product, applied to its whole output `out` (`rows` x `cols`) after the
+    /// tiles: one fused loop doing every step per element; or, where `NN_PRECOMPILED` (tcc with
+    /// nngen's precompiled helpers), one vectorised helper pass per step, which tcc's own code
+    /// could not match. Returns the extra parameters and the statements.
+    mutating func epiloguePasses(_ n: Node, out: String, rows: Int, cols: Int) -> (params: [(String, TensorID, Bool)], code: String) {
+        let (params, lines) = epilogueSteps(n, out: out, rows: rows, cols: cols)
+        if lines.isEmpty { return (params, "") }
+        let fused = epilogue(n, index: "i", col: "j", indent: "            ")
+        let code = """
+            #ifndef NN_PRECOMPILED
+            \(rows * cols >= KernelWriter.parallelMinimumElements && rows >= 2 ? "    NN_PARALLEL_FOR\n" : "")    for (int r = 0; r < \(rows); r++)
+                    for (int j = 0; j < \(cols); j++) {
+                        const int i = r * \(cols) + j;
+                        \(c.real) v = \(out)[i];
+            \(fused.code)
+                        \(out)[i] = v;
+                    }
+            #else
+
+            """ + lines.map { "    " + $0 }.joined(separator: "\n") + "\n#endif"
+        return (params, code)
+    }
+}
+
+// MARK: - conv1d as products
+
+extension KernelWriter {
+    /// Bytes a product-form conv1d kernel may put on the stack for one buffer; bigger weight
+    /// panels go to arena scratch, bigger padded samples fall back to the direct loops.
+    static let convStackBytes = 65536
+
+    /// A buffer of `elements` for packed weights: on the stack when small, else `scratch + offset`.
+    /// Returns the declaration and the scratch elements used.
+    func convBuffer(_ name: String, elements: Int, scratchOffset: Int, what: String) -> (decl: String, scratch: Int) {
+        if elements * c.scalar.size <= KernelWriter.convStackBytes {
+            return ("    \(c.real) \(name)[\(elements)];  /* \(what) */\n", 0)
+        }
+        let at = scratchOffset == 0 ? "scratch" : "scratch + \(scratchOffset)"
+        return ("    \(c.real) *const \(name) = \(at);  /* \(what); arena scratch */\n", scratchOffset + elements)
+    }
+
+    /// Columns of the packed panels of `cols` output columns: whole tiles, then the last
+    /// panel rounded up to whole vectors.
+    func paddedColumns(_ cols: Int) -> Int {
+        let NB = c.tileColumns, w = c.lanes
+        return cols / NB * NB + (cols % NB + w - 1) / w * w
+    }
+
+    /// Packs `weight[oc][ic][j]` into panels of output columns for a product whose reduction
+    /// index is `p = j' * inner + q`: `panel[j0 * depth + p * width + (col - j0)]`.
+    /// `index(col, jp, q)` gives the weight element of output column `col`, kernel row `jp`, inner index `q`.
+    func convPackLoops(into name: String, cols: Int, taps: Int, inner: Int, index: String) -> String {
+        let NB = c.tileColumns, padded = paddedColumns(cols), depth = taps * inner
+        let full = cols / NB * NB, edgeWidth = padded - full
+        let width = edgeWidth == 0 ? "\(NB)" : "(col < \(full) ? \(NB) : \(edgeWidth))"
+        return """
+            for (int col = 0; col < \(padded); col++) {
+                const int j0 = col / \(NB) * \(NB), width = \(width);
+                for (int jp = 0; jp < \(taps); jp++)
+                    for (int q = 0; q < \(inner); q++)
+                        \(name)[j0 * \(depth) + (jp * \(inner) + q) * width + col - j0] = \(padded > cols ? "col < \(cols) ? \(index) : 0" : index);
+            }
+
+        """
+    }
+
+    /// Copies sample `b` of a `[B, rows, ch]` tensor into a zeroed buffer at row `offset`.
+    func paddedCopy(into name: String, from src: String, rows: Int, ch: Int, offset: Int, total: Int) -> String {
+        let R = c.real
+        var s = ""
+        if offset > 0 { s += "        memset(\(name), 0, \(offset * ch) * sizeof(\(R)));\n" }
+        s += "        memcpy(\(name)\(offset > 0 ? " + \(offset * ch)" : ""), \(src) + b * \(rows * ch), \(rows * ch) * sizeof(\(R)));\n"
+        if total > offset * ch + rows * ch {
+            s += "        memset(\(name) + \(offset * ch + rows * ch), 0, \(total - offset * ch - rows * ch) * sizeof(\(R)));\n"
+        }
+        return s
+    }
+
+    /// conv1d forward as one product per sample: output positions x output channels, reduced
+    /// over `p = j * C_in + ic`. With dilation 1 the `k * C_in` inputs of position t are
+    /// contiguous in the zero-padded sample, so the rows of the product are read in place.
+    func convForwardFits(_ at: Conv1DAttributes) -> Bool {
+        let rows = max((at.outLength - 1) * at.stride + at.kernel, at.padLeft + at.inLength)
+        return at.dilation == 1 && rows * at.inChannels * c.scalar.size <= KernelWriter.convStackBytes
+    }
+
+    mutating func convProductForward(_ at: Conv1DAttributes, batch B: Int) -> (body: String, scratch: Int) {
+        let (Cin, Cout, k, s, L, Lo, padL) = (at.inChannels, at.outChannels, at.kernel, at.stride, at.inLength, at.outLength, at.padLeft)
+        let depth = k * Cin
+        let rows = max((Lo - 1) * s + k, padL + L)  // rows of the padded sample
+        let xpElements = rows * Cin
+        let wp = convBuffer("wp", elements: paddedColumns(Cout) * depth, scratchOffset: 0,
+                            what: "weight as panels of output channels, rows p = j * \(Cin) + ic")
+        var body = "    /* conv1d as a product per sample: out[t][oc] = sum over p of xp[t * \(s * Cin) + p] * wp(p, oc) */\n"
+        body += wp.decl
+        body += convPackLoops(into: "wp", cols: Cout, taps: k, inner: Cin, index: "weight[(col * \(Cin) + q) * \(k) + jp]")
+        let direct = padL == 0 && rows <= L
+        let macs = B * Lo * Cout * depth
+        if macs >= KernelWriter.parallelMinimumMACs { body += "    NN_PARALLEL_FOR\n" }
+        body += "    for (int b = 0; b < \(B); b++) {\n"
+        if direct {
+            body += "        const \(c.real) *xp = x + b * \(L * Cin);  /* no padding: the sample itself */\n"
+        } else {
+            body += "        \(c.real) xp[\(xpElements)];  /* the sample with \(padL) zero rows before and \(rows - padL - L) after */\n"
+            body += paddedCopy(into: "xp", from: "x", rows: L, ch: Cin, offset: padL, total: xpElements)
+        }
+        body += productLoops(ProductShape(rows: Lo, cols: Cout, depth: depth, a: "xp", aRow: s * Cin, aStep: 1,
+                                            b: .panels("wp"), c: "out + b * \(Lo * Cout)", parallel: false,
+                                            indent: "        "))
+        body += "    }\n"
+        return (body, wp.scratch)
+    }
+
+    /// conv1d input gradient (stride 1, dilation 1) as a product per sample: input positions x
+    /// input channels, reduced over `p = j' * C_out + oc` with `j' = k - 1 - j` (the kernel
+    /// flipped), reading the output gradient zero-padded by `k - 1 - pad_left` rows in place.
+    func convInputFits(_ at: Conv1DAttributes) -> Bool {
+        at.dilation == 1 && at.stride == 1 && at.padLeft <= at.kernel - 1 && at.outLength <= at.inLength + at.padLeft
+            && (at.inLength + at.kernel - 1) * at.outChannels * c.scalar.size <= KernelWriter.convStackBytes
+    }
+
+    mutating func convProductInput(_ at: Conv1DAttributes, batch B: Int) -> (body: String, scratch: Int) {
+        let (Cin, Cout, k, L, Lo, padL) = (at.inChannels, at.outChannels, at.kernel, at.inLength, at.outLength, at.padLeft)
+        let depth = k * Cout
+        let rows = L + k - 1, lead = k - 1 - padL
+        let ypElements = rows * Cout
+        let wq = convBuffer("wq", elements: paddedColumns(Cin) * depth, scratchOffset: 0,
+                            what: "weight flipped, as panels of input channels, rows p = j' * \(Cout) + oc")
+        var body = "    /* the input gradient as a product per sample: dx[t][ic] = sum over p of yp[t * \(Cout) + p] * wq(p, ic) */\n"
+        body += wq.decl
+        body += convPackLoops(into: "wq", cols: Cin, taps: k, inner: Cout, index: "weight[(q * \(Cin) + col) * \(k) + \(k - 1) - jp]")
+        let macs = B * L * Cin * depth
+        if macs >= KernelWriter.parallelMinimumMACs { body += "    NN_PARALLEL_FOR\n" }
+        body += "    for (int b = 0; b < \(B); b++) {\n"
+        body += "        \(c.real) yp[\(ypElements)];  /* dout of the sample with \(lead) zero rows before and \(rows - lead - Lo) after */\n"
+        body += paddedCopy(into: "yp", from: "dout", rows: Lo, ch: Cout, offset: lead, total: ypElements)
+        body += productLoops(ProductShape(rows: L, cols: Cin, depth: depth, a: "yp", aRow: Cout, aStep: 1,
+                                            b: .panels("wq"), c: "dx + b * \(L * Cin)", parallel: false,
+                                            indent: "        "))
+        body += "    }\n"
+        return (body, wq.scratch)
+    }
+
+    /// conv1d weight gradient (dilation 1) as products accumulated over the samples: output
+    /// channels x `p = j * C_in + ic`, reduced over positions, rows of the zero-padded sample
+    /// read in place; then permuted into the `[C_out, C_in, k]` layout.
+    func convWeightFits(_ at: Conv1DAttributes) -> Bool {
+        let rows = max((at.outLength - 1) * at.stride + at.kernel, at.padLeft + at.inLength)
+        return at.dilation == 1 && (rows * at.inChannels + c.tileColumns) * c.scalar.size <= KernelWriter.convStackBytes
+    }
+
+    mutating func convProductWeight(_ at: Conv1DAttributes, batch B: Int) -> (body: String, scratch: Int) {
+        let (Cin, Cout, k, s, L, Lo, padL) = (at.inChannels, at.outChannels, at.kernel, at.stride, at.inLength, at.outLength, at.padLeft)
+        let depth = k * Cin
+        let rows = max((Lo - 1) * s + k, padL + L)
+        let xpElements = rows * Cin + c.tileColumns  // + slack: the last panel reads whole vectors
+        let dwt = convBuffer("dwt", elements: Cout * depth, scratchOffset: 0,
+                             what: "the gradient as [oc][j * \(Cin) + ic]")
+        var body = "    /* dwt[oc][p] = sum over samples b, positions t of dout[b][t][oc] * xp_b[t * \(s * Cin) + p] */\n"
+        body += dwt.decl
+        body += "    for (int b = 0; b < \(B); b++) {\n"
+        body += "        \(c.real) xp[\(xpElements)];  /* the sample with \(padL) zero rows before, zeros after */\n"
+        body += paddedCopy(into: "xp", from: "x", rows: L, ch: Cin, offset: padL, total: xpElements)
+        body += productLoops(ProductShape(rows: Cout, cols: depth, depth: Lo, a: "dout + b * \(Lo * Cout)", aRow: 1,
+                                            aStep: Cout, b: .rows("xp", stride: s * Cin), c: "dwt", accumulate: "b > 0",
+                                            inPlace: true, indent: "        "))
+        body += "    }\n"
+        body += """
+            for (int oc = 0; oc < \(Cout); oc++)
+                for (int ic = 0; ic < \(Cin); ic++)
+                    for (int j = 0; j < \(k); j++) dweight[(oc * \(Cin) + ic) * \(k) + j] = dwt[oc * \(depth) + j * \(Cin) + ic];
+
+        """
+        return (body, dwt.scratch)
     }
 }

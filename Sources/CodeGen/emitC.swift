@@ -18,7 +18,11 @@ public struct GeneratedC: Sendable {
 
     /// Header and source as one translation unit, for compilers that take a single string (libtcc).
     public var singleUnit: String {
-        source.replacingOccurrences(of: "#include \"\(name).h\"\n", with: header + "\n")
+        let include = Array("#include \"\(name).h\"\n".utf8)
+        let bytes = Array(source.utf8)
+        guard let at = firstIndex(of: include, in: bytes) else { return source }
+        return String(decoding: bytes[..<at], as: UTF8.self) + header + "\n"
+            + String(decoding: bytes[(at + include.count)...], as: UTF8.self)
     }
 }
 
@@ -50,7 +54,11 @@ private struct CEmitter {
     var labels: Bool { analysis.model.loss.usesLabels }
     var targetType: String { labels ? "int32_t" : R }
     var predictPadOffset: Int { plan.arenaElements }
-    var arenaCount: Int { plan.arenaElements + (analysis.inputElements + arenaAlignment - 1) / arenaAlignment * arenaAlignment }
+    /// Where kernel scratch starts: after the plan's arena and predict's padded input.
+    var scratchOffset: Int { plan.arenaElements + (analysis.inputElements + arenaAlignment - 1) / arenaAlignment * arenaAlignment }
+    /// Elements of scratch the hungriest kernel needs (packed weights of a convolution...).
+    var scratchElements = 0
+    var arenaCount: Int { scratchOffset + scratchElements }
 
     /// The C expression for a tensor's first element.
     func expr(_ t: TensorID) -> String {
@@ -70,9 +78,13 @@ private struct CEmitter {
         for n in graph.nodes {
             if let k = writer.kernel(for: n) { kernels.append((n, k)) }
         }
+        scratchElements = ((kernels.map(\.1.scratch).max() ?? 0) + arenaAlignment - 1) / arenaAlignment * arenaAlignment
+        if case .sgd(_, 0, _, _) = analysis.model.optimizer { writer.usedHelpers.insert("sgd") }
         let header = renderHeader()
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
-        src += Templates.text("prelude.h") + "\n" + c.derivativeHelpers + c.helperSection(writer.usedHelpers)
+        src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
+        src += Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas + c.derivativeHelpers
+            + c.helperSection(writer.usedHelpers)
         src += "/* ---- kernels, in the order they run ---------------------------------------------------- */\n\n"
         for (_, k) in kernels { src += definition(k) + "\n" }
         src += optimizer() + "\n"
@@ -88,7 +100,7 @@ private struct CEmitter {
     }
 
     func definition(_ k: Kernel) -> String {
-        let params = k.params.map(paramType)
+        let params = k.params.map(paramType) + (k.scratch > 0 ? ["\(R) *restrict scratch"] : [])
         var sig = "static void \(k.name)(" + params.joined(separator: ", ") + ")"
         if sig.count > 110 {
             sig = "static void \(k.name)(\n    " + params.joined(separator: ",\n    ") + ")"
@@ -101,7 +113,7 @@ private struct CEmitter {
             let e = expr(p.tensor)
             if p.tensor == k.optionalOutput && e != "dx" { return "dx ? \(e) : NULL" }
             return e
-        }
+        } + (k.scratch > 0 ? [scratchOffset == 0 ? "arena" : "arena + \(scratchOffset)"] : [])
         return "\(k.name)(" + args.joined(separator: ", ") + ");"
     }
 
@@ -121,7 +133,8 @@ private struct CEmitter {
         lines += [
             " *",
             " * parameters \(analysis.parameterCount), arena \(plan.arenaElements) elements (naive sum \(plan.naiveElements))"
-                + " + \(arenaCount - plan.arenaElements) for predict's padded input",
+                + " + \(scratchOffset - plan.arenaElements) for predict's padded input"
+                + (scratchElements > 0 ? " + \(scratchElements) of kernel scratch" : ""),
             " * \(kernels.count) kernels; fusion rules applied: "
                 + Array(Set(graph.nodes.flatMap(\.fusedBy))).sorted().joined(separator: ", "),
             " */",
@@ -142,7 +155,7 @@ private struct CEmitter {
         }.joined(separator: "\n")
         let summary = "\(m.input.shape) -> \(analysis.outputShape) per sample, batch \(m.batch), \(analysis.layers.count) layers, "
             + "loss \(m.loss.rawValue), optimizer \(m.optimizer.typeName), \(R)"
-        return Templates.render("header.h", [
+        return render(Templates.text("header.h"), [
             "NAME": name,
             "GUARD": name.uppercased() + "_H",
             "SUMMARY": summary,
@@ -196,8 +209,24 @@ private struct CEmitter {
             v["EPS"] = c.lit(eps)
             v["WEIGHT_DECAY"] = c.lit(wd)
         }
+        var text = render(Templates.text(file), v)
+        if count >= KernelWriter.parallelMinimumElements {  // elementwise: any split gives the same results
+            text = text.replacingOccurrences(of: "    for (int i = 0; i < \(count); i++)",
+                                             with: "    NN_PARALLEL_FOR\n    for (int i = 0; i < \(count); i++)")
+        }
+        var precompiled = ""
+        if case .sgd(_, 0, _, let wd) = analysis.model.optimizer {
+            // tcc with nngen's precompiled helpers: calls run the same loop, precompiled and vectorised.
+            precompiled = """
+                #ifdef NN_PRECOMPILED  /* tcc: the loop above, precompiled (vectorised) */
+                #define \(name)_optimizer(p, g, state, step, lr) \\
+                    ((void)\(name)_optimizer, (void)(state), (void)(step), \(c.helper("sgd"))(\(count), p, g, lr, \(c.lit(wd))))
+                #endif
+
+                """
+        }
         return "/* ---- optimizer (all parameters, one loop; fused: optimizer_flat_loop) ---------------- */\n"
-            + Templates.render(file, v)
+            + text + precompiled
     }
 
     func initFunction() -> String {
@@ -264,4 +293,41 @@ private struct CEmitter {
         s += "    memcpy(out, \(expr(graph.output)), (size_t)n * \(outSize) * sizeof(\(R)));\n}\n"
         return s
     }
+}
+
+/// Where `needle` first occurs in `haystack`.
+private func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+    var i = 0
+    let last = haystack.count - needle.count
+    while i <= last {
+        if haystack[i] == needle[0] && haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        i += 1
+    }
+    return nil
+}
+
+/// `Templates.render` in one pass over the template (Foundation's replacingOccurrences, once
+/// per key, took half of the time from model to C): every `{{KEY}}` replaced by its value.
+private func render(_ template: String, _ values: [String: String]) -> String {
+    let t = Array(template.utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(t.count * 2)
+    var i = 0
+    while i < t.count {
+        if t[i] == UInt8(ascii: "{"), i + 1 < t.count, t[i + 1] == UInt8(ascii: "{") {
+            var j = i + 2
+            while j + 1 < t.count && !(t[j] == UInt8(ascii: "}") && t[j + 1] == UInt8(ascii: "}")) { j += 1 }
+            let key = String(decoding: t[(i + 2)..<j], as: UTF8.self)
+            if j + 1 < t.count, let v = values[key] {
+                out.append(contentsOf: v.utf8)
+                i = j + 2
+                continue
+            }
+            preconditionFailure("template placeholder {{\(key)}} has no value")
+        }
+        out.append(t[i])
+        i += 1
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -28,6 +28,7 @@ public struct BenchOptions: Sendable {
     /// Seed of the parameters and of the synthetic batch.
     public var seed: UInt64
 
+    /// The defaults are BENCHMARKS.md's: float32, one thread, at least 200 steps and 2 seconds.
     public init(backend: String = "cc", scalar: ScalarType = .f32, threads: Int = 1, minSteps: Int = 200,
                 minSeconds: Double = 2, warmupSteps: Int = 20, seed: UInt64 = 1) {
         self.backend = backend
@@ -46,12 +47,17 @@ public struct BenchResult: Sendable {
     public var model: String
     /// `"tcc"` or `"cc"`.
     public var backend: String
+    /// Threads the products were shared among.
     public var threads: Int
+    /// The scalar type of the generated code.
     public var scalar: ScalarType
     /// Milliseconds from model analysis to callable functions (C generation and compilation).
     public var compileMilliseconds: Double
-    /// Median and minimum wall time of one training step (forward, backward, update), microseconds.
+    /// Of which: generating the C text (lower, differentiate, fuse, plan, emit), timed again on its own.
+    public var codegenMilliseconds: Double
+    /// Median wall time of one training step (forward, backward, update), microseconds.
     public var stepMicrosecondsMedian: Double
+    /// The fastest step, microseconds.
     public var stepMicrosecondsMin: Double
     /// Timed steps.
     public var steps: Int
@@ -76,7 +82,7 @@ public struct BenchResult: Sendable {
         let fields: [(String, String)] = [
             ("model", "\"\(model)\""), ("backend", "\"\(backend)\""), ("threads", "\(threads)"),
             ("dtype", "\"\(scalar.rawValue)\""),
-            ("compile_ms", num(compileMilliseconds)),
+            ("compile_ms", num(compileMilliseconds)), ("codegen_ms", num(codegenMilliseconds)),
             ("step_us_median", num(stepMicrosecondsMedian)), ("step_us_min", num(stepMicrosecondsMin)),
             ("steps", "\(steps)"), ("samples_per_s", num(samplesPerSecond)), ("gflops", num(gflops)),
             ("step_flops", "\(stepFLOPs)"),
@@ -90,9 +96,9 @@ public struct BenchResult: Sendable {
     public var text: String {
         """
         \(model): backend \(backend), \(scalar.rawValue), \(threads) thread\(threads == 1 ? "" : "s")
-          compile          \(String(format: "%.1f", compileMilliseconds)) ms (model to callable)
+          compile          \(String(format: "%.1f", compileMilliseconds)) ms (model to callable; generating the C: \(String(format: "%.1f", codegenMilliseconds)) ms)
           step             median \(String(format: "%.1f", stepMicrosecondsMedian)) us, min \(String(format: "%.1f", stepMicrosecondsMin)) us over \(steps) steps
-          throughput       \(String(format: "%.0f", samplesPerSecond)) samples/s, \(String(format: "%.2f", gflops)) GFLOP/s (\(String(format: "%.1f", Double(stepFLOPs) / 1e6)) MFLOP per step)
+          throughput       \(String(format: "%.0f", samplesPerSecond)) samples/s, \(String(format: "%.2f", gflops)) GFLOP/s (\(String(format: "%.3g", Double(stepFLOPs) / 1e6)) MFLOP per step)
           memory           arena \(arenaBytes) B, params+grads+opt state+arena \(totalBytes) B, peak RSS \(peakRSSBytes) B
         """
     }
@@ -100,7 +106,9 @@ public struct BenchResult: Sendable {
 
 /// An option of `runBenchmark` that cannot work (names the option and what would).
 public struct BenchError: Error, CustomStringConvertible, Sendable {
+    /// What was wrong and what would work.
     public var message: String
+    /// An error with this message.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
@@ -116,7 +124,10 @@ public func benchBackend(_ name: String, threads: Int) throws -> any CBackend {
         }
         return TCCBackend()
     case "cc":
-        return threads == 1 ? CCBackend() : CCBackend().adding(flags: ["-fopenmp", "-DNN_THREADS=\(threads)"])
+        // -z nodelete: dlclose must not unmap the library (and libgomp with it) while OpenMP's
+        // worker threads, which outlive the parallel regions, still run its code.
+        return threads == 1 ? CCBackend()
+            : CCBackend().adding(flags: ["-fopenmp", "-DNN_THREADS=\(threads)", "-Wl,-z,nodelete"])
     default:
         throw BenchError("unknown back end '\(name)'; expected tcc or cc")
     }
@@ -132,6 +143,9 @@ public func runBenchmark(_ analysis: ModelAnalysis, options: BenchOptions) throw
     guard options.minSteps >= 1 else { throw BenchError("--steps must be 1 or more (got \(options.minSteps))") }
     let backend = try benchBackend(options.backend, threads: options.threads)
     let model = try CompiledModel(analysis: analysis, backend: backend, scalar: options.scalar)
+    let codegenStart = monotonicSeconds()
+    _ = compile(analysis, options: CompileOptions(scalar: options.scalar))
+    let codegen = monotonicSeconds() - codegenStart
     model.initialize(seed: options.seed)
     let batch = SyntheticBatch(analysis, seed: options.seed).rounded(to: options.scalar)
     try model.setBatch(x: batch.x, labels: batch.labels, values: batch.values)
@@ -159,7 +173,7 @@ public func runBenchmark(_ analysis: ModelAnalysis, options: BenchOptions) throw
     let flops = analysis.trainingStepFLOPs
     return BenchResult(
         model: analysis.model.name, backend: backend.name, threads: options.threads, scalar: options.scalar,
-        compileMilliseconds: model.compileSeconds * 1000,
+        compileMilliseconds: model.compileSeconds * 1000, codegenMilliseconds: codegen * 1000,
         stepMicrosecondsMedian: median * 1e6, stepMicrosecondsMin: samples[0] * 1e6, steps: samples.count,
         samplesPerSecond: Double(analysis.model.batch) / median, gflops: Double(flops) / median / 1e9,
         stepFLOPs: flops, arenaBytes: arenaBytes, totalBytes: stateBytes + arenaBytes,

@@ -106,8 +106,8 @@ final class FusionAblationTests: XCTestCase {
         var params = start
         var grads = [Double](repeating: 0, count: a.parameterCount)
         var state = [Double](repeating: 0, count: max(1, a.optimizerStateElements))
-        // The header's ARENA_COUNT: the plan plus predict's padded input.
-        var arena = [Double](repeating: 0, count: c.plan.arenaElements + a.inputElements + arenaAlignment)
+        // The header's ARENA_COUNT: the plan, predict's padded input and any kernel scratch.
+        var arena = [Double](repeating: 0, count: c.code.arenaElements)
         var x = batch.x
         var dx = [Double](repeating: 0, count: a.inputElements)
         var labels = (batch.labels ?? []).map { Int32($0) }

@@ -12,16 +12,38 @@
 
 #include "golden_mlp.h"
 
+#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */
 /* ---- nngen prelude: libc/libm only ------------------------------------------------------
  * The random generator below is the project's one generator (docs: README "Random numbers"):
  * splitmix64 seeds the four words of xoshiro256**; a double in [0, 1) is (next >> 11) * 2^-53;
  * uniform(lo, hi) = lo + (hi - lo) * u, computed in double. nngen's Swift code uses the same
  * generator, so the same seed gives the same parameters and the same shuffles in both.
  */
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifdef NN_LIBM_PROTOTYPES
+/* The libc and libm functions the generated code calls, declared here rather than through
+ * <math.h> and <string.h>: tcc parses these few lines in microseconds, the headers in ~7 ms. */
+double exp(double);
+double log(double);
+double log1p(double);
+double fabs(double);
+double sqrt(double);
+double tanh(double);
+double erf(double);
+double pow(double, double);
+double fma(double, double, double);
+float expf(float);
+float sqrtf(float);
+float tanhf(float);
+float erff(float);
+float fmaf(float, float, float);
+void *memcpy(void *restrict, const void *restrict, size_t);
+void *memset(void *, int, size_t);
+#else
+#include <math.h>
 #include <string.h>
+#endif
 
 typedef struct { uint64_t s[4]; } nn_rng;
 
@@ -73,6 +95,18 @@ static inline uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
     }
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#pragma GCC optimize ("no-trapping-math")
+#endif
+
+/* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
+ * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
+#if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
+#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
+#else
+#define NN_PARALLEL_FOR
+#endif
+
 /* tanh for float32 as a rational function of x (odd degree 13 over even degree 6, after clamping |x|
  * to 7.9, where tanh rounds to +-1): within 4e-7 of tanh, and vectorisable, unlike libm's tanhf. */
 static inline float nn_tanhf(float x) {
@@ -116,7 +150,34 @@ static inline float nn_dsigmoidf(float x) {
  */
 #if defined(__GNUC__) && !defined(__TINYC__) && !defined(NN_PLAIN_C)
 #define NN_VECTORS 1
+#define NN_TILE_INLINE static inline __attribute__((always_inline))
 typedef float nn_vf32 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int nn_vi32 __attribute__((vector_size(32)));
+#ifdef __clang__
+#define NN_SHUFFLE8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define NN_SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (nn_vi32){__VA_ARGS__})
+#endif
+/* d[r * ldd + c] = s[c * ld + r] for r, c < 8. */
+NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *restrict d, int ldd) {
+    nn_vf32 r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) r[i] = *(const nn_vf32 *)(s + i * ld);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = NN_SHUFFLE8(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = NN_SHUFFLE8(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            u[i + 2 * h] = NN_SHUFFLE8(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[i + 2 * h + 1] = NN_SHUFFLE8(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int i = 0; i < 4; i++) {
+        *(nn_vf32 *)(d + i * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        *(nn_vf32 *)(d + (i + 4) * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+#else
+#define NN_TILE_INLINE static inline
 #endif
 #if defined(__FMA__) && defined(__x86_64__)
 #define NN_FMA_F32(a, b, c) fmaf(a, b, c)
@@ -125,30 +186,25 @@ typedef float nn_vf32 __attribute__((vector_size(32), aligned(4), may_alias));
 #define NN_FMA_F32(a, b, c) ((a) * (b) + (c))
 #define NN_VFMA_F32(a, b, c) ((a) * (b) + (c))
 #endif
-/* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
- * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
-#if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
-#else
-#define NN_PARALLEL_FOR
-#endif
 #ifdef NN_PRECOMPILED
 void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc);
 void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
 void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
+void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
+void nn_sgd_f32(int n, float *restrict p, const float *restrict g, float lr, float weight_decay);
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
 void nn_relu_f32(int n, float *restrict v);
 void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
 #else
-static inline void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
+NN_TILE_INLINE void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
     nn_vf32 s[6][2], bv[2];
     for (int i = 0; i < R; i++)
         for (int u = 0; u < V; u++) {
-            if (!acc) s[i][u] = zero;
-            else if (n == 8 * V) s[i][u] = *(const nn_vf32 *)(c + i * ldc + 8 * u);
-            else for (int j = 0; j < 8; j++) s[i][u][j] = 8 * u + j < n ? c[i * ldc + 8 * u + j] : 0;
+            s[i][u] = zero;
+            if (acc && n == 8 * V) s[i][u] = *(const nn_vf32 *)(c + i * ldc + 8 * u);
+            else if (acc) for (int j = 0; j < 8 && 8 * u + j < n; j++) s[i][u][j] = c[i * ldc + 8 * u + j];
         }
     for (int p = 0; p < K; p++) {
         for (int u = 0; u < V; u++) bv[u] = *(const nn_vf32 *)(b + p * sb + 8 * u);
@@ -176,13 +232,34 @@ static inline void nn_tile_f32(int R, int V, int n, int K, const float *restrict
         for (int j = 0; j < n; j++) c[i * ldc + j] = s[i][j];
 #endif
 }
-static inline void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p) {
-    for (int j = 0; j < w; j++)
-        for (int k = 0; k < K; k++) p[k * w + j] = j < n ? src[j * ld + k] : 0;
+NN_TILE_INLINE void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p) {
+#ifdef NN_VECTORS
+    if (n == w && w % 8 == 0) {  /* whole 8 x 8 blocks, each transposed in registers */
+        int k = 0;
+        for (; k + 8 <= K; k += 8)
+            for (int j = 0; j < w; j += 8) nn_transpose8_f32(src + j * ld + k, ld, p + k * w + j, w);
+        for (; k < K; k++)
+            for (int j = 0; j < w; j++) p[k * w + j] = src[j * ld + k];
+        return;
+    }
+#endif
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < w; j++) p[k * w + j] = j < n ? src[j * ld + k] : 0;
 }
-static inline void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p) {
+NN_TILE_INLINE void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p) {
     for (int k = 0; k < K; k++)
         for (int j = 0; j < w; j++) p[k * w + j] = j < n ? src[k * ld + j] : 0;
+}
+static inline void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s) {
+    for (int j = 0; j < cols; j++) s[j] = 0;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
+}
+static inline void nn_sgd_f32(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
+    for (int i = 0; i < n; i++) {
+        float gi = g[i] + weight_decay * p[i];
+        p[i] -= lr * gi;
+    }
 }
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
     for (int r = 0; r < rows; r++)
@@ -210,13 +287,24 @@ static void layers_0_dense_forward(
     float *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
     {   /* the last 8 columns */
-        float bp[32];  /* the panel of b, packed: 4 rows of 8 */
+        float bp[32];  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_t_f32(4, 8, 8, weight, 4, bp);
         nn_tile_f32(4, 1, 8, 4, x, 4, 1, bp, 8, out, 8, 0);
     }
     /* epilogue, over out while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < 8; j++) {
+            const int i = r * 8 + j;
+            float v = out[i];
+            v += bias[j];
+            v = (v > 0 ? v : 0);  /* relu */
+            out[i] = v;
+        }
+#else
     nn_bias_rows_f32(4, 8, out, bias);
     nn_relu_f32(32, out);  /* relu */
+#endif
 }
 
 /* layers[2] (dense), forward: out[4, 3] = x[4, 8] weight[3, 8]^T + bias
@@ -228,12 +316,22 @@ static void layers_2_dense_forward(
     float *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
     {   /* the last 3 columns */
-        float bp[64];  /* the panel of b, packed: 8 rows of 8 */
+        float bp[64];  /* a panel of b, packed: 8 rows of 8 */
         nn_pack_t_f32(8, 3, 8, weight, 8, bp);
         nn_tile_f32(4, 1, 3, 8, x, 8, 1, bp, 8, out, 3, 0);
     }
     /* epilogue, over out while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < 3; j++) {
+            const int i = r * 3 + j;
+            float v = out[i];
+            v += bias[j];
+            out[i] = v;
+        }
+#else
     nn_bias_rows_f32(4, 3, out, bias);
+#endif
 }
 
 /* loss (softmax_cross_entropy), forward: loss = mean over 4 rows of logsumexp(logits) - logits[label]; dlogits = (softmax - onehot) / 4
@@ -261,9 +359,7 @@ static void loss_softmax_cross_entropy_forward_backward(
 
 /* layers[2] (dense), backward: dbias[3] = sum over 4 rows of dout */
 static void layers_2_dense_backward_bias(const float *restrict dout, float *restrict dbias) {
-    for (int j = 0; j < 3; j++) dbias[j] = 0;
-    for (int r = 0; r < 4; r++)
-        for (int j = 0; j < 3; j++) dbias[j] += dout[r * 3 + j];
+    nn_col_sums_f32(4, 3, dout, dbias);  /* row by row, in order */
 }
 
 /* layers[2] (dense), backward: dweight[3, 8] = dout[4, 3]^T x[4, 8] */
@@ -271,10 +367,10 @@ static void layers_2_dense_backward_weight(
     const float *restrict dout,
     const float *restrict x,
     float *restrict dweight) {
-    /* register tiles of dweight: rows from columns of dout, panels of x's rows in place */
+    /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     {   /* the last 8 columns */
-        float bp[32];  /* the panel of b, packed: 4 rows of 8 */
-        nn_pack_n_f32(4, 8, 8, x + 0, 8, bp);
+        float bp[32];  /* a panel of b, packed: 4 rows of 8 */
+        nn_pack_n_f32(4, 8, 8, x, 8, bp);
         nn_tile_f32(3, 1, 8, 4, dout, 1, 3, bp, 8, dweight, 8, 0);
     }
 }
@@ -286,21 +382,29 @@ static void layers_2_dense_backward_input(
     const float *restrict weight,
     const float *restrict act_out0,
     float *restrict dx) {
-    /* register tiles of dx, reading panels of weight's rows in place */
+    /* register tiles of dx, from panels of weight's rows */
     {   /* the last 8 columns */
-        float bp[24];  /* the panel of b, packed: 3 rows of 8 */
-        nn_pack_n_f32(3, 8, 8, weight + 0, 8, bp);
+        float bp[24];  /* a panel of b, packed: 3 rows of 8 */
+        nn_pack_n_f32(3, 8, 8, weight, 8, bp);
         nn_tile_f32(4, 1, 8, 3, dout, 3, 1, bp, 8, dx, 8, 0);
     }
     /* epilogue, over dx while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < 8; j++) {
+            const int i = r * 8 + j;
+            float v = dx[i];
+            v *= (act_out0[i] > 0 ? 1 : 0);  /* relu' */
+            dx[i] = v;
+        }
+#else
     nn_relu_grad_f32(32, dx, act_out0);  /* * relu' */
+#endif
 }
 
 /* layers[0] (dense), backward: dbias[8] = sum over 4 rows of dout */
 static void layers_0_dense_backward_bias(const float *restrict dout, float *restrict dbias) {
-    for (int j = 0; j < 8; j++) dbias[j] = 0;
-    for (int r = 0; r < 4; r++)
-        for (int j = 0; j < 8; j++) dbias[j] += dout[r * 8 + j];
+    nn_col_sums_f32(4, 8, dout, dbias);  /* row by row, in order */
 }
 
 /* layers[0] (dense), backward: dweight[8, 4] = dout[4, 8]^T x[4, 4] */
@@ -308,12 +412,12 @@ static void layers_0_dense_backward_weight(
     const float *restrict dout,
     const float *restrict x,
     float *restrict dweight) {
-    /* register tiles of dweight: rows from columns of dout, panels of x's rows in place */
+    /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     {   /* the last 4 columns */
-        float bp[32];  /* the panel of b, packed: 4 rows of 8 */
-        nn_pack_n_f32(4, 4, 8, x + 0, 4, bp);
+        float bp[32];  /* a panel of b, packed: 4 rows of 8 */
+        nn_pack_n_f32(4, 4, 8, x, 4, bp);
         nn_tile_f32(6, 1, 4, 4, dout, 1, 8, bp, 8, dweight, 4, 0);
-        nn_tile_f32(2, 1, 4, 4, dout + 6 * 1, 1, 8, bp, 8, dweight + 6 * 4, 4, 0);
+        nn_tile_f32(2, 1, 4, 4, dout + 6, 1, 8, bp, 8, dweight + 6 * 4, 4, 0);
     }
 }
 
@@ -322,10 +426,10 @@ static void layers_0_dense_backward_input(
     const float *restrict dout,
     const float *restrict weight,
     float *restrict dx) {
-    /* register tiles of dx, reading panels of weight's rows in place */
+    /* register tiles of dx, from panels of weight's rows */
     {   /* the last 4 columns */
-        float bp[64];  /* the panel of b, packed: 8 rows of 8 */
-        nn_pack_n_f32(8, 4, 8, weight + 0, 4, bp);
+        float bp[64];  /* a panel of b, packed: 8 rows of 8 */
+        nn_pack_n_f32(8, 4, 8, weight, 4, bp);
         nn_tile_f32(4, 1, 4, 8, dout, 8, 1, bp, 8, dx, 4, 0);
     }
 }
@@ -341,6 +445,10 @@ static void golden_mlp_optimizer(float *restrict p, const float *restrict g, flo
         p[i] -= lr * gi;
     }
 }
+#ifdef NN_PRECOMPILED  /* tcc: the loop above, precompiled (vectorised) */
+#define golden_mlp_optimizer(p, g, state, step, lr) \
+    ((void)golden_mlp_optimizer, (void)(state), (void)(step), nn_sgd_f32(67, p, g, lr, 0.0f))
+#endif
 
 void golden_mlp_init(float *params, uint64_t seed) {
     nn_rng rng;

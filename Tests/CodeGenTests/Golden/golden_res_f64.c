@@ -16,16 +16,38 @@
 
 #include "golden_res.h"
 
+#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */
 /* ---- nngen prelude: libc/libm only ------------------------------------------------------
  * The random generator below is the project's one generator (docs: README "Random numbers"):
  * splitmix64 seeds the four words of xoshiro256**; a double in [0, 1) is (next >> 11) * 2^-53;
  * uniform(lo, hi) = lo + (hi - lo) * u, computed in double. nngen's Swift code uses the same
  * generator, so the same seed gives the same parameters and the same shuffles in both.
  */
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifdef NN_LIBM_PROTOTYPES
+/* The libc and libm functions the generated code calls, declared here rather than through
+ * <math.h> and <string.h>: tcc parses these few lines in microseconds, the headers in ~7 ms. */
+double exp(double);
+double log(double);
+double log1p(double);
+double fabs(double);
+double sqrt(double);
+double tanh(double);
+double erf(double);
+double pow(double, double);
+double fma(double, double, double);
+float expf(float);
+float sqrtf(float);
+float tanhf(float);
+float erff(float);
+float fmaf(float, float, float);
+void *memcpy(void *restrict, const void *restrict, size_t);
+void *memset(void *, int, size_t);
+#else
+#include <math.h>
 #include <string.h>
+#endif
 
 typedef struct { uint64_t s[4]; } nn_rng;
 
@@ -77,6 +99,18 @@ static inline uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
     }
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#pragma GCC optimize ("no-trapping-math")
+#endif
+
+/* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
+ * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
+#if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
+#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
+#else
+#define NN_PARALLEL_FOR
+#endif
+
 /* Derivatives of the activations that need their input (CONVENTIONS.md). */
 static inline double nn_dgelu(double x) {
     /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
@@ -102,7 +136,10 @@ static inline double nn_dsigmoid(double x) {
  */
 #if defined(__GNUC__) && !defined(__TINYC__) && !defined(NN_PLAIN_C)
 #define NN_VECTORS 1
+#define NN_TILE_INLINE static inline __attribute__((always_inline))
 typedef double nn_vf64 __attribute__((vector_size(32), aligned(8), may_alias));
+#else
+#define NN_TILE_INLINE static inline
 #endif
 #if defined(__FMA__) && defined(__x86_64__)
 #define NN_FMA_F64(a, b, c) fma(a, b, c)
@@ -111,31 +148,30 @@ typedef double nn_vf64 __attribute__((vector_size(32), aligned(8), may_alias));
 #define NN_FMA_F64(a, b, c) ((a) * (b) + (c))
 #define NN_VFMA_F64(a, b, c) ((a) * (b) + (c))
 #endif
-/* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
- * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
-#if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
-#else
-#define NN_PARALLEL_FOR
-#endif
 #ifdef NN_PRECOMPILED
 void nn_tile_f64(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc);
 void nn_pack_t_f64(int K, int n, int w, const double *restrict src, int ld, double *restrict p);
 void nn_pack_n_f64(int K, int n, int w, const double *restrict src, int ld, double *restrict p);
+double nn_sum_f64(int n, const double *restrict x);
+double nn_sumsq_dev_f64(int n, const double *restrict x, double mu);
+double nn_dot_f64(int n, const double *restrict x, const double *restrict y);
+void nn_col_sums_f64(int rows, int cols, const double *restrict x, double *restrict s);
+void nn_layernorm_f64(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd);
+void nn_layernorm_grad_f64(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g);
 void nn_bias_rows_f64(int rows, int cols, double *restrict v, const double *restrict bias);
 void nn_add_f64(int n, double *restrict v, const double *restrict t);
 void nn_gelu_f64(int n, double *restrict v);
 void nn_gelu_grad_f64(int n, double *restrict v, const double *restrict s);
 #else
-static inline void nn_tile_f64(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
+NN_TILE_INLINE void nn_tile_f64(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
     nn_vf64 s[6][2], bv[2];
     for (int i = 0; i < R; i++)
         for (int u = 0; u < V; u++) {
-            if (!acc) s[i][u] = zero;
-            else if (n == 4 * V) s[i][u] = *(const nn_vf64 *)(c + i * ldc + 4 * u);
-            else for (int j = 0; j < 4; j++) s[i][u][j] = 4 * u + j < n ? c[i * ldc + 4 * u + j] : 0;
+            s[i][u] = zero;
+            if (acc && n == 4 * V) s[i][u] = *(const nn_vf64 *)(c + i * ldc + 4 * u);
+            else if (acc) for (int j = 0; j < 4 && 4 * u + j < n; j++) s[i][u][j] = c[i * ldc + 4 * u + j];
         }
     for (int p = 0; p < K; p++) {
         for (int u = 0; u < V; u++) bv[u] = *(const nn_vf64 *)(b + p * sb + 4 * u);
@@ -163,13 +199,101 @@ static inline void nn_tile_f64(int R, int V, int n, int K, const double *restric
         for (int j = 0; j < n; j++) c[i * ldc + j] = s[i][j];
 #endif
 }
-static inline void nn_pack_t_f64(int K, int n, int w, const double *restrict src, int ld, double *restrict p) {
-    for (int j = 0; j < w; j++)
-        for (int k = 0; k < K; k++) p[k * w + j] = j < n ? src[j * ld + k] : 0;
+NN_TILE_INLINE void nn_pack_t_f64(int K, int n, int w, const double *restrict src, int ld, double *restrict p) {
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < w; j++) p[k * w + j] = j < n ? src[j * ld + k] : 0;
 }
-static inline void nn_pack_n_f64(int K, int n, int w, const double *restrict src, int ld, double *restrict p) {
+NN_TILE_INLINE void nn_pack_n_f64(int K, int n, int w, const double *restrict src, int ld, double *restrict p) {
     for (int k = 0; k < K; k++)
         for (int j = 0; j < w; j++) p[k * w + j] = j < n ? src[k * ld + j] : 0;
+}
+static inline double nn_sum_f64(int n, const double *restrict x) {
+    int k = 0;
+#ifdef NN_VECTORS
+    nn_vf64 acc = {0};
+    for (; k + 4 <= n; k += 4) {
+        const nn_vf64 xv = *(const nn_vf64 *)(x + k);
+        acc += xv;
+    }
+#else
+    double acc[4] = {0};
+    for (; k + 4 <= n; k += 4)
+        for (int l = 0; l < 4; l++) acc[l] += x[k + l];
+#endif
+    double s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for (; k < n; k++) s += x[k];
+    return s;
+}
+static inline double nn_sumsq_dev_f64(int n, const double *restrict x, double mu) {
+    int k = 0;
+#ifdef NN_VECTORS
+    nn_vf64 acc = {0};
+    const nn_vf64 muv = {mu, mu, mu, mu};
+    for (; k + 4 <= n; k += 4) {
+        const nn_vf64 xv = *(const nn_vf64 *)(x + k);
+        acc += (xv - muv) * (xv - muv);
+    }
+#else
+    double acc[4] = {0};
+    for (; k + 4 <= n; k += 4)
+        for (int l = 0; l < 4; l++) acc[l] += (x[k + l] - mu) * (x[k + l] - mu);
+#endif
+    double s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for (; k < n; k++) s += (x[k] - mu) * (x[k] - mu);
+    return s;
+}
+static inline double nn_dot_f64(int n, const double *restrict x, const double *restrict y) {
+    int k = 0;
+#ifdef NN_VECTORS
+    nn_vf64 acc = {0};
+    for (; k + 4 <= n; k += 4) {
+        const nn_vf64 xv = *(const nn_vf64 *)(x + k), yv = *(const nn_vf64 *)(y + k);
+        acc += xv * yv;
+    }
+#else
+    double acc[4] = {0};
+    for (; k + 4 <= n; k += 4)
+        for (int l = 0; l < 4; l++) acc[l] += x[k + l] * y[k + l];
+#endif
+    double s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for (; k < n; k++) s += x[k] * y[k];
+    return s;
+}
+static inline void nn_col_sums_f64(int rows, int cols, const double *restrict x, double *restrict s) {
+    for (int j = 0; j < cols; j++) s[j] = 0;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
+}
+static inline void nn_layernorm_f64(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
+    for (int r = 0; r < rows; r++) {
+        const double *xr = x + r * C;
+        const double mu = nn_sum_f64(C, xr) / C;
+        const double rs = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
+        mean[r] = mu;
+        rstd[r] = rs;
+        if (weight)
+            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
+        else
+            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs;
+    }
+}
+static inline void nn_layernorm_grad_f64(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
+    if (weight)
+        for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
+    for (int r = 0; r < rows; r++) {
+        const double *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
+        const double mu = mean[r], rs = rstd[r];
+        for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
+        if (weight)
+            for (int k = 0; k < C; k++) {
+                g[k] = dr[k] * weight[k];
+                dweight[k] += dr[k] * xh[k];
+                dbias[k] += dr[k];
+            }
+        const double mean_g = nn_sum_f64(C, gr) / C, mean_gx = nn_dot_f64(C, gr, xh) / C;
+        if (!dx) continue;
+        for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+    }
 }
 static inline void nn_bias_rows_f64(int rows, int cols, double *restrict v, const double *restrict bias) {
     for (int r = 0; r < rows; r++)
@@ -200,12 +324,22 @@ static void layers_0_dense_forward(
     double *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
     {   /* the last 6 columns */
-        double bp[32];  /* the panel of b, packed: 4 rows of 8 */
+        double bp[32];  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_t_f64(4, 6, 8, weight, 4, bp);
         nn_tile_f64(3, 2, 6, 4, x, 4, 1, bp, 8, out, 6, 0);
     }
     /* epilogue, over out while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 6; j++) {
+            const int i = r * 6 + j;
+            double v = out[i];
+            v += bias[j];
+            out[i] = v;
+        }
+#else
     nn_bias_rows_f64(3, 6, out, bias);
+#endif
 }
 
 /* layers[1].layers[0] (layernorm), forward: layernorm over the last axis, 3 rows of 6, eps 1e-05, * weight + bias ; keeps mean and 1/std
@@ -217,22 +351,21 @@ static void layers_1_layers_0_layernorm_forward(
     double *restrict out,
     double *restrict mean,
     double *restrict rstd) {
+#ifndef NN_PRECOMPILED
     for (int r = 0; r < 3; r++) {
         const double *xr = x + r * 6;
-        double sum = 0;
-        for (int k = 0; k < 6; k++) sum += xr[k];
-        const double mu = sum / 6;
-        double var = 0;
-        for (int k = 0; k < 6; k++) { const double d = xr[k] - mu; var += d * d; }
-        const double rs = 1 / sqrt(var / 6 + 1e-05);
+        const double mu = nn_sum_f64(6, xr) / 6;
+        const double rs = 1 / sqrt(nn_sumsq_dev_f64(6, xr, mu) / 6 + 1e-05);
         mean[r] = mu;
         rstd[r] = rs;
         for (int k = 0; k < 6; k++) {
             double v = (xr[k] - mu) * rs * weight[k] + bias[k];
-
             out[r * 6 + k] = v;
         }
     }
+#else  /* tcc: the same loops, precompiled */
+    nn_layernorm_f64(3, 6, 1e-05, x, weight, bias, out, mean, rstd);
+#endif
 }
 
 /* layers[1].layers[1] (dense), forward: out[3, 6] = x[3, 6] weight[6, 6]^T + bias -> gelu
@@ -245,14 +378,26 @@ static void layers_1_layers_1_dense_forward(
     double *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
     {   /* the last 6 columns */
-        double bp[48];  /* the panel of b, packed: 6 rows of 8 */
+        double bp[48];  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_t_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, x, 6, 1, bp, 8, out, 6, 0);
     }
     /* epilogue, over out while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 6; j++) {
+            const int i = r * 6 + j;
+            double v = out[i];
+            v += bias[j];
+            keep1[i] = v;  /* kept for backward */
+            v = (0.5 * v * (1 + erf(v * 0.7071067811865476)));  /* gelu */
+            out[i] = v;
+        }
+#else
     nn_bias_rows_f64(3, 6, out, bias);
     memcpy(keep1, out, 18 * sizeof(double));  /* kept for backward */
     nn_gelu_f64(18, out);  /* gelu */
+#endif
 }
 
 /* layers[1].layers[3] (dense), forward: out[3, 6] = x[3, 6] weight[6, 6]^T + bias + residual
@@ -265,13 +410,24 @@ static void layers_1_layers_3_dense_forward(
     double *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
     {   /* the last 6 columns */
-        double bp[48];  /* the panel of b, packed: 6 rows of 8 */
+        double bp[48];  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_t_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, x, 6, 1, bp, 8, out, 6, 0);
     }
     /* epilogue, over out while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 6; j++) {
+            const int i = r * 6 + j;
+            double v = out[i];
+            v += bias[j];
+            v += residual[i];  /* residual add */
+            out[i] = v;
+        }
+#else
     nn_bias_rows_f64(3, 6, out, bias);
     nn_add_f64(18, out, residual);  /* residual add */
+#endif
 }
 
 /* layers[2] (dense), forward: out[3, 1] = x[3, 6] weight[1, 6]^T + bias
@@ -283,12 +439,22 @@ static void layers_2_dense_forward(
     double *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
     {   /* the last 1 column */
-        double bp[24];  /* the panel of b, packed: 6 rows of 4 */
+        double bp[24];  /* a panel of b, packed: 6 rows of 4 */
         nn_pack_t_f64(6, 1, 4, weight, 6, bp);
         nn_tile_f64(3, 1, 1, 6, x, 6, 1, bp, 4, out, 1, 0);
     }
     /* epilogue, over out while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 1; j++) {
+            const int i = r * 1 + j;
+            double v = out[i];
+            v += bias[j];
+            out[i] = v;
+        }
+#else
     nn_bias_rows_f64(3, 1, out, bias);
+#endif
 }
 
 /* loss (bce_with_logits), forward: loss = mean over 3 elements of max(z, 0) - z y + log1p(exp(-|z|)) (no overflow) */
@@ -318,9 +484,7 @@ static void loss_bce_with_logits_backward(
 
 /* layers[2] (dense), backward: dbias[1] = sum over 3 rows of dout */
 static void layers_2_dense_backward_bias(const double *restrict dout, double *restrict dbias) {
-    for (int j = 0; j < 1; j++) dbias[j] = 0;
-    for (int r = 0; r < 3; r++)
-        for (int j = 0; j < 1; j++) dbias[j] += dout[r * 1 + j];
+    nn_col_sums_f64(3, 1, dout, dbias);  /* row by row, in order */
 }
 
 /* layers[2] (dense), backward: dweight[1, 6] = dout[3, 1]^T x[3, 6] */
@@ -328,10 +492,10 @@ static void layers_2_dense_backward_weight(
     const double *restrict dout,
     const double *restrict x,
     double *restrict dweight) {
-    /* register tiles of dweight: rows from columns of dout, panels of x's rows in place */
+    /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     {   /* the last 6 columns */
-        double bp[24];  /* the panel of b, packed: 3 rows of 8 */
-        nn_pack_n_f64(3, 6, 8, x + 0, 6, bp);
+        double bp[24];  /* a panel of b, packed: 3 rows of 8 */
+        nn_pack_n_f64(3, 6, 8, x, 6, bp);
         nn_tile_f64(1, 2, 6, 3, dout, 1, 1, bp, 8, dweight, 6, 0);
     }
 }
@@ -341,19 +505,17 @@ static void layers_2_dense_backward_input(
     const double *restrict dout,
     const double *restrict weight,
     double *restrict dx) {
-    /* register tiles of dx, reading panels of weight's rows in place */
+    /* register tiles of dx, from panels of weight's rows */
     {   /* the last 6 columns */
-        double bp[8];  /* the panel of b, packed: 1 rows of 8 */
-        nn_pack_n_f64(1, 6, 8, weight + 0, 6, bp);
+        double bp[8];  /* a panel of b, packed: 1 rows of 8 */
+        nn_pack_n_f64(1, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 1, dout, 1, 1, bp, 8, dx, 6, 0);
     }
 }
 
 /* layers[1].layers[3] (dense), backward: dbias[6] = sum over 3 rows of dout */
 static void layers_1_layers_3_dense_backward_bias(const double *restrict dout, double *restrict dbias) {
-    for (int j = 0; j < 6; j++) dbias[j] = 0;
-    for (int r = 0; r < 3; r++)
-        for (int j = 0; j < 6; j++) dbias[j] += dout[r * 6 + j];
+    nn_col_sums_f64(3, 6, dout, dbias);  /* row by row, in order */
 }
 
 /* layers[1].layers[3] (dense), backward: dweight[6, 6] = dout[3, 6]^T x[3, 6] */
@@ -361,10 +523,10 @@ static void layers_1_layers_3_dense_backward_weight(
     const double *restrict dout,
     const double *restrict x,
     double *restrict dweight) {
-    /* register tiles of dweight: rows from columns of dout, panels of x's rows in place */
+    /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     {   /* the last 6 columns */
-        double bp[24];  /* the panel of b, packed: 3 rows of 8 */
-        nn_pack_n_f64(3, 6, 8, x + 0, 6, bp);
+        double bp[24];  /* a panel of b, packed: 3 rows of 8 */
+        nn_pack_n_f64(3, 6, 8, x, 6, bp);
         nn_tile_f64(6, 2, 6, 3, dout, 1, 6, bp, 8, dweight, 6, 0);
     }
 }
@@ -376,21 +538,29 @@ static void layers_1_layers_3_dense_backward_input(
     const double *restrict weight,
     const double *restrict act_in0,
     double *restrict dx) {
-    /* register tiles of dx, reading panels of weight's rows in place */
+    /* register tiles of dx, from panels of weight's rows */
     {   /* the last 6 columns */
-        double bp[48];  /* the panel of b, packed: 6 rows of 8 */
-        nn_pack_n_f64(6, 6, 8, weight + 0, 6, bp);
+        double bp[48];  /* a panel of b, packed: 6 rows of 8 */
+        nn_pack_n_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, dout, 6, 1, bp, 8, dx, 6, 0);
     }
     /* epilogue, over dx while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 6; j++) {
+            const int i = r * 6 + j;
+            double v = dx[i];
+            v *= nn_dgelu(act_in0[i]);  /* gelu' */
+            dx[i] = v;
+        }
+#else
     nn_gelu_grad_f64(18, dx, act_in0);  /* * gelu' */
+#endif
 }
 
 /* layers[1].layers[1] (dense), backward: dbias[6] = sum over 3 rows of dout */
 static void layers_1_layers_1_dense_backward_bias(const double *restrict dout, double *restrict dbias) {
-    for (int j = 0; j < 6; j++) dbias[j] = 0;
-    for (int r = 0; r < 3; r++)
-        for (int j = 0; j < 6; j++) dbias[j] += dout[r * 6 + j];
+    nn_col_sums_f64(3, 6, dout, dbias);  /* row by row, in order */
 }
 
 /* layers[1].layers[1] (dense), backward: dweight[6, 6] = dout[3, 6]^T x[3, 6] */
@@ -398,10 +568,10 @@ static void layers_1_layers_1_dense_backward_weight(
     const double *restrict dout,
     const double *restrict x,
     double *restrict dweight) {
-    /* register tiles of dweight: rows from columns of dout, panels of x's rows in place */
+    /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     {   /* the last 6 columns */
-        double bp[24];  /* the panel of b, packed: 3 rows of 8 */
-        nn_pack_n_f64(3, 6, 8, x + 0, 6, bp);
+        double bp[24];  /* a panel of b, packed: 3 rows of 8 */
+        nn_pack_n_f64(3, 6, 8, x, 6, bp);
         nn_tile_f64(6, 2, 6, 3, dout, 1, 6, bp, 8, dweight, 6, 0);
     }
 }
@@ -411,10 +581,10 @@ static void layers_1_layers_1_dense_backward_input(
     const double *restrict dout,
     const double *restrict weight,
     double *restrict dx) {
-    /* register tiles of dx, reading panels of weight's rows in place */
+    /* register tiles of dx, from panels of weight's rows */
     {   /* the last 6 columns */
-        double bp[48];  /* the panel of b, packed: 6 rows of 8 */
-        nn_pack_n_f64(6, 6, 8, weight + 0, 6, bp);
+        double bp[48];  /* a panel of b, packed: 6 rows of 8 */
+        nn_pack_n_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, dout, 6, 1, bp, 8, dx, 6, 0);
     }
 }
@@ -431,35 +601,37 @@ static void layers_1_layers_0_layernorm_backward(
     double *restrict dx,
     double *restrict dweight,
     double *restrict dbias) {
+#ifndef NN_PRECOMPILED
     for (int k = 0; k < 6; k++) { dweight[k] = 0; dbias[k] = 0; }
     for (int r = 0; r < 3; r++) {
-        const double *xr = x + r * 6;
+        const double *xr = x + r * 6, *dr = dout + r * 6;
         const double mu = mean[r], rs = rstd[r];
-        double sum_g = 0, sum_gx = 0;
+        double xh[6], g[6];  /* the row normalised, and the gradient reaching it (dout * weight) */
+        for (int k = 0; k < 6; k++) xh[k] = (xr[k] - mu) * rs;
         for (int k = 0; k < 6; k++) {
-            const double xh = (xr[k] - mu) * rs;
-            const double g = dout[r * 6 + k] * weight[k];
-            sum_g += g;
-            sum_gx += g * xh;
-            dweight[k] += dout[r * 6 + k] * xh;
-            dbias[k] += dout[r * 6 + k];
+            g[k] = dr[k] * weight[k];
+            dweight[k] += dr[k] * xh[k];
+            dbias[k] += dr[k];
         }
-        const double mean_g = sum_g / 6, mean_gx = sum_gx / 6;
-        
+        const double mean_g = nn_sum_f64(6, g) / 6, mean_gx = nn_dot_f64(6, g, xh) / 6;
         for (int k = 0; k < 6; k++) {
-            const double xh = (xr[k] - mu) * rs;
-            double v = rs * (dout[r * 6 + k] * weight[k] - mean_g - xh * mean_gx);
+            double v = rs * (g[k] - mean_g - xh[k] * mean_gx);
             v += grad_other0[r * 6 + k];  /* gradients meeting at a fork */
             dx[r * 6 + k] = v;
         }
     }
+#else  /* tcc: the same loops, precompiled, then the epilogue as passes */
+    double xh[6], g[6];
+    nn_layernorm_grad_f64(3, 6, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
+    {
+        nn_add_f64(18, dx, grad_other0);  /* gradients meeting at a fork */
+    }
+#endif
 }
 
 /* layers[0] (dense), backward: dbias[6] = sum over 3 rows of dout */
 static void layers_0_dense_backward_bias(const double *restrict dout, double *restrict dbias) {
-    for (int j = 0; j < 6; j++) dbias[j] = 0;
-    for (int r = 0; r < 3; r++)
-        for (int j = 0; j < 6; j++) dbias[j] += dout[r * 6 + j];
+    nn_col_sums_f64(3, 6, dout, dbias);  /* row by row, in order */
 }
 
 /* layers[0] (dense), backward: dweight[6, 4] = dout[3, 6]^T x[3, 4] */
@@ -467,10 +639,10 @@ static void layers_0_dense_backward_weight(
     const double *restrict dout,
     const double *restrict x,
     double *restrict dweight) {
-    /* register tiles of dweight: rows from columns of dout, panels of x's rows in place */
+    /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     {   /* the last 4 columns */
-        double bp[12];  /* the panel of b, packed: 3 rows of 4 */
-        nn_pack_n_f64(3, 4, 4, x + 0, 4, bp);
+        double bp[12];  /* a panel of b, packed: 3 rows of 4 */
+        nn_pack_n_f64(3, 4, 4, x, 4, bp);
         nn_tile_f64(6, 1, 4, 3, dout, 1, 6, bp, 4, dweight, 4, 0);
     }
 }
@@ -480,10 +652,10 @@ static void layers_0_dense_backward_input(
     const double *restrict dout,
     const double *restrict weight,
     double *restrict dx) {
-    /* register tiles of dx, reading panels of weight's rows in place */
+    /* register tiles of dx, from panels of weight's rows */
     {   /* the last 4 columns */
-        double bp[24];  /* the panel of b, packed: 6 rows of 4 */
-        nn_pack_n_f64(6, 4, 4, weight + 0, 4, bp);
+        double bp[24];  /* a panel of b, packed: 6 rows of 4 */
+        nn_pack_n_f64(6, 4, 4, weight, 4, bp);
         nn_tile_f64(3, 1, 4, 6, dout, 6, 1, bp, 4, dx, 4, 0);
     }
 }

@@ -15,16 +15,38 @@
 
 #include "golden_seq.h"
 
+#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */
 /* ---- nngen prelude: libc/libm only ------------------------------------------------------
  * The random generator below is the project's one generator (docs: README "Random numbers"):
  * splitmix64 seeds the four words of xoshiro256**; a double in [0, 1) is (next >> 11) * 2^-53;
  * uniform(lo, hi) = lo + (hi - lo) * u, computed in double. nngen's Swift code uses the same
  * generator, so the same seed gives the same parameters and the same shuffles in both.
  */
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifdef NN_LIBM_PROTOTYPES
+/* The libc and libm functions the generated code calls, declared here rather than through
+ * <math.h> and <string.h>: tcc parses these few lines in microseconds, the headers in ~7 ms. */
+double exp(double);
+double log(double);
+double log1p(double);
+double fabs(double);
+double sqrt(double);
+double tanh(double);
+double erf(double);
+double pow(double, double);
+double fma(double, double, double);
+float expf(float);
+float sqrtf(float);
+float tanhf(float);
+float erff(float);
+float fmaf(float, float, float);
+void *memcpy(void *restrict, const void *restrict, size_t);
+void *memset(void *, int, size_t);
+#else
+#include <math.h>
 #include <string.h>
+#endif
 
 typedef struct { uint64_t s[4]; } nn_rng;
 
@@ -76,6 +98,18 @@ static inline uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
     }
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#pragma GCC optimize ("no-trapping-math")
+#endif
+
+/* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
+ * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
+#if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
+#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
+#else
+#define NN_PARALLEL_FOR
+#endif
+
 /* tanh for float32 as a rational function of x (odd degree 13 over even degree 6, after clamping |x|
  * to 7.9, where tanh rounds to +-1): within 4e-7 of tanh, and vectorisable, unlike libm's tanhf. */
 static inline float nn_tanhf(float x) {
@@ -119,7 +153,34 @@ static inline float nn_dsigmoidf(float x) {
  */
 #if defined(__GNUC__) && !defined(__TINYC__) && !defined(NN_PLAIN_C)
 #define NN_VECTORS 1
+#define NN_TILE_INLINE static inline __attribute__((always_inline))
 typedef float nn_vf32 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int nn_vi32 __attribute__((vector_size(32)));
+#ifdef __clang__
+#define NN_SHUFFLE8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define NN_SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (nn_vi32){__VA_ARGS__})
+#endif
+/* d[r * ldd + c] = s[c * ld + r] for r, c < 8. */
+NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *restrict d, int ldd) {
+    nn_vf32 r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) r[i] = *(const nn_vf32 *)(s + i * ld);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = NN_SHUFFLE8(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = NN_SHUFFLE8(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            u[i + 2 * h] = NN_SHUFFLE8(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[i + 2 * h + 1] = NN_SHUFFLE8(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int i = 0; i < 4; i++) {
+        *(nn_vf32 *)(d + i * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        *(nn_vf32 *)(d + (i + 4) * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+#else
+#define NN_TILE_INLINE static inline
 #endif
 #if defined(__FMA__) && defined(__x86_64__)
 #define NN_FMA_F32(a, b, c) fmaf(a, b, c)
@@ -128,27 +189,29 @@ typedef float nn_vf32 __attribute__((vector_size(32), aligned(4), may_alias));
 #define NN_FMA_F32(a, b, c) ((a) * (b) + (c))
 #define NN_VFMA_F32(a, b, c) ((a) * (b) + (c))
 #endif
-/* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
- * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
-#if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
-#else
-#define NN_PARALLEL_FOR
-#endif
 #ifdef NN_PRECOMPILED
 void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc);
 void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
+void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
+float nn_sum_f32(int n, const float *restrict x);
+float nn_sumsq_dev_f32(int n, const float *restrict x, float mu);
+float nn_dot_f32(int n, const float *restrict x, const float *restrict y);
+void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
+void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd);
+void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g);
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
+void nn_relu_f32(int n, float *restrict v);
+void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
 #else
-static inline void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
+NN_TILE_INLINE void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
     nn_vf32 s[6][2], bv[2];
     for (int i = 0; i < R; i++)
         for (int u = 0; u < V; u++) {
-            if (!acc) s[i][u] = zero;
-            else if (n == 8 * V) s[i][u] = *(const nn_vf32 *)(c + i * ldc + 8 * u);
-            else for (int j = 0; j < 8; j++) s[i][u][j] = 8 * u + j < n ? c[i * ldc + 8 * u + j] : 0;
+            s[i][u] = zero;
+            if (acc && n == 8 * V) s[i][u] = *(const nn_vf32 *)(c + i * ldc + 8 * u);
+            else if (acc) for (int j = 0; j < 8 && 8 * u + j < n; j++) s[i][u][j] = c[i * ldc + 8 * u + j];
         }
     for (int p = 0; p < K; p++) {
         for (int u = 0; u < V; u++) bv[u] = *(const nn_vf32 *)(b + p * sb + 8 * u);
@@ -176,43 +239,168 @@ static inline void nn_tile_f32(int R, int V, int n, int K, const float *restrict
         for (int j = 0; j < n; j++) c[i * ldc + j] = s[i][j];
 #endif
 }
-static inline void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p) {
-    for (int j = 0; j < w; j++)
-        for (int k = 0; k < K; k++) p[k * w + j] = j < n ? src[j * ld + k] : 0;
+NN_TILE_INLINE void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p) {
+#ifdef NN_VECTORS
+    if (n == w && w % 8 == 0) {  /* whole 8 x 8 blocks, each transposed in registers */
+        int k = 0;
+        for (; k + 8 <= K; k += 8)
+            for (int j = 0; j < w; j += 8) nn_transpose8_f32(src + j * ld + k, ld, p + k * w + j, w);
+        for (; k < K; k++)
+            for (int j = 0; j < w; j++) p[k * w + j] = src[j * ld + k];
+        return;
+    }
+#endif
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < w; j++) p[k * w + j] = j < n ? src[j * ld + k] : 0;
+}
+NN_TILE_INLINE void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p) {
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < w; j++) p[k * w + j] = j < n ? src[k * ld + j] : 0;
+}
+static inline float nn_sum_f32(int n, const float *restrict x) {
+    int k = 0;
+#ifdef NN_VECTORS
+    nn_vf32 acc = {0};
+    for (; k + 8 <= n; k += 8) {
+        const nn_vf32 xv = *(const nn_vf32 *)(x + k);
+        acc += xv;
+    }
+#else
+    float acc[8] = {0};
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++) acc[l] += x[k + l];
+#endif
+    float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (; k < n; k++) s += x[k];
+    return s;
+}
+static inline float nn_sumsq_dev_f32(int n, const float *restrict x, float mu) {
+    int k = 0;
+#ifdef NN_VECTORS
+    nn_vf32 acc = {0};
+    const nn_vf32 muv = {mu, mu, mu, mu, mu, mu, mu, mu};
+    for (; k + 8 <= n; k += 8) {
+        const nn_vf32 xv = *(const nn_vf32 *)(x + k);
+        acc += (xv - muv) * (xv - muv);
+    }
+#else
+    float acc[8] = {0};
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++) acc[l] += (x[k + l] - mu) * (x[k + l] - mu);
+#endif
+    float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (; k < n; k++) s += (x[k] - mu) * (x[k] - mu);
+    return s;
+}
+static inline float nn_dot_f32(int n, const float *restrict x, const float *restrict y) {
+    int k = 0;
+#ifdef NN_VECTORS
+    nn_vf32 acc = {0};
+    for (; k + 8 <= n; k += 8) {
+        const nn_vf32 xv = *(const nn_vf32 *)(x + k), yv = *(const nn_vf32 *)(y + k);
+        acc += xv * yv;
+    }
+#else
+    float acc[8] = {0};
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++) acc[l] += x[k + l] * y[k + l];
+#endif
+    float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (; k < n; k++) s += x[k] * y[k];
+    return s;
+}
+static inline void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s) {
+    for (int j = 0; j < cols; j++) s[j] = 0;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
+}
+static inline void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + r * C;
+        const float mu = nn_sum_f32(C, xr) / C;
+        const float rs = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
+        mean[r] = mu;
+        rstd[r] = rs;
+        if (weight)
+            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
+        else
+            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs;
+    }
+}
+static inline void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
+    if (weight)
+        for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
+        const float mu = mean[r], rs = rstd[r];
+        for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
+        if (weight)
+            for (int k = 0; k < C; k++) {
+                g[k] = dr[k] * weight[k];
+                dweight[k] += dr[k] * xh[k];
+                dbias[k] += dr[k];
+            }
+        const float mean_g = nn_sum_f32(C, gr) / C, mean_gx = nn_dot_f32(C, gr, xh) / C;
+        if (!dx) continue;
+        for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+    }
 }
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
+static inline void nn_relu_f32(int n, float *restrict v) {
+    for (int i = 0; i < n; i++) {
+        const float x = v[i];
+        v[i] = (x > 0 ? x : 0);
+    }
+}
+static inline void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s) {
+    for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
+}
 #endif
 
 /* ---- kernels, in the order they run ---------------------------------------------------- */
 
-/* layers[0] (conv1d), forward: out[2, 8, 4] = conv1d(x[2, 8, 2], weight[4, 2, 3]; stride 1, dilation 1, left pad 1) + bias -> relu
+/* layers[0] (conv1d), forward: out[2, 8, 4] = conv1d(x[2, 8, 2], weight[4, 2, 3]; stride 1, left pad 1) + bias -> relu
  * fused: conv1d_bias_activation */
 static void layers_0_conv1d_forward(
     const float *restrict x,
     const float *restrict weight,
     const float *restrict bias,
     float *restrict out) {
+    /* conv1d as a product per sample: out[t][oc] = sum over p of xp[t * 2 + p] * wp(p, oc) */
+    float wp[48];  /* weight as panels of output channels, rows p = j * 2 + ic */
+    for (int col = 0; col < 8; col++) {
+        const int j0 = col / 16 * 16, width = (col < 0 ? 16 : 8);
+        for (int jp = 0; jp < 3; jp++)
+            for (int q = 0; q < 2; q++)
+                wp[j0 * 6 + (jp * 2 + q) * width + col - j0] = col < 4 ? weight[(col * 2 + q) * 3 + jp] : 0;
+    }
     for (int b = 0; b < 2; b++) {
-        for (int t = 0; t < 8; t++) {
-            for (int oc = 0; oc < 4; oc++) {
-                float v = 0;
-                for (int j = 0; j < 3; j++) {
-                    const int pos = t * 1 + j * 1 - 1;
-                    if (pos < 0 || pos >= 8) continue;  /* zero padding */
-                    const float *xr = x + (b * 8 + pos) * 2;
-                    const float *wr = weight + oc * 6 + j;
-                    for (int ic = 0; ic < 2; ic++) v += wr[ic * 3] * xr[ic];
-                }
-                const int i = (b * 8 + t) * 4 + oc;
-                v += bias[oc];
-                v = (v > 0 ? v : 0);  /* relu */
-                out[i] = v;
-            }
+        float xp[20];  /* the sample with 1 zero rows before and 1 after */
+        memset(xp, 0, 2 * sizeof(float));
+        memcpy(xp + 2, x + b * 16, 16 * sizeof(float));
+        memset(xp + 18, 0, 2 * sizeof(float));
+        {   /* the last 4 columns */
+            nn_tile_f32(6, 1, 4, 6, xp, 2, 1, wp, 8, out + b * 32, 4, 0);
+            nn_tile_f32(2, 1, 4, 6, xp + 6 * 2, 2, 1, wp, 8, out + b * 32 + 6 * 4, 4, 0);
         }
     }
+    /* epilogue, over out while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 16; r++)
+        for (int j = 0; j < 4; j++) {
+            const int i = r * 4 + j;
+            float v = out[i];
+            v += bias[j];
+            v = (v > 0 ? v : 0);  /* relu */
+            out[i] = v;
+        }
+#else
+    nn_bias_rows_f32(16, 4, out, bias);
+    nn_relu_f32(64, out);  /* relu */
+#endif
 }
 
 /* layers[2] (layernorm), forward: layernorm over the last axis, 16 rows of 4, eps 1e-05f, * weight + bias ; keeps mean and 1/std
@@ -224,22 +412,21 @@ static void layers_2_layernorm_forward(
     float *restrict out,
     float *restrict mean,
     float *restrict rstd) {
+#ifndef NN_PRECOMPILED
     for (int r = 0; r < 16; r++) {
         const float *xr = x + r * 4;
-        float sum = 0;
-        for (int k = 0; k < 4; k++) sum += xr[k];
-        const float mu = sum / 4;
-        float var = 0;
-        for (int k = 0; k < 4; k++) { const float d = xr[k] - mu; var += d * d; }
-        const float rs = 1 / sqrtf(var / 4 + 1e-05f);
+        const float mu = nn_sum_f32(4, xr) / 4;
+        const float rs = 1 / sqrtf(nn_sumsq_dev_f32(4, xr, mu) / 4 + 1e-05f);
         mean[r] = mu;
         rstd[r] = rs;
         for (int k = 0; k < 4; k++) {
             float v = (xr[k] - mu) * rs * weight[k] + bias[k];
-
             out[r * 4 + k] = v;
         }
     }
+#else  /* tcc: the same loops, precompiled */
+    nn_layernorm_f32(16, 4, 1e-05f, x, weight, bias, out, mean, rstd);
+#endif
 }
 
 /* layers[3] (maxpool1d), forward: max over windows of 2 positions, stride 2: x[2, 8, 4] -> out[2, 4, 4] */
@@ -263,12 +450,22 @@ static void layers_5_dense_forward(
     float *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
     {   /* the last 2 columns */
-        float bp[128];  /* the panel of b, packed: 16 rows of 8 */
+        float bp[128];  /* a panel of b, packed: 16 rows of 8 */
         nn_pack_t_f32(16, 2, 8, weight, 16, bp);
         nn_tile_f32(2, 1, 2, 16, x, 16, 1, bp, 8, out, 2, 0);
     }
     /* epilogue, over out while it is in cache */
+#ifndef NN_PRECOMPILED
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < 2; j++) {
+            const int i = r * 2 + j;
+            float v = out[i];
+            v += bias[j];
+            out[i] = v;
+        }
+#else
     nn_bias_rows_f32(2, 2, out, bias);
+#endif
 }
 
 /* loss (mse), forward: loss = mean over 4 elements of (pred - target)^2 */
@@ -285,9 +482,7 @@ static void loss_mse_backward(const float *restrict pred, const float *restrict 
 
 /* layers[5] (dense), backward: dbias[2] = sum over 2 rows of dout */
 static void layers_5_dense_backward_bias(const float *restrict dout, float *restrict dbias) {
-    for (int j = 0; j < 2; j++) dbias[j] = 0;
-    for (int r = 0; r < 2; r++)
-        for (int j = 0; j < 2; j++) dbias[j] += dout[r * 2 + j];
+    nn_col_sums_f32(2, 2, dout, dbias);  /* row by row, in order */
 }
 
 /* layers[5] (dense), backward: dweight[2, 16] = dout[2, 2]^T x[2, 16] */
@@ -295,9 +490,11 @@ static void layers_5_dense_backward_weight(
     const float *restrict dout,
     const float *restrict x,
     float *restrict dweight) {
-    /* register tiles of dweight: rows from columns of dout, panels of x's rows in place */
+    /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     {
-        nn_tile_f32(2, 2, 16, 2, dout, 1, 2, x, 16, dweight, 16, 0);
+        float ap[4];  /* rows 0 ... of a, as 2 rows of 2 */
+        nn_pack_n_f32(2, 2, 2, dout, 2, ap);
+        for (int j0 = 0; j0 < 16; j0 += 16) nn_tile_f32(2, 2, 16, 2, ap, 1, 2, x + j0, 16, dweight + j0, 16, 0);
     }
 }
 
@@ -306,7 +503,7 @@ static void layers_5_dense_backward_input(
     const float *restrict dout,
     const float *restrict weight,
     float *restrict dx) {
-    /* register tiles of dx, reading panels of weight's rows in place */
+    /* register tiles of dx, from panels of weight's rows */
     {
         nn_tile_f32(2, 2, 16, 2, dout, 2, 1, weight, 16, dx, 16, 0);
     }
@@ -340,35 +537,37 @@ static void layers_2_layernorm_backward(
     float *restrict dx,
     float *restrict dweight,
     float *restrict dbias) {
+#ifndef NN_PRECOMPILED
     for (int k = 0; k < 4; k++) { dweight[k] = 0; dbias[k] = 0; }
     for (int r = 0; r < 16; r++) {
-        const float *xr = x + r * 4;
+        const float *xr = x + r * 4, *dr = dout + r * 4;
         const float mu = mean[r], rs = rstd[r];
-        float sum_g = 0, sum_gx = 0;
+        float xh[4], g[4];  /* the row normalised, and the gradient reaching it (dout * weight) */
+        for (int k = 0; k < 4; k++) xh[k] = (xr[k] - mu) * rs;
         for (int k = 0; k < 4; k++) {
-            const float xh = (xr[k] - mu) * rs;
-            const float g = dout[r * 4 + k] * weight[k];
-            sum_g += g;
-            sum_gx += g * xh;
-            dweight[k] += dout[r * 4 + k] * xh;
-            dbias[k] += dout[r * 4 + k];
+            g[k] = dr[k] * weight[k];
+            dweight[k] += dr[k] * xh[k];
+            dbias[k] += dr[k];
         }
-        const float mean_g = sum_g / 4, mean_gx = sum_gx / 4;
-        
+        const float mean_g = nn_sum_f32(4, g) / 4, mean_gx = nn_dot_f32(4, g, xh) / 4;
         for (int k = 0; k < 4; k++) {
-            const float xh = (xr[k] - mu) * rs;
-            float v = rs * (dout[r * 4 + k] * weight[k] - mean_g - xh * mean_gx);
+            float v = rs * (g[k] - mean_g - xh[k] * mean_gx);
             v *= (act_out0[r * 4 + k] > 0 ? 1 : 0);  /* relu' */
             dx[r * 4 + k] = v;
         }
     }
+#else  /* tcc: the same loops, precompiled, then the epilogue as passes */
+    float xh[4], g[4];
+    nn_layernorm_grad_f32(16, 4, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
+    {
+        nn_relu_grad_f32(64, dx, act_out0);  /* * relu' */
+    }
+#endif
 }
 
 /* layers[0] (conv1d), backward: dbias[4] = sum over 16 rows of dout */
 static void layers_0_conv1d_backward_bias(const float *restrict dout, float *restrict dbias) {
-    for (int j = 0; j < 4; j++) dbias[j] = 0;
-    for (int r = 0; r < 16; r++)
-        for (int j = 0; j < 4; j++) dbias[j] += dout[r * 4 + j];
+    nn_col_sums_f32(16, 4, dout, dbias);  /* row by row, in order */
 }
 
 /* layers[0] (conv1d), backward: dweight[4, 2, 3] from dout[2, 8, 4] and x[2, 8, 2] */
@@ -376,21 +575,20 @@ static void layers_0_conv1d_backward_weight(
     const float *restrict dout,
     const float *restrict x,
     float *restrict dweight) {
-    for (int i = 0; i < 24; i++) dweight[i] = 0;
+    /* dwt[oc][p] = sum over samples b, positions t of dout[b][t][oc] * xp_b[t * 2 + p] */
+    float dwt[24];  /* the gradient as [oc][j * 2 + ic] */
     for (int b = 0; b < 2; b++) {
-        for (int t = 0; t < 8; t++) {
-            for (int j = 0; j < 3; j++) {
-                const int pos = t * 1 + j * 1 - 1;
-                if (pos < 0 || pos >= 8) continue;
-                const float *xr = x + (b * 8 + pos) * 2;
-                for (int oc = 0; oc < 4; oc++) {
-                    const float d = dout[(b * 8 + t) * 4 + oc];
-                    float *dwr = dweight + oc * 6 + j;
-                    for (int ic = 0; ic < 2; ic++) dwr[ic * 3] += d * xr[ic];
-                }
-            }
+        float xp[36];  /* the sample with 1 zero rows before, zeros after */
+        memset(xp, 0, 2 * sizeof(float));
+        memcpy(xp + 2, x + b * 16, 16 * sizeof(float));
+        memset(xp + 18, 0, 18 * sizeof(float));
+        {   /* the last 6 columns */
+            nn_tile_f32(4, 1, 6, 8, dout + b * 32, 1, 4, xp, 2, dwt, 6, b > 0);
         }
     }
+    for (int oc = 0; oc < 4; oc++)
+        for (int ic = 0; ic < 2; ic++)
+            for (int j = 0; j < 3; j++) dweight[(oc * 2 + ic) * 3 + j] = dwt[oc * 6 + j * 2 + ic];
 }
 
 /* layers[0] (conv1d), backward: dx[2, 8, 2] from dout[2, 8, 4] and weight */
@@ -398,19 +596,22 @@ static void layers_0_conv1d_backward_input(
     const float *restrict dout,
     const float *restrict weight,
     float *restrict dx) {
-    for (int i = 0; i < 32; i++) dx[i] = 0;
+    /* the input gradient as a product per sample: dx[t][ic] = sum over p of yp[t * 4 + p] * wq(p, ic) */
+    float wq[96];  /* weight flipped, as panels of input channels, rows p = j' * 4 + oc */
+    for (int col = 0; col < 8; col++) {
+        const int j0 = col / 16 * 16, width = (col < 0 ? 16 : 8);
+        for (int jp = 0; jp < 3; jp++)
+            for (int q = 0; q < 4; q++)
+                wq[j0 * 12 + (jp * 4 + q) * width + col - j0] = col < 2 ? weight[(q * 2 + col) * 3 + 2 - jp] : 0;
+    }
     for (int b = 0; b < 2; b++) {
-        for (int t = 0; t < 8; t++) {
-            for (int j = 0; j < 3; j++) {
-                const int pos = t * 1 + j * 1 - 1;
-                if (pos < 0 || pos >= 8) continue;
-                float *dxr = dx + (b * 8 + pos) * 2;
-                for (int oc = 0; oc < 4; oc++) {
-                    const float d = dout[(b * 8 + t) * 4 + oc];
-                    const float *wr = weight + oc * 6 + j;
-                    for (int ic = 0; ic < 2; ic++) dxr[ic] += d * wr[ic * 3];
-                }
-            }
+        float yp[40];  /* dout of the sample with 1 zero rows before and 1 after */
+        memset(yp, 0, 4 * sizeof(float));
+        memcpy(yp + 4, dout + b * 32, 32 * sizeof(float));
+        memset(yp + 36, 0, 4 * sizeof(float));
+        {   /* the last 2 columns */
+            nn_tile_f32(6, 1, 2, 12, yp, 4, 1, wq, 8, dx + b * 16, 2, 0);
+            nn_tile_f32(2, 1, 2, 12, yp + 6 * 4, 4, 1, wq, 8, dx + b * 16 + 6 * 2, 2, 0);
         }
     }
 }

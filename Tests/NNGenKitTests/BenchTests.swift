@@ -1,0 +1,62 @@
+import CodeGen
+import Foundation
+import JIT
+import ModelSpec
+import NNGenKit
+import XCTest
+
+/// `runBenchmark` (what `nngen bench` prints): the numbers are consistent with each other and
+/// with the model, the JSON has the documented keys, and bad options are refused with messages.
+final class BenchTests: XCTestCase {
+    func tinyModel() throws -> ModelAnalysis {
+        try analyzeTestModel("bench_tiny", input: .features(8), batch: 4, loss: .softmaxCrossEntropy,
+                             optimizer: .sgd(lr: 0.01), [.dense(units: 16), .relu, .dense(units: 3)])
+    }
+
+    func testNumbersAreConsistent() throws {
+        let a = try tinyModel()
+        let r = try runBenchmark(a, options: BenchOptions(backend: "tcc", scalar: .f32, minSteps: 250, minSeconds: 0,
+                                                          warmupSteps: 2))
+        XCTAssertEqual(r.steps, 250)
+        XCTAssertEqual(r.backend, "tcc")
+        XCTAssertEqual(r.stepFLOPs, 3 * 2 * 4 * (8 * 16 + 16 * 3))  // BENCHMARKS.md: 3 x forward 2*M*N*K
+        XCTAssertLessThanOrEqual(r.stepMicrosecondsMin, r.stepMicrosecondsMedian)
+        XCTAssertGreaterThan(r.stepMicrosecondsMin, 0)
+        XCTAssertEqual(r.gflops, Double(r.stepFLOPs) / (r.stepMicrosecondsMedian * 1e3), accuracy: r.gflops * 1e-9)
+        XCTAssertEqual(r.samplesPerSecond, 4 / (r.stepMicrosecondsMedian * 1e-6), accuracy: r.samplesPerSecond * 1e-9)
+        let code = compile(a, options: CompileOptions(scalar: .f32)).code
+        XCTAssertEqual(r.arenaBytes, code.arenaElements * 4)
+        XCTAssertEqual(r.totalBytes, (2 * a.parameterCount + 0) * 4 + r.arenaBytes)
+        XCTAssertGreaterThan(r.peakRSSBytes, r.totalBytes)
+        XCTAssertTrue(r.lastLoss.isFinite && r.lastLoss > 0)
+        XCTAssertGreaterThan(r.compileMilliseconds, r.codegenMilliseconds)
+    }
+
+    func testJSONHasTheDocumentedKeys() throws {
+        let r = try runBenchmark(try tinyModel(), options: BenchOptions(backend: "tcc", minSteps: 3, minSeconds: 0,
+                                                                        warmupSteps: 0))
+        let object = try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as? [String: Any]
+        let keys = Set(object?.keys.map { $0 } ?? [])
+        for k in ["compile_ms", "step_us_median", "step_us_min", "samples_per_s", "gflops", "arena_bytes",
+                  "total_bytes", "peak_rss_bytes", "backend", "threads"] {
+            XCTAssertTrue(keys.contains(k), "missing \(k) in \(r.json)")
+        }
+        XCTAssertEqual(object?["backend"] as? String, "tcc")
+        XCTAssertEqual(object?["threads"] as? Int, 1)
+        XCTAssertEqual(object?["arena_bytes"] as? Int, r.arenaBytes)
+    }
+
+    func testBadOptionsAreRefused() throws {
+        XCTAssertThrowsError(try benchBackend("tcc", threads: 2)) { e in
+            XCTAssertEqual("\(e)", "--threads 2 needs the cc back end (tcc has no OpenMP); use --backend cc or --threads 1")
+        }
+        XCTAssertThrowsError(try benchBackend("gcc", threads: 1)) { e in
+            XCTAssertEqual("\(e)", "unknown back end 'gcc'; expected tcc or cc")
+        }
+        XCTAssertThrowsError(try benchBackend("cc", threads: 0)) { e in
+            XCTAssertEqual("\(e)", "--threads must be 1 or more (got 0)")
+        }
+        let cc2 = try benchBackend("cc", threads: 2) as? CCBackend
+        XCTAssertEqual(cc2?.extraFlags, ["-fopenmp", "-DNN_THREADS=2", "-Wl,-z,nodelete"])
+    }
+}

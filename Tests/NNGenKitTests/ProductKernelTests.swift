@@ -1,0 +1,101 @@
+import CodeGen
+import Foundation
+import JIT
+import ModelSpec
+import NNGenKit
+import XCTest
+
+/// The register-tile products, the product-form conv1d and the lane-sum layernorm on shapes
+/// that are multiples of no tile (rows % 6, columns % 16, reductions longer than one packed
+/// block, conv padding wider than the kernel, strides), against the reference interpreter; the
+/// results with 2 OpenMP threads bit for bit equal to 1 thread; and the precompiled helpers
+/// (tcc) equal to the cc build's.
+final class ProductKernelTests: XCTestCase {
+    /// dense 37 -> 13 with batch 7, and friends.
+    static func oddModels() throws -> [ModelAnalysis] {
+        [
+            try analyzeTestModel("odd_dense", input: .features(37), batch: 7, loss: .mse, optimizer: .sgd(lr: 0.01),
+                                 [.dense(units: 13), .relu, .dense(units: 5)]),
+            try analyzeTestModel("odd_activations", input: .features(37), batch: 7, loss: .softmaxCrossEntropy,
+                                 optimizer: .adam(lr: 0.01),
+                                 [.dense(units: 29), .geluTanh, .dense(units: 19), .tanh, .dense(units: 17), .sigmoid,
+                                  .dense(units: 23), .leakyReLU(), .dense(units: 9), .gelu, .dense(units: 3)]),
+            // 1100 inputs: two packed blocks of the reduction (1024 floats of 16 columns at most).
+            try analyzeTestModel("long_reduction", input: .features(1100), batch: 5, loss: .bceWithLogits,
+                                 optimizer: .sgd(lr: 0.01, momentum: 0.9),
+                                 [.dense(units: 33), .relu,
+                                  .residual([.layerNorm(), .dense(units: 41), .geluTanh, .dense(units: 33)]),
+                                  .dense(units: 2)]),
+            try analyzeTestModel("odd_conv", input: .sequence(length: 13, channels: 1), batch: 3, loss: .mse,
+                                 optimizer: .adamw(lr: 0.01),
+                                 [.conv1d(filters: 17, kernel: 3, padding: .explicit(4)), .geluTanh,
+                                  .conv1d(filters: 9, kernel: 4, padding: .same), .relu,
+                                  .conv1d(filters: 21, kernel: 5, stride: 3, padding: .explicit(1)), .layerNorm(),
+                                  .globalAvgPool1d, .dense(units: 2)]),
+        ]
+    }
+
+    func testOddShapesMatchTheReferenceOnBothBackEnds() throws {
+        for a in try Self.oddModels() {
+            for backend in [TCCBackend() as any CBackend, CCBackend()] {
+                let r = try checkGradients(a, backend: backend, scalar: .f64, seed: 3, steps: 2)
+                for row in r.rows {
+                    XCTAssertLessThanOrEqual(row.maxRelativeError, CheckTolerance.f64,
+                                             "\(a.model.name) \(backend.name) f64: \(row.name)")
+                }
+            }
+            let r32 = try checkGradients(a, backend: CCBackend(), scalar: .f32, seed: 3, steps: 0)
+            XCTAssertTrue(r32.passed, "\(a.model.name) cc f32: \(r32.rows.filter { !$0.passed }.map(\.name))")
+        }
+    }
+
+    /// Big enough that the products and the conv1d sample loops take the parallel path.
+    static func threadedModels() throws -> [ModelAnalysis] {
+        [
+            try analyzeTestModel("threaded_mlp", input: .features(256), batch: 64, loss: .softmaxCrossEntropy,
+                                 optimizer: .sgd(lr: 0.01),
+                                 [.dense(units: 264), .relu, .residual([.layerNorm(), .dense(units: 264), .geluTanh]),
+                                  .dense(units: 10)]),
+            try analyzeTestModel("threaded_conv", input: .sequence(length: 64, channels: 32), batch: 8, loss: .mse,
+                                 optimizer: .sgd(lr: 0.01),
+                                 [.conv1d(filters: 40, kernel: 5, padding: .explicit(2)), .relu, .flatten,
+                                  .dense(units: 3)]),
+        ]
+    }
+
+    /// Trains `steps` steps from the same start and returns the parameters and the losses.
+    func train(_ a: ModelAnalysis, _ backend: any CBackend, steps: Int) throws -> (params: [Double], losses: [Double]) {
+        let m = try CompiledModel(analysis: a, backend: backend, scalar: .f32)
+        m.initialize(seed: 5)
+        let batch = SyntheticBatch(a, seed: 5).rounded(to: .f32)
+        try m.setBatch(x: batch.x, labels: batch.labels, values: batch.values)
+        let losses = (0..<steps).map { _ in m.trainStep(learningRate: 0.01) }
+        return (m.parameters, losses)
+    }
+
+    func testTwoThreadsGiveTheSameBitsAsOne() throws {
+        for a in try Self.threadedModels() {
+            let code = compile(a, options: CompileOptions(scalar: .f32)).code.source
+            XCTAssertTrue(code.contains("NN_PARALLEL_FOR\n    for"), "\(a.model.name) has a parallel loop")
+            let one = try train(a, try benchBackend("cc", threads: 1), steps: 3)
+            let two = try train(a, try benchBackend("cc", threads: 2), steps: 3)
+            XCTAssertEqual(one.losses, two.losses, a.model.name)
+            XCTAssertTrue(one.params == two.params, "\(a.model.name): parameters differ after 3 steps")
+            XCTAssertNotEqual(one.params, try train(a, try benchBackend("cc", threads: 1), steps: 2).params,
+                              "the steps change the parameters")
+        }
+    }
+
+    /// tcc links the precompiled helpers; their text is the cc build's, so the numbers agree
+    /// (up to libm and tcc's own arithmetic outside the helpers).
+    func testPrecompiledHelpersAgreeWithTheCCBuild() throws {
+        XCTAssertFalse(PrecompiledHelpers.symbols.isEmpty)
+        XCTAssertNotNil(PrecompiledHelpers.symbols["nn_tile_f32"])
+        XCTAssertNotNil(PrecompiledHelpers.symbols["nn_gelu_tanh_grad_f64"])
+        let a = try Self.threadedModels()[0]
+        let cc = try train(a, CCBackend(), steps: 2), tcc = try train(a, TCCBackend(), steps: 2)
+        let scale = cc.params.map(abs).max() ?? 1
+        let diff = zip(cc.params, tcc.params).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThanOrEqual(diff / scale, 1e-6, "tcc (precompiled helpers) vs cc after 2 steps, float32")
+    }
+}

@@ -31,7 +31,7 @@ let package = Package(
         // libtcc, as Debian's libtcc-dev installs it.
         .systemLibrary(name: "CTCC", path: "Sources/CTCC"),
         // nngen's precompiled helpers that libtcc-compiled models link against (generated C, -O3).
-        .target(name: "NNKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "NNKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
         // In-process compilation (libtcc) and cc + dlopen, behind one protocol.
         .target(name: "JIT", dependencies: ["CTCC", "CodeGen", "ModelSpec", "NNKernels"],
                 linkerSettings: [.linkedLibrary("dl")]),

@@ -206,12 +206,17 @@ extension CSyntax {
 
     /// Every helper base name, in the order they are defined (`helperSection` emits the used ones).
     static let helperOrder = [
-        "tile", "pack_t", "pack_n", "sum", "sumsq_dev", "dot", "col_sums", "sgd", "layernorm", "layernorm_grad",
+        "tile", "pack_t", "pack_n", "sum", "sumsq_dev", "dot", "col_sums", "sgd", "sgd_momentum", "adam",
+        "layernorm", "layernorm_grad",
         "bias_rows", "add",
         "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
         "relu_grad", "leaky_relu_grad", "sigmoid_grad_out", "sigmoid_grad_in", "tanh_grad_out", "tanh_grad_in",
         "gelu_grad", "gelu_tanh_grad",
     ]
+
+    /// Helpers that only tcc-compiled code calls: the optimizer loops, which generated files
+    /// otherwise write out from their templates (NAME_optimizer).
+    static let precompiledOnly: Set<String> = ["sgd", "sgd_momentum", "adam"]
 
     /// The prototype of a helper (also what the precompiled kernels export), its name
     /// followed by `nameSuffix`.
@@ -236,6 +241,12 @@ extension CSyntax {
                 + "\(r) *restrict dbias, \(r) *restrict xh, \(r) *restrict g)"
         case "sgd":
             return "void \(f)(int n, \(r) *restrict p, const \(r) *restrict g, \(r) lr, \(r) weight_decay)"
+        case "sgd_momentum":
+            return "void \(f)(int n, \(r) *restrict p, const \(r) *restrict g, \(r) *restrict v, \(r) lr, "
+                + "\(r) momentum, \(r) weight_decay, int nesterov, int64_t step)"
+        case "adam":
+            return "void \(f)(int n, \(r) *restrict p, const \(r) *restrict g, \(r) *restrict m, \(r) *restrict v, "
+                + "\(r) lr, \(r) beta1, \(r) beta2, \(r) eps, \(r) weight_decay, int decoupled, int64_t step)"
         case "sum":
             return "\(r) \(f)(int n, const \(r) *restrict x)"
         case "sumsq_dev":
@@ -346,6 +357,33 @@ extension CSyntax {
                 for (int i = 0; i < n; i++) {
                     \(r) gi = g[i] + weight_decay * p[i];
                     p[i] -= lr * gi;
+                }
+
+            """
+        case "sgd_momentum":  // templates/optimizer_sgd_momentum.c, constants as arguments
+            return """
+                for (int i = 0; i < n; i++) {
+                    \(r) gi = g[i] + weight_decay * p[i];
+                    v[i] = step == 1 ? gi : momentum * v[i] + gi;
+                    p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+                }
+
+            """
+        case "adam":  // templates/optimizer_adam.c and optimizer_adamw.c (decoupled), constants as arguments
+            return """
+                const \(r) bc1 = (\(r))(1.0 - pow(beta1, (double)step));
+                const \(r) bc2 = (\(r))(1.0 - pow(beta2, (double)step));
+                for (int i = 0; i < n; i++) {
+                    \(r) gi;
+                    if (decoupled) {
+                        gi = g[i];
+                        p[i] -= lr * weight_decay * p[i];
+                    } else {
+                        gi = g[i] + weight_decay * p[i];
+                    }
+                    m[i] = beta1 * m[i] + (1 - beta1) * gi;
+                    v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+                    p[i] -= lr * (m[i] / bc1) / (\(fn("sqrt"))(v[i] / bc2) + eps);
                 }
 
             """
@@ -486,7 +524,7 @@ extension CSyntax {
         """
         for n in names { s += helperPrototype(n) + ";\n" }
         s += "#else\n"
-        for n in names {
+        for n in names where !CSyntax.precompiledOnly.contains(n) {
             s += (["tile", "pack_t", "pack_n"].contains(n) ? "NN_TILE_INLINE " : "static inline ") + helperPrototype(n) + " {\n" + helperBody(n) + "}\n"
         }
         s += "#endif\n\n"
@@ -553,6 +591,7 @@ public func precompiledHelpersSource() -> String {
     #include "nn_kernels.h"
 
     #include <math.h>
+    #include <stdint.h>
     #include <string.h>
 
     #pragma STDC FP_CONTRACT OFF  /* as gcc -std=c99: multiply-adds are fused only where written */

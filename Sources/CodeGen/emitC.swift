@@ -79,7 +79,7 @@ private struct CEmitter {
             if let k = writer.kernel(for: n) { kernels.append((n, k)) }
         }
         scratchElements = ((kernels.map(\.1.scratch).max() ?? 0) + arenaAlignment - 1) / arenaAlignment * arenaAlignment
-        if case .sgd(_, 0, _, _) = analysis.model.optimizer { writer.usedHelpers.insert("sgd") }
+        writer.usedHelpers.insert(optimizerHelper)
         let header = renderHeader()
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
         src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
@@ -186,6 +186,15 @@ private struct CEmitter {
         }
     }
 
+    /// The precompiled helper running the optimizer's loop for tcc.
+    var optimizerHelper: String {
+        switch analysis.model.optimizer {
+        case .sgd(_, 0, _, _): return "sgd"
+        case .sgd: return "sgd_momentum"
+        case .adam, .adamw: return "adam"
+        }
+    }
+
     func optimizer() -> String {
         let count = analysis.parameterCount
         var v: [String: String] = ["NAME": name, "REAL": R, "COUNT": "\(count)", "SQRT": c.fn("sqrt")]
@@ -214,17 +223,25 @@ private struct CEmitter {
             text = text.replacingOccurrences(of: "    for (int i = 0; i < \(count); i++)",
                                              with: "    NN_PARALLEL_FOR\n    for (int i = 0; i < \(count); i++)")
         }
-        var precompiled = ""
-        if case .sgd(_, 0, _, let wd) = analysis.model.optimizer {
-            // tcc with nngen's precompiled helpers: calls run the same loop, precompiled and vectorised.
-            precompiled = """
-                #ifdef NN_PRECOMPILED  /* tcc: the loop above, precompiled (vectorised) */
-                #define \(name)_optimizer(p, g, state, step, lr) \\
-                    ((void)\(name)_optimizer, (void)(state), (void)(step), \(c.helper("sgd"))(\(count), p, g, lr, \(c.lit(wd))))
-                #endif
-
-                """
+        // tcc with nngen's precompiled helpers: the call runs the same loop, precompiled and vectorised.
+        let call: String
+        switch analysis.model.optimizer {
+        case .sgd(_, 0, _, let wd):
+            call = "(void)(state), (void)(step), \(c.helper("sgd"))(\(count), p, g, lr, \(c.lit(wd)))"
+        case .sgd(_, let m, let nesterov, let wd):
+            call = "\(c.helper("sgd_momentum"))(\(count), p, g, state, lr, \(c.lit(m)), \(c.lit(wd)), \(nesterov ? 1 : 0), step)"
+        case .adam(_, let b1, let b2, let eps, let wd), .adamw(_, let b1, let b2, let eps, let wd):
+            let decoupled = analysis.model.optimizer.typeName == "adamw" ? 1 : 0
+            call = "\(c.helper("adam"))(\(count), p, g, state, (state) + \(count), lr, \(c.lit(b1)), \(c.lit(b2)), "
+                + "\(c.lit(eps)), \(c.lit(wd)), \(decoupled), step)"
         }
+        let precompiled = """
+            #ifdef NN_PRECOMPILED  /* tcc: the loop above, precompiled (vectorised) */
+            #define \(name)_optimizer(p, g, state, step, lr) \\
+                ((void)\(name)_optimizer, \(call))
+            #endif
+
+            """
         return "/* ---- optimizer (all parameters, one loop; fused: optimizer_flat_loop) ---------------- */\n"
             + text + precompiled
     }

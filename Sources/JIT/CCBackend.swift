@@ -17,7 +17,7 @@ public struct CCBackend: CBackend {
     public var name: String { "cc" }
 
     /// The flags used unless others are given.
-    public static let defaultFlags = ["-O3", "-march=native", "-std=c99", "-shared", "-fPIC"]
+    public static let defaultFlags = ["-O3", "-march=native", "-fno-math-errno", "-std=c99", "-shared", "-fPIC"]
 
     /// The compiler: a name looked up in `PATH`, or a path.
     public var compiler: String

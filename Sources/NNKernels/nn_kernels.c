@@ -9,6 +9,7 @@
 #include "nn_kernels.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #pragma STDC FP_CONTRACT OFF  /* as gcc -std=c99: multiply-adds are fused only where written */
@@ -103,6 +104,8 @@ static inline double nn_dsigmoid(double x) {
 #define nn_dot_f32 nn_dot_f32_avx2
 #define nn_col_sums_f32 nn_col_sums_f32_avx2
 #define nn_sgd_f32 nn_sgd_f32_avx2
+#define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
+#define nn_adam_f32 nn_adam_f32_avx2
 #define nn_layernorm_f32 nn_layernorm_f32_avx2
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_avx2
 #define nn_bias_rows_f32 nn_bias_rows_f32_avx2
@@ -255,6 +258,29 @@ void nn_sgd_f32_avx2(int n, float *restrict p, const float *restrict g, float lr
         p[i] -= lr * gi;
     }
 }
+void nn_sgd_momentum_f32_avx2(int n, float *restrict p, const float *restrict g, float *restrict v, float lr, float momentum, float weight_decay, int nesterov, int64_t step) {
+    for (int i = 0; i < n; i++) {
+        float gi = g[i] + weight_decay * p[i];
+        v[i] = step == 1 ? gi : momentum * v[i] + gi;
+        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+    }
+}
+void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
+    const float bc1 = (float)(1.0 - pow(beta1, (double)step));
+    const float bc2 = (float)(1.0 - pow(beta2, (double)step));
+    for (int i = 0; i < n; i++) {
+        float gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
+    }
+}
 void nn_layernorm_f32_avx2(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
     for (int r = 0; r < rows; r++) {
         const float *xr = x + r * C;
@@ -361,6 +387,8 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #undef nn_dot_f32
 #undef nn_col_sums_f32
 #undef nn_sgd_f32
+#undef nn_sgd_momentum_f32
+#undef nn_adam_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
 #undef nn_bias_rows_f32
@@ -387,6 +415,8 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #define nn_dot_f64 nn_dot_f64_avx2
 #define nn_col_sums_f64 nn_col_sums_f64_avx2
 #define nn_sgd_f64 nn_sgd_f64_avx2
+#define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
+#define nn_adam_f64 nn_adam_f64_avx2
 #define nn_layernorm_f64 nn_layernorm_f64_avx2
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_avx2
 #define nn_bias_rows_f64 nn_bias_rows_f64_avx2
@@ -529,6 +559,29 @@ void nn_sgd_f64_avx2(int n, double *restrict p, const double *restrict g, double
         p[i] -= lr * gi;
     }
 }
+void nn_sgd_momentum_f64_avx2(int n, double *restrict p, const double *restrict g, double *restrict v, double lr, double momentum, double weight_decay, int nesterov, int64_t step) {
+    for (int i = 0; i < n; i++) {
+        double gi = g[i] + weight_decay * p[i];
+        v[i] = step == 1 ? gi : momentum * v[i] + gi;
+        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+    }
+}
+void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
+    const double bc1 = (double)(1.0 - pow(beta1, (double)step));
+    const double bc2 = (double)(1.0 - pow(beta2, (double)step));
+    for (int i = 0; i < n; i++) {
+        double gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
+    }
+}
 void nn_layernorm_f64_avx2(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
     for (int r = 0; r < rows; r++) {
         const double *xr = x + r * C;
@@ -635,6 +688,8 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #undef nn_dot_f64
 #undef nn_col_sums_f64
 #undef nn_sgd_f64
+#undef nn_sgd_momentum_f64
+#undef nn_adam_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
 #undef nn_bias_rows_f64
@@ -673,6 +728,8 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #define nn_dot_f32 nn_dot_f32_generic
 #define nn_col_sums_f32 nn_col_sums_f32_generic
 #define nn_sgd_f32 nn_sgd_f32_generic
+#define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
+#define nn_adam_f32 nn_adam_f32_generic
 #define nn_layernorm_f32 nn_layernorm_f32_generic
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_generic
 #define nn_bias_rows_f32 nn_bias_rows_f32_generic
@@ -825,6 +882,29 @@ void nn_sgd_f32_generic(int n, float *restrict p, const float *restrict g, float
         p[i] -= lr * gi;
     }
 }
+void nn_sgd_momentum_f32_generic(int n, float *restrict p, const float *restrict g, float *restrict v, float lr, float momentum, float weight_decay, int nesterov, int64_t step) {
+    for (int i = 0; i < n; i++) {
+        float gi = g[i] + weight_decay * p[i];
+        v[i] = step == 1 ? gi : momentum * v[i] + gi;
+        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+    }
+}
+void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
+    const float bc1 = (float)(1.0 - pow(beta1, (double)step));
+    const float bc2 = (float)(1.0 - pow(beta2, (double)step));
+    for (int i = 0; i < n; i++) {
+        float gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
+    }
+}
 void nn_layernorm_f32_generic(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
     for (int r = 0; r < rows; r++) {
         const float *xr = x + r * C;
@@ -931,6 +1011,8 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #undef nn_dot_f32
 #undef nn_col_sums_f32
 #undef nn_sgd_f32
+#undef nn_sgd_momentum_f32
+#undef nn_adam_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
 #undef nn_bias_rows_f32
@@ -957,6 +1039,8 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #define nn_dot_f64 nn_dot_f64_generic
 #define nn_col_sums_f64 nn_col_sums_f64_generic
 #define nn_sgd_f64 nn_sgd_f64_generic
+#define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
+#define nn_adam_f64 nn_adam_f64_generic
 #define nn_layernorm_f64 nn_layernorm_f64_generic
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_generic
 #define nn_bias_rows_f64 nn_bias_rows_f64_generic
@@ -1099,6 +1183,29 @@ void nn_sgd_f64_generic(int n, double *restrict p, const double *restrict g, dou
         p[i] -= lr * gi;
     }
 }
+void nn_sgd_momentum_f64_generic(int n, double *restrict p, const double *restrict g, double *restrict v, double lr, double momentum, double weight_decay, int nesterov, int64_t step) {
+    for (int i = 0; i < n; i++) {
+        double gi = g[i] + weight_decay * p[i];
+        v[i] = step == 1 ? gi : momentum * v[i] + gi;
+        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+    }
+}
+void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
+    const double bc1 = (double)(1.0 - pow(beta1, (double)step));
+    const double bc2 = (double)(1.0 - pow(beta2, (double)step));
+    for (int i = 0; i < n; i++) {
+        double gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
+    }
+}
 void nn_layernorm_f64_generic(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
     for (int r = 0; r < rows; r++) {
         const double *xr = x + r * C;
@@ -1205,6 +1312,8 @@ void nn_gelu_tanh_grad_f64_generic(int n, double *restrict v, const double *rest
 #undef nn_dot_f64
 #undef nn_col_sums_f64
 #undef nn_sgd_f64
+#undef nn_sgd_momentum_f64
+#undef nn_adam_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
 #undef nn_bias_rows_f64
@@ -1234,6 +1343,8 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_dot_f32", (void (*)(void))nn_dot_f32_generic},
     {"nn_col_sums_f32", (void (*)(void))nn_col_sums_f32_generic},
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_generic},
+    {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
+    {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_generic},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_generic},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_generic},
@@ -1260,6 +1371,8 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_dot_f64", (void (*)(void))nn_dot_f64_generic},
     {"nn_col_sums_f64", (void (*)(void))nn_col_sums_f64_generic},
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_generic},
+    {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
+    {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_generic},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_generic},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_generic},
@@ -1290,6 +1403,8 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_dot_f32", (void (*)(void))nn_dot_f32_avx2},
     {"nn_col_sums_f32", (void (*)(void))nn_col_sums_f32_avx2},
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_avx2},
+    {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
+    {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_avx2},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_avx2},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_avx2},
@@ -1316,6 +1431,8 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_dot_f64", (void (*)(void))nn_dot_f64_avx2},
     {"nn_col_sums_f64", (void (*)(void))nn_col_sums_f64_avx2},
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_avx2},
+    {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
+    {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_avx2},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_avx2},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_avx2},

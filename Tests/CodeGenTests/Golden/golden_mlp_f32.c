@@ -255,12 +255,6 @@ static inline void nn_col_sums_f32(int rows, int cols, const float *restrict x, 
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
 }
-static inline void nn_sgd_f32(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
-    for (int i = 0; i < n; i++) {
-        float gi = g[i] + weight_decay * p[i];
-        p[i] -= lr * gi;
-    }
-}
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];

@@ -131,9 +131,25 @@ struct KernelWriter {
             params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
             what = "backward_weight"
             doc = "dweight[\(N), \(K)] = dout[\(M), \(N)]^T x[\(M), \(K)]"
-            body = "    /* register tiles of dweight: rows from columns of dout, panels from x's rows */\n"
-                + productLoops(ProductShape(rows: N, cols: K, depth: M, a: "dout", aRow: 1, aStep: N,
-                                            b: .rows("x", stride: K), c: "dweight")).dropLast().description
+            var product = ProductShape(rows: N, cols: K, depth: M, a: "dout", aRow: 1, aStep: N, b: .rows("x", stride: K),
+                                       c: "dweight")
+            if N > 1 && N * M * c.scalar.size > 2 * KernelWriter.packBytes && !stripsOutermost(product) {
+                // Column panels outermost, and dout bigger than the level-1 cache: every panel's tiles
+                // would read dout down its columns, one element per row N apart (cache lines that
+                // collide in the level-1 cache). dout^T is packed once instead, so each tile reads its
+                // rows of a contiguously (W2's weight gradients: 10% faster).
+                usedHelpers.insert("pack_t")
+                body = "    /* dout^T packed once (\(N) rows of \(M)); then register tiles of dweight, panels from x's rows */\n"
+                    + "    \(c.real) *const at = scratch;  /* arena scratch */\n"
+                    + "    \(c.helper("pack_t"))(\(N), \(M), \(M), dout, \(N), at);\n"
+                product.a = "at"
+                product.aRow = M
+                product.aStep = 1
+                scratch = N * M
+            } else {
+                body = "    /* register tiles of dweight: rows from columns of dout, panels from x's rows */\n"
+            }
+            body += productLoops(product).dropLast().description
         case .biasAdd:
             let (x, b, y) = (n.inputs[0], n.inputs[1], o!)
             let N = shape(b)[0], rows = count(x) / N
@@ -707,6 +723,15 @@ extension KernelWriter {
     /// The longest run of the reduction packed at once.
     var packDepth: Int { KernelWriter.packBytes / (c.tileColumns * c.scalar.size) }
 
+    /// Whether `productLoops` runs row tiles outermost for this product: `a` read down its columns
+    /// (`aRow` 1), `b` stored by rows and read in place, at least one full panel, and a strip of
+    /// `a` small enough to pack on the stack.
+    func stripsOutermost(_ s: ProductShape) -> Bool {
+        guard case .rows(_, let stride) = s.b, s.aRow == 1, s.aStep != 1, s.cols >= c.tileColumns else { return false }
+        let bInPlace = s.inPlace || s.depth * stride * c.scalar.size <= KernelWriter.inPlaceBytes
+        return bInPlace && s.depth * CSyntax.tileRows * c.scalar.size <= KernelWriter.packBytes * 2
+    }
+
     /// Loops over the register tiles of a product, with literal bounds: column panels of
     /// `tileColumns` (16 floats, 8 doubles), rows in tiles of 6 and one shorter tile for the
     /// rest, and a last, narrower panel for the remaining columns (read from a zero-padded
@@ -803,10 +828,7 @@ extension KernelWriter {
         // a read down columns (a(i, p) = A[i + p * aStep], the weight gradient's dout^T) and b read in
         // place: row tiles outermost, each tile's a packed once into a contiguous strip, then every
         // panel. (Panels outermost would stream all of a, at a stride, once per panel.)
-        let bInPlace: Bool
-        if case .rows(_, let stride) = s.b { bInPlace = s.inPlace || s.depth * stride * c.scalar.size <= KernelWriter.inPlaceBytes } else { bInPlace = false }
-        if case .rows(let B, let stride) = s.b, s.aRow == 1, s.aStep != 1, bInPlace, fullCols > 0,
-           s.depth * TR * c.scalar.size <= KernelWriter.packBytes * 2 {
+        if stripsOutermost(s), case .rows(let B, let stride) = s.b {
             usedHelpers.insert("pack_n")
             func strip(_ rows: Int, first: Int, count: Int) -> String {
                 guard count > 0 else { return "" }

@@ -26,6 +26,11 @@ final class ProductKernelTests: XCTestCase {
                                  [.dense(units: 33), .relu,
                                   .residual([.layerNorm(), .dense(units: 41), .geluTanh, .dense(units: 33)]),
                                   .dense(units: 2)]),
+            // The weight gradient of the first layer (150 x 300 from 70 rows) packs dout^T first:
+            // dout is bigger than the level-1 cache, x too big to read in place; 70 rows, no 8 x 8 blocks.
+            try analyzeTestModel("transposed_dout", input: .features(300), batch: 70, loss: .mse,
+                                 optimizer: .sgd(lr: 0.01),
+                                 [.dense(units: 150), .tanh, .dense(units: 3)]),
             try analyzeTestModel("odd_conv", input: .sequence(length: 13, channels: 1), batch: 3, loss: .mse,
                                  optimizer: .adamw(lr: 0.01),
                                  [.conv1d(filters: 17, kernel: 3, padding: .explicit(4)), .geluTanh,
@@ -33,6 +38,14 @@ final class ProductKernelTests: XCTestCase {
                                   .conv1d(filters: 21, kernel: 5, stride: 3, padding: .explicit(1)), .layerNorm(),
                                   .globalAvgPool1d, .dense(units: 2)]),
         ]
+    }
+
+    func testLargeWeightGradientsReadAPackedTransposeOfDout() throws {
+        let a = try Self.oddModels().first { $0.model.name == "transposed_dout" }!
+        let code = compile(a, options: CompileOptions(scalar: .f32)).code.source
+        XCTAssertTrue(code.contains("/* dout^T packed once (150 rows of 70)"), "layers.0's weight gradient packs dout^T")
+        XCTAssertTrue(code.contains("nn_pack_t_f32(150, 70, 70, dout, 150, at);"))
+        XCTAssertFalse(code.contains("(3 rows of 70)"), "a small dout (3 x 70) is read in place")
     }
 
     func testOddShapesMatchTheReferenceOnBothBackEnds() throws {

@@ -235,10 +235,10 @@ NN_TILE_INLINE void nn_tile_f32(int R, int V, int n, int K, const float *restric
 NN_TILE_INLINE void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p) {
 #ifdef NN_VECTORS
     if (n == w && w % 8 == 0) {  /* whole 8 x 8 blocks, each transposed in registers */
-        int k = 0;
-        for (; k + 8 <= K; k += 8)
+        const int K8 = K - K % 8;
+        for (int k = 0; k < K8; k += 8)
             for (int j = 0; j < w; j += 8) nn_transpose8_f32(src + j * ld + k, ld, p + k * w + j, w);
-        for (; k < K; k++)
+        for (int k = K8; k < K; k++)
             for (int j = 0; j < w; j++) p[k * w + j] = src[j * ld + k];
         return;
     }

@@ -422,10 +422,20 @@ static double nn_field_number(const nn_table *t, size_t f, const char *file, siz
     return 0;
 }
 
+/* Empties a table, keeping its buffers for the next line. */
+static void nn_table_clear(nn_table *t) {
+    t->text.len = 0;
+    t->nfields = 0;
+    t->nrows = 0;
+}
+
 /* Reads a CSV data set: NN_IN input columns, then a label (softmax cross-entropy) or NN_OUT
- * target values. The first row is a header exactly when one of its fields is not a number. */
+ * target values. The first row is a header exactly when one of its fields is not a number.
+ * Two passes over the lines, one line's fields in memory at a time: the first splits every line
+ * (so a CSV syntax error anywhere is reported before a wrong value, as nngen does), the second
+ * converts each row straight into the data set. */
 static void nn_load_csv(const char *path, nn_data *d) {
-    size_t size, len, bad, nlines, l, start, r, first;
+    size_t size, len, bad, nlines, l, start, r, first, header_count = 0;
     unsigned char *all = nn_read_file(path, &size);
     const unsigned char *s = all;
     size_t *lstart, *lend;
@@ -464,25 +474,32 @@ static void nn_load_csv(const char *path, nn_data *d) {
     for (l = 0; l < nlines; l++) {
         if (nn_is_blank(s + lstart[l], lend[l] - lstart[l]))
             nn_fail_at(path, l + 1, 0, "blank line; blank lines are allowed only at the end of the file");
+        nn_table_clear(&t);
         nn_split_line(&t, s + lstart[l], lend[l] - lstart[l], path, l + 1);
-    }
-    for (r = 0; r < t.rows[0].count; r++) {
-        double v;
-        const nn_field *f = &t.fields[t.rows[0].first + r];
-        if (nn_classify(t.text.p + f->off, f->len, &v) == NN_NOT_A_NUMBER) header = 1;
+        if (l == 0) {
+            header_count = t.rows[0].count;
+            for (r = 0; r < t.rows[0].count; r++) {
+                double v;
+                const nn_field *f = &t.fields[t.rows[0].first + r];
+                if (nn_classify(t.text.p + f->off, f->len, &v) == NN_NOT_A_NUMBER) header = 1;
+            }
+        }
     }
     if (NN_LABELS) sprintf(layout, "%d features + 1 label", (int)NN_IN);
     else sprintf(layout, "%d features + %d target value%s", (int)NN_IN, (int)NN_OUT, NN_OUT == 1 ? "" : "s");
-    if (header && t.rows[0].count != expected)
-        nn_fail_at(path, 1, 0, "expected %zu fields (%s), found %zu", expected, layout, t.rows[0].count);
+    if (header && header_count != expected)
+        nn_fail_at(path, 1, 0, "expected %zu fields (%s), found %zu", expected, layout, header_count);
     first = header ? 1 : 0;
-    if (t.nrows == first)
+    if (nlines == first)
         nn_fail_at(path, 0, 0, "the file has no data rows; its only row was taken as a header because a field in it "
                                "is not a number");
-    nn_data_alloc(d, t.nrows - first);
-    for (r = first; r < t.nrows; r++) {
-        const nn_row *row = &t.rows[r];
-        size_t sample = r - first, c;
+    nn_data_alloc(d, nlines - first);
+    for (l = first; l < nlines; l++) {
+        const nn_row *row;
+        size_t sample = l - first, c;
+        nn_table_clear(&t);
+        nn_split_line(&t, s + lstart[l], lend[l] - lstart[l], path, l + 1);
+        row = &t.rows[0];
         if (row->count != expected)
             nn_fail_at(path, row->line, 0, "expected %zu fields (%s), found %zu", expected, layout, row->count);
         for (c = 0; c < (size_t)NN_IN; c++)
@@ -513,6 +530,16 @@ static void nn_load_csv(const char *path, nn_data *d) {
     free(t.fields);
     free(t.rows);
     free(all);
+}
+
+/* Frees the data set once its samples are gathered into the model's scalar type. */
+static void nn_data_free(nn_data *d) {
+    free(d->x);
+    free(d->labels);
+    free(d->y);
+    d->x = NULL;
+    d->labels = NULL;
+    d->y = NULL;
 }
 
 static int nn_key_is(const char *key, size_t klen, const char *word) {
@@ -1930,6 +1957,7 @@ int main(int argc, char **argv) {
     }
     nn_gather(&d, order, n_train, &s, &train_x, &train_labels, &train_y, &train_yr);
     nn_gather(&d, order + n_train, n_val, &s, &val_x, &val_labels, &val_y, &val_yr);
+    nn_data_free(&d);
     steps = n_train / NN_BATCH;
     if (steps == 0)
         nn_fail("the training part holds %zu samples, fewer than one batch of %d: an epoch would take no step (the "

@@ -96,6 +96,24 @@ extension CSyntax {
     /// Emitted after the prelude: gcc may assume floating-point operations do not trap from here
     /// on, which lets it turn the selects of relu, clamps and derivatives into vector blends
     /// (values are unchanged: this allows no reassociation, contraction or other rewriting).
+    /// Opens the file's helper definitions: clang warns about unused `static inline` functions
+    /// in a .c file (gcc does not), and a model calls only some of the helpers.
+    static let helpersBegin = """
+    #ifdef __clang__
+    #pragma clang diagnostic push
+    #pragma clang diagnostic ignored "-Wunused-function"  /* the helpers this model does not call */
+    #endif
+
+    """
+
+    /// Closes what `helpersBegin` opened.
+    static let helpersEnd = """
+    #ifdef __clang__
+    #pragma clang diagnostic pop
+    #endif
+
+    """
+
     static let optimizationPragmas = """
     #if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
     #pragma GCC optimize ("no-trapping-math")

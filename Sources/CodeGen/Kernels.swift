@@ -60,7 +60,7 @@ struct KernelWriter {
                 params.append((name, t, true))
                 lines.append("\(name)[\(i)] = v;  /* kept for backward */")
             case .activation(let a):
-                lines.append("v = \(c.activation(a, "v"));  /* \(a.name) */")
+                lines.append(a == .identity ? "/* identity */" : "v = \(c.activation(a, "v"));  /* \(a.name) */")
             case .add(let t):
                 let name = n.phase == .forward ? (n.epilogue.filter { if case .add = $0 { return true }; return false }.count > 1 ? "residual\(k)" : "residual") : "grad_other\(k)"
                 params.append((name, t, false))

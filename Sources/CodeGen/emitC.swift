@@ -83,8 +83,8 @@ private struct CEmitter {
         let header = renderHeader()
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
         src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
-        src += Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas + c.derivativeHelpers
-            + c.helperSection(writer.usedHelpers)
+        src += CSyntax.helpersBegin + Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas + c.derivativeHelpers
+            + c.helperSection(writer.usedHelpers) + CSyntax.helpersEnd
         src += "/* ---- kernels, in the order they run ---------------------------------------------------- */\n\n"
         for (_, k) in kernels { src += definition(k) + "\n" }
         src += optimizer() + "\n"

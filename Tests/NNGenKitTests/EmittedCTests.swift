@@ -41,6 +41,25 @@ final class EmittedCTests: XCTestCase {
         }
     }
 
+    /// The same models with clang (`-Wall -Wextra -Werror -pedantic`), once for the baseline
+    /// instruction set and once with `-march=native` (the vector and FMA paths of the helpers).
+    func testStrictClangBuildsEveryExampleWithoutDiagnostics() throws {
+        guard let clang = findProgram("clang") else {
+            throw XCTSkip("clang is not installed (not found in PATH)")
+        }
+        let dir = try scratchDirectory(self, "nngen-clang")
+        let runs = try exampleModelFiles(bench: false).flatMap { a in ScalarType.allCases.map { (a, $0) } }
+            + (exampleModelFiles(bench: true) + CheckMatrixTests.matrixModels()).map { ($0, ScalarType.f32) }
+        for (a, scalar) in runs {
+            let name = try writeC(a, scalar, to: dir)
+            for arch in [[], ["-march=native"]] {
+                let r = try runProgram(clang, Self.strictFlags + arch + ["-c", "\(name).c", "-o", "\(name)-\(scalar).o"], in: dir)
+                XCTAssertEqual(r.status, 0, "clang \(arch) failed on \(name) \(scalar):\n\(r.stderr)")
+                XCTAssertEqual(r.stderr, "", "clang \(arch) printed diagnostics for \(name) \(scalar)")
+            }
+        }
+    }
+
     /// Every example and bench model in both dtypes compiles with `tcc -Wall -c` without a diagnostic.
     func testTCCBuildsEveryExampleWithoutDiagnostics() throws {
         guard let tcc = findProgram("tcc") else {

@@ -17,6 +17,10 @@
 #include "golden_res.h"
 
 #define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */
+#ifdef __clang__
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"  /* the helpers this model does not call */
+#endif
 /* ---- nngen prelude: libc/libm only ------------------------------------------------------
  * The random generator below is the project's one generator (docs: README "Random numbers"):
  * splitmix64 seeds the four words of xoshiro256**; a double in [0, 1) is (next >> 11) * 2^-53;
@@ -314,6 +318,9 @@ static inline void nn_gelu_grad_f64(int n, double *restrict v, const double *res
 }
 #endif
 
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
 /* ---- kernels, in the order they run ---------------------------------------------------- */
 
 /* layers[0] (dense), forward: out[3, 6] = x[3, 4] weight[6, 4]^T + bias

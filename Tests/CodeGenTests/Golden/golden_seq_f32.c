@@ -16,6 +16,10 @@
 #include "golden_seq.h"
 
 #define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */
+#ifdef __clang__
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"  /* the helpers this model does not call */
+#endif
 /* ---- nngen prelude: libc/libm only ------------------------------------------------------
  * The random generator below is the project's one generator (docs: README "Random numbers"):
  * splitmix64 seeds the four words of xoshiro256**; a double in [0, 1) is (next >> 11) * 2^-53;
@@ -361,6 +365,9 @@ static inline void nn_relu_grad_f32(int n, float *restrict v, const float *restr
 }
 #endif
 
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
 /* ---- kernels, in the order they run ---------------------------------------------------- */
 
 /* layers[0] (conv1d), forward: out[2, 8, 4] = conv1d(x[2, 8, 2], weight[4, 2, 3]; stride 1, left pad 1) + bias -> relu

@@ -76,13 +76,14 @@ one = {(r["model"], r["backend"]): r for r in rows if r["threads"] == 1}
 print("numpy float32 GEMM, 1 thread: 512^3 %.1f GFLOP/s, 1024^3 %.1f GFLOP/s (before) and %.1f (after the workloads);"
       " register-only FMA loop (bench/fma_peak.c) %.1f GFLOP/s" % (g512, g1024, g1024b, fma))
 print()
-print("| workload | back end | threads | compile ms | median us/step | min us/step | samples/s | GFLOP/s | % of numpy 1024^3 | vs 1 thread | arena KiB | total KiB | peak RSS MiB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| workload | back end | threads | compile ms | median us/step | min us/step | samples/s | GFLOP/s | % of numpy 1024^3 | GFLOP/s run | % of FMA loop | vs 1 thread | arena KiB | total KiB | peak RSS MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     base = one.get((r["model"], r["backend"]))
     speed = base["step_us_median"] / r["step_us_median"] if base else float("nan")
-    print("| %s | %s | %d | %.1f | %.1f | %.1f | %.0f | %.2f | %.0f%% | %.2fx | %.0f | %.0f | %.1f |" % (
+    print("| %s | %s | %d | %.1f | %.1f | %.1f | %.0f | %.2f | %.0f%% | %.2f | %.0f%% | %.2fx | %.0f | %.0f | %.1f |" % (
         ids.get(r["model"], r["model"]), r["backend"], r["threads"], r["compile_ms"], r["step_us_median"],
-        r["step_us_min"], r["samples_per_s"], r["gflops"], 100 * r["gflops"] / ceil, speed,
+        r["step_us_min"], r["samples_per_s"], r["gflops"], 100 * r["gflops"] / ceil, r["gflops_performed"],
+        100 * r["gflops_performed"] / (fma * r["threads"]), speed,
         r["arena_bytes"] / 1024, r["total_bytes"] / 1024, r["peak_rss_bytes"] / 2**20))
 PY

@@ -225,7 +225,7 @@ extension CSyntax {
     /// Every helper base name, in the order they are defined (`helperSection` emits the used ones).
     static let helperOrder = [
         "tile", "pack_t", "pack_n", "sum", "sumsq_dev", "dot", "col_sums", "sgd", "sgd_momentum", "adam",
-        "layernorm", "layernorm_grad",
+        "row_stats", "layernorm", "layernorm_grad",
         "bias_rows", "add",
         "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
         "relu_grad", "leaky_relu_grad", "sigmoid_grad_out", "sigmoid_grad_in", "tanh_grad_out", "tanh_grad_in",
@@ -250,6 +250,8 @@ extension CSyntax {
             return "void \(f)(int rows, int cols, \(r) *restrict v, const \(r) *restrict bias)"
         case "col_sums":
             return "void \(f)(int rows, int cols, const \(r) *restrict x, \(r) *restrict s)"
+        case "row_stats":
+            return "void \(f)(int rows, int C, \(r) eps, const \(r) *restrict x, \(r) *restrict mean, \(r) *restrict rstd)"
         case "layernorm":
             return "void \(f)(int rows, int C, \(r) eps, const \(r) *restrict x, const \(r) *restrict weight, "
                 + "const \(r) *restrict bias, \(r) *restrict out, \(r) *restrict mean, \(r) *restrict rstd)"
@@ -328,14 +330,13 @@ extension CSyntax {
             """
         case "bias_rows":
             return "    for (int r = 0; r < rows; r++)\n        for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];\n"
+        case "row_stats": return rowStatsBody
         case "layernorm":  // KernelWriter.layerNormForwardBody with weight and bias optional (NULL)
             return """
+                \(helper("row_stats"))(rows, C, eps, x, mean, rstd);
                 for (int r = 0; r < rows; r++) {
                     const \(r) *xr = x + r * C;
-                    const \(r) mu = \(helper("sum"))(C, xr) / C;
-                    const \(r) rs = 1 / \(fn("sqrt"))(\(helper("sumsq_dev"))(C, xr, mu) / C + eps);
-                    mean[r] = mu;
-                    rstd[r] = rs;
+                    const \(r) mu = mean[r], rs = rstd[r];
                     if (weight)
                         for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
                     else
@@ -461,6 +462,66 @@ extension CSyntax {
         """
     }
 
+    /// The mean and 1/std of each row of `C` values: `mean = sum / C`, `rstd = 1 / sqrt(sum of
+    /// squared deviations / C + eps)`, each sum in `laneSum`'s order. For float32 with vectors,
+    /// eight rows at a time: their lane sums are transposed (8 x 8 in registers) and combined as
+    /// vectors in the same pairwise order, which gives the per-row results bit for bit while
+    /// hiding the latency of eight rows' reductions behind each other.
+    var rowStatsBody: String {
+        let r = real
+        let perRow = """
+                for (int i = batched; i < rows; i++) {
+                    const \(r) *xr = x + i * C;
+                    const \(r) mu = \(helper("sum"))(C, xr) / C;
+                    mean[i] = mu;
+                    rstd[i] = 1 / \(fn("sqrt"))(\(helper("sumsq_dev"))(C, xr, mu) / C + eps);
+                }
+
+            """
+        guard scalar == .f32 else { return "    const int batched = 0;\n" + perRow }
+        var parts = (0..<8).map { "T[\($0)]" }
+        while parts.count > 1 {
+            let h = parts.count / 2
+            parts = (0..<h).map { "(\(parts[$0]) + \(parts[$0 + h]))" }
+        }
+        let combine = String(parts[0].dropFirst().dropLast())
+        return """
+            #ifdef NN_VECTORS
+                const int batched = C % 8 == 0 ? rows - rows % 8 : 0;  /* rows done eight at a time */
+                for (int i = 0; i < batched; i += 8) {
+                    nn_vf32 acc[8], T[8];
+                    float lanes[64] __attribute__((aligned(32))), by_lane[64] __attribute__((aligned(32)));
+                    for (int q = 0; q < 8; q++) {
+                        acc[q] = (nn_vf32){0};
+                        for (int k = 0; k < C; k += 8) acc[q] += *(const nn_vf32 *)(x + (i + q) * C + k);
+                        *(nn_vf32 *)(lanes + 8 * q) = acc[q];
+                    }
+                    nn_transpose8_f32(lanes, 8, by_lane, 8);  /* by_lane[8 l + q] = lane l of row q */
+                    for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+                    const nn_vf32 mu = (\(combine)) / (float)C;
+                    *(nn_vf32 *)(mean + i) = mu;
+                    for (int q = 0; q < 8; q++) {
+                        const float m = mu[q];
+                        const nn_vf32 mv = {m, m, m, m, m, m, m, m};
+                        acc[q] = (nn_vf32){0};
+                        for (int k = 0; k < C; k += 8) {
+                            const nn_vf32 d = *(const nn_vf32 *)(x + (i + q) * C + k) - mv;
+                            acc[q] += d * d;
+                        }
+                        *(nn_vf32 *)(lanes + 8 * q) = acc[q];
+                    }
+                    nn_transpose8_f32(lanes, 8, by_lane, 8);
+                    for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+                    const nn_vf32 var = (\(combine)) / (float)C + eps;
+                    for (int q = 0; q < 8; q++) rstd[i + q] = 1 / \(fn("sqrt"))(var[q]);
+                }
+            #else
+                const int batched = 0;
+            #endif
+
+            """ + perRow
+    }
+
     /// The register tile: vectors with gcc and clang, the same loops on arrays elsewhere.
     var tileBody: String {
         let r = real, w = lanes, v = "nn_v\(suffix)"
@@ -527,7 +588,7 @@ extension CSyntax {
         #define NN_VECTORS 1
         #define NN_TILE_INLINE static inline __attribute__((always_inline))
         typedef \(r) nn_v\(suffix) __attribute__((vector_size(32), aligned(\(scalar.size)), may_alias));
-        \(scalar == .f32 && used.contains("pack_t") ? CSyntax.transpose8Definition : "")#else
+        \(scalar == .f32 && (used.contains("pack_t") || used.contains("row_stats")) ? CSyntax.transpose8Definition : "")#else
         #define NN_TILE_INLINE static inline
         #endif
         #if defined(__FMA__) && defined(__x86_64__)

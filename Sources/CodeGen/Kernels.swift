@@ -641,14 +641,12 @@ struct KernelWriter {
 
     mutating func layerNormForwardBody(rows: Int, C: Int, eps: Double, affine: Bool, out: String, ep: String) -> String {
         let scale = affine ? " * weight[k] + bias[k]" : ""
-        usedHelpers.formUnion(["sum", "sumsq_dev"])
+        usedHelpers.formUnion(["sum", "sumsq_dev", "row_stats"])
         return """
+            \(c.helper("row_stats"))(\(rows), \(C), \(c.lit(eps)), x, mean, rstd);  /* mean and 1/std of every row */
             for (int r = 0; r < \(rows); r++) {
                 const \(R) *xr = x + r * \(C);
-                const \(R) mu = \(c.helper("sum"))(\(C), xr) / \(C);
-                const \(R) rs = 1 / \(c.fn("sqrt"))(\(c.helper("sumsq_dev"))(\(C), xr, mu) / \(C) + \(c.lit(eps)));
-                mean[r] = mu;
-                rstd[r] = rs;
+                const \(R) mu = mean[r], rs = rstd[r];
                 for (int k = 0; k < \(C); k++) {
                     \(R) v = (xr[k] - mu) * rs\(scale);
 

@@ -30,6 +30,28 @@ public struct Compilation: Sendable {
     public var plan: MemoryPlan
     public var code: GeneratedC
 
+    /// The multiply-adds, times 2, of the products a training step actually runs: the
+    /// BENCHMARKS.md count (`ModelAnalysis.trainingStepFLOPs`, 3 x the forward products) less the
+    /// input-gradient products `train_step` skips (it asks for no gradient of the input).
+    public var performedTrainingStepFLOPs: Int {
+        var skipped = 0
+        for n in fused.nodes where n.inputGradientOnly {
+            switch n.kind {
+            case .matmulGradInput:
+                // dx[M, K] = dy[M, N] w[N, K]
+                let w = fused[n.inputs[1]].shape
+                skipped += 2 * fused[n.outputs[0]].count * w[0]
+            case .conv1dGradInput(let at):
+                // as many multiply-adds as the forward convolution
+                let batch = fused[n.outputs[0]].shape[0]
+                skipped += 2 * batch * at.outLength * at.outChannels * at.inChannels * at.kernel
+            default:
+                break
+            }
+        }
+        return analysis.trainingStepFLOPs - skipped
+    }
+
     /// What a stage produced, as text (`nngen emit --dump-after STAGE`).
     public func dump(after stage: Stage) -> String {
         switch stage {

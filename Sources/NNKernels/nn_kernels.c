@@ -106,6 +106,7 @@ static inline double nn_dsigmoid(double x) {
 #define nn_sgd_f32 nn_sgd_f32_avx2
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
 #define nn_adam_f32 nn_adam_f32_avx2
+#define nn_row_stats_f32 nn_row_stats_f32_avx2
 #define nn_layernorm_f32 nn_layernorm_f32_avx2
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_avx2
 #define nn_bias_rows_f32 nn_bias_rows_f32_avx2
@@ -281,13 +282,51 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
+void nn_row_stats_f32_avx2(int rows, int C, float eps, const float *restrict x, float *restrict mean, float *restrict rstd) {
+#ifdef NN_VECTORS
+    const int batched = C % 8 == 0 ? rows - rows % 8 : 0;  /* rows done eight at a time */
+    for (int i = 0; i < batched; i += 8) {
+        nn_vf32 acc[8], T[8];
+        float lanes[64] __attribute__((aligned(32))), by_lane[64] __attribute__((aligned(32)));
+        for (int q = 0; q < 8; q++) {
+            acc[q] = (nn_vf32){0};
+            for (int k = 0; k < C; k += 8) acc[q] += *(const nn_vf32 *)(x + (i + q) * C + k);
+            *(nn_vf32 *)(lanes + 8 * q) = acc[q];
+        }
+        nn_transpose8_f32(lanes, 8, by_lane, 8);  /* by_lane[8 l + q] = lane l of row q */
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        const nn_vf32 mu = (((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]))) / (float)C;
+        *(nn_vf32 *)(mean + i) = mu;
+        for (int q = 0; q < 8; q++) {
+            const float m = mu[q];
+            const nn_vf32 mv = {m, m, m, m, m, m, m, m};
+            acc[q] = (nn_vf32){0};
+            for (int k = 0; k < C; k += 8) {
+                const nn_vf32 d = *(const nn_vf32 *)(x + (i + q) * C + k) - mv;
+                acc[q] += d * d;
+            }
+            *(nn_vf32 *)(lanes + 8 * q) = acc[q];
+        }
+        nn_transpose8_f32(lanes, 8, by_lane, 8);
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        const nn_vf32 var = (((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]))) / (float)C + eps;
+        for (int q = 0; q < 8; q++) rstd[i + q] = 1 / sqrtf(var[q]);
+    }
+#else
+    const int batched = 0;
+#endif
+    for (int i = batched; i < rows; i++) {
+        const float *xr = x + i * C;
+        const float mu = nn_sum_f32(C, xr) / C;
+        mean[i] = mu;
+        rstd[i] = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
+    }
+}
 void nn_layernorm_f32_avx2(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
+    nn_row_stats_f32(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
         const float *xr = x + r * C;
-        const float mu = nn_sum_f32(C, xr) / C;
-        const float rs = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
-        mean[r] = mu;
-        rstd[r] = rs;
+        const float mu = mean[r], rs = rstd[r];
         if (weight)
             for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
@@ -389,6 +428,7 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
+#undef nn_row_stats_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
 #undef nn_bias_rows_f32
@@ -417,6 +457,7 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #define nn_sgd_f64 nn_sgd_f64_avx2
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
 #define nn_adam_f64 nn_adam_f64_avx2
+#define nn_row_stats_f64 nn_row_stats_f64_avx2
 #define nn_layernorm_f64 nn_layernorm_f64_avx2
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_avx2
 #define nn_bias_rows_f64 nn_bias_rows_f64_avx2
@@ -582,13 +623,20 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
+void nn_row_stats_f64_avx2(int rows, int C, double eps, const double *restrict x, double *restrict mean, double *restrict rstd) {
+    const int batched = 0;
+    for (int i = batched; i < rows; i++) {
+        const double *xr = x + i * C;
+        const double mu = nn_sum_f64(C, xr) / C;
+        mean[i] = mu;
+        rstd[i] = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
+    }
+}
 void nn_layernorm_f64_avx2(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
+    nn_row_stats_f64(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
         const double *xr = x + r * C;
-        const double mu = nn_sum_f64(C, xr) / C;
-        const double rs = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
-        mean[r] = mu;
-        rstd[r] = rs;
+        const double mu = mean[r], rs = rstd[r];
         if (weight)
             for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
@@ -690,6 +738,7 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
+#undef nn_row_stats_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
 #undef nn_bias_rows_f64
@@ -730,6 +779,7 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #define nn_sgd_f32 nn_sgd_f32_generic
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
 #define nn_adam_f32 nn_adam_f32_generic
+#define nn_row_stats_f32 nn_row_stats_f32_generic
 #define nn_layernorm_f32 nn_layernorm_f32_generic
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_generic
 #define nn_bias_rows_f32 nn_bias_rows_f32_generic
@@ -905,13 +955,51 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
+void nn_row_stats_f32_generic(int rows, int C, float eps, const float *restrict x, float *restrict mean, float *restrict rstd) {
+#ifdef NN_VECTORS
+    const int batched = C % 8 == 0 ? rows - rows % 8 : 0;  /* rows done eight at a time */
+    for (int i = 0; i < batched; i += 8) {
+        nn_vf32 acc[8], T[8];
+        float lanes[64] __attribute__((aligned(32))), by_lane[64] __attribute__((aligned(32)));
+        for (int q = 0; q < 8; q++) {
+            acc[q] = (nn_vf32){0};
+            for (int k = 0; k < C; k += 8) acc[q] += *(const nn_vf32 *)(x + (i + q) * C + k);
+            *(nn_vf32 *)(lanes + 8 * q) = acc[q];
+        }
+        nn_transpose8_f32(lanes, 8, by_lane, 8);  /* by_lane[8 l + q] = lane l of row q */
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        const nn_vf32 mu = (((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]))) / (float)C;
+        *(nn_vf32 *)(mean + i) = mu;
+        for (int q = 0; q < 8; q++) {
+            const float m = mu[q];
+            const nn_vf32 mv = {m, m, m, m, m, m, m, m};
+            acc[q] = (nn_vf32){0};
+            for (int k = 0; k < C; k += 8) {
+                const nn_vf32 d = *(const nn_vf32 *)(x + (i + q) * C + k) - mv;
+                acc[q] += d * d;
+            }
+            *(nn_vf32 *)(lanes + 8 * q) = acc[q];
+        }
+        nn_transpose8_f32(lanes, 8, by_lane, 8);
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        const nn_vf32 var = (((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]))) / (float)C + eps;
+        for (int q = 0; q < 8; q++) rstd[i + q] = 1 / sqrtf(var[q]);
+    }
+#else
+    const int batched = 0;
+#endif
+    for (int i = batched; i < rows; i++) {
+        const float *xr = x + i * C;
+        const float mu = nn_sum_f32(C, xr) / C;
+        mean[i] = mu;
+        rstd[i] = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
+    }
+}
 void nn_layernorm_f32_generic(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
+    nn_row_stats_f32(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
         const float *xr = x + r * C;
-        const float mu = nn_sum_f32(C, xr) / C;
-        const float rs = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
-        mean[r] = mu;
-        rstd[r] = rs;
+        const float mu = mean[r], rs = rstd[r];
         if (weight)
             for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
@@ -1013,6 +1101,7 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
+#undef nn_row_stats_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
 #undef nn_bias_rows_f32
@@ -1041,6 +1130,7 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #define nn_sgd_f64 nn_sgd_f64_generic
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
 #define nn_adam_f64 nn_adam_f64_generic
+#define nn_row_stats_f64 nn_row_stats_f64_generic
 #define nn_layernorm_f64 nn_layernorm_f64_generic
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_generic
 #define nn_bias_rows_f64 nn_bias_rows_f64_generic
@@ -1206,13 +1296,20 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
+void nn_row_stats_f64_generic(int rows, int C, double eps, const double *restrict x, double *restrict mean, double *restrict rstd) {
+    const int batched = 0;
+    for (int i = batched; i < rows; i++) {
+        const double *xr = x + i * C;
+        const double mu = nn_sum_f64(C, xr) / C;
+        mean[i] = mu;
+        rstd[i] = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
+    }
+}
 void nn_layernorm_f64_generic(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
+    nn_row_stats_f64(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
         const double *xr = x + r * C;
-        const double mu = nn_sum_f64(C, xr) / C;
-        const double rs = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
-        mean[r] = mu;
-        rstd[r] = rs;
+        const double mu = mean[r], rs = rstd[r];
         if (weight)
             for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
@@ -1314,6 +1411,7 @@ void nn_gelu_tanh_grad_f64_generic(int n, double *restrict v, const double *rest
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
+#undef nn_row_stats_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
 #undef nn_bias_rows_f64
@@ -1345,6 +1443,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_generic},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
+    {"nn_row_stats_f32", (void (*)(void))nn_row_stats_f32_generic},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_generic},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_generic},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_generic},
@@ -1373,6 +1472,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_generic},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
+    {"nn_row_stats_f64", (void (*)(void))nn_row_stats_f64_generic},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_generic},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_generic},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_generic},
@@ -1405,6 +1505,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_avx2},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
+    {"nn_row_stats_f32", (void (*)(void))nn_row_stats_f32_avx2},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_avx2},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_avx2},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_avx2},
@@ -1433,6 +1534,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_avx2},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},
+    {"nn_row_stats_f64", (void (*)(void))nn_row_stats_f64_avx2},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_avx2},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_avx2},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_avx2},

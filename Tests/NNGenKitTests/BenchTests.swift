@@ -20,6 +20,9 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(r.steps, 250)
         XCTAssertEqual(r.backend, "tcc")
         XCTAssertEqual(r.stepFLOPs, 3 * 2 * 4 * (8 * 16 + 16 * 3))  // BENCHMARKS.md: 3 x forward 2*M*N*K
+        XCTAssertEqual(r.performedFLOPs, r.stepFLOPs - 2 * 4 * 8 * 16)  // the first layer's dx is not computed
+        XCTAssertEqual(r.performedGFLOPs, Double(r.performedFLOPs) / (r.stepMicrosecondsMedian * 1e3),
+                       accuracy: r.performedGFLOPs * 1e-9)
         XCTAssertLessThanOrEqual(r.stepMicrosecondsMin, r.stepMicrosecondsMedian)
         XCTAssertGreaterThan(r.stepMicrosecondsMin, 0)
         XCTAssertEqual(r.gflops, Double(r.stepFLOPs) / (r.stepMicrosecondsMedian * 1e3), accuracy: r.gflops * 1e-9)
@@ -32,13 +35,31 @@ final class BenchTests: XCTestCase {
         XCTAssertGreaterThan(r.compileMilliseconds, r.codegenMilliseconds)
     }
 
+    /// The work a step of each reference workload runs: BENCHMARKS.md's count less the input
+    /// gradient of the first layer where train_step skips it (W4 starts with a layernorm, whose
+    /// parameters need the first product's dx).
+    func testPerformedFLOPsOfTheWorkloads() throws {
+        let expected = [
+            "w1_digits_mlp": 3_268_608 - 2 * 32 * 64 * 128,
+            "w2_mnist_mlp": 513_540_096 - 2 * 128 * 784 * 512,
+            "w3_conv1d_ln": 82_575_360 - 2 * 32 * 64 * 32 * 8 * 5,
+            "w4_resmlp": 402_751_488,
+        ]
+        let models = try exampleModelFiles(bench: true)
+        XCTAssertEqual(models.count, 4)
+        for a in models {
+            let c = compile(a, options: CompileOptions(scalar: .f32))
+            XCTAssertEqual(c.performedTrainingStepFLOPs, expected[a.model.name], a.model.name)
+        }
+    }
+
     func testJSONHasTheDocumentedKeys() throws {
         let r = try runBenchmark(try tinyModel(), options: BenchOptions(backend: "tcc", minSteps: 3, minSeconds: 0,
                                                                         warmupSteps: 0))
         let object = try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as? [String: Any]
         let keys = Set(object?.keys.map { $0 } ?? [])
         for k in ["compile_ms", "step_us_median", "step_us_min", "samples_per_s", "gflops", "arena_bytes",
-                  "total_bytes", "peak_rss_bytes", "backend", "threads"] {
+                  "total_bytes", "peak_rss_bytes", "backend", "threads", "performed_flops", "gflops_performed"] {
             XCTAssertTrue(keys.contains(k), "missing \(k) in \(r.json)")
         }
         XCTAssertEqual(object?["backend"] as? String, "tcc")

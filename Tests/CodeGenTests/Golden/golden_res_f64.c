@@ -161,6 +161,7 @@ double nn_sumsq_dev_f64(int n, const double *restrict x, double mu);
 double nn_dot_f64(int n, const double *restrict x, const double *restrict y);
 void nn_col_sums_f64(int rows, int cols, const double *restrict x, double *restrict s);
 void nn_adam_f64(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step);
+void nn_row_stats_f64(int rows, int C, double eps, const double *restrict x, double *restrict mean, double *restrict rstd);
 void nn_layernorm_f64(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd);
 void nn_layernorm_grad_f64(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g);
 void nn_bias_rows_f64(int rows, int cols, double *restrict v, const double *restrict bias);
@@ -269,13 +270,20 @@ static inline void nn_col_sums_f64(int rows, int cols, const double *restrict x,
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
 }
+static inline void nn_row_stats_f64(int rows, int C, double eps, const double *restrict x, double *restrict mean, double *restrict rstd) {
+    const int batched = 0;
+    for (int i = batched; i < rows; i++) {
+        const double *xr = x + i * C;
+        const double mu = nn_sum_f64(C, xr) / C;
+        mean[i] = mu;
+        rstd[i] = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
+    }
+}
 static inline void nn_layernorm_f64(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
+    nn_row_stats_f64(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
         const double *xr = x + r * C;
-        const double mu = nn_sum_f64(C, xr) / C;
-        const double rs = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
-        mean[r] = mu;
-        rstd[r] = rs;
+        const double mu = mean[r], rs = rstd[r];
         if (weight)
             for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
@@ -360,12 +368,10 @@ static void layers_1_layers_0_layernorm_forward(
     double *restrict mean,
     double *restrict rstd) {
 #ifndef NN_PRECOMPILED
+    nn_row_stats_f64(3, 6, 1e-05, x, mean, rstd);  /* mean and 1/std of every row */
     for (int r = 0; r < 3; r++) {
         const double *xr = x + r * 6;
-        const double mu = nn_sum_f64(6, xr) / 6;
-        const double rs = 1 / sqrt(nn_sumsq_dev_f64(6, xr, mu) / 6 + 1e-05);
-        mean[r] = mu;
-        rstd[r] = rs;
+        const double mu = mean[r], rs = rstd[r];
         for (int k = 0; k < 6; k++) {
             double v = (xr[k] - mu) * rs * weight[k] + bias[k];
             out[r * 6 + k] = v;

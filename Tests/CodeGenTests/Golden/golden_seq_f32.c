@@ -202,6 +202,7 @@ float nn_sumsq_dev_f32(int n, const float *restrict x, float mu);
 float nn_dot_f32(int n, const float *restrict x, const float *restrict y);
 void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
 void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
+void nn_row_stats_f32(int rows, int C, float eps, const float *restrict x, float *restrict mean, float *restrict rstd);
 void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd);
 void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g);
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
@@ -319,13 +320,51 @@ static inline void nn_col_sums_f32(int rows, int cols, const float *restrict x, 
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
 }
+static inline void nn_row_stats_f32(int rows, int C, float eps, const float *restrict x, float *restrict mean, float *restrict rstd) {
+#ifdef NN_VECTORS
+    const int batched = C % 8 == 0 ? rows - rows % 8 : 0;  /* rows done eight at a time */
+    for (int i = 0; i < batched; i += 8) {
+        nn_vf32 acc[8], T[8];
+        float lanes[64] __attribute__((aligned(32))), by_lane[64] __attribute__((aligned(32)));
+        for (int q = 0; q < 8; q++) {
+            acc[q] = (nn_vf32){0};
+            for (int k = 0; k < C; k += 8) acc[q] += *(const nn_vf32 *)(x + (i + q) * C + k);
+            *(nn_vf32 *)(lanes + 8 * q) = acc[q];
+        }
+        nn_transpose8_f32(lanes, 8, by_lane, 8);  /* by_lane[8 l + q] = lane l of row q */
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        const nn_vf32 mu = (((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]))) / (float)C;
+        *(nn_vf32 *)(mean + i) = mu;
+        for (int q = 0; q < 8; q++) {
+            const float m = mu[q];
+            const nn_vf32 mv = {m, m, m, m, m, m, m, m};
+            acc[q] = (nn_vf32){0};
+            for (int k = 0; k < C; k += 8) {
+                const nn_vf32 d = *(const nn_vf32 *)(x + (i + q) * C + k) - mv;
+                acc[q] += d * d;
+            }
+            *(nn_vf32 *)(lanes + 8 * q) = acc[q];
+        }
+        nn_transpose8_f32(lanes, 8, by_lane, 8);
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        const nn_vf32 var = (((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]))) / (float)C + eps;
+        for (int q = 0; q < 8; q++) rstd[i + q] = 1 / sqrtf(var[q]);
+    }
+#else
+    const int batched = 0;
+#endif
+    for (int i = batched; i < rows; i++) {
+        const float *xr = x + i * C;
+        const float mu = nn_sum_f32(C, xr) / C;
+        mean[i] = mu;
+        rstd[i] = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
+    }
+}
 static inline void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
+    nn_row_stats_f32(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
         const float *xr = x + r * C;
-        const float mu = nn_sum_f32(C, xr) / C;
-        const float rs = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
-        mean[r] = mu;
-        rstd[r] = rs;
+        const float mu = mean[r], rs = rstd[r];
         if (weight)
             for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
@@ -421,12 +460,10 @@ static void layers_2_layernorm_forward(
     float *restrict mean,
     float *restrict rstd) {
 #ifndef NN_PRECOMPILED
+    nn_row_stats_f32(16, 4, 1e-05f, x, mean, rstd);  /* mean and 1/std of every row */
     for (int r = 0; r < 16; r++) {
         const float *xr = x + r * 4;
-        const float mu = nn_sum_f32(4, xr) / 4;
-        const float rs = 1 / sqrtf(nn_sumsq_dev_f32(4, xr, mu) / 4 + 1e-05f);
-        mean[r] = mu;
-        rstd[r] = rs;
+        const float mu = mean[r], rs = rstd[r];
         for (int k = 0; k < 4; k++) {
             float v = (xr[k] - mu) * rs * weight[k] + bias[k];
             out[r * 4 + k] = v;

@@ -225,7 +225,7 @@ extension CSyntax {
     /// Every helper base name, in the order they are defined (`helperSection` emits the used ones).
     static let helperOrder = [
         "tile", "pack_t", "pack_n", "sum", "sumsq_dev", "dot", "col_sums", "sgd", "sgd_momentum", "adam",
-        "row_stats", "layernorm", "layernorm_grad",
+        "row_stats", "row_sums", "layernorm", "layernorm_grad",
         "bias_rows", "add",
         "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
         "relu_grad", "leaky_relu_grad", "sigmoid_grad_out", "sigmoid_grad_in", "tanh_grad_out", "tanh_grad_in",
@@ -252,6 +252,9 @@ extension CSyntax {
             return "void \(f)(int rows, int cols, const \(r) *restrict x, \(r) *restrict s)"
         case "row_stats":
             return "void \(f)(int rows, int C, \(r) eps, const \(r) *restrict x, \(r) *restrict mean, \(r) *restrict rstd)"
+        case "row_sums":
+            return "void \(f)(int n, int C, const \(r) *restrict g, const \(r) *restrict xh, \(r) *restrict sum_g, "
+                + "\(r) *restrict sum_gx)"
         case "layernorm":
             return "void \(f)(int rows, int C, \(r) eps, const \(r) *restrict x, const \(r) *restrict weight, "
                 + "const \(r) *restrict bias, \(r) *restrict out, \(r) *restrict mean, \(r) *restrict rstd)"
@@ -344,23 +347,38 @@ extension CSyntax {
                 }
 
             """
-        case "layernorm_grad":  // the layerNormGrad kernel with weight (and so g, dweight, dbias) and dx optional
+        case "row_sums": return rowSumsBody
+        case "layernorm_grad":  // the layerNormGrad kernel with weight (and so g, dweight, dbias) and dx optional;
+            // xh and g hold 8 rows of C
             return """
                 if (weight)
                     for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
-                for (int r = 0; r < rows; r++) {
-                    const \(r) *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
-                    const \(r) mu = mean[r], rs = rstd[r];
-                    for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
-                    if (weight)
-                        for (int k = 0; k < C; k++) {
-                            g[k] = dr[k] * weight[k];
-                            dweight[k] += dr[k] * xh[k];
-                            dbias[k] += dr[k];
+                for (int r0 = 0; r0 < rows; r0 += 8) {
+                    const int n = rows - r0 < 8 ? rows - r0 : 8;
+                    const \(r) *G = weight ? g : dout + r0 * C;
+                    \(r) sum_g[8], sum_gx[8];
+                    for (int q = 0; q < n; q++) {
+                        const \(r) *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+                        const \(r) mu = mean[r0 + q], rs = rstd[r0 + q];
+                        \(r) *xq = xh + q * C;
+                        for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+                        if (weight) {
+                            \(r) *gq = g + q * C;
+                            for (int k = 0; k < C; k++) {
+                                gq[k] = dr[k] * weight[k];
+                                dweight[k] += dr[k] * xq[k];
+                                dbias[k] += dr[k];
+                            }
                         }
-                    const \(r) mean_g = \(helper("sum"))(C, gr) / C, mean_gx = \(helper("dot"))(C, gr, xh) / C;
+                    }
+                    \(helper("row_sums"))(n, C, G, xh, sum_g, sum_gx);
                     if (!dx) continue;
-                    for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+                    for (int q = 0; q < n; q++) {
+                        const int r = r0 + q;
+                        const \(r) rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+                        const \(r) *Gq = G + q * C, *xq = xh + q * C;
+                        for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+                    }
                 }
 
             """
@@ -522,6 +540,53 @@ extension CSyntax {
             """ + perRow
     }
 
+    /// For `n` <= 8 rows of `C` (rows `C` apart): `sum_g[q]` = the sum of row q of g, `sum_gx[q]` =
+    /// the dot product of row q of g with row q of xh, in `laneSum`'s order (`nn_sum`, `nn_dot`).
+    /// Eight float32 rows with vectors combine their lane sums transposed, as `rowStatsBody`.
+    var rowSumsBody: String {
+        let perRow = """
+                for (int q = 0; q < n; q++) {
+                    sum_g[q] = \(helper("sum"))(C, g + q * C);
+                    sum_gx[q] = \(helper("dot"))(C, g + q * C, xh + q * C);
+                }
+
+            """
+        guard scalar == .f32 else { return perRow }
+        var parts = (0..<8).map { "T[\($0)]" }
+        while parts.count > 1 {
+            let h = parts.count / 2
+            parts = (0..<h).map { "(\(parts[$0]) + \(parts[$0 + h]))" }
+        }
+        let combine = String(parts[0].dropFirst().dropLast())
+        return """
+            #ifdef NN_VECTORS
+                if (n == 8 && C % 8 == 0) {
+                    nn_vf32 T[8];
+                    float lanes_g[64] __attribute__((aligned(32))), lanes_gx[64] __attribute__((aligned(32)));
+                    float by_lane[64] __attribute__((aligned(32)));
+                    for (int q = 0; q < 8; q++) {
+                        nn_vf32 a = {0}, b = {0};
+                        for (int k = 0; k < C; k += 8) {
+                            const nn_vf32 gv = *(const nn_vf32 *)(g + q * C + k), xv = *(const nn_vf32 *)(xh + q * C + k);
+                            a += gv;
+                            b += gv * xv;
+                        }
+                        *(nn_vf32 *)(lanes_g + 8 * q) = a;
+                        *(nn_vf32 *)(lanes_gx + 8 * q) = b;
+                    }
+                    nn_transpose8_f32(lanes_g, 8, by_lane, 8);
+                    for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+                    *(nn_vf32 *)sum_g = \(combine);
+                    nn_transpose8_f32(lanes_gx, 8, by_lane, 8);
+                    for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+                    *(nn_vf32 *)sum_gx = \(combine);
+                    return;
+                }
+            #endif
+
+            """ + perRow
+    }
+
     /// The register tile: vectors with gcc and clang, the same loops on arrays elsewhere.
     var tileBody: String {
         let r = real, w = lanes, v = "nn_v\(suffix)"
@@ -588,7 +653,7 @@ extension CSyntax {
         #define NN_VECTORS 1
         #define NN_TILE_INLINE static inline __attribute__((always_inline))
         typedef \(r) nn_v\(suffix) __attribute__((vector_size(32), aligned(\(scalar.size)), may_alias));
-        \(scalar == .f32 && (used.contains("pack_t") || used.contains("row_stats")) ? CSyntax.transpose8Definition : "")#else
+        \(scalar == .f32 && (used.contains("pack_t") || used.contains("row_stats") || used.contains("row_sums")) ? CSyntax.transpose8Definition : "")#else
         #define NN_TILE_INLINE static inline
         #endif
         #if defined(__FMA__) && defined(__x86_64__)

@@ -385,42 +385,53 @@ struct KernelWriter {
         case .layerNormGrad(let affine):
             let (dy, x, mean, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2], n.inputs[3])
             let C = shape(x).last!, rows = count(x) / C
-            let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "            ")
+            let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "                ")
             params = [("dout", dy, false), ("x", x, false), ("mean", mean, false), ("rstd", rstd, false)]
                 + (affine ? [("weight", n.inputs[4], false)] : []) + ep.params + [("dx", n.outputs[0], true)]
                 + (affine ? [("dweight", n.outputs[1], true), ("dbias", n.outputs[2], true)] : [])
             what = "backward"
-            doc = "layernorm backward, \(rows) rows of \(C): dx\(affine ? ", dweight, dbias" : "") in one pass per row \(epilogueDoc(n))"
-            usedHelpers.formUnion(["sum", "dot"])
-            let sum = c.helper("sum"), dot = c.helper("dot")
-            // Two rows of scratch: on the stack when small, else in the arena.
-            let onStack = (affine ? 2 : 1) * C * c.scalar.size <= KernelWriter.convStackBytes
-            let rowBuffers = onStack ? "\(R) xh[\(C)]\(affine ? ", g[\(C)]" : "");"
-                : "\(R) *xh = scratch\(affine ? ", *g = scratch + \(C)" : "");"
-            if !onStack { scratch = (affine ? 2 : 1) * C }
+            doc = "layernorm backward, \(rows) rows of \(C): dx\(affine ? ", dweight, dbias" : "") eight rows at a time \(epilogueDoc(n))"
+            usedHelpers.formUnion(["sum", "dot", "row_sums"])
+            // Eight rows at a time (their sums reduced together: nn_row_sums); two blocks of eight rows
+            // of scratch, on the stack when small, else in the arena.
+            let block = 8 * C
+            let onStack = (affine ? 2 : 1) * block * c.scalar.size <= KernelWriter.convStackBytes
+            let rowBuffers = onStack ? "\(R) xh[\(block)]\(affine ? ", g[\(block)]" : "");"
+                : "\(R) *xh = scratch\(affine ? ", *g = scratch + \(block)" : "");"
+            if !onStack { scratch = (affine ? 2 : 1) * block }
+            let G = affine ? "g" : "dout + r0 * \(C)"
             body = (affine ? "    for (int k = 0; k < \(C); k++) { dweight[k] = 0; dbias[k] = 0; }\n" : "") + """
-                for (int r = 0; r < \(rows); r++) {
-                    const \(R) *xr = x + r * \(C), *dr = dout + r * \(C);
-                    const \(R) mu = mean[r], rs = rstd[r];
-                    \(rowBuffers)  /* the row normalised\(affine ? ", and the gradient reaching it (dout * weight)" : "") */
-                    for (int k = 0; k < \(C); k++) xh[k] = (xr[k] - mu) * rs;
+                for (int r0 = 0; r0 < \(rows); r0 += 8) {
+                    const int n = \(rows) - r0 < 8 ? \(rows) - r0 : 8;
+                    \(rowBuffers)  /* 8 rows normalised\(affine ? ", and the gradients reaching them (dout * weight)" : "") */
+                    \(R) sum_g[8], sum_gx[8];
+                    for (int q = 0; q < n; q++) {
+                        const \(R) *xr = x + (r0 + q) * \(C);
+                        const \(R) mu = mean[r0 + q], rs = rstd[r0 + q];
+                        for (int k = 0; k < \(C); k++) xh[q * \(C) + k] = (xr[k] - mu) * rs;
 
             """ + (affine ? """
-                    for (int k = 0; k < \(C); k++) {
-                        g[k] = dr[k] * weight[k];
-                        dweight[k] += dr[k] * xh[k];
-                        dbias[k] += dr[k];
-                    }
+                        const \(R) *dr = dout + (r0 + q) * \(C);
+                        for (int k = 0; k < \(C); k++) {
+                            g[q * \(C) + k] = dr[k] * weight[k];
+                            dweight[k] += dr[k] * xh[q * \(C) + k];
+                            dbias[k] += dr[k];
+                        }
 
             """ : "") + """
-                    const \(R) mean_g = \(sum)(\(C), \(affine ? "g" : "dr")) / \(C), mean_gx = \(dot)(\(C), \(affine ? "g" : "dr"), xh) / \(C);
+                    }
+                    \(c.helper("row_sums"))(n, \(C), \(G), xh, sum_g, sum_gx);  /* per row: sum of the gradient, and its dot with xh */
 
             """ + (n.optionalFirstOutput ? "        if (!dx) continue;  /* dx only when the input gradient is asked for */\n" : "") + """
-                    for (int k = 0; k < \(C); k++) {
-                        \(R) v = rs * (\(affine ? "g" : "dr")[k] - mean_g - xh[k] * mean_gx);
+                    for (int q = 0; q < n; q++) {
+                        const int r = r0 + q;
+                        const \(R) rs = rstd[r], mean_g = sum_g[q] / \(C), mean_gx = sum_gx[q] / \(C);
+                        for (int k = 0; k < \(C); k++) {
+                            \(R) v = rs * (\(affine ? "g[q * \(C) + k]" : "dout[r * \(C) + k]") - mean_g - xh[q * \(C) + k] * mean_gx);
 
             """ + (ep.code.isEmpty ? "" : ep.code + "\n") + """
-                        dx[r * \(C) + k] = v;
+                            dx[r * \(C) + k] = v;
+                        }
                     }
                 }
             """

@@ -107,6 +107,7 @@ static inline double nn_dsigmoid(double x) {
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
 #define nn_adam_f32 nn_adam_f32_avx2
 #define nn_row_stats_f32 nn_row_stats_f32_avx2
+#define nn_row_sums_f32 nn_row_sums_f32_avx2
 #define nn_layernorm_f32 nn_layernorm_f32_avx2
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_avx2
 #define nn_bias_rows_f32 nn_bias_rows_f32_avx2
@@ -322,6 +323,36 @@ void nn_row_stats_f32_avx2(int rows, int C, float eps, const float *restrict x, 
         rstd[i] = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
     }
 }
+void nn_row_sums_f32_avx2(int n, int C, const float *restrict g, const float *restrict xh, float *restrict sum_g, float *restrict sum_gx) {
+#ifdef NN_VECTORS
+    if (n == 8 && C % 8 == 0) {
+        nn_vf32 T[8];
+        float lanes_g[64] __attribute__((aligned(32))), lanes_gx[64] __attribute__((aligned(32)));
+        float by_lane[64] __attribute__((aligned(32)));
+        for (int q = 0; q < 8; q++) {
+            nn_vf32 a = {0}, b = {0};
+            for (int k = 0; k < C; k += 8) {
+                const nn_vf32 gv = *(const nn_vf32 *)(g + q * C + k), xv = *(const nn_vf32 *)(xh + q * C + k);
+                a += gv;
+                b += gv * xv;
+            }
+            *(nn_vf32 *)(lanes_g + 8 * q) = a;
+            *(nn_vf32 *)(lanes_gx + 8 * q) = b;
+        }
+        nn_transpose8_f32(lanes_g, 8, by_lane, 8);
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        *(nn_vf32 *)sum_g = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
+        nn_transpose8_f32(lanes_gx, 8, by_lane, 8);
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        *(nn_vf32 *)sum_gx = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
+        return;
+    }
+#endif
+    for (int q = 0; q < n; q++) {
+        sum_g[q] = nn_sum_f32(C, g + q * C);
+        sum_gx[q] = nn_dot_f32(C, g + q * C, xh + q * C);
+    }
+}
 void nn_layernorm_f32_avx2(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
     nn_row_stats_f32(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
@@ -336,19 +367,32 @@ void nn_layernorm_f32_avx2(int rows, int C, float eps, const float *restrict x, 
 void nn_layernorm_grad_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
     if (weight)
         for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
-        const float mu = mean[r], rs = rstd[r];
-        for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
-        if (weight)
-            for (int k = 0; k < C; k++) {
-                g[k] = dr[k] * weight[k];
-                dweight[k] += dr[k] * xh[k];
-                dbias[k] += dr[k];
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
             }
-        const float mean_g = nn_sum_f32(C, gr) / C, mean_gx = nn_dot_f32(C, gr, xh) / C;
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);
         if (!dx) continue;
-        for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+        for (int q = 0; q < n; q++) {
+            const int r = r0 + q;
+            const float rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
     }
 }
 void nn_bias_rows_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias) {
@@ -429,6 +473,7 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
 #undef nn_row_stats_f32
+#undef nn_row_sums_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
 #undef nn_bias_rows_f32
@@ -458,6 +503,7 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
 #define nn_adam_f64 nn_adam_f64_avx2
 #define nn_row_stats_f64 nn_row_stats_f64_avx2
+#define nn_row_sums_f64 nn_row_sums_f64_avx2
 #define nn_layernorm_f64 nn_layernorm_f64_avx2
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_avx2
 #define nn_bias_rows_f64 nn_bias_rows_f64_avx2
@@ -632,6 +678,12 @@ void nn_row_stats_f64_avx2(int rows, int C, double eps, const double *restrict x
         rstd[i] = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
     }
 }
+void nn_row_sums_f64_avx2(int n, int C, const double *restrict g, const double *restrict xh, double *restrict sum_g, double *restrict sum_gx) {
+    for (int q = 0; q < n; q++) {
+        sum_g[q] = nn_sum_f64(C, g + q * C);
+        sum_gx[q] = nn_dot_f64(C, g + q * C, xh + q * C);
+    }
+}
 void nn_layernorm_f64_avx2(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
     nn_row_stats_f64(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
@@ -646,19 +698,32 @@ void nn_layernorm_f64_avx2(int rows, int C, double eps, const double *restrict x
 void nn_layernorm_grad_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
     if (weight)
         for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r = 0; r < rows; r++) {
-        const double *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
-        const double mu = mean[r], rs = rstd[r];
-        for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
-        if (weight)
-            for (int k = 0; k < C; k++) {
-                g[k] = dr[k] * weight[k];
-                dweight[k] += dr[k] * xh[k];
-                dbias[k] += dr[k];
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
             }
-        const double mean_g = nn_sum_f64(C, gr) / C, mean_gx = nn_dot_f64(C, gr, xh) / C;
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);
         if (!dx) continue;
-        for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+        for (int q = 0; q < n; q++) {
+            const int r = r0 + q;
+            const double rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
     }
 }
 void nn_bias_rows_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias) {
@@ -739,6 +804,7 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
 #undef nn_row_stats_f64
+#undef nn_row_sums_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
 #undef nn_bias_rows_f64
@@ -780,6 +846,7 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
 #define nn_adam_f32 nn_adam_f32_generic
 #define nn_row_stats_f32 nn_row_stats_f32_generic
+#define nn_row_sums_f32 nn_row_sums_f32_generic
 #define nn_layernorm_f32 nn_layernorm_f32_generic
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_generic
 #define nn_bias_rows_f32 nn_bias_rows_f32_generic
@@ -995,6 +1062,36 @@ void nn_row_stats_f32_generic(int rows, int C, float eps, const float *restrict 
         rstd[i] = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
     }
 }
+void nn_row_sums_f32_generic(int n, int C, const float *restrict g, const float *restrict xh, float *restrict sum_g, float *restrict sum_gx) {
+#ifdef NN_VECTORS
+    if (n == 8 && C % 8 == 0) {
+        nn_vf32 T[8];
+        float lanes_g[64] __attribute__((aligned(32))), lanes_gx[64] __attribute__((aligned(32)));
+        float by_lane[64] __attribute__((aligned(32)));
+        for (int q = 0; q < 8; q++) {
+            nn_vf32 a = {0}, b = {0};
+            for (int k = 0; k < C; k += 8) {
+                const nn_vf32 gv = *(const nn_vf32 *)(g + q * C + k), xv = *(const nn_vf32 *)(xh + q * C + k);
+                a += gv;
+                b += gv * xv;
+            }
+            *(nn_vf32 *)(lanes_g + 8 * q) = a;
+            *(nn_vf32 *)(lanes_gx + 8 * q) = b;
+        }
+        nn_transpose8_f32(lanes_g, 8, by_lane, 8);
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        *(nn_vf32 *)sum_g = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
+        nn_transpose8_f32(lanes_gx, 8, by_lane, 8);
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        *(nn_vf32 *)sum_gx = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
+        return;
+    }
+#endif
+    for (int q = 0; q < n; q++) {
+        sum_g[q] = nn_sum_f32(C, g + q * C);
+        sum_gx[q] = nn_dot_f32(C, g + q * C, xh + q * C);
+    }
+}
 void nn_layernorm_f32_generic(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
     nn_row_stats_f32(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
@@ -1009,19 +1106,32 @@ void nn_layernorm_f32_generic(int rows, int C, float eps, const float *restrict 
 void nn_layernorm_grad_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
     if (weight)
         for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
-        const float mu = mean[r], rs = rstd[r];
-        for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
-        if (weight)
-            for (int k = 0; k < C; k++) {
-                g[k] = dr[k] * weight[k];
-                dweight[k] += dr[k] * xh[k];
-                dbias[k] += dr[k];
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
             }
-        const float mean_g = nn_sum_f32(C, gr) / C, mean_gx = nn_dot_f32(C, gr, xh) / C;
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);
         if (!dx) continue;
-        for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+        for (int q = 0; q < n; q++) {
+            const int r = r0 + q;
+            const float rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
     }
 }
 void nn_bias_rows_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias) {
@@ -1102,6 +1212,7 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
 #undef nn_row_stats_f32
+#undef nn_row_sums_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
 #undef nn_bias_rows_f32
@@ -1131,6 +1242,7 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
 #define nn_adam_f64 nn_adam_f64_generic
 #define nn_row_stats_f64 nn_row_stats_f64_generic
+#define nn_row_sums_f64 nn_row_sums_f64_generic
 #define nn_layernorm_f64 nn_layernorm_f64_generic
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_generic
 #define nn_bias_rows_f64 nn_bias_rows_f64_generic
@@ -1305,6 +1417,12 @@ void nn_row_stats_f64_generic(int rows, int C, double eps, const double *restric
         rstd[i] = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
     }
 }
+void nn_row_sums_f64_generic(int n, int C, const double *restrict g, const double *restrict xh, double *restrict sum_g, double *restrict sum_gx) {
+    for (int q = 0; q < n; q++) {
+        sum_g[q] = nn_sum_f64(C, g + q * C);
+        sum_gx[q] = nn_dot_f64(C, g + q * C, xh + q * C);
+    }
+}
 void nn_layernorm_f64_generic(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
     nn_row_stats_f64(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
@@ -1319,19 +1437,32 @@ void nn_layernorm_f64_generic(int rows, int C, double eps, const double *restric
 void nn_layernorm_grad_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
     if (weight)
         for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r = 0; r < rows; r++) {
-        const double *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
-        const double mu = mean[r], rs = rstd[r];
-        for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
-        if (weight)
-            for (int k = 0; k < C; k++) {
-                g[k] = dr[k] * weight[k];
-                dweight[k] += dr[k] * xh[k];
-                dbias[k] += dr[k];
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
             }
-        const double mean_g = nn_sum_f64(C, gr) / C, mean_gx = nn_dot_f64(C, gr, xh) / C;
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);
         if (!dx) continue;
-        for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+        for (int q = 0; q < n; q++) {
+            const int r = r0 + q;
+            const double rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
     }
 }
 void nn_bias_rows_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias) {
@@ -1412,6 +1543,7 @@ void nn_gelu_tanh_grad_f64_generic(int n, double *restrict v, const double *rest
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
 #undef nn_row_stats_f64
+#undef nn_row_sums_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
 #undef nn_bias_rows_f64
@@ -1444,6 +1576,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
     {"nn_row_stats_f32", (void (*)(void))nn_row_stats_f32_generic},
+    {"nn_row_sums_f32", (void (*)(void))nn_row_sums_f32_generic},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_generic},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_generic},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_generic},
@@ -1473,6 +1606,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
     {"nn_row_stats_f64", (void (*)(void))nn_row_stats_f64_generic},
+    {"nn_row_sums_f64", (void (*)(void))nn_row_sums_f64_generic},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_generic},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_generic},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_generic},
@@ -1506,6 +1640,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
     {"nn_row_stats_f32", (void (*)(void))nn_row_stats_f32_avx2},
+    {"nn_row_sums_f32", (void (*)(void))nn_row_sums_f32_avx2},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_avx2},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_avx2},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_avx2},
@@ -1535,6 +1670,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},
     {"nn_row_stats_f64", (void (*)(void))nn_row_stats_f64_avx2},
+    {"nn_row_sums_f64", (void (*)(void))nn_row_sums_f64_avx2},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_avx2},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_avx2},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_avx2},

@@ -3,10 +3,11 @@ import Foundation
 import JIT
 import XCTest
 
-/// `nn_row_stats_f32`, the layernorm's mean and 1/std of each row, takes eight rows at a time with
-/// vectors (lane sums transposed and combined as vectors). Its results must equal, bit for bit,
-/// the per-row sums (`nn_sum_f32`, `nn_sumsq_dev_f32`) it replaces, for row counts that leave a
-/// tail, widths that are not a multiple of 8 (all rows per row), and in a build without vectors.
+/// `nn_row_stats_f32` (the layernorm's mean and 1/std of each row) and `nn_row_sums_f32` (the
+/// backward pass's row sums and dot products) take eight rows at a time with vectors (lane sums
+/// transposed and combined as vectors). Their results must equal, bit for bit, the per-row sums
+/// (`nn_sum_f32`, `nn_sumsq_dev_f32`, `nn_dot_f32`) they replace, for row counts that leave a tail,
+/// widths that are not a multiple of 8 (all rows per row), and in a build without vectors.
 final class RowStatisticsTests: XCTestCase {
     typealias Mismatches = @convention(c) (Int32, Int32) -> Int32
 
@@ -16,10 +17,10 @@ final class RowStatisticsTests: XCTestCase {
             #include <math.h>
             #include <stdint.h>
             #include <string.h>
-            \(c.helperSection(["row_stats", "sum", "sumsq_dev"]))
+            \(c.helperSection(["row_stats", "row_sums", "sum", "sumsq_dev", "dot"]))
             /* The rows of a fixed pseudo-random table; returns how many rows differ from the per-row sums. */
             int mismatches(int rows, int C) {
-                static float x[64 * 300], mean[64], rstd[64];
+                static float x[65 * 300], mean[64], rstd[64];
                 uint32_t s = 12345u;
                 for (int i = 0; i < rows * C; i++) {
                     s = s * 1664525u + 1013904223u;
@@ -32,6 +33,16 @@ final class RowStatisticsTests: XCTestCase {
                     const float mu = nn_sum_f32(C, xr) / C;
                     const float rs = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + 1e-5f);
                     if (memcmp(&mu, &mean[r], sizeof mu) != 0 || memcmp(&rs, &rstd[r], sizeof rs) != 0) bad++;
+                }
+                for (int r0 = 0; r0 < rows; r0 += 8) {  /* rows r0... as g, the rows after them as xh */
+                    const int n = rows - r0 < 8 ? rows - r0 : 8;
+                    float sum_g[8], sum_gx[8];
+                    nn_row_sums_f32(n, C, x + r0 * C, x + (r0 + 1) * C, sum_g, sum_gx);
+                    for (int q = 0; q < n; q++) {
+                        const float sg = nn_sum_f32(C, x + (r0 + q) * C);
+                        const float sgx = nn_dot_f32(C, x + (r0 + q) * C, x + (r0 + q + 1) * C);
+                        if (memcmp(&sg, &sum_g[q], sizeof sg) != 0 || memcmp(&sgx, &sum_gx[q], sizeof sgx) != 0) bad++;
+                    }
                 }
                 return bad;
             }

@@ -162,6 +162,7 @@ double nn_dot_f64(int n, const double *restrict x, const double *restrict y);
 void nn_col_sums_f64(int rows, int cols, const double *restrict x, double *restrict s);
 void nn_adam_f64(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step);
 void nn_row_stats_f64(int rows, int C, double eps, const double *restrict x, double *restrict mean, double *restrict rstd);
+void nn_row_sums_f64(int n, int C, const double *restrict g, const double *restrict xh, double *restrict sum_g, double *restrict sum_gx);
 void nn_layernorm_f64(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd);
 void nn_layernorm_grad_f64(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g);
 void nn_bias_rows_f64(int rows, int cols, double *restrict v, const double *restrict bias);
@@ -279,6 +280,12 @@ static inline void nn_row_stats_f64(int rows, int C, double eps, const double *r
         rstd[i] = 1 / sqrt(nn_sumsq_dev_f64(C, xr, mu) / C + eps);
     }
 }
+static inline void nn_row_sums_f64(int n, int C, const double *restrict g, const double *restrict xh, double *restrict sum_g, double *restrict sum_gx) {
+    for (int q = 0; q < n; q++) {
+        sum_g[q] = nn_sum_f64(C, g + q * C);
+        sum_gx[q] = nn_dot_f64(C, g + q * C, xh + q * C);
+    }
+}
 static inline void nn_layernorm_f64(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
     nn_row_stats_f64(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
@@ -293,19 +300,32 @@ static inline void nn_layernorm_f64(int rows, int C, double eps, const double *r
 static inline void nn_layernorm_grad_f64(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
     if (weight)
         for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r = 0; r < rows; r++) {
-        const double *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
-        const double mu = mean[r], rs = rstd[r];
-        for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
-        if (weight)
-            for (int k = 0; k < C; k++) {
-                g[k] = dr[k] * weight[k];
-                dweight[k] += dr[k] * xh[k];
-                dbias[k] += dr[k];
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
             }
-        const double mean_g = nn_sum_f64(C, gr) / C, mean_gx = nn_dot_f64(C, gr, xh) / C;
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);
         if (!dx) continue;
-        for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+        for (int q = 0; q < n; q++) {
+            const int r = r0 + q;
+            const double rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
     }
 }
 static inline void nn_bias_rows_f64(int rows, int cols, double *restrict v, const double *restrict bias) {
@@ -603,7 +623,7 @@ static void layers_1_layers_1_dense_backward_input(
     }
 }
 
-/* layers[1].layers[0] (layernorm), backward: layernorm backward, 3 rows of 6: dx, dweight, dbias in one pass per row + gradient from the other branch
+/* layers[1].layers[0] (layernorm), backward: layernorm backward, 3 rows of 6: dx, dweight, dbias eight rows at a time + gradient from the other branch
  * fused: layernorm_backward, residual_add_epilogue */
 static void layers_1_layers_0_layernorm_backward(
     const double *restrict dout,
@@ -617,25 +637,34 @@ static void layers_1_layers_0_layernorm_backward(
     double *restrict dbias) {
 #ifndef NN_PRECOMPILED
     for (int k = 0; k < 6; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r = 0; r < 3; r++) {
-        const double *xr = x + r * 6, *dr = dout + r * 6;
-        const double mu = mean[r], rs = rstd[r];
-        double xh[6], g[6];  /* the row normalised, and the gradient reaching it (dout * weight) */
-        for (int k = 0; k < 6; k++) xh[k] = (xr[k] - mu) * rs;
-        for (int k = 0; k < 6; k++) {
-            g[k] = dr[k] * weight[k];
-            dweight[k] += dr[k] * xh[k];
-            dbias[k] += dr[k];
+    for (int r0 = 0; r0 < 3; r0 += 8) {
+        const int n = 3 - r0 < 8 ? 3 - r0 : 8;
+        double xh[48], g[48];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * 6;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            for (int k = 0; k < 6; k++) xh[q * 6 + k] = (xr[k] - mu) * rs;
+            const double *dr = dout + (r0 + q) * 6;
+            for (int k = 0; k < 6; k++) {
+                g[q * 6 + k] = dr[k] * weight[k];
+                dweight[k] += dr[k] * xh[q * 6 + k];
+                dbias[k] += dr[k];
+            }
         }
-        const double mean_g = nn_sum_f64(6, g) / 6, mean_gx = nn_dot_f64(6, g, xh) / 6;
-        for (int k = 0; k < 6; k++) {
-            double v = rs * (g[k] - mean_g - xh[k] * mean_gx);
-            v += grad_other0[r * 6 + k];  /* gradients meeting at a fork */
-            dx[r * 6 + k] = v;
+        nn_row_sums_f64(n, 6, g, xh, sum_g, sum_gx);  /* per row: sum of the gradient, and its dot with xh */
+        for (int q = 0; q < n; q++) {
+            const int r = r0 + q;
+            const double rs = rstd[r], mean_g = sum_g[q] / 6, mean_gx = sum_gx[q] / 6;
+            for (int k = 0; k < 6; k++) {
+                double v = rs * (g[q * 6 + k] - mean_g - xh[q * 6 + k] * mean_gx);
+                v += grad_other0[r * 6 + k];  /* gradients meeting at a fork */
+                dx[r * 6 + k] = v;
+            }
         }
     }
 #else  /* tcc: the same loops, precompiled, then the epilogue as passes */
-    double xh[6], g[6];
+    double xh[48], g[48];
     nn_layernorm_grad_f64(3, 6, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
     {
         nn_add_f64(18, dx, grad_other0);  /* gradients meeting at a fork */

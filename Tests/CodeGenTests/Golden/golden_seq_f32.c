@@ -203,6 +203,7 @@ float nn_dot_f32(int n, const float *restrict x, const float *restrict y);
 void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
 void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
 void nn_row_stats_f32(int rows, int C, float eps, const float *restrict x, float *restrict mean, float *restrict rstd);
+void nn_row_sums_f32(int n, int C, const float *restrict g, const float *restrict xh, float *restrict sum_g, float *restrict sum_gx);
 void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd);
 void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g);
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
@@ -360,6 +361,36 @@ static inline void nn_row_stats_f32(int rows, int C, float eps, const float *res
         rstd[i] = 1 / sqrtf(nn_sumsq_dev_f32(C, xr, mu) / C + eps);
     }
 }
+static inline void nn_row_sums_f32(int n, int C, const float *restrict g, const float *restrict xh, float *restrict sum_g, float *restrict sum_gx) {
+#ifdef NN_VECTORS
+    if (n == 8 && C % 8 == 0) {
+        nn_vf32 T[8];
+        float lanes_g[64] __attribute__((aligned(32))), lanes_gx[64] __attribute__((aligned(32)));
+        float by_lane[64] __attribute__((aligned(32)));
+        for (int q = 0; q < 8; q++) {
+            nn_vf32 a = {0}, b = {0};
+            for (int k = 0; k < C; k += 8) {
+                const nn_vf32 gv = *(const nn_vf32 *)(g + q * C + k), xv = *(const nn_vf32 *)(xh + q * C + k);
+                a += gv;
+                b += gv * xv;
+            }
+            *(nn_vf32 *)(lanes_g + 8 * q) = a;
+            *(nn_vf32 *)(lanes_gx + 8 * q) = b;
+        }
+        nn_transpose8_f32(lanes_g, 8, by_lane, 8);
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        *(nn_vf32 *)sum_g = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
+        nn_transpose8_f32(lanes_gx, 8, by_lane, 8);
+        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+        *(nn_vf32 *)sum_gx = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
+        return;
+    }
+#endif
+    for (int q = 0; q < n; q++) {
+        sum_g[q] = nn_sum_f32(C, g + q * C);
+        sum_gx[q] = nn_dot_f32(C, g + q * C, xh + q * C);
+    }
+}
 static inline void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
     nn_row_stats_f32(rows, C, eps, x, mean, rstd);
     for (int r = 0; r < rows; r++) {
@@ -374,19 +405,32 @@ static inline void nn_layernorm_f32(int rows, int C, float eps, const float *res
 static inline void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
     if (weight)
         for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + r * C, *dr = dout + r * C, *gr = weight ? g : dr;
-        const float mu = mean[r], rs = rstd[r];
-        for (int k = 0; k < C; k++) xh[k] = (xr[k] - mu) * rs;
-        if (weight)
-            for (int k = 0; k < C; k++) {
-                g[k] = dr[k] * weight[k];
-                dweight[k] += dr[k] * xh[k];
-                dbias[k] += dr[k];
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
             }
-        const float mean_g = nn_sum_f32(C, gr) / C, mean_gx = nn_dot_f32(C, gr, xh) / C;
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);
         if (!dx) continue;
-        for (int k = 0; k < C; k++) dx[r * C + k] = rs * (gr[k] - mean_g - xh[k] * mean_gx);
+        for (int q = 0; q < n; q++) {
+            const int r = r0 + q;
+            const float rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
     }
 }
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
@@ -570,7 +614,7 @@ static void layers_3_maxpool1d_maxpool_backward(
             }
 }
 
-/* layers[2] (layernorm), backward: layernorm backward, 16 rows of 4: dx, dweight, dbias in one pass per row * relu'
+/* layers[2] (layernorm), backward: layernorm backward, 16 rows of 4: dx, dweight, dbias eight rows at a time * relu'
  * fused: layernorm_backward, activation_derivative_into_product */
 static void layers_2_layernorm_backward(
     const float *restrict dout,
@@ -584,25 +628,34 @@ static void layers_2_layernorm_backward(
     float *restrict dbias) {
 #ifndef NN_PRECOMPILED
     for (int k = 0; k < 4; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r = 0; r < 16; r++) {
-        const float *xr = x + r * 4, *dr = dout + r * 4;
-        const float mu = mean[r], rs = rstd[r];
-        float xh[4], g[4];  /* the row normalised, and the gradient reaching it (dout * weight) */
-        for (int k = 0; k < 4; k++) xh[k] = (xr[k] - mu) * rs;
-        for (int k = 0; k < 4; k++) {
-            g[k] = dr[k] * weight[k];
-            dweight[k] += dr[k] * xh[k];
-            dbias[k] += dr[k];
+    for (int r0 = 0; r0 < 16; r0 += 8) {
+        const int n = 16 - r0 < 8 ? 16 - r0 : 8;
+        float xh[32], g[32];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * 4;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            for (int k = 0; k < 4; k++) xh[q * 4 + k] = (xr[k] - mu) * rs;
+            const float *dr = dout + (r0 + q) * 4;
+            for (int k = 0; k < 4; k++) {
+                g[q * 4 + k] = dr[k] * weight[k];
+                dweight[k] += dr[k] * xh[q * 4 + k];
+                dbias[k] += dr[k];
+            }
         }
-        const float mean_g = nn_sum_f32(4, g) / 4, mean_gx = nn_dot_f32(4, g, xh) / 4;
-        for (int k = 0; k < 4; k++) {
-            float v = rs * (g[k] - mean_g - xh[k] * mean_gx);
-            v *= (act_out0[r * 4 + k] > 0 ? 1 : 0);  /* relu' */
-            dx[r * 4 + k] = v;
+        nn_row_sums_f32(n, 4, g, xh, sum_g, sum_gx);  /* per row: sum of the gradient, and its dot with xh */
+        for (int q = 0; q < n; q++) {
+            const int r = r0 + q;
+            const float rs = rstd[r], mean_g = sum_g[q] / 4, mean_gx = sum_gx[q] / 4;
+            for (int k = 0; k < 4; k++) {
+                float v = rs * (g[q * 4 + k] - mean_g - xh[q * 4 + k] * mean_gx);
+                v *= (act_out0[r * 4 + k] > 0 ? 1 : 0);  /* relu' */
+                dx[r * 4 + k] = v;
+            }
         }
     }
 #else  /* tcc: the same loops, precompiled, then the epilogue as passes */
-    float xh[4], g[4];
+    float xh[32], g[32];
     nn_layernorm_grad_f32(16, 4, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
     {
         nn_relu_grad_f32(64, dx, act_out0);  /* * relu' */

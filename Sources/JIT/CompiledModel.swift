@@ -28,11 +28,18 @@ public final class CompiledModel {
     /// generated helpers (register tiles, packing, epilogue steps) are not compiled by tcc,
     /// which cannot vectorise them: the source is compiled with `NN_PRECOMPILED` and linked
     /// against nngen's precompiled copies (`PrecompiledHelpers`); `symbols` may override them.
-    public init(analysis: ModelAnalysis, backend: any CBackend, scalar: ScalarType = .f64,
+    public convenience init(analysis: ModelAnalysis, backend: any CBackend, scalar: ScalarType = .f64,
+                            symbols: [String: UnsafeRawPointer] = [:]) throws {
+        try self.init(analysis: analysis, backend: backend, options: CompileOptions(scalar: scalar), symbols: symbols)
+    }
+
+    /// The same with every option of the pipeline (scalar type, fusion rules, input gradient).
+    public init(analysis: ModelAnalysis, backend: any CBackend, options: CompileOptions,
                 symbols: [String: UnsafeRawPointer] = [:]) throws {
         let start = DispatchTime.now().uptimeNanoseconds
+        let scalar = options.scalar
         self.analysis = analysis
-        compilation = compile(analysis, options: CompileOptions(scalar: scalar))
+        compilation = compile(analysis, options: options)
         if backend is TCCBackend {
             library = try backend.compile(source: "#define NN_PRECOMPILED 1\n" + compilation.code.singleUnit,
                                           symbols: PrecompiledHelpers.symbols.merging(symbols) { $1 })

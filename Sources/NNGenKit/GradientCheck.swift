@@ -90,11 +90,14 @@ func compare(_ name: String, _ a: [Double], _ b: [Double], tolerance: Double) ->
 /// generated forward and backward and the reference interpreter, and compares the loss, every
 /// parameter gradient and the input gradient; also the generated `NAME_init` against the
 /// reference's initialisation. With `steps > 0`, runs that many optimizer steps on both sides
-/// and compares the parameters after them.
+/// and compares the parameters after them. `fusionRules` selects the fusion rules the code is
+/// compiled with (all by default; fewer to check that fusion changes nothing).
 public func checkGradients(_ analysis: ModelAnalysis, backend: any CBackend, scalar: ScalarType,
-                           seed: UInt64 = 1, steps: Int = 0) throws -> CheckReport {
+                           seed: UInt64 = 1, steps: Int = 0,
+                           fusionRules: [FusionRule] = FusionRule.all) throws -> CheckReport {
     let tol = CheckTolerance.forScalar(scalar)
-    let model = try CompiledModel(analysis: analysis, backend: backend, scalar: scalar)
+    let model = try CompiledModel(analysis: analysis, backend: backend,
+                                  options: CompileOptions(scalar: scalar, fusionRules: fusionRules))
     let reference = ReferenceInterpreter(analysis)
     var rows: [CheckRow] = []
 

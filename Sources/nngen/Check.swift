@@ -58,6 +58,9 @@ struct Check: ParsableCommand {
     @Option(help: "Also run this many optimizer steps on both sides and compare the parameters.")
     var steps: Int = 0
 
+    @Flag(help: "Check the code compiled with no fusion rule (one kernel per primitive node).")
+    var noFusion = false
+
     func validate() throws {
         guard steps >= 0 else { throw ValidationError("--steps must be 0 or more") }
     }
@@ -67,7 +70,8 @@ struct Check: ParsableCommand {
         var allPassed = true
         for b in backend.backends {
             for s in dtype.scalars {
-                let report = try checkGradients(analysis, backend: b, scalar: s, seed: seed, steps: steps)
+                let report = try checkGradients(analysis, backend: b, scalar: s, seed: seed, steps: steps,
+                                                fusionRules: noFusion ? [] : FusionRule.all)
                 print(formatCheckReport(report, model: analysis.model.name))
                 allPassed = allPassed && report.passed
             }

@@ -22,9 +22,12 @@ struct Emit: ParsableCommand {
     @Option(help: "Print what a stage produced instead of writing files: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")).")
     var dumpAfter: Stage?
 
+    @Flag(help: "Apply no fusion rule: one kernel per primitive node (to see what fusion does).")
+    var noFusion = false
+
     func run() throws {
         let analysis = try loadModel(model)
-        let compilation = compile(analysis, options: CompileOptions(scalar: dtype))
+        let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all))
         if let stage = dumpAfter {
             print(compilation.dump(after: stage), terminator: "")
             return

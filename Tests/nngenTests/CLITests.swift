@@ -14,13 +14,17 @@ final class CLITests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// The nngen binary next to the test bundle.
+    /// The nngen binary built with the tests: next to the test bundle or the test runner (which
+    /// is where SwiftPM puts it, whatever `--scratch-path` says), else in `.build/debug`.
     static var binary: URL {
-        var dir = Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent()
-        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("nngen").path) {
-            dir = root.appendingPathComponent(".build/debug")
-        }
-        return dir.appendingPathComponent("nngen")
+        let candidates = [
+            Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent(),
+            Bundle.main.executableURL?.deletingLastPathComponent(),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            root.appendingPathComponent(".build/debug"),
+        ].compactMap { $0 }
+        let dir = candidates.first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("nngen").path) }
+        return (dir ?? candidates[candidates.count - 1]).appendingPathComponent("nngen")
     }
 
     func nngen(_ args: [String], in directory: URL? = nil) throws -> Run {
@@ -112,6 +116,18 @@ final class CLITests: XCTestCase {
         let dump = try nngen(["emit", "examples/iris.json", "-o", dir.path, "--dump-after", "fuse"])
         XCTAssertEqual(dump.status, 0, dump.stderr)
         XCTAssertTrue(dump.stdout.contains("softmax_cross_entropy"), dump.stdout)
+        // Without fusion the loss stays two primitive nodes (softmax, then cross-entropy).
+        let unfused = try nngen(["emit", "examples/iris.json", "-o", dir.path, "--dump-after", "fuse", "--no-fusion"])
+        XCTAssertEqual(unfused.status, 0, unfused.stderr)
+        XCTAssertFalse(unfused.stdout.contains("softmax_cross_entropy"), unfused.stdout)
+        XCTAssertTrue(unfused.stdout.contains("cross_entropy"), unfused.stdout)
+    }
+
+    func testCheckWithoutFusionPasses() throws {
+        let r = try nngen(["check", "examples/digits_conv.json", "--backend", "tcc", "--dtype", "f64", "--steps", "1",
+                           "--no-fusion"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.contains("FAIL"), r.stdout)
     }
 
     func testTrainFromAnotherDirectoryWithNoModel() throws {

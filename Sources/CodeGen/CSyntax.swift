@@ -443,20 +443,25 @@ extension CSyntax {
         }
     }
 
+    /// `name[0] + ... + name[lanes - 1]` added pairwise, halves first: for 8 lanes
+    /// `((n[0] + n[4]) + (n[2] + n[6])) + ((n[1] + n[5]) + (n[3] + n[7]))`. The one order every lane
+    /// sum of generated code combines its lanes in (`laneSum`, `rowStatsBody`, `rowSumsBody`).
+    static func pairwiseSum(_ name: String, lanes: Int) -> String {
+        var parts = (0..<lanes).map { "\(name)[\($0)]" }
+        while parts.count > 1 {
+            let h = parts.count / 2
+            parts = (0..<h).map { "(\(parts[$0]) + \(parts[$0 + h]))" }
+        }
+        return String(parts[0].dropFirst().dropLast())
+    }
+
     /// A sum over `k < n` of `term` in a fixed order that vectorises: lane `l` adds the terms
     /// `l, l + W, l + 2 W, ...` (W = lanes), the lanes are added pairwise, then the last `n mod W`
     /// terms in order. The same order with vectors (gcc, clang) or arrays (other compilers).
     func laneSum(_ term: String, vector: String? = nil) -> String {
         let r = real, w = lanes, v = "nn_v\(suffix)"
         // Pairwise: (0 + W/2), (1 + W/2 + 1) ... then halves again.
-        func combine(_ name: String) -> String {
-            var parts = (0..<w).map { "\(name)[\($0)]" }
-            while parts.count > 1 {
-                let h = parts.count / 2
-                parts = (0..<h).map { "(\(parts[$0]) + \(parts[$0 + h]))" }
-            }
-            return String(parts[0].dropFirst().dropLast())
-        }
+        func combine(_ name: String) -> String { CSyntax.pairwiseSum(name, lanes: w) }
         let vterm = vector ?? "xv"
         let loads = ["xv = *(const \(v) *)(x + k)"] + (term.contains("y[k]") ? ["yv = *(const \(v) *)(y + k)"] : [])
         let muv = term.contains("mu") ? "    const \(v) muv = {\((0..<w).map { _ in "mu" }.joined(separator: ", "))};\n" : ""
@@ -497,12 +502,7 @@ extension CSyntax {
 
             """
         guard scalar == .f32 else { return "    const int batched = 0;\n" + perRow }
-        var parts = (0..<8).map { "T[\($0)]" }
-        while parts.count > 1 {
-            let h = parts.count / 2
-            parts = (0..<h).map { "(\(parts[$0]) + \(parts[$0 + h]))" }
-        }
-        let combine = String(parts[0].dropFirst().dropLast())
+        let combine = CSyntax.pairwiseSum("T", lanes: 8)
         return """
             #ifdef NN_VECTORS
                 const int batched = C % 8 == 0 ? rows - rows % 8 : 0;  /* rows done eight at a time */
@@ -552,12 +552,7 @@ extension CSyntax {
 
             """
         guard scalar == .f32 else { return perRow }
-        var parts = (0..<8).map { "T[\($0)]" }
-        while parts.count > 1 {
-            let h = parts.count / 2
-            parts = (0..<h).map { "(\(parts[$0]) + \(parts[$0 + h]))" }
-        }
-        let combine = String(parts[0].dropFirst().dropLast())
+        let combine = CSyntax.pairwiseSum("T", lanes: 8)
         return """
             #ifdef NN_VECTORS
                 if (n == 8 && C % 8 == 0) {

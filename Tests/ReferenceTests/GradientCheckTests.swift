@@ -16,7 +16,7 @@ final class GradientCheckTests: XCTestCase {
     /// its kink; then checks every parameter tensor and the input.
     func check(_ name: String, input: InputShape, batch: Int = 2, loss: Loss, _ layers: [Layer],
                file: StaticString = #filePath, line: UInt = #line) throws {
-        let analysis = try analyze(name, input: input, batch: batch, loss: loss, layers, file: file, line: line)
+        let analysis = try analyze(name, input: input, batch: batch, loss: loss, layers)
         let interpreter = ReferenceInterpreter(analysis)
         for attempt in 0..<20 {
             var rng = Xoshiro256StarStar(seed: 1000 + UInt64(attempt))

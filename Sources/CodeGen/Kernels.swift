@@ -102,13 +102,28 @@ struct KernelWriter {
         case .matmul:
             let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
             let (M, K, N) = (count(x) / shape(x).last!, shape(x).last!, shape(w)[0])
-            let loops = productLoops(ProductShape(rows: M, cols: N, depth: K, a: "x", aRow: K, aStep: 1,
-                                                  b: .transposed("weight", stride: K), c: "out"))
+            let loops: String
+            if N < c.tileColumns && M >= c.tileColumns {
+                // Fewer outputs than a tile is wide (a classifier's last layer): out^T = weight x^T
+                // fills whole tiles, rows from weight read in place, panels of x^T packed. Every
+                // element is the same chain of multiply-adds as out = x weight^T: the same bits.
+                scratch = N * M
+                loops = "    /* out^T in register tiles (\(N) outputs fill no tile of \(c.tileColumns)); each panel of x^T packed first */\n"
+                    + "    \(R) *const out_t = scratch;  /* out^T, \(N) rows of \(M); arena scratch */\n"
+                    + productLoops(ProductShape(rows: N, cols: M, depth: K, a: "weight", aRow: K, aStep: 1,
+                                                b: .transposed("x", stride: K), c: "out_t"))
+                    + "    for (int i = 0; i < \(M); i++)\n"
+                    + "        for (int j = 0; j < \(N); j++) out[i * \(N) + j] = out_t[j * \(M) + i];\n"
+            } else {
+                loops = "    /* register tiles of out; each panel of weight^T packed first */\n"
+                    + productLoops(ProductShape(rows: M, cols: N, depth: K, a: "x", aRow: K, aStep: 1,
+                                                b: .transposed("weight", stride: K), c: "out"))
+            }
             let ep = epiloguePasses(n, out: "out", rows: M, cols: N)
             params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
             what = "forward"
             doc = "out[\(M), \(N)] = x[\(M), \(K)] weight[\(N), \(K)]^T \(epilogueDoc(n))"
-            body = "    /* register tiles of out; each panel of weight^T packed first */\n" + loops
+            body = loops
                 + (ep.code.isEmpty ? "" : "    /* epilogue, over out while it is in cache */\n" + ep.code)
             if ep.code.isEmpty { body.removeLast() }
         case .matmulGradInput:

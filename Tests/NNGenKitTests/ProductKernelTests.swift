@@ -31,6 +31,10 @@ final class ProductKernelTests: XCTestCase {
             try analyzeTestModel("transposed_dout", input: .features(300), batch: 70, loss: .mse,
                                  optimizer: .sgd(lr: 0.01),
                                  [.dense(units: 150), .tanh, .dense(units: 3)]),
+            // A head of 5 outputs (fewer than a tile is wide) on 21 rows: out^T in tiles, 19-long reductions.
+            try analyzeTestModel("narrow_head", input: .features(37), batch: 21, loss: .softmaxCrossEntropy,
+                                 optimizer: .sgd(lr: 0.01),
+                                 [.dense(units: 19), .relu, .dense(units: 5)]),
             try analyzeTestModel("odd_conv", input: .sequence(length: 13, channels: 1), batch: 3, loss: .mse,
                                  optimizer: .adamw(lr: 0.01),
                                  [.conv1d(filters: 17, kernel: 3, padding: .explicit(4)), .geluTanh,
@@ -46,6 +50,19 @@ final class ProductKernelTests: XCTestCase {
         XCTAssertTrue(code.contains("/* dout^T packed once (150 rows of 70)"), "layers.0's weight gradient packs dout^T")
         XCTAssertTrue(code.contains("nn_pack_t_f32(150, 70, 70, dout, 150, at);"))
         XCTAssertFalse(code.contains("(3 rows of 70)"), "a small dout (3 x 70) is read in place")
+    }
+
+    func testNarrowOutputsAreComputedTransposed() throws {
+        let a = try Self.oddModels().first { $0.model.name == "narrow_head" }!
+        for (scalar, tile) in [(ScalarType.f32, 16), (.f64, 8)] {
+            let code = compile(a, options: CompileOptions(scalar: scalar)).code.source
+            XCTAssertTrue(code.contains("/* out^T in register tiles (5 outputs fill no tile of \(tile))"), "\(scalar)")
+            XCTAssertTrue(code.contains("out[i * 5 + j] = out_t[j * 21 + i];"), "\(scalar)")
+        }
+        // The first layer's 19 outputs fill a tile: out = x weight^T as usual.
+        for scalar in ScalarType.allCases {
+            XCTAssertFalse(compile(a, options: CompileOptions(scalar: scalar)).code.source.contains("(19 outputs"), "\(scalar)")
+        }
     }
 
     func testOddShapesMatchTheReferenceOnBothBackEnds() throws {

@@ -32,23 +32,17 @@ public struct Compilation: Sendable {
 
     /// The multiply-adds, times 2, of the products a training step actually runs: the
     /// BENCHMARKS.md count (`ModelAnalysis.trainingStepFLOPs`, 3 x the forward products) less the
-    /// input-gradient products `train_step` skips (it asks for no gradient of the input).
+    /// input-gradient products `train_step` skips (it asks for no gradient of the input). Such a
+    /// product has as many multiply-adds as its layer's forward product.
     public var performedTrainingStepFLOPs: Int {
-        var skipped = 0
-        for n in fused.nodes where n.inputGradientOnly {
+        let skippedLayers = Set(fused.nodes.filter { n in
+            guard n.inputGradientOnly else { return false }
             switch n.kind {
-            case .matmulGradInput:
-                // dx[M, K] = dy[M, N] w[N, K]
-                let w = fused[n.inputs[1]].shape
-                skipped += 2 * fused[n.outputs[0]].count * w[0]
-            case .conv1dGradInput(let at):
-                // as many multiply-adds as the forward convolution
-                let batch = fused[n.outputs[0]].shape[0]
-                skipped += 2 * batch * at.outLength * at.outChannels * at.inChannels * at.kernel
-            default:
-                break
+            case .matmulGradInput, .conv1dGradInput: return true
+            default: return false
             }
-        }
+        }.map(\.layerPath))
+        let skipped = analysis.layers.filter { skippedLayers.contains($0.path) }.reduce(0) { $0 + $1.forwardFLOPs }
         return analysis.trainingStepFLOPs - skipped
     }
 

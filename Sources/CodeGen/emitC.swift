@@ -79,7 +79,7 @@ private struct CEmitter {
             if let k = writer.kernel(for: n) { kernels.append((n, k)) }
         }
         scratchElements = ((kernels.map(\.1.scratch).max() ?? 0) + arenaAlignment - 1) / arenaAlignment * arenaAlignment
-        writer.usedHelpers.insert(optimizerHelper)
+        writer.usedHelpers.insert(precompiledOptimizer.helper)
         let header = renderHeader()
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
         src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
@@ -186,12 +186,20 @@ private struct CEmitter {
         }
     }
 
-    /// The precompiled helper running the optimizer's loop for tcc.
-    var optimizerHelper: String {
+    /// The precompiled helper running the optimizer's loop for tcc, and the call of it that stands
+    /// in for `NAME_optimizer(p, g, state, step, lr)`.
+    var precompiledOptimizer: (helper: String, call: String) {
+        let count = analysis.parameterCount
         switch analysis.model.optimizer {
-        case .sgd(_, 0, _, _): return "sgd"
-        case .sgd: return "sgd_momentum"
-        case .adam, .adamw: return "adam"
+        case .sgd(_, 0, _, let wd):
+            return ("sgd", "(void)(state), (void)(step), \(c.helper("sgd"))(\(count), p, g, lr, \(c.lit(wd)))")
+        case .sgd(_, let m, let nesterov, let wd):
+            return ("sgd_momentum", "\(c.helper("sgd_momentum"))(\(count), p, g, state, lr, \(c.lit(m)), \(c.lit(wd)), "
+                + "\(nesterov ? 1 : 0), step)")
+        case .adam(_, let b1, let b2, let eps, let wd), .adamw(_, let b1, let b2, let eps, let wd):
+            let decoupled = analysis.model.optimizer.typeName == "adamw" ? 1 : 0
+            return ("adam", "\(c.helper("adam"))(\(count), p, g, state, (state) + \(count), lr, \(c.lit(b1)), \(c.lit(b2)), "
+                + "\(c.lit(eps)), \(c.lit(wd)), \(decoupled), step)")
         }
     }
 
@@ -224,21 +232,10 @@ private struct CEmitter {
                                              with: "    NN_PARALLEL_FOR\n    for (int i = 0; i < \(count); i++)")
         }
         // tcc with nngen's precompiled helpers: the call runs the same loop, precompiled and vectorised.
-        let call: String
-        switch analysis.model.optimizer {
-        case .sgd(_, 0, _, let wd):
-            call = "(void)(state), (void)(step), \(c.helper("sgd"))(\(count), p, g, lr, \(c.lit(wd)))"
-        case .sgd(_, let m, let nesterov, let wd):
-            call = "\(c.helper("sgd_momentum"))(\(count), p, g, state, lr, \(c.lit(m)), \(c.lit(wd)), \(nesterov ? 1 : 0), step)"
-        case .adam(_, let b1, let b2, let eps, let wd), .adamw(_, let b1, let b2, let eps, let wd):
-            let decoupled = analysis.model.optimizer.typeName == "adamw" ? 1 : 0
-            call = "\(c.helper("adam"))(\(count), p, g, state, (state) + \(count), lr, \(c.lit(b1)), \(c.lit(b2)), "
-                + "\(c.lit(eps)), \(c.lit(wd)), \(decoupled), step)"
-        }
         let precompiled = """
             #ifdef NN_PRECOMPILED  /* tcc: the loop above, precompiled (vectorised) */
             #define \(name)_optimizer(p, g, state, step, lr) \\
-                ((void)\(name)_optimizer, \(call))
+                ((void)\(name)_optimizer, \(precompiledOptimizer.call))
             #endif
 
             """

@@ -63,16 +63,16 @@ public struct BenchResult: Sendable {
     public var steps: Int
     /// Training samples per second at the median step time.
     public var samplesPerSecond: Double
-    /// `ModelAnalysis.trainingStepFLOPs` divided by the median step time, in GFLOP/s.
-    public var gflops: Double
     /// FLOPs of one step by the BENCHMARKS.md formula.
     public var stepFLOPs: Int
     /// FLOPs of the products one step runs (the formula less the skipped input-gradient
     /// products: `Compilation.performedTrainingStepFLOPs`).
     public var performedFLOPs: Int
+    /// `stepFLOPs` (`ModelAnalysis.trainingStepFLOPs`) divided by the median step time, in GFLOP/s.
+    public var gflops: Double { Double(stepFLOPs) / (stepMicrosecondsMedian * 1e3) }
     /// `performedFLOPs` divided by the median step time, in GFLOP/s: comparable with the
     /// machine's multiply-add ceiling.
-    public var performedGFLOPs: Double
+    public var performedGFLOPs: Double { Double(performedFLOPs) / (stepMicrosecondsMedian * 1e3) }
     /// Bytes of the arena (activations, scratch, predict's padded input).
     public var arenaBytes: Int
     /// Bytes of parameters + gradients + optimizer state + arena.
@@ -177,14 +177,13 @@ public func runBenchmark(_ analysis: ModelAnalysis, options: BenchOptions) throw
     let s = options.scalar.size
     let arenaBytes = model.compilation.code.arenaElements * s
     let stateBytes = (2 * analysis.parameterCount + analysis.optimizerStateElements) * s
-    let flops = analysis.trainingStepFLOPs
     return BenchResult(
         model: analysis.model.name, backend: backend.name, threads: options.threads, scalar: options.scalar,
         compileMilliseconds: model.compileSeconds * 1000, codegenMilliseconds: codegen * 1000,
         stepMicrosecondsMedian: median * 1e6, stepMicrosecondsMin: samples[0] * 1e6, steps: samples.count,
-        samplesPerSecond: Double(analysis.model.batch) / median, gflops: Double(flops) / median / 1e9,
-        stepFLOPs: flops, performedFLOPs: model.compilation.performedTrainingStepFLOPs,
-        performedGFLOPs: Double(model.compilation.performedTrainingStepFLOPs) / median / 1e9, arenaBytes: arenaBytes, totalBytes: stateBytes + arenaBytes,
+        samplesPerSecond: Double(analysis.model.batch) / median,
+        stepFLOPs: analysis.trainingStepFLOPs, performedFLOPs: model.compilation.performedTrainingStepFLOPs,
+        arenaBytes: arenaBytes, totalBytes: stateBytes + arenaBytes,
         peakRSSBytes: peakResidentBytes(), lastLoss: loss)
 }
 

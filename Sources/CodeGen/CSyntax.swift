@@ -160,6 +160,23 @@ extension CSyntax {
 
     """
 
+    /// `nn_lane_totals8_f32`: the totals of eight rows' lane sums (`lanes[8 q + l]` = lane l of row
+    /// q), each row's lanes added in `pairwiseSum`'s order, into `totals[q]`: the 8 x 8 block is
+    /// transposed in registers, then the lanes are added as whole vectors. (Results go through
+    /// memory: a vector returned by value changes the ABI without AVX.)
+    static var laneTotals8Definition: String {
+        """
+        NN_TILE_INLINE void nn_lane_totals8_f32(const float *restrict lanes, float *restrict totals) {
+            float by_lane[64] __attribute__((aligned(32)));
+            nn_vf32 T[8];
+            nn_transpose8_f32(lanes, 8, by_lane, 8);  /* by_lane[8 l + q] = lane l of row q */
+            for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+            *(nn_vf32 *)totals = \(pairwiseSum("T", lanes: 8));
+        }
+
+        """
+    }
+
     /// `nn_tanhf`, emitted into float32 files.
     static let tanhfDefinition = """
     /* tanh for float32 as a rational function of x (odd degree 13 over even degree 6, after clamping |x|
@@ -445,7 +462,7 @@ extension CSyntax {
 
     /// `name[0] + ... + name[lanes - 1]` added pairwise, halves first: for 8 lanes
     /// `((n[0] + n[4]) + (n[2] + n[6])) + ((n[1] + n[5]) + (n[3] + n[7]))`. The one order every lane
-    /// sum of generated code combines its lanes in (`laneSum`, `rowStatsBody`, `rowSumsBody`).
+    /// sum of generated code combines its lanes in (`laneSum`, `nn_lane_totals8_f32`).
     static func pairwiseSum(_ name: String, lanes: Int) -> String {
         var parts = (0..<lanes).map { "\(name)[\($0)]" }
         while parts.count > 1 {
@@ -502,21 +519,19 @@ extension CSyntax {
 
             """
         guard scalar == .f32 else { return "    const int batched = 0;\n" + perRow }
-        let combine = CSyntax.pairwiseSum("T", lanes: 8)
         return """
             #ifdef NN_VECTORS
                 const int batched = C % 8 == 0 ? rows - rows % 8 : 0;  /* rows done eight at a time */
                 for (int i = 0; i < batched; i += 8) {
-                    nn_vf32 acc[8], T[8];
-                    float lanes[64] __attribute__((aligned(32))), by_lane[64] __attribute__((aligned(32)));
+                    nn_vf32 acc[8];
+                    float lanes[64] __attribute__((aligned(32))), totals[8] __attribute__((aligned(32)));
                     for (int q = 0; q < 8; q++) {
                         acc[q] = (nn_vf32){0};
                         for (int k = 0; k < C; k += 8) acc[q] += *(const nn_vf32 *)(x + (i + q) * C + k);
                         *(nn_vf32 *)(lanes + 8 * q) = acc[q];
                     }
-                    nn_transpose8_f32(lanes, 8, by_lane, 8);  /* by_lane[8 l + q] = lane l of row q */
-                    for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
-                    const nn_vf32 mu = (\(combine)) / (float)C;
+                    nn_lane_totals8_f32(lanes, totals);
+                    const nn_vf32 mu = *(const nn_vf32 *)totals / (float)C;
                     *(nn_vf32 *)(mean + i) = mu;
                     for (int q = 0; q < 8; q++) {
                         const float m = mu[q];
@@ -528,9 +543,8 @@ extension CSyntax {
                         }
                         *(nn_vf32 *)(lanes + 8 * q) = acc[q];
                     }
-                    nn_transpose8_f32(lanes, 8, by_lane, 8);
-                    for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
-                    const nn_vf32 var = (\(combine)) / (float)C + eps;
+                    nn_lane_totals8_f32(lanes, totals);
+                    const nn_vf32 var = *(const nn_vf32 *)totals / (float)C + eps;
                     for (int q = 0; q < 8; q++) rstd[i + q] = 1 / \(fn("sqrt"))(var[q]);
                 }
             #else
@@ -552,13 +566,10 @@ extension CSyntax {
 
             """
         guard scalar == .f32 else { return perRow }
-        let combine = CSyntax.pairwiseSum("T", lanes: 8)
         return """
             #ifdef NN_VECTORS
                 if (n == 8 && C % 8 == 0) {
-                    nn_vf32 T[8];
                     float lanes_g[64] __attribute__((aligned(32))), lanes_gx[64] __attribute__((aligned(32)));
-                    float by_lane[64] __attribute__((aligned(32)));
                     for (int q = 0; q < 8; q++) {
                         nn_vf32 a = {0}, b = {0};
                         for (int k = 0; k < C; k += 8) {
@@ -569,12 +580,8 @@ extension CSyntax {
                         *(nn_vf32 *)(lanes_g + 8 * q) = a;
                         *(nn_vf32 *)(lanes_gx + 8 * q) = b;
                     }
-                    nn_transpose8_f32(lanes_g, 8, by_lane, 8);
-                    for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
-                    *(nn_vf32 *)sum_g = \(combine);
-                    nn_transpose8_f32(lanes_gx, 8, by_lane, 8);
-                    for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
-                    *(nn_vf32 *)sum_gx = \(combine);
+                    nn_lane_totals8_f32(lanes_g, sum_g);
+                    nn_lane_totals8_f32(lanes_gx, sum_gx);
                     return;
                 }
             #endif
@@ -634,6 +641,7 @@ extension CSyntax {
         let names = CSyntax.helperOrder.filter { used.contains($0) }
         guard !names.isEmpty else { return "" }
         let S = suffix.uppercased(), r = real, w = lanes
+        let rowBlocks = used.contains("row_stats") || used.contains("row_sums")
         var s = """
         /* ---- helpers of the kernels ------------------------------------------------------------
          * \(helper("tile"))(R, V, n, K, a, sa, sp, b, sb, c, ldc, acc): a register tile of a matrix product,
@@ -648,7 +656,7 @@ extension CSyntax {
         #define NN_VECTORS 1
         #define NN_TILE_INLINE static inline __attribute__((always_inline))
         typedef \(r) nn_v\(suffix) __attribute__((vector_size(32), aligned(\(scalar.size)), may_alias));
-        \(scalar == .f32 && (used.contains("pack_t") || used.contains("row_stats") || used.contains("row_sums")) ? CSyntax.transpose8Definition : "")#else
+        \(scalar == .f32 && (used.contains("pack_t") || rowBlocks) ? CSyntax.transpose8Definition : "")\(scalar == .f32 && rowBlocks ? CSyntax.laneTotals8Definition : "")#else
         #define NN_TILE_INLINE static inline
         #endif
         #if defined(__FMA__) && defined(__x86_64__)
@@ -742,7 +750,7 @@ public func precompiledHelpersSource() -> String {
 
 
     """
-    s += CSyntax.transpose8Definition + f32.derivativeHelpers + f64.derivativeHelpers
+    s += CSyntax.transpose8Definition + CSyntax.laneTotals8Definition + f32.derivativeHelpers + f64.derivativeHelpers
     s += """
     /* ---- AVX2 + FMA ------------------------------------------------------------------------- */
     #if defined(__x86_64__)

@@ -183,6 +183,13 @@ NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *re
         *(nn_vf32 *)(d + (i + 4) * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
+NN_TILE_INLINE void nn_lane_totals8_f32(const float *restrict lanes, float *restrict totals) {
+    float by_lane[64] __attribute__((aligned(32)));
+    nn_vf32 T[8];
+    nn_transpose8_f32(lanes, 8, by_lane, 8);  /* by_lane[8 l + q] = lane l of row q */
+    for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
+    *(nn_vf32 *)totals = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
+}
 #else
 #define NN_TILE_INLINE static inline
 #endif
@@ -325,16 +332,15 @@ static inline void nn_row_stats_f32(int rows, int C, float eps, const float *res
 #ifdef NN_VECTORS
     const int batched = C % 8 == 0 ? rows - rows % 8 : 0;  /* rows done eight at a time */
     for (int i = 0; i < batched; i += 8) {
-        nn_vf32 acc[8], T[8];
-        float lanes[64] __attribute__((aligned(32))), by_lane[64] __attribute__((aligned(32)));
+        nn_vf32 acc[8];
+        float lanes[64] __attribute__((aligned(32))), totals[8] __attribute__((aligned(32)));
         for (int q = 0; q < 8; q++) {
             acc[q] = (nn_vf32){0};
             for (int k = 0; k < C; k += 8) acc[q] += *(const nn_vf32 *)(x + (i + q) * C + k);
             *(nn_vf32 *)(lanes + 8 * q) = acc[q];
         }
-        nn_transpose8_f32(lanes, 8, by_lane, 8);  /* by_lane[8 l + q] = lane l of row q */
-        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
-        const nn_vf32 mu = (((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]))) / (float)C;
+        nn_lane_totals8_f32(lanes, totals);
+        const nn_vf32 mu = *(const nn_vf32 *)totals / (float)C;
         *(nn_vf32 *)(mean + i) = mu;
         for (int q = 0; q < 8; q++) {
             const float m = mu[q];
@@ -346,9 +352,8 @@ static inline void nn_row_stats_f32(int rows, int C, float eps, const float *res
             }
             *(nn_vf32 *)(lanes + 8 * q) = acc[q];
         }
-        nn_transpose8_f32(lanes, 8, by_lane, 8);
-        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
-        const nn_vf32 var = (((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]))) / (float)C + eps;
+        nn_lane_totals8_f32(lanes, totals);
+        const nn_vf32 var = *(const nn_vf32 *)totals / (float)C + eps;
         for (int q = 0; q < 8; q++) rstd[i + q] = 1 / sqrtf(var[q]);
     }
 #else
@@ -364,9 +369,7 @@ static inline void nn_row_stats_f32(int rows, int C, float eps, const float *res
 static inline void nn_row_sums_f32(int n, int C, const float *restrict g, const float *restrict xh, float *restrict sum_g, float *restrict sum_gx) {
 #ifdef NN_VECTORS
     if (n == 8 && C % 8 == 0) {
-        nn_vf32 T[8];
         float lanes_g[64] __attribute__((aligned(32))), lanes_gx[64] __attribute__((aligned(32)));
-        float by_lane[64] __attribute__((aligned(32)));
         for (int q = 0; q < 8; q++) {
             nn_vf32 a = {0}, b = {0};
             for (int k = 0; k < C; k += 8) {
@@ -377,12 +380,8 @@ static inline void nn_row_sums_f32(int n, int C, const float *restrict g, const 
             *(nn_vf32 *)(lanes_g + 8 * q) = a;
             *(nn_vf32 *)(lanes_gx + 8 * q) = b;
         }
-        nn_transpose8_f32(lanes_g, 8, by_lane, 8);
-        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
-        *(nn_vf32 *)sum_g = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
-        nn_transpose8_f32(lanes_gx, 8, by_lane, 8);
-        for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
-        *(nn_vf32 *)sum_gx = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
+        nn_lane_totals8_f32(lanes_g, sum_g);
+        nn_lane_totals8_f32(lanes_gx, sum_gx);
         return;
     }
 #endif

@@ -26,38 +26,36 @@ final class EmittedCTests: XCTestCase {
     }
 
     /// Every example in both dtypes, and the bench models and the models of the check matrix
-    /// (every layer and option) in float32: `gcc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -c`
-    /// succeeds without a single diagnostic.
-    func testStrictGCCBuildsEveryExampleWithoutDiagnostics() throws {
-        let gcc = try gcc()
-        let dir = try scratchDirectory(self, "nngen-strict")
+    /// (every layer and option) in float32, compiled with `compiler` and `strictFlags` plus each of
+    /// `variants` in turn (`-c`): each build succeeds without a single diagnostic.
+    func assertStrictBuilds(_ compiler: String, variants: [[String]], directory: String) throws {
+        let dir = try scratchDirectory(self, directory)
         let runs = try exampleModelFiles(bench: false).flatMap { a in ScalarType.allCases.map { (a, $0) } }
             + (exampleModelFiles(bench: true) + CheckMatrixTests.matrixModels()).map { ($0, ScalarType.f32) }
+        let program = URL(fileURLWithPath: compiler).lastPathComponent
         for (a, scalar) in runs {
             let name = try writeC(a, scalar, to: dir)
-            let r = try runProgram(gcc, Self.strictFlags + ["-c", "\(name).c", "-o", "\(name)-\(scalar).o"], in: dir)
-            XCTAssertEqual(r.status, 0, "gcc failed on \(name) \(scalar):\n\(r.stderr)")
-            XCTAssertEqual(r.stderr, "", "gcc printed diagnostics for \(name) \(scalar)")
+            for flags in variants {
+                let r = try runProgram(compiler, Self.strictFlags + flags + ["-c", "\(name).c", "-o", "\(name)-\(scalar).o"],
+                                       in: dir)
+                XCTAssertEqual(r.status, 0, "\(program) \(flags) failed on \(name) \(scalar):\n\(r.stderr)")
+                XCTAssertEqual(r.stderr, "", "\(program) \(flags) printed diagnostics for \(name) \(scalar)")
+            }
         }
     }
 
-    /// The same models with clang (`-Wall -Wextra -Werror -pedantic`), once for the baseline
-    /// instruction set and once with `-march=native` (the vector and FMA paths of the helpers).
+    /// `gcc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -c` on every model (`assertStrictBuilds`).
+    func testStrictGCCBuildsEveryExampleWithoutDiagnostics() throws {
+        try assertStrictBuilds(try gcc(), variants: [[]], directory: "nngen-strict")
+    }
+
+    /// The same with clang, once for the baseline instruction set and once with `-march=native`
+    /// (the vector and FMA paths of the helpers).
     func testStrictClangBuildsEveryExampleWithoutDiagnostics() throws {
         guard let clang = findProgram("clang") else {
             throw XCTSkip("clang is not installed (not found in PATH)")
         }
-        let dir = try scratchDirectory(self, "nngen-clang")
-        let runs = try exampleModelFiles(bench: false).flatMap { a in ScalarType.allCases.map { (a, $0) } }
-            + (exampleModelFiles(bench: true) + CheckMatrixTests.matrixModels()).map { ($0, ScalarType.f32) }
-        for (a, scalar) in runs {
-            let name = try writeC(a, scalar, to: dir)
-            for arch in [[], ["-march=native"]] {
-                let r = try runProgram(clang, Self.strictFlags + arch + ["-c", "\(name).c", "-o", "\(name)-\(scalar).o"], in: dir)
-                XCTAssertEqual(r.status, 0, "clang \(arch) failed on \(name) \(scalar):\n\(r.stderr)")
-                XCTAssertEqual(r.stderr, "", "clang \(arch) printed diagnostics for \(name) \(scalar)")
-            }
-        }
+        try assertStrictBuilds(clang, variants: [[], ["-march=native"]], directory: "nngen-clang")
     }
 
     /// Every example and bench model in both dtypes compiles with `tcc -Wall -c` without a diagnostic.

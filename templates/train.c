@@ -313,16 +313,11 @@ typedef struct {
     size_t off, len;
 } nn_field;
 
-typedef struct {
-    size_t first, count, line;
-} nn_row;
-
+/* The fields of one line. */
 typedef struct {
     nn_buf text; /* every field, each followed by a NUL */
     nn_field *fields;
     size_t nfields, capfields;
-    nn_row *rows;
-    size_t nrows, caprows;
 } nn_table;
 
 static int nn_is_space(unsigned char b) { return b == ' ' || b == '\t' || b == '\r'; }
@@ -346,18 +341,17 @@ static void nn_table_add_field(nn_table *t, const nn_buf *field) {
     nn_buf_addc(&t->text, '\0');
 }
 
-/* Splits one line (without its newline) into trimmed, unquoted fields. */
+/* Splits one line (without its newline) into trimmed, unquoted fields, replacing what t held
+ * (its buffers are kept for the next line). */
 static void nn_split_line(nn_table *t, const unsigned char *s, size_t n, const char *file, size_t line) {
     nn_buf cur = { NULL, 0, 0 };
     size_t i = 0;
-    nn_row row;
-    row.first = t->nfields;
-    row.count = 0;
-    row.line = line;
+    t->text.len = 0;
+    t->nfields = 0;
     for (;;) {
         size_t column;
         while (i < n && nn_is_space(s[i])) i++;
-        column = row.count + 1;
+        column = t->nfields + 1;
         cur.len = 0;
         if (i < n && s[i] == '"') {
             i++;
@@ -393,16 +387,10 @@ static void nn_split_line(nn_table *t, const unsigned char *s, size_t n, const c
             while (cur.len > 0 && nn_is_space((unsigned char)cur.p[cur.len - 1])) cur.len--;
         }
         nn_table_add_field(t, &cur);
-        row.count++;
         if (i >= n) break;
         i++; /* the comma */
     }
     free(cur.p);
-    if (t->nrows == t->caprows) {
-        t->caprows = t->caprows ? nn_mul(t->caprows, 2) : 256;
-        t->rows = (nn_row *)nn_grow(t->rows, nn_mul(t->caprows, sizeof(nn_row)));
-    }
-    t->rows[t->nrows++] = row;
 }
 
 /* The number in a CSV field, or the error naming its line and column. */
@@ -420,13 +408,6 @@ static double nn_field_number(const nn_table *t, size_t f, const char *file, siz
         nn_fail_at(file, line, column, "\"%.*s\" is not a number", (int)n, s);
     }
     return 0;
-}
-
-/* Empties a table, keeping its buffers for the next line. */
-static void nn_table_clear(nn_table *t) {
-    t->text.len = 0;
-    t->nfields = 0;
-    t->nrows = 0;
 }
 
 /* Reads a CSV data set: NN_IN input columns, then a label (softmax cross-entropy) or NN_OUT
@@ -474,13 +455,12 @@ static void nn_load_csv(const char *path, nn_data *d) {
     for (l = 0; l < nlines; l++) {
         if (nn_is_blank(s + lstart[l], lend[l] - lstart[l]))
             nn_fail_at(path, l + 1, 0, "blank line; blank lines are allowed only at the end of the file");
-        nn_table_clear(&t);
         nn_split_line(&t, s + lstart[l], lend[l] - lstart[l], path, l + 1);
         if (l == 0) {
-            header_count = t.rows[0].count;
-            for (r = 0; r < t.rows[0].count; r++) {
+            header_count = t.nfields;
+            for (r = 0; r < t.nfields; r++) {
                 double v;
-                const nn_field *f = &t.fields[t.rows[0].first + r];
+                const nn_field *f = &t.fields[r];
                 if (nn_classify(t.text.p + f->off, f->len, &v) == NN_NOT_A_NUMBER) header = 1;
             }
         }
@@ -495,40 +475,37 @@ static void nn_load_csv(const char *path, nn_data *d) {
                                "is not a number");
     nn_data_alloc(d, nlines - first);
     for (l = first; l < nlines; l++) {
-        const nn_row *row;
-        size_t sample = l - first, c;
-        nn_table_clear(&t);
-        nn_split_line(&t, s + lstart[l], lend[l] - lstart[l], path, l + 1);
-        row = &t.rows[0];
-        if (row->count != expected)
-            nn_fail_at(path, row->line, 0, "expected %zu fields (%s), found %zu", expected, layout, row->count);
+        const size_t line = l + 1, sample = l - first;
+        size_t c;
+        nn_split_line(&t, s + lstart[l], lend[l] - lstart[l], path, line);
+        if (t.nfields != expected)
+            nn_fail_at(path, line, 0, "expected %zu fields (%s), found %zu", expected, layout, t.nfields);
         for (c = 0; c < (size_t)NN_IN; c++)
-            d->x[sample * NN_IN + c] = nn_field_number(&t, row->first + c, path, row->line, c + 1);
+            d->x[sample * NN_IN + c] = nn_field_number(&t, c, path, line, c + 1);
         if (NN_LABELS) {
-            size_t f = row->first + NN_IN;
+            size_t f = NN_IN;
             const char *text = t.text.p + t.fields[f].off;
-            double v = nn_field_number(&t, f, path, row->line, (size_t)NN_IN + 1);
+            double v = nn_field_number(&t, f, path, line, (size_t)NN_IN + 1);
             long long label;
             if (v != floor(v) || v < -9223372036854775808.0 || v >= 9223372036854775808.0)
-                nn_fail_at(path, row->line, (size_t)NN_IN + 1,
+                nn_fail_at(path, line, (size_t)NN_IN + 1,
                            "label \"%.*s\" is not an integer; labels must be integers in 0...%d",
                            (int)t.fields[f].len, text, (int)NN_OUT - 1);
             label = (long long)v;
             if (label < 0 || label >= NN_OUT)
-                nn_fail_at(path, row->line, (size_t)NN_IN + 1,
+                nn_fail_at(path, line, (size_t)NN_IN + 1,
                            "label %lld is out of range; valid labels are 0...%d (%d classes)", label,
                            (int)NN_OUT - 1, (int)NN_OUT);
             d->labels[sample] = (int32_t)label;
         } else {
             for (c = NN_IN; c < expected; c++)
-                d->y[sample * NN_OUT + (c - NN_IN)] = nn_field_number(&t, row->first + c, path, row->line, c + 1);
+                d->y[sample * NN_OUT + (c - NN_IN)] = nn_field_number(&t, c, path, line, c + 1);
         }
     }
     free(lstart);
     free(lend);
     free(t.text.p);
     free(t.fields);
-    free(t.rows);
     free(all);
 }
 

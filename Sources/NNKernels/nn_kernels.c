@@ -2,9 +2,10 @@
  *     NNGEN_RECORD_KERNELS=1 swift test --filter PrecompiledHelpersTests
  *
  * The helpers of generated code (register tiles of matrix products, panel packing, lane sums,
- * epilogue steps), compiled with nngen for libtcc, which cannot vectorise: twice, for AVX2 + FMA
- * and for the baseline instruction set; nn_kernel_symbols() picks what the CPU runs. The text of
- * each function is the one written into every generated NAME.c, so results match the cc back end.
+ * layernorm, epilogue steps, optimizers), compiled with nngen for libtcc, which cannot vectorise:
+ * twice, for AVX2 + FMA and for the baseline instruction set; nn_kernel_symbols() picks what the
+ * CPU runs. The text of each function is the one every cc-compiled NAME.c defines, so results
+ * match the cc back end.
  */
 #include "nn_kernels.h"
 
@@ -16,16 +17,44 @@
 
 #define NN_VECTORS 1
 #define NN_TILE_INLINE static inline __attribute__((always_inline))
+#define NN_PARALLEL_FOR_IF(c)  /* no threads here */
 typedef float nn_vf32 __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double nn_vf64 __attribute__((vector_size(32), aligned(8), may_alias));
-
 typedef int nn_vi32 __attribute__((vector_size(32)));
 #ifdef __clang__
 #define NN_SHUFFLE8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #else
 #define NN_SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (nn_vi32){__VA_ARGS__})
 #endif
-/* d[r * ldd + c] = s[c * ld + r] for r, c < 8. */
+static inline float nn_tanhf(float x) {
+    const float c = 7.90531110763549805f;
+    const float xc = x > c ? c : (x < -c ? -c : x);
+    const float x2 = xc * xc;
+    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    p = x2 * p + -8.60467152213735e-11f;
+    p = x2 * p + 5.12229709037114e-08f;
+    p = x2 * p + 1.48572235717979e-05f;
+    p = x2 * p + 6.37261928875436e-04f;
+    p = x2 * p + 4.89352455891786e-03f;
+    q = x2 * q + 2.26843463243900e-03f;
+    q = x2 * q + 4.89352518554385e-03f;
+    return xc * p / q;
+}
+static inline float nn_dsigmoidf(float x) {
+    float s = 1 / (1 + expf(-x));
+    return s * (1 - s);
+}
+static inline float nn_dgeluf(float x) {
+    /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
+    return 0.5f * (1 + erff(x * 0.7071067811865476f)) + x * 0.3989422804014327f * expf(-0.5f * x * x);
+}
+static inline float nn_dgelu_tanhf(float x) {
+    float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    float t = nn_tanhf(u);
+    return 0.5f * (1 + t) + 0.5f * x * (1 - t * t) * 0.7978845608028654f * (1 + 0.134145f * x * x);
+}
+#ifdef NN_VECTORS
 NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *restrict d, int ldd) {
     nn_vf32 r[8], t[8], u[8];
     for (int i = 0; i < 8; i++) r[i] = *(const nn_vf32 *)(s + i * ld);
@@ -43,6 +72,8 @@ NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *re
         *(nn_vf32 *)(d + (i + 4) * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
+#endif
+#ifdef NN_VECTORS
 NN_TILE_INLINE void nn_lane_totals8_f32(const float *restrict lanes, float *restrict totals) {
     float by_lane[64] __attribute__((aligned(32)));
     nn_vf32 T[8];
@@ -50,39 +81,11 @@ NN_TILE_INLINE void nn_lane_totals8_f32(const float *restrict lanes, float *rest
     for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
     *(nn_vf32 *)totals = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
 }
-/* tanh for float32 as a rational function of x (odd degree 13 over even degree 6, after clamping |x|
- * to 7.9, where tanh rounds to +-1): within 4e-7 of tanh, and vectorisable, unlike libm's tanhf. */
-static inline float nn_tanhf(float x) {
-    const float c = 7.90531110763549805f;
-    const float xc = x > c ? c : (x < -c ? -c : x);
-    const float x2 = xc * xc;
-    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-    p = x2 * p + -8.60467152213735e-11f;
-    p = x2 * p + 5.12229709037114e-08f;
-    p = x2 * p + 1.48572235717979e-05f;
-    p = x2 * p + 6.37261928875436e-04f;
-    p = x2 * p + 4.89352455891786e-03f;
-    q = x2 * q + 2.26843463243900e-03f;
-    q = x2 * q + 4.89352518554385e-03f;
-    return xc * p / q;
-}
-
-/* Derivatives of the activations that need their input (CONVENTIONS.md). */
-static inline float nn_dgeluf(float x) {
-    /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
-    return 0.5f * (1 + erff(x * 0.7071067811865476f)) + x * 0.3989422804014327f * expf(-0.5f * x * x);
-}
-static inline float nn_dgelu_tanhf(float x) {
-    float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-    float t = nn_tanhf(u);
-    return 0.5f * (1 + t) + 0.5f * x * (1 - t * t) * 0.7978845608028654f * (1 + 0.134145f * x * x);
-}
-static inline float nn_dsigmoidf(float x) {
-    float s = 1 / (1 + expf(-x));
+#endif
+static inline double nn_dsigmoid(double x) {
+    double s = 1 / (1 + exp(-x));
     return s * (1 - s);
 }
-/* Derivatives of the activations that need their input (CONVENTIONS.md). */
 static inline double nn_dgelu(double x) {
     /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
     return 0.5 * (1 + erf(x * 0.7071067811865476)) + x * 0.3989422804014327 * exp(-0.5 * x * x);
@@ -92,10 +95,7 @@ static inline double nn_dgelu_tanh(double x) {
     double t = tanh(u);
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * x * x);
 }
-static inline double nn_dsigmoid(double x) {
-    double s = 1 / (1 + exp(-x));
-    return s * (1 - s);
-}
+
 /* ---- AVX2 + FMA ------------------------------------------------------------------------- */
 #if defined(__x86_64__)
 #pragma clang attribute push (__attribute__((target("avx2,fma"))), apply_to = function)
@@ -110,9 +110,6 @@ static inline double nn_dsigmoid(double x) {
 #define nn_sumsq_dev_f32 nn_sumsq_dev_f32_avx2
 #define nn_dot_f32 nn_dot_f32_avx2
 #define nn_col_sums_f32 nn_col_sums_f32_avx2
-#define nn_sgd_f32 nn_sgd_f32_avx2
-#define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
-#define nn_adam_f32 nn_adam_f32_avx2
 #define nn_row_stats_f32 nn_row_stats_f32_avx2
 #define nn_row_sums_f32 nn_row_sums_f32_avx2
 #define nn_layernorm_f32 nn_layernorm_f32_avx2
@@ -133,6 +130,9 @@ static inline double nn_dsigmoid(double x) {
 #define nn_tanh_grad_in_f32 nn_tanh_grad_in_f32_avx2
 #define nn_gelu_grad_f32 nn_gelu_grad_f32_avx2
 #define nn_gelu_tanh_grad_f32 nn_gelu_tanh_grad_f32_avx2
+#define nn_sgd_f32 nn_sgd_f32_avx2
+#define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
+#define nn_adam_f32 nn_adam_f32_avx2
 NN_TILE_INLINE void nn_tile_f32_body_avx2(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -261,35 +261,6 @@ void nn_col_sums_f32_avx2(int rows, int cols, const float *restrict x, float *re
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
 }
-void nn_sgd_f32_avx2(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
-    for (int i = 0; i < n; i++) {
-        float gi = g[i] + weight_decay * p[i];
-        p[i] -= lr * gi;
-    }
-}
-void nn_sgd_momentum_f32_avx2(int n, float *restrict p, const float *restrict g, float *restrict v, float lr, float momentum, float weight_decay, int nesterov, int64_t step) {
-    for (int i = 0; i < n; i++) {
-        float gi = g[i] + weight_decay * p[i];
-        v[i] = step == 1 ? gi : momentum * v[i] + gi;
-        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
-    }
-}
-void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
-    const float bc1 = (float)(1.0 - pow(beta1, (double)step));
-    const float bc2 = (float)(1.0 - pow(beta2, (double)step));
-    for (int i = 0; i < n; i++) {
-        float gi;
-        if (decoupled) {
-            gi = g[i];
-            p[i] -= lr * weight_decay * p[i];
-        } else {
-            gi = g[i] + weight_decay * p[i];
-        }
-        m[i] = beta1 * m[i] + (1 - beta1) * gi;
-        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-        p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
-    }
-}
 void nn_row_stats_f32_avx2(int rows, int C, float eps, const float *restrict x, float *restrict mean, float *restrict rstd) {
 #ifdef NN_VECTORS
     const int batched = C % 8 == 0 ? rows - rows % 8 : 0;  /* rows done eight at a time */
@@ -353,19 +324,21 @@ void nn_row_sums_f32_avx2(int n, int C, const float *restrict g, const float *re
     }
 }
 void nn_layernorm_f32_avx2(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
-    nn_row_stats_f32(rows, C, eps, x, mean, rstd);
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + r * C;
-        const float mu = mean[r], rs = rstd[r];
+    nn_row_stats_f32(rows, C, eps, x, mean, rstd);  /* mean and 1/std of every row */
+    for (int i = 0; i < rows; i++) {
+        const float *xr = x + i * C;
+        const float mu = mean[i], rs = rstd[i];
         if (weight)
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs;
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs;
     }
 }
 void nn_layernorm_grad_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
-    if (weight)
-        for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const float *G = weight ? g : dout + r0 * C;
@@ -384,82 +357,112 @@ void nn_layernorm_grad_f32_avx2(int rows, int C, const float *restrict dout, con
                 }
             }
         }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);
-        if (!dx) continue;
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
         for (int q = 0; q < n; q++) {
-            const int r = r0 + q;
-            const float rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
         }
     }
 }
 void nn_bias_rows_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias) {
+    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 void nn_add_f32_avx2(int n, float *restrict v, const float *restrict t) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
 void nn_relu_f32_avx2(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (x > 0 ? x : 0);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
 }
 void nn_leaky_relu_f32_avx2(int n, float *restrict v, float slope) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (x > 0 ? x : slope * x);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : slope * v[i]);
 }
 void nn_sigmoid_f32_avx2(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (1 / (1 + expf(-x)));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (1 / (1 + expf(-v[i])));
 }
 void nn_tanh_f32_avx2(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = nn_tanhf(x);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = nn_tanhf(v[i]);
 }
 void nn_gelu_f32_avx2(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (0.5f * x * (1 + erff(x * 0.7071067811865476f)));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + erff(v[i] * 0.7071067811865476f)));
 }
 void nn_gelu_tanh_f32_avx2(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (0.5f * x * (1 + nn_tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + nn_tanhf(0.7978845608028654f * (v[i] + 0.044715f * v[i] * v[i] * v[i]))));
 }
 void nn_relu_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 void nn_leaky_relu_grad_f32_avx2(int n, float *restrict v, const float *restrict s, float slope) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
 }
 void nn_sigmoid_grad_out_f32_avx2(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
 }
 void nn_sigmoid_grad_in_f32_avx2(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dsigmoidf(s[i]);
 }
 void nn_tanh_grad_out_f32_avx2(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
 }
 void nn_tanh_grad_in_f32_avx2(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (1 - nn_tanhf(s[i]) * nn_tanhf(s[i]));
 }
 void nn_gelu_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgeluf(s[i]);
 }
 void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanhf(s[i]);
+}
+void nn_sgd_f32_avx2(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        float gi = g[i] + weight_decay * p[i];
+        p[i] -= lr * gi;
+    }
+}
+void nn_sgd_momentum_f32_avx2(int n, float *restrict p, const float *restrict g, float *restrict v, float lr, float momentum, float weight_decay, int nesterov, int64_t step) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        float gi = g[i] + weight_decay * p[i];
+        v[i] = step == 1 ? gi : momentum * v[i] + gi;
+        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+    }
+}
+void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
+    const float bc1 = (float)(1.0 - pow(beta1, (double)step));
+    const float bc2 = (float)(1.0 - pow(beta2, (double)step));
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        float gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
+    }
 }
 #undef nn_tile_f32
 #undef nn_pack_t_f32
@@ -468,9 +471,6 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #undef nn_sumsq_dev_f32
 #undef nn_dot_f32
 #undef nn_col_sums_f32
-#undef nn_sgd_f32
-#undef nn_sgd_momentum_f32
-#undef nn_adam_f32
 #undef nn_row_stats_f32
 #undef nn_row_sums_f32
 #undef nn_layernorm_f32
@@ -491,6 +491,9 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #undef nn_tanh_grad_in_f32
 #undef nn_gelu_grad_f32
 #undef nn_gelu_tanh_grad_f32
+#undef nn_sgd_f32
+#undef nn_sgd_momentum_f32
+#undef nn_adam_f32
 #define nn_tile_f64 nn_tile_f64_avx2
 #define nn_pack_t_f64 nn_pack_t_f64_avx2
 #define nn_pack_n_f64 nn_pack_n_f64_avx2
@@ -498,9 +501,6 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #define nn_sumsq_dev_f64 nn_sumsq_dev_f64_avx2
 #define nn_dot_f64 nn_dot_f64_avx2
 #define nn_col_sums_f64 nn_col_sums_f64_avx2
-#define nn_sgd_f64 nn_sgd_f64_avx2
-#define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
-#define nn_adam_f64 nn_adam_f64_avx2
 #define nn_row_stats_f64 nn_row_stats_f64_avx2
 #define nn_row_sums_f64 nn_row_sums_f64_avx2
 #define nn_layernorm_f64 nn_layernorm_f64_avx2
@@ -521,6 +521,9 @@ void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict 
 #define nn_tanh_grad_in_f64 nn_tanh_grad_in_f64_avx2
 #define nn_gelu_grad_f64 nn_gelu_grad_f64_avx2
 #define nn_gelu_tanh_grad_f64 nn_gelu_tanh_grad_f64_avx2
+#define nn_sgd_f64 nn_sgd_f64_avx2
+#define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
+#define nn_adam_f64 nn_adam_f64_avx2
 NN_TILE_INLINE void nn_tile_f64_body_avx2(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -639,35 +642,6 @@ void nn_col_sums_f64_avx2(int rows, int cols, const double *restrict x, double *
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
 }
-void nn_sgd_f64_avx2(int n, double *restrict p, const double *restrict g, double lr, double weight_decay) {
-    for (int i = 0; i < n; i++) {
-        double gi = g[i] + weight_decay * p[i];
-        p[i] -= lr * gi;
-    }
-}
-void nn_sgd_momentum_f64_avx2(int n, double *restrict p, const double *restrict g, double *restrict v, double lr, double momentum, double weight_decay, int nesterov, int64_t step) {
-    for (int i = 0; i < n; i++) {
-        double gi = g[i] + weight_decay * p[i];
-        v[i] = step == 1 ? gi : momentum * v[i] + gi;
-        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
-    }
-}
-void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
-    const double bc1 = (double)(1.0 - pow(beta1, (double)step));
-    const double bc2 = (double)(1.0 - pow(beta2, (double)step));
-    for (int i = 0; i < n; i++) {
-        double gi;
-        if (decoupled) {
-            gi = g[i];
-            p[i] -= lr * weight_decay * p[i];
-        } else {
-            gi = g[i] + weight_decay * p[i];
-        }
-        m[i] = beta1 * m[i] + (1 - beta1) * gi;
-        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-        p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
-    }
-}
 void nn_row_stats_f64_avx2(int rows, int C, double eps, const double *restrict x, double *restrict mean, double *restrict rstd) {
     const int batched = 0;
     for (int i = batched; i < rows; i++) {
@@ -684,19 +658,21 @@ void nn_row_sums_f64_avx2(int n, int C, const double *restrict g, const double *
     }
 }
 void nn_layernorm_f64_avx2(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
-    nn_row_stats_f64(rows, C, eps, x, mean, rstd);
-    for (int r = 0; r < rows; r++) {
-        const double *xr = x + r * C;
-        const double mu = mean[r], rs = rstd[r];
+    nn_row_stats_f64(rows, C, eps, x, mean, rstd);  /* mean and 1/std of every row */
+    for (int i = 0; i < rows; i++) {
+        const double *xr = x + i * C;
+        const double mu = mean[i], rs = rstd[i];
         if (weight)
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs;
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs;
     }
 }
 void nn_layernorm_grad_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
-    if (weight)
-        for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const double *G = weight ? g : dout + r0 * C;
@@ -715,82 +691,112 @@ void nn_layernorm_grad_f64_avx2(int rows, int C, const double *restrict dout, co
                 }
             }
         }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);
-        if (!dx) continue;
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
         for (int q = 0; q < n; q++) {
-            const int r = r0 + q;
-            const double rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
         }
     }
 }
 void nn_bias_rows_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias) {
+    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 void nn_add_f64_avx2(int n, double *restrict v, const double *restrict t) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
 void nn_relu_f64_avx2(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (x > 0 ? x : 0);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
 }
 void nn_leaky_relu_f64_avx2(int n, double *restrict v, double slope) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (x > 0 ? x : slope * x);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : slope * v[i]);
 }
 void nn_sigmoid_f64_avx2(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (1 / (1 + exp(-x)));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (1 / (1 + exp(-v[i])));
 }
 void nn_tanh_f64_avx2(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = tanh(x);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = tanh(v[i]);
 }
 void nn_gelu_f64_avx2(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (0.5 * x * (1 + erf(x * 0.7071067811865476)));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + erf(v[i] * 0.7071067811865476)));
 }
 void nn_gelu_tanh_f64_avx2(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + tanh(0.7978845608028654 * (v[i] + 0.044715 * v[i] * v[i] * v[i]))));
 }
 void nn_relu_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 void nn_leaky_relu_grad_f64_avx2(int n, double *restrict v, const double *restrict s, double slope) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
 }
 void nn_sigmoid_grad_out_f64_avx2(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
 }
 void nn_sigmoid_grad_in_f64_avx2(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dsigmoid(s[i]);
 }
 void nn_tanh_grad_out_f64_avx2(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
 }
 void nn_tanh_grad_in_f64_avx2(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (1 - tanh(s[i]) * tanh(s[i]));
 }
 void nn_gelu_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu(s[i]);
 }
 void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanh(s[i]);
+}
+void nn_sgd_f64_avx2(int n, double *restrict p, const double *restrict g, double lr, double weight_decay) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        double gi = g[i] + weight_decay * p[i];
+        p[i] -= lr * gi;
+    }
+}
+void nn_sgd_momentum_f64_avx2(int n, double *restrict p, const double *restrict g, double *restrict v, double lr, double momentum, double weight_decay, int nesterov, int64_t step) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        double gi = g[i] + weight_decay * p[i];
+        v[i] = step == 1 ? gi : momentum * v[i] + gi;
+        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+    }
+}
+void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
+    const double bc1 = (double)(1.0 - pow(beta1, (double)step));
+    const double bc2 = (double)(1.0 - pow(beta2, (double)step));
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        double gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
+    }
 }
 #undef nn_tile_f64
 #undef nn_pack_t_f64
@@ -799,9 +805,6 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #undef nn_sumsq_dev_f64
 #undef nn_dot_f64
 #undef nn_col_sums_f64
-#undef nn_sgd_f64
-#undef nn_sgd_momentum_f64
-#undef nn_adam_f64
 #undef nn_row_stats_f64
 #undef nn_row_sums_f64
 #undef nn_layernorm_f64
@@ -822,6 +825,9 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #undef nn_tanh_grad_in_f64
 #undef nn_gelu_grad_f64
 #undef nn_gelu_tanh_grad_f64
+#undef nn_sgd_f64
+#undef nn_sgd_momentum_f64
+#undef nn_adam_f64
 #undef NN_FMA_F32
 #undef NN_VFMA_F32
 #undef NN_FMA_F64
@@ -841,9 +847,6 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #define nn_sumsq_dev_f32 nn_sumsq_dev_f32_generic
 #define nn_dot_f32 nn_dot_f32_generic
 #define nn_col_sums_f32 nn_col_sums_f32_generic
-#define nn_sgd_f32 nn_sgd_f32_generic
-#define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
-#define nn_adam_f32 nn_adam_f32_generic
 #define nn_row_stats_f32 nn_row_stats_f32_generic
 #define nn_row_sums_f32 nn_row_sums_f32_generic
 #define nn_layernorm_f32 nn_layernorm_f32_generic
@@ -864,6 +867,9 @@ void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restric
 #define nn_tanh_grad_in_f32 nn_tanh_grad_in_f32_generic
 #define nn_gelu_grad_f32 nn_gelu_grad_f32_generic
 #define nn_gelu_tanh_grad_f32 nn_gelu_tanh_grad_f32_generic
+#define nn_sgd_f32 nn_sgd_f32_generic
+#define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
+#define nn_adam_f32 nn_adam_f32_generic
 NN_TILE_INLINE void nn_tile_f32_body_generic(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -992,35 +998,6 @@ void nn_col_sums_f32_generic(int rows, int cols, const float *restrict x, float 
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
 }
-void nn_sgd_f32_generic(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
-    for (int i = 0; i < n; i++) {
-        float gi = g[i] + weight_decay * p[i];
-        p[i] -= lr * gi;
-    }
-}
-void nn_sgd_momentum_f32_generic(int n, float *restrict p, const float *restrict g, float *restrict v, float lr, float momentum, float weight_decay, int nesterov, int64_t step) {
-    for (int i = 0; i < n; i++) {
-        float gi = g[i] + weight_decay * p[i];
-        v[i] = step == 1 ? gi : momentum * v[i] + gi;
-        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
-    }
-}
-void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
-    const float bc1 = (float)(1.0 - pow(beta1, (double)step));
-    const float bc2 = (float)(1.0 - pow(beta2, (double)step));
-    for (int i = 0; i < n; i++) {
-        float gi;
-        if (decoupled) {
-            gi = g[i];
-            p[i] -= lr * weight_decay * p[i];
-        } else {
-            gi = g[i] + weight_decay * p[i];
-        }
-        m[i] = beta1 * m[i] + (1 - beta1) * gi;
-        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-        p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
-    }
-}
 void nn_row_stats_f32_generic(int rows, int C, float eps, const float *restrict x, float *restrict mean, float *restrict rstd) {
 #ifdef NN_VECTORS
     const int batched = C % 8 == 0 ? rows - rows % 8 : 0;  /* rows done eight at a time */
@@ -1084,19 +1061,21 @@ void nn_row_sums_f32_generic(int n, int C, const float *restrict g, const float 
     }
 }
 void nn_layernorm_f32_generic(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
-    nn_row_stats_f32(rows, C, eps, x, mean, rstd);
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + r * C;
-        const float mu = mean[r], rs = rstd[r];
+    nn_row_stats_f32(rows, C, eps, x, mean, rstd);  /* mean and 1/std of every row */
+    for (int i = 0; i < rows; i++) {
+        const float *xr = x + i * C;
+        const float mu = mean[i], rs = rstd[i];
         if (weight)
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs;
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs;
     }
 }
 void nn_layernorm_grad_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
-    if (weight)
-        for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const float *G = weight ? g : dout + r0 * C;
@@ -1115,82 +1094,112 @@ void nn_layernorm_grad_f32_generic(int rows, int C, const float *restrict dout, 
                 }
             }
         }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);
-        if (!dx) continue;
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
         for (int q = 0; q < n; q++) {
-            const int r = r0 + q;
-            const float rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
         }
     }
 }
 void nn_bias_rows_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias) {
+    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 void nn_add_f32_generic(int n, float *restrict v, const float *restrict t) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
 void nn_relu_f32_generic(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (x > 0 ? x : 0);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
 }
 void nn_leaky_relu_f32_generic(int n, float *restrict v, float slope) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (x > 0 ? x : slope * x);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : slope * v[i]);
 }
 void nn_sigmoid_f32_generic(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (1 / (1 + expf(-x)));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (1 / (1 + expf(-v[i])));
 }
 void nn_tanh_f32_generic(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = nn_tanhf(x);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = nn_tanhf(v[i]);
 }
 void nn_gelu_f32_generic(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (0.5f * x * (1 + erff(x * 0.7071067811865476f)));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + erff(v[i] * 0.7071067811865476f)));
 }
 void nn_gelu_tanh_f32_generic(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (0.5f * x * (1 + nn_tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + nn_tanhf(0.7978845608028654f * (v[i] + 0.044715f * v[i] * v[i] * v[i]))));
 }
 void nn_relu_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 void nn_leaky_relu_grad_f32_generic(int n, float *restrict v, const float *restrict s, float slope) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
 }
 void nn_sigmoid_grad_out_f32_generic(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
 }
 void nn_sigmoid_grad_in_f32_generic(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dsigmoidf(s[i]);
 }
 void nn_tanh_grad_out_f32_generic(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
 }
 void nn_tanh_grad_in_f32_generic(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (1 - nn_tanhf(s[i]) * nn_tanhf(s[i]));
 }
 void nn_gelu_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgeluf(s[i]);
 }
 void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanhf(s[i]);
+}
+void nn_sgd_f32_generic(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        float gi = g[i] + weight_decay * p[i];
+        p[i] -= lr * gi;
+    }
+}
+void nn_sgd_momentum_f32_generic(int n, float *restrict p, const float *restrict g, float *restrict v, float lr, float momentum, float weight_decay, int nesterov, int64_t step) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        float gi = g[i] + weight_decay * p[i];
+        v[i] = step == 1 ? gi : momentum * v[i] + gi;
+        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+    }
+}
+void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
+    const float bc1 = (float)(1.0 - pow(beta1, (double)step));
+    const float bc2 = (float)(1.0 - pow(beta2, (double)step));
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        float gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
+    }
 }
 #undef nn_tile_f32
 #undef nn_pack_t_f32
@@ -1199,9 +1208,6 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #undef nn_sumsq_dev_f32
 #undef nn_dot_f32
 #undef nn_col_sums_f32
-#undef nn_sgd_f32
-#undef nn_sgd_momentum_f32
-#undef nn_adam_f32
 #undef nn_row_stats_f32
 #undef nn_row_sums_f32
 #undef nn_layernorm_f32
@@ -1222,6 +1228,9 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #undef nn_tanh_grad_in_f32
 #undef nn_gelu_grad_f32
 #undef nn_gelu_tanh_grad_f32
+#undef nn_sgd_f32
+#undef nn_sgd_momentum_f32
+#undef nn_adam_f32
 #define nn_tile_f64 nn_tile_f64_generic
 #define nn_pack_t_f64 nn_pack_t_f64_generic
 #define nn_pack_n_f64 nn_pack_n_f64_generic
@@ -1229,9 +1238,6 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #define nn_sumsq_dev_f64 nn_sumsq_dev_f64_generic
 #define nn_dot_f64 nn_dot_f64_generic
 #define nn_col_sums_f64 nn_col_sums_f64_generic
-#define nn_sgd_f64 nn_sgd_f64_generic
-#define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
-#define nn_adam_f64 nn_adam_f64_generic
 #define nn_row_stats_f64 nn_row_stats_f64_generic
 #define nn_row_sums_f64 nn_row_sums_f64_generic
 #define nn_layernorm_f64 nn_layernorm_f64_generic
@@ -1252,6 +1258,9 @@ void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restri
 #define nn_tanh_grad_in_f64 nn_tanh_grad_in_f64_generic
 #define nn_gelu_grad_f64 nn_gelu_grad_f64_generic
 #define nn_gelu_tanh_grad_f64 nn_gelu_tanh_grad_f64_generic
+#define nn_sgd_f64 nn_sgd_f64_generic
+#define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
+#define nn_adam_f64 nn_adam_f64_generic
 NN_TILE_INLINE void nn_tile_f64_body_generic(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -1370,35 +1379,6 @@ void nn_col_sums_f64_generic(int rows, int cols, const double *restrict x, doubl
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
 }
-void nn_sgd_f64_generic(int n, double *restrict p, const double *restrict g, double lr, double weight_decay) {
-    for (int i = 0; i < n; i++) {
-        double gi = g[i] + weight_decay * p[i];
-        p[i] -= lr * gi;
-    }
-}
-void nn_sgd_momentum_f64_generic(int n, double *restrict p, const double *restrict g, double *restrict v, double lr, double momentum, double weight_decay, int nesterov, int64_t step) {
-    for (int i = 0; i < n; i++) {
-        double gi = g[i] + weight_decay * p[i];
-        v[i] = step == 1 ? gi : momentum * v[i] + gi;
-        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
-    }
-}
-void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
-    const double bc1 = (double)(1.0 - pow(beta1, (double)step));
-    const double bc2 = (double)(1.0 - pow(beta2, (double)step));
-    for (int i = 0; i < n; i++) {
-        double gi;
-        if (decoupled) {
-            gi = g[i];
-            p[i] -= lr * weight_decay * p[i];
-        } else {
-            gi = g[i] + weight_decay * p[i];
-        }
-        m[i] = beta1 * m[i] + (1 - beta1) * gi;
-        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-        p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
-    }
-}
 void nn_row_stats_f64_generic(int rows, int C, double eps, const double *restrict x, double *restrict mean, double *restrict rstd) {
     const int batched = 0;
     for (int i = batched; i < rows; i++) {
@@ -1415,19 +1395,21 @@ void nn_row_sums_f64_generic(int n, int C, const double *restrict g, const doubl
     }
 }
 void nn_layernorm_f64_generic(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
-    nn_row_stats_f64(rows, C, eps, x, mean, rstd);
-    for (int r = 0; r < rows; r++) {
-        const double *xr = x + r * C;
-        const double mu = mean[r], rs = rstd[r];
+    nn_row_stats_f64(rows, C, eps, x, mean, rstd);  /* mean and 1/std of every row */
+    for (int i = 0; i < rows; i++) {
+        const double *xr = x + i * C;
+        const double mu = mean[i], rs = rstd[i];
         if (weight)
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs;
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs;
     }
 }
 void nn_layernorm_grad_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
-    if (weight)
-        for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const double *G = weight ? g : dout + r0 * C;
@@ -1446,82 +1428,112 @@ void nn_layernorm_grad_f64_generic(int rows, int C, const double *restrict dout,
                 }
             }
         }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);
-        if (!dx) continue;
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
         for (int q = 0; q < n; q++) {
-            const int r = r0 + q;
-            const double rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
         }
     }
 }
 void nn_bias_rows_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias) {
+    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 void nn_add_f64_generic(int n, double *restrict v, const double *restrict t) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
 void nn_relu_f64_generic(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (x > 0 ? x : 0);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
 }
 void nn_leaky_relu_f64_generic(int n, double *restrict v, double slope) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (x > 0 ? x : slope * x);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : slope * v[i]);
 }
 void nn_sigmoid_f64_generic(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (1 / (1 + exp(-x)));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (1 / (1 + exp(-v[i])));
 }
 void nn_tanh_f64_generic(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = tanh(x);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = tanh(v[i]);
 }
 void nn_gelu_f64_generic(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (0.5 * x * (1 + erf(x * 0.7071067811865476)));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + erf(v[i] * 0.7071067811865476)));
 }
 void nn_gelu_tanh_f64_generic(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + tanh(0.7978845608028654 * (v[i] + 0.044715 * v[i] * v[i] * v[i]))));
 }
 void nn_relu_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 void nn_leaky_relu_grad_f64_generic(int n, double *restrict v, const double *restrict s, double slope) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
 }
 void nn_sigmoid_grad_out_f64_generic(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
 }
 void nn_sigmoid_grad_in_f64_generic(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dsigmoid(s[i]);
 }
 void nn_tanh_grad_out_f64_generic(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
 }
 void nn_tanh_grad_in_f64_generic(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (1 - tanh(s[i]) * tanh(s[i]));
 }
 void nn_gelu_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu(s[i]);
 }
 void nn_gelu_tanh_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanh(s[i]);
+}
+void nn_sgd_f64_generic(int n, double *restrict p, const double *restrict g, double lr, double weight_decay) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        double gi = g[i] + weight_decay * p[i];
+        p[i] -= lr * gi;
+    }
+}
+void nn_sgd_momentum_f64_generic(int n, double *restrict p, const double *restrict g, double *restrict v, double lr, double momentum, double weight_decay, int nesterov, int64_t step) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        double gi = g[i] + weight_decay * p[i];
+        v[i] = step == 1 ? gi : momentum * v[i] + gi;
+        p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+    }
+}
+void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
+    const double bc1 = (double)(1.0 - pow(beta1, (double)step));
+    const double bc2 = (double)(1.0 - pow(beta2, (double)step));
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        double gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
+    }
 }
 #undef nn_tile_f64
 #undef nn_pack_t_f64
@@ -1530,9 +1542,6 @@ void nn_gelu_tanh_grad_f64_generic(int n, double *restrict v, const double *rest
 #undef nn_sumsq_dev_f64
 #undef nn_dot_f64
 #undef nn_col_sums_f64
-#undef nn_sgd_f64
-#undef nn_sgd_momentum_f64
-#undef nn_adam_f64
 #undef nn_row_stats_f64
 #undef nn_row_sums_f64
 #undef nn_layernorm_f64
@@ -1553,6 +1562,9 @@ void nn_gelu_tanh_grad_f64_generic(int n, double *restrict v, const double *rest
 #undef nn_tanh_grad_in_f64
 #undef nn_gelu_grad_f64
 #undef nn_gelu_tanh_grad_f64
+#undef nn_sgd_f64
+#undef nn_sgd_momentum_f64
+#undef nn_adam_f64
 
 /* ---- the table libtcc links against ------------------------------------------------------ */
 static const nn_kernel_symbol nn_generic_symbols[] = {
@@ -1563,9 +1575,6 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sumsq_dev_f32", (void (*)(void))nn_sumsq_dev_f32_generic},
     {"nn_dot_f32", (void (*)(void))nn_dot_f32_generic},
     {"nn_col_sums_f32", (void (*)(void))nn_col_sums_f32_generic},
-    {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_generic},
-    {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
-    {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
     {"nn_row_stats_f32", (void (*)(void))nn_row_stats_f32_generic},
     {"nn_row_sums_f32", (void (*)(void))nn_row_sums_f32_generic},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_generic},
@@ -1586,6 +1595,9 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_tanh_grad_in_f32", (void (*)(void))nn_tanh_grad_in_f32_generic},
     {"nn_gelu_grad_f32", (void (*)(void))nn_gelu_grad_f32_generic},
     {"nn_gelu_tanh_grad_f32", (void (*)(void))nn_gelu_tanh_grad_f32_generic},
+    {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_generic},
+    {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
+    {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_generic},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_generic},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_generic},
@@ -1593,9 +1605,6 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sumsq_dev_f64", (void (*)(void))nn_sumsq_dev_f64_generic},
     {"nn_dot_f64", (void (*)(void))nn_dot_f64_generic},
     {"nn_col_sums_f64", (void (*)(void))nn_col_sums_f64_generic},
-    {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_generic},
-    {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
-    {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
     {"nn_row_stats_f64", (void (*)(void))nn_row_stats_f64_generic},
     {"nn_row_sums_f64", (void (*)(void))nn_row_sums_f64_generic},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_generic},
@@ -1616,6 +1625,9 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_tanh_grad_in_f64", (void (*)(void))nn_tanh_grad_in_f64_generic},
     {"nn_gelu_grad_f64", (void (*)(void))nn_gelu_grad_f64_generic},
     {"nn_gelu_tanh_grad_f64", (void (*)(void))nn_gelu_tanh_grad_f64_generic},
+    {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_generic},
+    {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
+    {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
 };
 
 #if defined(__x86_64__)
@@ -1627,9 +1639,6 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sumsq_dev_f32", (void (*)(void))nn_sumsq_dev_f32_avx2},
     {"nn_dot_f32", (void (*)(void))nn_dot_f32_avx2},
     {"nn_col_sums_f32", (void (*)(void))nn_col_sums_f32_avx2},
-    {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_avx2},
-    {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
-    {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
     {"nn_row_stats_f32", (void (*)(void))nn_row_stats_f32_avx2},
     {"nn_row_sums_f32", (void (*)(void))nn_row_sums_f32_avx2},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_avx2},
@@ -1650,6 +1659,9 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_tanh_grad_in_f32", (void (*)(void))nn_tanh_grad_in_f32_avx2},
     {"nn_gelu_grad_f32", (void (*)(void))nn_gelu_grad_f32_avx2},
     {"nn_gelu_tanh_grad_f32", (void (*)(void))nn_gelu_tanh_grad_f32_avx2},
+    {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_avx2},
+    {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
+    {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_avx2},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_avx2},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_avx2},
@@ -1657,9 +1669,6 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sumsq_dev_f64", (void (*)(void))nn_sumsq_dev_f64_avx2},
     {"nn_dot_f64", (void (*)(void))nn_dot_f64_avx2},
     {"nn_col_sums_f64", (void (*)(void))nn_col_sums_f64_avx2},
-    {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_avx2},
-    {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
-    {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},
     {"nn_row_stats_f64", (void (*)(void))nn_row_stats_f64_avx2},
     {"nn_row_sums_f64", (void (*)(void))nn_row_sums_f64_avx2},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_avx2},
@@ -1680,6 +1689,9 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_tanh_grad_in_f64", (void (*)(void))nn_tanh_grad_in_f64_avx2},
     {"nn_gelu_grad_f64", (void (*)(void))nn_gelu_grad_f64_avx2},
     {"nn_gelu_tanh_grad_f64", (void (*)(void))nn_gelu_tanh_grad_f64_avx2},
+    {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_avx2},
+    {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
+    {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},
 };
 #endif
 

@@ -17,7 +17,7 @@ final class RowStatisticsTests: XCTestCase {
             #include <math.h>
             #include <stdint.h>
             #include <string.h>
-            \(c.helperSection(["row_stats", "row_sums", "sum", "sumsq_dev", "dot"]))
+            \(HelperIndex(c).section(forKernels: "nn_row_stats_f32 nn_row_sums_f32 nn_sum_f32 nn_sumsq_dev_f32 nn_dot_f32"))
             /* The rows of a fixed pseudo-random table; returns how many rows differ from the per-row sums. */
             int mismatches(int rows, int C) {
                 static float x[65 * 300], mean[64], rstd[64];

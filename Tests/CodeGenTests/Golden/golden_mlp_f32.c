@@ -13,10 +13,6 @@
 #include "golden_mlp.h"
 
 #define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */
-#ifdef __clang__
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wunused-function"  /* the helpers this model does not call */
-#endif
 /* ---- nngen prelude: libc/libm only ------------------------------------------------------
  * The random generator below is the project's one generator (docs: README "Random numbers"):
  * splitmix64 seeds the four words of xoshiro256**; a double in [0, 1) is (next >> 11) * 2^-53;
@@ -90,60 +86,25 @@ static inline double nn_rng_uniform(nn_rng *r, double lo, double hi) {
     return lo + scaled;
 }
 
-/* An unbiased integer in [0, n): draws below (2^64 - n) mod n are rejected. */
-static inline uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
-    uint64_t threshold = (0 - n) % n;
-    for (;;) {
-        uint64_t x = nn_rng_next(r);
-        if (x >= threshold) return x % n;
-    }
-}
-
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
 #pragma GCC optimize ("no-trapping-math")
 #endif
 
 /* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
- * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
+ * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results);
+ * NN_PARALLEL_FOR_IF(c) does so when c holds. */
 #if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
+#define NN_PRAGMA(x) _Pragma(#x)
+#define NN_PARALLEL_FOR NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS))
+#define NN_PARALLEL_FOR_IF(c) NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS) if(c))
 #else
 #define NN_PARALLEL_FOR
+#define NN_PARALLEL_FOR_IF(c)
 #endif
 
-/* tanh for float32 as a rational function of x (odd degree 13 over even degree 6, after clamping |x|
- * to 7.9, where tanh rounds to +-1): within 4e-7 of tanh, and vectorisable, unlike libm's tanhf. */
-static inline float nn_tanhf(float x) {
-    const float c = 7.90531110763549805f;
-    const float xc = x > c ? c : (x < -c ? -c : x);
-    const float x2 = xc * xc;
-    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-    p = x2 * p + -8.60467152213735e-11f;
-    p = x2 * p + 5.12229709037114e-08f;
-    p = x2 * p + 1.48572235717979e-05f;
-    p = x2 * p + 6.37261928875436e-04f;
-    p = x2 * p + 4.89352455891786e-03f;
-    q = x2 * q + 2.26843463243900e-03f;
-    q = x2 * q + 4.89352518554385e-03f;
-    return xc * p / q;
-}
-
-/* Derivatives of the activations that need their input (CONVENTIONS.md). */
-static inline float nn_dgeluf(float x) {
-    /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
-    return 0.5f * (1 + erff(x * 0.7071067811865476f)) + x * 0.3989422804014327f * expf(-0.5f * x * x);
-}
-static inline float nn_dgelu_tanhf(float x) {
-    float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-    float t = nn_tanhf(u);
-    return 0.5f * (1 + t) + 0.5f * x * (1 - t * t) * 0.7978845608028654f * (1 + 0.134145f * x * x);
-}
-static inline float nn_dsigmoidf(float x) {
-    float s = 1 / (1 + expf(-x));
-    return s * (1 - s);
-}
 /* ---- helpers of the kernels ------------------------------------------------------------
+ * Defined once for every model (nngen's Helper enum); tcc-compiled code links nngen's precompiled
+ * copies of the same text instead (NN_PRECOMPILED).
  * nn_tile_f32(R, V, n, K, a, sa, sp, b, sb, c, ldc, acc): a register tile of a matrix product,
  *     c[i*ldc + j] = (acc ? c[i*ldc + j] : 0) + sum over p = 0, 1, ..., K-1 of a[i*sa + p*sp] * b[p*sb + j]
  * for rows i < R (R <= 6) and columns j < n (n <= 8 V, V <= 2 vectors of 8); b needs 8 V readable
@@ -162,7 +123,27 @@ typedef int nn_vi32 __attribute__((vector_size(32)));
 #else
 #define NN_SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (nn_vi32){__VA_ARGS__})
 #endif
-/* d[r * ldd + c] = s[c * ld + r] for r, c < 8. */
+#else
+#define NN_TILE_INLINE static inline
+#endif
+#if defined(__FMA__) && defined(__x86_64__)
+#define NN_FMA_F32(a, b, c) fmaf(a, b, c)
+#define NN_VFMA_F32(a, b, c) __builtin_ia32_vfmaddps256(a, b, c)
+#else
+#define NN_FMA_F32(a, b, c) ((a) * (b) + (c))
+#define NN_VFMA_F32(a, b, c) ((a) * (b) + (c))
+#endif
+#ifdef NN_PRECOMPILED  /* tcc: nngen's precompiled copies of these helpers */
+void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc);
+void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
+void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
+void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
+void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
+void nn_relu_f32(int n, float *restrict v);
+void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
+void nn_sgd_f32(int n, float *restrict p, const float *restrict g, float lr, float weight_decay);
+#else
+#ifdef NN_VECTORS
 NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *restrict d, int ldd) {
     nn_vf32 r[8], t[8], u[8];
     for (int i = 0; i < 8; i++) r[i] = *(const nn_vf32 *)(s + i * ld);
@@ -180,26 +161,7 @@ NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *re
         *(nn_vf32 *)(d + (i + 4) * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
-#else
-#define NN_TILE_INLINE static inline
 #endif
-#if defined(__FMA__) && defined(__x86_64__)
-#define NN_FMA_F32(a, b, c) fmaf(a, b, c)
-#define NN_VFMA_F32(a, b, c) __builtin_ia32_vfmaddps256(a, b, c)
-#else
-#define NN_FMA_F32(a, b, c) ((a) * (b) + (c))
-#define NN_VFMA_F32(a, b, c) ((a) * (b) + (c))
-#endif
-#ifdef NN_PRECOMPILED
-void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc);
-void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
-void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
-void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
-void nn_sgd_f32(int n, float *restrict p, const float *restrict g, float lr, float weight_decay);
-void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
-void nn_relu_f32(int n, float *restrict v);
-void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
-#else
 NN_TILE_INLINE void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -260,23 +222,27 @@ static inline void nn_col_sums_f32(int rows, int cols, const float *restrict x, 
         for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
 }
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
+    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 static inline void nn_relu_f32(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (x > 0 ? x : 0);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
 }
 static inline void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
+}
+static inline void nn_sgd_f32(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        float gi = g[i] + weight_decay * p[i];
+        p[i] -= lr * gi;
+    }
 }
 #endif
 
-#ifdef __clang__
-#pragma clang diagnostic pop
-#endif
 /* ---- kernels, in the order they run ---------------------------------------------------- */
 
 /* layers[0] (dense), forward: out[4, 8] = x[4, 4] weight[8, 4]^T + bias -> relu
@@ -287,25 +253,15 @@ static void layers_0_dense_forward(
     const float *restrict bias,
     float *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
+    /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 8 columns */
         float bp[32];  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_t_f32(4, 8, 8, weight, 4, bp);
         nn_tile_f32(4, 1, 8, 4, x, 4, 1, bp, 8, out, 8, 0);
     }
     /* epilogue, over out while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 4; r++)
-        for (int j = 0; j < 8; j++) {
-            const int i = r * 8 + j;
-            float v = out[i];
-            v += bias[j];
-            v = (v > 0 ? v : 0);  /* relu */
-            out[i] = v;
-        }
-#else
     nn_bias_rows_f32(4, 8, out, bias);
     nn_relu_f32(32, out);  /* relu */
-#endif
 }
 
 /* layers[2] (dense), forward: out[4, 3] = x[4, 8] weight[3, 8]^T + bias
@@ -316,23 +272,14 @@ static void layers_2_dense_forward(
     const float *restrict bias,
     float *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
+    /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 3 columns */
         float bp[64];  /* a panel of b, packed: 8 rows of 8 */
         nn_pack_t_f32(8, 3, 8, weight, 8, bp);
         nn_tile_f32(4, 1, 3, 8, x, 8, 1, bp, 8, out, 3, 0);
     }
     /* epilogue, over out while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 4; r++)
-        for (int j = 0; j < 3; j++) {
-            const int i = r * 3 + j;
-            float v = out[i];
-            v += bias[j];
-            out[i] = v;
-        }
-#else
     nn_bias_rows_f32(4, 3, out, bias);
-#endif
 }
 
 /* loss (softmax_cross_entropy), forward: loss = mean over 4 rows of logsumexp(logits) - logits[label]; dlogits = (softmax - onehot) / 4
@@ -369,6 +316,7 @@ static void layers_2_dense_backward_weight(
     const float *restrict x,
     float *restrict dweight) {
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
+    /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 8 columns */
         float bp[32];  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_n_f32(4, 8, 8, x, 8, bp);
@@ -384,23 +332,14 @@ static void layers_2_dense_backward_input(
     const float *restrict act_out0,
     float *restrict dx) {
     /* register tiles of dx, from panels of weight's rows */
+    /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 8 columns */
         float bp[24];  /* a panel of b, packed: 3 rows of 8 */
         nn_pack_n_f32(3, 8, 8, weight, 8, bp);
         nn_tile_f32(4, 1, 8, 3, dout, 3, 1, bp, 8, dx, 8, 0);
     }
     /* epilogue, over dx while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 4; r++)
-        for (int j = 0; j < 8; j++) {
-            const int i = r * 8 + j;
-            float v = dx[i];
-            v *= (act_out0[i] > 0 ? 1 : 0);  /* relu' */
-            dx[i] = v;
-        }
-#else
     nn_relu_grad_f32(32, dx, act_out0);  /* * relu' */
-#endif
 }
 
 /* layers[0] (dense), backward: dbias[8] = sum over 4 rows of dout */
@@ -414,6 +353,7 @@ static void layers_0_dense_backward_weight(
     const float *restrict x,
     float *restrict dweight) {
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
+    /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 4 columns */
         float bp[32];  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_n_f32(4, 4, 8, x, 4, bp);
@@ -428,6 +368,7 @@ static void layers_0_dense_backward_input(
     const float *restrict weight,
     float *restrict dx) {
     /* register tiles of dx, from panels of weight's rows */
+    /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 4 columns */
         float bp[64];  /* a panel of b, packed: 8 rows of 8 */
         nn_pack_n_f32(8, 4, 8, weight, 4, bp);
@@ -435,21 +376,13 @@ static void layers_0_dense_backward_input(
     }
 }
 
-/* ---- optimizer (all parameters, one loop; fused: optimizer_flat_loop) ---------------- */
-/* SGD (PyTorch semantics): g += weight_decay * p; p -= lr * g. One loop over all 67 parameters. */
-static void golden_mlp_optimizer(float *restrict p, const float *restrict g, float *restrict state,
-                               int64_t step, float lr) {
+/* ---- optimizer: one loop over all 67 parameters (fused: optimizer_flat_loop) ------------ */
+/* SGD: g += weight_decay * p; p -= lr * g. No state. */
+static void golden_mlp_optimizer(float *restrict p, const float *restrict g, float *restrict state, int64_t step, float lr) {
     (void)state;
     (void)step;
-    for (int i = 0; i < 67; i++) {
-        float gi = g[i] + 0.0f * p[i];
-        p[i] -= lr * gi;
-    }
+    nn_sgd_f32(67, p, g, lr, 0.0f);
 }
-#ifdef NN_PRECOMPILED  /* tcc: the loop above, precompiled (vectorised) */
-#define golden_mlp_optimizer(p, g, state, step, lr) \
-    ((void)golden_mlp_optimizer, (void)(state), (void)(step), nn_sgd_f32(67, p, g, lr, 0.0f))
-#endif
 
 void golden_mlp_init(float *params, uint64_t seed) {
     nn_rng rng;
@@ -479,21 +412,38 @@ void golden_mlp_init(float *params, uint64_t seed) {
 /* ---- API --------------------------------------------------------------------------- */
 
 float golden_mlp_forward(const float *params, const float *x, const int32_t *y, float *arena) {
+    const float *const layers_0_weight = params;  /* layers.0.weight [8, 4] */
+    const float *const layers_0_bias = params + 32;  /* layers.0.bias [8] */
+    float *const layers_1_out = arena;  /* layers.1.out [4, 8] */
+    const float *const layers_2_weight = params + 40;  /* layers.2.weight [3, 8] */
+    const float *const layers_2_bias = params + 64;  /* layers.2.bias [3] */
+    float *const layers_2_out = arena + 48;  /* layers.2.out [4, 3] */
+    float *const loss = arena + 32;  /* loss [] */
+    float *const grad_layers_2_out = arena + 64;  /* grad(layers.2.out) [4, 3] */
     (void)params; (void)x; (void)y;
-    layers_0_dense_forward(x, params, params + 32, arena);
-    layers_2_dense_forward(arena, params + 40, params + 64, arena + 48);
-    loss_softmax_cross_entropy_forward_backward(arena + 48, y, arena + 32, arena + 64);
-    return arena[32];
+    layers_0_dense_forward(x, layers_0_weight, layers_0_bias, layers_1_out);
+    layers_2_dense_forward(layers_1_out, layers_2_weight, layers_2_bias, layers_2_out);
+    loss_softmax_cross_entropy_forward_backward(layers_2_out, y, loss, grad_layers_2_out);
+    return loss[0];
 }
 
 void golden_mlp_backward(const float *params, const float *x, const int32_t *y, float *grads, float *dx, float *arena) {
+    float *const grad_layers_2_out = arena + 64;  /* grad(layers.2.out) [4, 3] */
+    float *const grad_layers_2_bias = grads + 64;  /* grad(layers.2.bias) [3] */
+    float *const layers_1_out = arena;  /* layers.1.out [4, 8] */
+    float *const grad_layers_2_weight = grads + 40;  /* grad(layers.2.weight) [3, 8] */
+    const float *const layers_2_weight = params + 40;  /* layers.2.weight [3, 8] */
+    float *const grad_layers_0_out = arena + 80;  /* grad(layers.0.out) [4, 8] */
+    float *const grad_layers_0_bias = grads + 32;  /* grad(layers.0.bias) [8] */
+    float *const grad_layers_0_weight = grads;  /* grad(layers.0.weight) [8, 4] */
+    const float *const layers_0_weight = params;  /* layers.0.weight [8, 4] */
     (void)params; (void)x; (void)y; (void)grads; (void)dx; (void)arena;
-    layers_2_dense_backward_bias(arena + 64, grads + 64);
-    layers_2_dense_backward_weight(arena + 64, arena, grads + 40);
-    layers_2_dense_backward_input(arena + 64, params + 40, arena, arena + 80);
-    layers_0_dense_backward_bias(arena + 80, grads + 32);
-    layers_0_dense_backward_weight(arena + 80, x, grads);
-    if (dx) layers_0_dense_backward_input(arena + 80, params, dx);
+    layers_2_dense_backward_bias(grad_layers_2_out, grad_layers_2_bias);
+    layers_2_dense_backward_weight(grad_layers_2_out, layers_1_out, grad_layers_2_weight);
+    layers_2_dense_backward_input(grad_layers_2_out, layers_2_weight, layers_1_out, grad_layers_0_out);
+    layers_0_dense_backward_bias(grad_layers_0_out, grad_layers_0_bias);
+    layers_0_dense_backward_weight(grad_layers_0_out, x, grad_layers_0_weight);
+    if (dx) layers_0_dense_backward_input(grad_layers_0_out, layers_0_weight, dx);
 }
 
 void golden_mlp_update(float *params, const float *grads, float *opt_state, int64_t *step, float lr) {
@@ -516,8 +466,14 @@ void golden_mlp_predict(const float *params, const float *x_in, int n, float *ou
     if (n > 4) n = 4;
     memcpy(x, x_in, (size_t)n * 4 * sizeof(float));
     memset(x + (size_t)n * 4, 0, (size_t)(4 - n) * 4 * sizeof(float));
+    const float *const layers_0_weight = params;  /* layers.0.weight [8, 4] */
+    const float *const layers_0_bias = params + 32;  /* layers.0.bias [8] */
+    float *const layers_1_out = arena;  /* layers.1.out [4, 8] */
+    const float *const layers_2_weight = params + 40;  /* layers.2.weight [3, 8] */
+    const float *const layers_2_bias = params + 64;  /* layers.2.bias [3] */
+    float *const layers_2_out = arena + 48;  /* layers.2.out [4, 3] */
     (void)params;
-    layers_0_dense_forward(x, params, params + 32, arena);
-    layers_2_dense_forward(arena, params + 40, params + 64, arena + 48);
-    memcpy(out, arena + 48, (size_t)n * 3 * sizeof(float));
+    layers_0_dense_forward(x, layers_0_weight, layers_0_bias, layers_1_out);
+    layers_2_dense_forward(layers_1_out, layers_2_weight, layers_2_bias, layers_2_out);
+    memcpy(out, layers_2_out, (size_t)n * 3 * sizeof(float));
 }

@@ -17,10 +17,6 @@
 #include "golden_res.h"
 
 #define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */
-#ifdef __clang__
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wunused-function"  /* the helpers this model does not call */
-#endif
 /* ---- nngen prelude: libc/libm only ------------------------------------------------------
  * The random generator below is the project's one generator (docs: README "Random numbers"):
  * splitmix64 seeds the four words of xoshiro256**; a double in [0, 1) is (next >> 11) * 2^-53;
@@ -94,42 +90,25 @@ static inline double nn_rng_uniform(nn_rng *r, double lo, double hi) {
     return lo + scaled;
 }
 
-/* An unbiased integer in [0, n): draws below (2^64 - n) mod n are rejected. */
-static inline uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
-    uint64_t threshold = (0 - n) % n;
-    for (;;) {
-        uint64_t x = nn_rng_next(r);
-        if (x >= threshold) return x % n;
-    }
-}
-
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
 #pragma GCC optimize ("no-trapping-math")
 #endif
 
 /* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
- * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
+ * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results);
+ * NN_PARALLEL_FOR_IF(c) does so when c holds. */
 #if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
+#define NN_PRAGMA(x) _Pragma(#x)
+#define NN_PARALLEL_FOR NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS))
+#define NN_PARALLEL_FOR_IF(c) NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS) if(c))
 #else
 #define NN_PARALLEL_FOR
+#define NN_PARALLEL_FOR_IF(c)
 #endif
 
-/* Derivatives of the activations that need their input (CONVENTIONS.md). */
-static inline double nn_dgelu(double x) {
-    /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
-    return 0.5 * (1 + erf(x * 0.7071067811865476)) + x * 0.3989422804014327 * exp(-0.5 * x * x);
-}
-static inline double nn_dgelu_tanh(double x) {
-    double u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
-    double t = tanh(u);
-    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * x * x);
-}
-static inline double nn_dsigmoid(double x) {
-    double s = 1 / (1 + exp(-x));
-    return s * (1 - s);
-}
 /* ---- helpers of the kernels ------------------------------------------------------------
+ * Defined once for every model (nngen's Helper enum); tcc-compiled code links nngen's precompiled
+ * copies of the same text instead (NN_PRECOMPILED).
  * nn_tile_f64(R, V, n, K, a, sa, sp, b, sb, c, ldc, acc): a register tile of a matrix product,
  *     c[i*ldc + j] = (acc ? c[i*ldc + j] : 0) + sum over p = 0, 1, ..., K-1 of a[i*sa + p*sp] * b[p*sb + j]
  * for rows i < R (R <= 6) and columns j < n (n <= 4 V, V <= 2 vectors of 4); b needs 4 V readable
@@ -152,24 +131,23 @@ typedef double nn_vf64 __attribute__((vector_size(32), aligned(8), may_alias));
 #define NN_FMA_F64(a, b, c) ((a) * (b) + (c))
 #define NN_VFMA_F64(a, b, c) ((a) * (b) + (c))
 #endif
-#ifdef NN_PRECOMPILED
+#ifdef NN_PRECOMPILED  /* tcc: nngen's precompiled copies of these helpers */
 void nn_tile_f64(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc);
 void nn_pack_t_f64(int K, int n, int w, const double *restrict src, int ld, double *restrict p);
 void nn_pack_n_f64(int K, int n, int w, const double *restrict src, int ld, double *restrict p);
-double nn_sum_f64(int n, const double *restrict x);
-double nn_sumsq_dev_f64(int n, const double *restrict x, double mu);
-double nn_dot_f64(int n, const double *restrict x, const double *restrict y);
 void nn_col_sums_f64(int rows, int cols, const double *restrict x, double *restrict s);
-void nn_adam_f64(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step);
-void nn_row_stats_f64(int rows, int C, double eps, const double *restrict x, double *restrict mean, double *restrict rstd);
-void nn_row_sums_f64(int n, int C, const double *restrict g, const double *restrict xh, double *restrict sum_g, double *restrict sum_gx);
 void nn_layernorm_f64(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd);
 void nn_layernorm_grad_f64(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g);
 void nn_bias_rows_f64(int rows, int cols, double *restrict v, const double *restrict bias);
 void nn_add_f64(int n, double *restrict v, const double *restrict t);
 void nn_gelu_f64(int n, double *restrict v);
 void nn_gelu_grad_f64(int n, double *restrict v, const double *restrict s);
+void nn_adam_f64(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step);
 #else
+static inline double nn_dgelu(double x) {
+    /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
+    return 0.5 * (1 + erf(x * 0.7071067811865476)) + x * 0.3989422804014327 * exp(-0.5 * x * x);
+}
 NN_TILE_INLINE void nn_tile_f64(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -287,19 +265,21 @@ static inline void nn_row_sums_f64(int n, int C, const double *restrict g, const
     }
 }
 static inline void nn_layernorm_f64(int rows, int C, double eps, const double *restrict x, const double *restrict weight, const double *restrict bias, double *restrict out, double *restrict mean, double *restrict rstd) {
-    nn_row_stats_f64(rows, C, eps, x, mean, rstd);
-    for (int r = 0; r < rows; r++) {
-        const double *xr = x + r * C;
-        const double mu = mean[r], rs = rstd[r];
+    nn_row_stats_f64(rows, C, eps, x, mean, rstd);  /* mean and 1/std of every row */
+    for (int i = 0; i < rows; i++) {
+        const double *xr = x + i * C;
+        const double mu = mean[i], rs = rstd[i];
         if (weight)
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs;
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs;
     }
 }
 static inline void nn_layernorm_grad_f64(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
-    if (weight)
-        for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const double *G = weight ? g : dout + r0 * C;
@@ -318,37 +298,52 @@ static inline void nn_layernorm_grad_f64(int rows, int C, const double *restrict
                 }
             }
         }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);
-        if (!dx) continue;
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
         for (int q = 0; q < n; q++) {
-            const int r = r0 + q;
-            const double rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
         }
     }
 }
 static inline void nn_bias_rows_f64(int rows, int cols, double *restrict v, const double *restrict bias) {
+    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 static inline void nn_add_f64(int n, double *restrict v, const double *restrict t) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
 static inline void nn_gelu_f64(int n, double *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const double x = v[i];
-        v[i] = (0.5 * x * (1 + erf(x * 0.7071067811865476)));
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + erf(v[i] * 0.7071067811865476)));
 }
 static inline void nn_gelu_grad_f64(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu(s[i]);
+}
+static inline void nn_adam_f64(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
+    const double bc1 = (double)(1.0 - pow(beta1, (double)step));
+    const double bc2 = (double)(1.0 - pow(beta2, (double)step));
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        double gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
+    }
 }
 #endif
 
-#ifdef __clang__
-#pragma clang diagnostic pop
-#endif
 /* ---- kernels, in the order they run ---------------------------------------------------- */
 
 /* layers[0] (dense), forward: out[3, 6] = x[3, 4] weight[6, 4]^T + bias
@@ -359,23 +354,14 @@ static void layers_0_dense_forward(
     const double *restrict bias,
     double *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
+    /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 6 columns */
         double bp[32];  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_t_f64(4, 6, 8, weight, 4, bp);
         nn_tile_f64(3, 2, 6, 4, x, 4, 1, bp, 8, out, 6, 0);
     }
     /* epilogue, over out while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 3; r++)
-        for (int j = 0; j < 6; j++) {
-            const int i = r * 6 + j;
-            double v = out[i];
-            v += bias[j];
-            out[i] = v;
-        }
-#else
     nn_bias_rows_f64(3, 6, out, bias);
-#endif
 }
 
 /* layers[1].layers[0] (layernorm), forward: layernorm over the last axis, 3 rows of 6, eps 1e-05, * weight + bias ; keeps mean and 1/std
@@ -387,19 +373,8 @@ static void layers_1_layers_0_layernorm_forward(
     double *restrict out,
     double *restrict mean,
     double *restrict rstd) {
-#ifndef NN_PRECOMPILED
-    nn_row_stats_f64(3, 6, 1e-05, x, mean, rstd);  /* mean and 1/std of every row */
-    for (int r = 0; r < 3; r++) {
-        const double *xr = x + r * 6;
-        const double mu = mean[r], rs = rstd[r];
-        for (int k = 0; k < 6; k++) {
-            double v = (xr[k] - mu) * rs * weight[k] + bias[k];
-            out[r * 6 + k] = v;
-        }
-    }
-#else  /* tcc: the same loops, precompiled */
+    /* out[r][k] = (x[r][k] - mean[r]) * rstd[r] * weight[k] + bias[k], rstd[r] = 1 / sqrt(var[r] + eps) */
     nn_layernorm_f64(3, 6, 1e-05, x, weight, bias, out, mean, rstd);
-#endif
 }
 
 /* layers[1].layers[1] (dense), forward: out[3, 6] = x[3, 6] weight[6, 6]^T + bias -> gelu
@@ -411,27 +386,16 @@ static void layers_1_layers_1_dense_forward(
     double *restrict keep1,
     double *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
+    /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 6 columns */
         double bp[48];  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_t_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, x, 6, 1, bp, 8, out, 6, 0);
     }
     /* epilogue, over out while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 3; r++)
-        for (int j = 0; j < 6; j++) {
-            const int i = r * 6 + j;
-            double v = out[i];
-            v += bias[j];
-            keep1[i] = v;  /* kept for backward */
-            v = (0.5 * v * (1 + erf(v * 0.7071067811865476)));  /* gelu */
-            out[i] = v;
-        }
-#else
     nn_bias_rows_f64(3, 6, out, bias);
     memcpy(keep1, out, 18 * sizeof(double));  /* kept for backward */
     nn_gelu_f64(18, out);  /* gelu */
-#endif
 }
 
 /* layers[1].layers[3] (dense), forward: out[3, 6] = x[3, 6] weight[6, 6]^T + bias + residual
@@ -443,25 +407,15 @@ static void layers_1_layers_3_dense_forward(
     const double *restrict residual,
     double *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
+    /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 6 columns */
         double bp[48];  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_t_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, x, 6, 1, bp, 8, out, 6, 0);
     }
     /* epilogue, over out while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 3; r++)
-        for (int j = 0; j < 6; j++) {
-            const int i = r * 6 + j;
-            double v = out[i];
-            v += bias[j];
-            v += residual[i];  /* residual add */
-            out[i] = v;
-        }
-#else
     nn_bias_rows_f64(3, 6, out, bias);
     nn_add_f64(18, out, residual);  /* residual add */
-#endif
 }
 
 /* layers[2] (dense), forward: out[3, 1] = x[3, 6] weight[1, 6]^T + bias
@@ -472,23 +426,14 @@ static void layers_2_dense_forward(
     const double *restrict bias,
     double *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
+    /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 1 column */
         double bp[24];  /* a panel of b, packed: 6 rows of 4 */
         nn_pack_t_f64(6, 1, 4, weight, 6, bp);
         nn_tile_f64(3, 1, 1, 6, x, 6, 1, bp, 4, out, 1, 0);
     }
     /* epilogue, over out while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 3; r++)
-        for (int j = 0; j < 1; j++) {
-            const int i = r * 1 + j;
-            double v = out[i];
-            v += bias[j];
-            out[i] = v;
-        }
-#else
     nn_bias_rows_f64(3, 1, out, bias);
-#endif
 }
 
 /* loss (bce_with_logits), forward: loss = mean over 3 elements of max(z, 0) - z y + log1p(exp(-|z|)) (no overflow) */
@@ -527,6 +472,7 @@ static void layers_2_dense_backward_weight(
     const double *restrict x,
     double *restrict dweight) {
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
+    /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 6 columns */
         double bp[24];  /* a panel of b, packed: 3 rows of 8 */
         nn_pack_n_f64(3, 6, 8, x, 6, bp);
@@ -540,6 +486,7 @@ static void layers_2_dense_backward_input(
     const double *restrict weight,
     double *restrict dx) {
     /* register tiles of dx, from panels of weight's rows */
+    /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 6 columns */
         double bp[8];  /* a panel of b, packed: 1 rows of 8 */
         nn_pack_n_f64(1, 6, 8, weight, 6, bp);
@@ -558,6 +505,7 @@ static void layers_1_layers_3_dense_backward_weight(
     const double *restrict x,
     double *restrict dweight) {
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
+    /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 6 columns */
         double bp[24];  /* a panel of b, packed: 3 rows of 8 */
         nn_pack_n_f64(3, 6, 8, x, 6, bp);
@@ -573,23 +521,14 @@ static void layers_1_layers_3_dense_backward_input(
     const double *restrict act_in0,
     double *restrict dx) {
     /* register tiles of dx, from panels of weight's rows */
+    /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 6 columns */
         double bp[48];  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_n_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, dout, 6, 1, bp, 8, dx, 6, 0);
     }
     /* epilogue, over dx while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 3; r++)
-        for (int j = 0; j < 6; j++) {
-            const int i = r * 6 + j;
-            double v = dx[i];
-            v *= nn_dgelu(act_in0[i]);  /* gelu' */
-            dx[i] = v;
-        }
-#else
     nn_gelu_grad_f64(18, dx, act_in0);  /* * gelu' */
-#endif
 }
 
 /* layers[1].layers[1] (dense), backward: dbias[6] = sum over 3 rows of dout */
@@ -603,6 +542,7 @@ static void layers_1_layers_1_dense_backward_weight(
     const double *restrict x,
     double *restrict dweight) {
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
+    /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 6 columns */
         double bp[24];  /* a panel of b, packed: 3 rows of 8 */
         nn_pack_n_f64(3, 6, 8, x, 6, bp);
@@ -616,6 +556,7 @@ static void layers_1_layers_1_dense_backward_input(
     const double *restrict weight,
     double *restrict dx) {
     /* register tiles of dx, from panels of weight's rows */
+    /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 6 columns */
         double bp[48];  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_n_f64(6, 6, 8, weight, 6, bp);
@@ -635,41 +576,12 @@ static void layers_1_layers_0_layernorm_backward(
     double *restrict dx,
     double *restrict dweight,
     double *restrict dbias) {
-#ifndef NN_PRECOMPILED
-    for (int k = 0; k < 6; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r0 = 0; r0 < 3; r0 += 8) {
-        const int n = 3 - r0 < 8 ? 3 - r0 : 8;
-        double xh[48], g[48];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
-        double sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const double *xr = x + (r0 + q) * 6;
-            const double mu = mean[r0 + q], rs = rstd[r0 + q];
-            for (int k = 0; k < 6; k++) xh[q * 6 + k] = (xr[k] - mu) * rs;
-            const double *dr = dout + (r0 + q) * 6;
-            for (int k = 0; k < 6; k++) {
-                g[q * 6 + k] = dr[k] * weight[k];
-                dweight[k] += dr[k] * xh[q * 6 + k];
-                dbias[k] += dr[k];
-            }
-        }
-        nn_row_sums_f64(n, 6, g, xh, sum_g, sum_gx);  /* per row: sum of the gradient, and its dot with xh */
-        for (int q = 0; q < n; q++) {
-            const int r = r0 + q;
-            const double rs = rstd[r], mean_g = sum_g[q] / 6, mean_gx = sum_gx[q] / 6;
-            for (int k = 0; k < 6; k++) {
-                double v = rs * (g[q * 6 + k] - mean_g - xh[q * 6 + k] * mean_gx);
-                v += grad_other0[r * 6 + k];  /* gradients meeting at a fork */
-                dx[r * 6 + k] = v;
-            }
-        }
-    }
-#else  /* tcc: the same loops, precompiled, then the epilogue as passes */
-    double xh[48], g[48];
+    double xh[48], g[48];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
+    /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
     nn_layernorm_grad_f64(3, 6, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
     {
         nn_add_f64(18, dx, grad_other0);  /* gradients meeting at a fork */
     }
-#endif
 }
 
 /* layers[0] (dense), backward: dbias[6] = sum over 3 rows of dout */
@@ -683,6 +595,7 @@ static void layers_0_dense_backward_weight(
     const double *restrict x,
     double *restrict dweight) {
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
+    /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 4 columns */
         double bp[12];  /* a panel of b, packed: 3 rows of 4 */
         nn_pack_n_f64(3, 4, 4, x, 4, bp);
@@ -696,6 +609,7 @@ static void layers_0_dense_backward_input(
     const double *restrict weight,
     double *restrict dx) {
     /* register tiles of dx, from panels of weight's rows */
+    /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 4 columns */
         double bp[24];  /* a panel of b, packed: 6 rows of 4 */
         nn_pack_n_f64(6, 4, 4, weight, 4, bp);
@@ -703,28 +617,12 @@ static void layers_0_dense_backward_input(
     }
 }
 
-/* ---- optimizer (all parameters, one loop; fused: optimizer_flat_loop) ---------------- */
-/* AdamW (PyTorch semantics): p -= lr * weight_decay * p first (decoupled), then the Adam step:
- * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
- * state holds m then v. One loop over all 133 parameters. */
-static void golden_res_optimizer(double *restrict p, const double *restrict g, double *restrict state,
-                               int64_t step, double lr) {
-    double *restrict m = state;
-    double *restrict v = state + 133;
-    const double bc1 = (double)(1.0 - pow(0.9, (double)step));
-    const double bc2 = (double)(1.0 - pow(0.999, (double)step));
-    for (int i = 0; i < 133; i++) {
-        double gi = g[i];
-        p[i] -= lr * 0.01 * p[i];
-        m[i] = 0.9 * m[i] + (1 - 0.9) * gi;
-        v[i] = 0.999 * v[i] + (1 - 0.999) * gi * gi;
-        p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + 1e-08);
-    }
+/* ---- optimizer: one loop over all 133 parameters (fused: optimizer_flat_loop) ------------ */
+/* AdamW: p -= lr * weight_decay * p first (decoupled); then m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). state holds m then v. */
+static void golden_res_optimizer(double *restrict p, const double *restrict g, double *restrict state, int64_t step, double lr) {
+    nn_adam_f64(133, p, g, state, state + 133, lr, 0.9, 0.999, 1e-08, 0.01, 1, step);
 }
-#ifdef NN_PRECOMPILED  /* tcc: the loop above, precompiled (vectorised) */
-#define golden_res_optimizer(p, g, state, step, lr) \
-    ((void)golden_res_optimizer, nn_adam_f64(133, p, g, state, (state) + 133, lr, 0.9, 0.999, 1e-08, 0.01, 1, step))
-#endif
 
 void golden_res_init(double *params, uint64_t seed) {
     nn_rng rng;
@@ -782,32 +680,79 @@ void golden_res_init(double *params, uint64_t seed) {
 /* ---- API --------------------------------------------------------------------------- */
 
 double golden_res_forward(const double *params, const double *x, const double *y, double *arena) {
+    const double *const layers_0_weight = params;  /* layers.0.weight [6, 4] */
+    const double *const layers_0_bias = params + 24;  /* layers.0.bias [6] */
+    double *const layers_0_out = arena;  /* layers.0.out [3, 6] */
+    const double *const layers_1_layers_0_weight = params + 30;  /* layers.1.layers.0.weight [6] */
+    const double *const layers_1_layers_0_bias = params + 36;  /* layers.1.layers.0.bias [6] */
+    double *const layers_1_layers_0_out = arena + 48;  /* layers.1.layers.0.out [3, 6] */
+    double *const layers_1_layers_0_mean = arena + 80;  /* layers.1.layers.0.mean [3] */
+    double *const layers_1_layers_0_rstd = arena + 96;  /* layers.1.layers.0.rstd [3] */
+    const double *const layers_1_layers_1_weight = params + 42;  /* layers.1.layers.1.weight [6, 6] */
+    const double *const layers_1_layers_1_bias = params + 78;  /* layers.1.layers.1.bias [6] */
+    double *const layers_1_layers_1_out = arena + 112;  /* layers.1.layers.1.out [3, 6] */
+    double *const layers_1_layers_2_out = arena + 144;  /* layers.1.layers.2.out [3, 6] */
+    const double *const layers_1_layers_3_weight = params + 84;  /* layers.1.layers.3.weight [6, 6] */
+    const double *const layers_1_layers_3_bias = params + 120;  /* layers.1.layers.3.bias [6] */
+    double *const layers_1_out = arena + 176;  /* layers.1.out [3, 6] */
+    const double *const layers_2_weight = params + 126;  /* layers.2.weight [1, 6] */
+    const double *const layers_2_bias = params + 132;  /* layers.2.bias [1] */
+    double *const layers_2_out = arena + 208;  /* layers.2.out [3, 1] */
+    double *const loss = arena + 32;  /* loss [] */
     (void)params; (void)x; (void)y;
-    layers_0_dense_forward(x, params, params + 24, arena);
-    layers_1_layers_0_layernorm_forward(arena, params + 30, params + 36, arena + 48, arena + 80, arena + 96);
-    layers_1_layers_1_dense_forward(arena + 48, params + 42, params + 78, arena + 112, arena + 144);
-    layers_1_layers_3_dense_forward(arena + 144, params + 84, params + 120, arena, arena + 176);
-    layers_2_dense_forward(arena + 176, params + 126, params + 132, arena + 208);
-    loss_bce_with_logits_forward(arena + 208, y, arena + 32);
-    return arena[32];
+    layers_0_dense_forward(x, layers_0_weight, layers_0_bias, layers_0_out);
+    layers_1_layers_0_layernorm_forward(layers_0_out, layers_1_layers_0_weight, layers_1_layers_0_bias, layers_1_layers_0_out, layers_1_layers_0_mean, layers_1_layers_0_rstd);
+    layers_1_layers_1_dense_forward(layers_1_layers_0_out, layers_1_layers_1_weight, layers_1_layers_1_bias, layers_1_layers_1_out, layers_1_layers_2_out);
+    layers_1_layers_3_dense_forward(layers_1_layers_2_out, layers_1_layers_3_weight, layers_1_layers_3_bias, layers_0_out, layers_1_out);
+    layers_2_dense_forward(layers_1_out, layers_2_weight, layers_2_bias, layers_2_out);
+    loss_bce_with_logits_forward(layers_2_out, y, loss);
+    return loss[0];
 }
 
 void golden_res_backward(const double *params, const double *x, const double *y, double *grads, double *dx, double *arena) {
+    double *const layers_2_out = arena + 208;  /* layers.2.out [3, 1] */
+    double *const grad_layers_2_out = arena + 224;  /* grad(layers.2.out) [3, 1] */
+    double *const grad_layers_2_bias = grads + 132;  /* grad(layers.2.bias) [1] */
+    double *const layers_1_out = arena + 176;  /* layers.1.out [3, 6] */
+    double *const grad_layers_2_weight = grads + 126;  /* grad(layers.2.weight) [1, 6] */
+    const double *const layers_2_weight = params + 126;  /* layers.2.weight [1, 6] */
+    double *const grad_layers_1_out = arena + 176;  /* grad(layers.1.out) [3, 6] */
+    double *const grad_layers_1_layers_3_bias = grads + 120;  /* grad(layers.1.layers.3.bias) [6] */
+    double *const layers_1_layers_2_out = arena + 144;  /* layers.1.layers.2.out [3, 6] */
+    double *const grad_layers_1_layers_3_weight = grads + 84;  /* grad(layers.1.layers.3.weight) [6, 6] */
+    const double *const layers_1_layers_3_weight = params + 84;  /* layers.1.layers.3.weight [6, 6] */
+    double *const layers_1_layers_1_out = arena + 112;  /* layers.1.layers.1.out [3, 6] */
+    double *const grad_layers_1_layers_1_out = arena + 144;  /* grad(layers.1.layers.1.out) [3, 6] */
+    double *const grad_layers_1_layers_1_bias = grads + 78;  /* grad(layers.1.layers.1.bias) [6] */
+    double *const layers_1_layers_0_out = arena + 48;  /* layers.1.layers.0.out [3, 6] */
+    double *const grad_layers_1_layers_1_weight = grads + 42;  /* grad(layers.1.layers.1.weight) [6, 6] */
+    const double *const layers_1_layers_1_weight = params + 42;  /* layers.1.layers.1.weight [6, 6] */
+    double *const grad_layers_1_layers_0_out = arena + 48;  /* grad(layers.1.layers.0.out) [3, 6] */
+    double *const layers_0_out = arena;  /* layers.0.out [3, 6] */
+    double *const layers_1_layers_0_mean = arena + 80;  /* layers.1.layers.0.mean [3] */
+    double *const layers_1_layers_0_rstd = arena + 96;  /* layers.1.layers.0.rstd [3] */
+    const double *const layers_1_layers_0_weight = params + 30;  /* layers.1.layers.0.weight [6] */
+    double *const grad_layers_0_out = arena + 112;  /* grad(layers.0.out) [3, 6] */
+    double *const grad_layers_1_layers_0_weight = grads + 30;  /* grad(layers.1.layers.0.weight) [6] */
+    double *const grad_layers_1_layers_0_bias = grads + 36;  /* grad(layers.1.layers.0.bias) [6] */
+    double *const grad_layers_0_bias = grads + 24;  /* grad(layers.0.bias) [6] */
+    double *const grad_layers_0_weight = grads;  /* grad(layers.0.weight) [6, 4] */
+    const double *const layers_0_weight = params;  /* layers.0.weight [6, 4] */
     (void)params; (void)x; (void)y; (void)grads; (void)dx; (void)arena;
-    loss_bce_with_logits_backward(arena + 208, y, arena + 224);
-    layers_2_dense_backward_bias(arena + 224, grads + 132);
-    layers_2_dense_backward_weight(arena + 224, arena + 176, grads + 126);
-    layers_2_dense_backward_input(arena + 224, params + 126, arena + 176);
-    layers_1_layers_3_dense_backward_bias(arena + 176, grads + 120);
-    layers_1_layers_3_dense_backward_weight(arena + 176, arena + 144, grads + 84);
-    layers_1_layers_3_dense_backward_input(arena + 176, params + 84, arena + 112, arena + 144);
-    layers_1_layers_1_dense_backward_bias(arena + 144, grads + 78);
-    layers_1_layers_1_dense_backward_weight(arena + 144, arena + 48, grads + 42);
-    layers_1_layers_1_dense_backward_input(arena + 144, params + 42, arena + 48);
-    layers_1_layers_0_layernorm_backward(arena + 48, arena, arena + 80, arena + 96, params + 30, arena + 176, arena + 112, grads + 30, grads + 36);
-    layers_0_dense_backward_bias(arena + 112, grads + 24);
-    layers_0_dense_backward_weight(arena + 112, x, grads);
-    if (dx) layers_0_dense_backward_input(arena + 112, params, dx);
+    loss_bce_with_logits_backward(layers_2_out, y, grad_layers_2_out);
+    layers_2_dense_backward_bias(grad_layers_2_out, grad_layers_2_bias);
+    layers_2_dense_backward_weight(grad_layers_2_out, layers_1_out, grad_layers_2_weight);
+    layers_2_dense_backward_input(grad_layers_2_out, layers_2_weight, grad_layers_1_out);
+    layers_1_layers_3_dense_backward_bias(grad_layers_1_out, grad_layers_1_layers_3_bias);
+    layers_1_layers_3_dense_backward_weight(grad_layers_1_out, layers_1_layers_2_out, grad_layers_1_layers_3_weight);
+    layers_1_layers_3_dense_backward_input(grad_layers_1_out, layers_1_layers_3_weight, layers_1_layers_1_out, grad_layers_1_layers_1_out);
+    layers_1_layers_1_dense_backward_bias(grad_layers_1_layers_1_out, grad_layers_1_layers_1_bias);
+    layers_1_layers_1_dense_backward_weight(grad_layers_1_layers_1_out, layers_1_layers_0_out, grad_layers_1_layers_1_weight);
+    layers_1_layers_1_dense_backward_input(grad_layers_1_layers_1_out, layers_1_layers_1_weight, grad_layers_1_layers_0_out);
+    layers_1_layers_0_layernorm_backward(grad_layers_1_layers_0_out, layers_0_out, layers_1_layers_0_mean, layers_1_layers_0_rstd, layers_1_layers_0_weight, grad_layers_1_out, grad_layers_0_out, grad_layers_1_layers_0_weight, grad_layers_1_layers_0_bias);
+    layers_0_dense_backward_bias(grad_layers_0_out, grad_layers_0_bias);
+    layers_0_dense_backward_weight(grad_layers_0_out, x, grad_layers_0_weight);
+    if (dx) layers_0_dense_backward_input(grad_layers_0_out, layers_0_weight, dx);
 }
 
 void golden_res_update(double *params, const double *grads, double *opt_state, int64_t *step, double lr) {
@@ -830,11 +775,29 @@ void golden_res_predict(const double *params, const double *x_in, int n, double 
     if (n > 3) n = 3;
     memcpy(x, x_in, (size_t)n * 4 * sizeof(double));
     memset(x + (size_t)n * 4, 0, (size_t)(3 - n) * 4 * sizeof(double));
+    const double *const layers_0_weight = params;  /* layers.0.weight [6, 4] */
+    const double *const layers_0_bias = params + 24;  /* layers.0.bias [6] */
+    double *const layers_0_out = arena;  /* layers.0.out [3, 6] */
+    const double *const layers_1_layers_0_weight = params + 30;  /* layers.1.layers.0.weight [6] */
+    const double *const layers_1_layers_0_bias = params + 36;  /* layers.1.layers.0.bias [6] */
+    double *const layers_1_layers_0_out = arena + 48;  /* layers.1.layers.0.out [3, 6] */
+    double *const layers_1_layers_0_mean = arena + 80;  /* layers.1.layers.0.mean [3] */
+    double *const layers_1_layers_0_rstd = arena + 96;  /* layers.1.layers.0.rstd [3] */
+    const double *const layers_1_layers_1_weight = params + 42;  /* layers.1.layers.1.weight [6, 6] */
+    const double *const layers_1_layers_1_bias = params + 78;  /* layers.1.layers.1.bias [6] */
+    double *const layers_1_layers_1_out = arena + 112;  /* layers.1.layers.1.out [3, 6] */
+    double *const layers_1_layers_2_out = arena + 144;  /* layers.1.layers.2.out [3, 6] */
+    const double *const layers_1_layers_3_weight = params + 84;  /* layers.1.layers.3.weight [6, 6] */
+    const double *const layers_1_layers_3_bias = params + 120;  /* layers.1.layers.3.bias [6] */
+    double *const layers_1_out = arena + 176;  /* layers.1.out [3, 6] */
+    const double *const layers_2_weight = params + 126;  /* layers.2.weight [1, 6] */
+    const double *const layers_2_bias = params + 132;  /* layers.2.bias [1] */
+    double *const layers_2_out = arena + 208;  /* layers.2.out [3, 1] */
     (void)params;
-    layers_0_dense_forward(x, params, params + 24, arena);
-    layers_1_layers_0_layernorm_forward(arena, params + 30, params + 36, arena + 48, arena + 80, arena + 96);
-    layers_1_layers_1_dense_forward(arena + 48, params + 42, params + 78, arena + 112, arena + 144);
-    layers_1_layers_3_dense_forward(arena + 144, params + 84, params + 120, arena, arena + 176);
-    layers_2_dense_forward(arena + 176, params + 126, params + 132, arena + 208);
-    memcpy(out, arena + 208, (size_t)n * 1 * sizeof(double));
+    layers_0_dense_forward(x, layers_0_weight, layers_0_bias, layers_0_out);
+    layers_1_layers_0_layernorm_forward(layers_0_out, layers_1_layers_0_weight, layers_1_layers_0_bias, layers_1_layers_0_out, layers_1_layers_0_mean, layers_1_layers_0_rstd);
+    layers_1_layers_1_dense_forward(layers_1_layers_0_out, layers_1_layers_1_weight, layers_1_layers_1_bias, layers_1_layers_1_out, layers_1_layers_2_out);
+    layers_1_layers_3_dense_forward(layers_1_layers_2_out, layers_1_layers_3_weight, layers_1_layers_3_bias, layers_0_out, layers_1_out);
+    layers_2_dense_forward(layers_1_out, layers_2_weight, layers_2_bias, layers_2_out);
+    memcpy(out, layers_2_out, (size_t)n * 1 * sizeof(double));
 }

@@ -16,10 +16,6 @@
 #include "golden_seq.h"
 
 #define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */
-#ifdef __clang__
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wunused-function"  /* the helpers this model does not call */
-#endif
 /* ---- nngen prelude: libc/libm only ------------------------------------------------------
  * The random generator below is the project's one generator (docs: README "Random numbers"):
  * splitmix64 seeds the four words of xoshiro256**; a double in [0, 1) is (next >> 11) * 2^-53;
@@ -93,60 +89,25 @@ static inline double nn_rng_uniform(nn_rng *r, double lo, double hi) {
     return lo + scaled;
 }
 
-/* An unbiased integer in [0, n): draws below (2^64 - n) mod n are rejected. */
-static inline uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
-    uint64_t threshold = (0 - n) % n;
-    for (;;) {
-        uint64_t x = nn_rng_next(r);
-        if (x >= threshold) return x % n;
-    }
-}
-
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
 #pragma GCC optimize ("no-trapping-math")
 #endif
 
 /* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
- * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
+ * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results);
+ * NN_PARALLEL_FOR_IF(c) does so when c holds. */
 #if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
+#define NN_PRAGMA(x) _Pragma(#x)
+#define NN_PARALLEL_FOR NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS))
+#define NN_PARALLEL_FOR_IF(c) NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS) if(c))
 #else
 #define NN_PARALLEL_FOR
+#define NN_PARALLEL_FOR_IF(c)
 #endif
 
-/* tanh for float32 as a rational function of x (odd degree 13 over even degree 6, after clamping |x|
- * to 7.9, where tanh rounds to +-1): within 4e-7 of tanh, and vectorisable, unlike libm's tanhf. */
-static inline float nn_tanhf(float x) {
-    const float c = 7.90531110763549805f;
-    const float xc = x > c ? c : (x < -c ? -c : x);
-    const float x2 = xc * xc;
-    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-    p = x2 * p + -8.60467152213735e-11f;
-    p = x2 * p + 5.12229709037114e-08f;
-    p = x2 * p + 1.48572235717979e-05f;
-    p = x2 * p + 6.37261928875436e-04f;
-    p = x2 * p + 4.89352455891786e-03f;
-    q = x2 * q + 2.26843463243900e-03f;
-    q = x2 * q + 4.89352518554385e-03f;
-    return xc * p / q;
-}
-
-/* Derivatives of the activations that need their input (CONVENTIONS.md). */
-static inline float nn_dgeluf(float x) {
-    /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
-    return 0.5f * (1 + erff(x * 0.7071067811865476f)) + x * 0.3989422804014327f * expf(-0.5f * x * x);
-}
-static inline float nn_dgelu_tanhf(float x) {
-    float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-    float t = nn_tanhf(u);
-    return 0.5f * (1 + t) + 0.5f * x * (1 - t * t) * 0.7978845608028654f * (1 + 0.134145f * x * x);
-}
-static inline float nn_dsigmoidf(float x) {
-    float s = 1 / (1 + expf(-x));
-    return s * (1 - s);
-}
 /* ---- helpers of the kernels ------------------------------------------------------------
+ * Defined once for every model (nngen's Helper enum); tcc-compiled code links nngen's precompiled
+ * copies of the same text instead (NN_PRECOMPILED).
  * nn_tile_f32(R, V, n, K, a, sa, sp, b, sb, c, ldc, acc): a register tile of a matrix product,
  *     c[i*ldc + j] = (acc ? c[i*ldc + j] : 0) + sum over p = 0, 1, ..., K-1 of a[i*sa + p*sp] * b[p*sb + j]
  * for rows i < R (R <= 6) and columns j < n (n <= 8 V, V <= 2 vectors of 8); b needs 8 V readable
@@ -165,7 +126,29 @@ typedef int nn_vi32 __attribute__((vector_size(32)));
 #else
 #define NN_SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (nn_vi32){__VA_ARGS__})
 #endif
-/* d[r * ldd + c] = s[c * ld + r] for r, c < 8. */
+#else
+#define NN_TILE_INLINE static inline
+#endif
+#if defined(__FMA__) && defined(__x86_64__)
+#define NN_FMA_F32(a, b, c) fmaf(a, b, c)
+#define NN_VFMA_F32(a, b, c) __builtin_ia32_vfmaddps256(a, b, c)
+#else
+#define NN_FMA_F32(a, b, c) ((a) * (b) + (c))
+#define NN_VFMA_F32(a, b, c) ((a) * (b) + (c))
+#endif
+#ifdef NN_PRECOMPILED  /* tcc: nngen's precompiled copies of these helpers */
+void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc);
+void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
+void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
+void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
+void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd);
+void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g);
+void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
+void nn_relu_f32(int n, float *restrict v);
+void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
+void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
+#else
+#ifdef NN_VECTORS
 NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *restrict d, int ldd) {
     nn_vf32 r[8], t[8], u[8];
     for (int i = 0; i < 8; i++) r[i] = *(const nn_vf32 *)(s + i * ld);
@@ -183,6 +166,8 @@ NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *re
         *(nn_vf32 *)(d + (i + 4) * ldd) = NN_SHUFFLE8(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
+#endif
+#ifdef NN_VECTORS
 NN_TILE_INLINE void nn_lane_totals8_f32(const float *restrict lanes, float *restrict totals) {
     float by_lane[64] __attribute__((aligned(32)));
     nn_vf32 T[8];
@@ -190,33 +175,7 @@ NN_TILE_INLINE void nn_lane_totals8_f32(const float *restrict lanes, float *rest
     for (int l = 0; l < 8; l++) T[l] = *(const nn_vf32 *)(by_lane + 8 * l);
     *(nn_vf32 *)totals = ((T[0] + T[4]) + (T[2] + T[6])) + ((T[1] + T[5]) + (T[3] + T[7]));
 }
-#else
-#define NN_TILE_INLINE static inline
 #endif
-#if defined(__FMA__) && defined(__x86_64__)
-#define NN_FMA_F32(a, b, c) fmaf(a, b, c)
-#define NN_VFMA_F32(a, b, c) __builtin_ia32_vfmaddps256(a, b, c)
-#else
-#define NN_FMA_F32(a, b, c) ((a) * (b) + (c))
-#define NN_VFMA_F32(a, b, c) ((a) * (b) + (c))
-#endif
-#ifdef NN_PRECOMPILED
-void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc);
-void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
-void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
-float nn_sum_f32(int n, const float *restrict x);
-float nn_sumsq_dev_f32(int n, const float *restrict x, float mu);
-float nn_dot_f32(int n, const float *restrict x, const float *restrict y);
-void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
-void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
-void nn_row_stats_f32(int rows, int C, float eps, const float *restrict x, float *restrict mean, float *restrict rstd);
-void nn_row_sums_f32(int n, int C, const float *restrict g, const float *restrict xh, float *restrict sum_g, float *restrict sum_gx);
-void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd);
-void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g);
-void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
-void nn_relu_f32(int n, float *restrict v);
-void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
-#else
 NN_TILE_INLINE void nn_tile_f32(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -391,19 +350,21 @@ static inline void nn_row_sums_f32(int n, int C, const float *restrict g, const 
     }
 }
 static inline void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd) {
-    nn_row_stats_f32(rows, C, eps, x, mean, rstd);
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + r * C;
-        const float mu = mean[r], rs = rstd[r];
+    nn_row_stats_f32(rows, C, eps, x, mean, rstd);  /* mean and 1/std of every row */
+    for (int i = 0; i < rows; i++) {
+        const float *xr = x + i * C;
+        const float mu = mean[i], rs = rstd[i];
         if (weight)
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs * weight[k] + bias[k];
         else
-            for (int k = 0; k < C; k++) out[r * C + k] = (xr[k] - mu) * rs;
+            for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs;
     }
 }
 static inline void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
-    if (weight)
-        for (int k = 0; k < C; k++) { dweight[k] = 0; dbias[k] = 0; }
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const float *G = weight ? g : dout + r0 * C;
@@ -422,34 +383,48 @@ static inline void nn_layernorm_grad_f32(int rows, int C, const float *restrict 
                 }
             }
         }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);
-        if (!dx) continue;
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
         for (int q = 0; q < n; q++) {
-            const int r = r0 + q;
-            const float rs = rstd[r], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[r * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
         }
     }
 }
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
+    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 static inline void nn_relu_f32(int n, float *restrict v) {
-    for (int i = 0; i < n; i++) {
-        const float x = v[i];
-        v[i] = (x > 0 ? x : 0);
-    }
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
 }
 static inline void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
+}
+static inline void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
+    const float bc1 = (float)(1.0 - pow(beta1, (double)step));
+    const float bc2 = (float)(1.0 - pow(beta2, (double)step));
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) {
+        float gi;
+        if (decoupled) {
+            gi = g[i];
+            p[i] -= lr * weight_decay * p[i];
+        } else {
+            gi = g[i] + weight_decay * p[i];
+        }
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
+    }
 }
 #endif
 
-#ifdef __clang__
-#pragma clang diagnostic pop
-#endif
 /* ---- kernels, in the order they run ---------------------------------------------------- */
 
 /* layers[0] (conv1d), forward: out[2, 8, 4] = conv1d(x[2, 8, 2], weight[4, 2, 3]; stride 1, left pad 1) + bias -> relu
@@ -472,25 +447,15 @@ static void layers_0_conv1d_forward(
         memset(xp, 0, 2 * sizeof(float));
         memcpy(xp + 2, x + b * 16, 16 * sizeof(float));
         memset(xp + 18, 0, 2 * sizeof(float));
+        /* out[b][t][oc] = sum_p xp[t * 2 + p] * wp[p][oc] */
         {   /* the last 4 columns */
             nn_tile_f32(6, 1, 4, 6, xp, 2, 1, wp, 8, out + b * 32, 4, 0);
             nn_tile_f32(2, 1, 4, 6, xp + 6 * 2, 2, 1, wp, 8, out + b * 32 + 6 * 4, 4, 0);
         }
     }
     /* epilogue, over out while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 16; r++)
-        for (int j = 0; j < 4; j++) {
-            const int i = r * 4 + j;
-            float v = out[i];
-            v += bias[j];
-            v = (v > 0 ? v : 0);  /* relu */
-            out[i] = v;
-        }
-#else
     nn_bias_rows_f32(16, 4, out, bias);
     nn_relu_f32(64, out);  /* relu */
-#endif
 }
 
 /* layers[2] (layernorm), forward: layernorm over the last axis, 16 rows of 4, eps 1e-05f, * weight + bias ; keeps mean and 1/std
@@ -502,19 +467,8 @@ static void layers_2_layernorm_forward(
     float *restrict out,
     float *restrict mean,
     float *restrict rstd) {
-#ifndef NN_PRECOMPILED
-    nn_row_stats_f32(16, 4, 1e-05f, x, mean, rstd);  /* mean and 1/std of every row */
-    for (int r = 0; r < 16; r++) {
-        const float *xr = x + r * 4;
-        const float mu = mean[r], rs = rstd[r];
-        for (int k = 0; k < 4; k++) {
-            float v = (xr[k] - mu) * rs * weight[k] + bias[k];
-            out[r * 4 + k] = v;
-        }
-    }
-#else  /* tcc: the same loops, precompiled */
+    /* out[r][k] = (x[r][k] - mean[r]) * rstd[r] * weight[k] + bias[k], rstd[r] = 1 / sqrt(var[r] + eps) */
     nn_layernorm_f32(16, 4, 1e-05f, x, weight, bias, out, mean, rstd);
-#endif
 }
 
 /* layers[3] (maxpool1d), forward: max over windows of 2 positions, stride 2: x[2, 8, 4] -> out[2, 4, 4] */
@@ -537,23 +491,14 @@ static void layers_5_dense_forward(
     const float *restrict bias,
     float *restrict out) {
     /* register tiles of out; each panel of weight^T packed first */
+    /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 2 columns */
         float bp[128];  /* a panel of b, packed: 16 rows of 8 */
         nn_pack_t_f32(16, 2, 8, weight, 16, bp);
         nn_tile_f32(2, 1, 2, 16, x, 16, 1, bp, 8, out, 2, 0);
     }
     /* epilogue, over out while it is in cache */
-#ifndef NN_PRECOMPILED
-    for (int r = 0; r < 2; r++)
-        for (int j = 0; j < 2; j++) {
-            const int i = r * 2 + j;
-            float v = out[i];
-            v += bias[j];
-            out[i] = v;
-        }
-#else
     nn_bias_rows_f32(2, 2, out, bias);
-#endif
 }
 
 /* loss (mse), forward: loss = mean over 4 elements of (pred - target)^2 */
@@ -579,6 +524,7 @@ static void layers_5_dense_backward_weight(
     const float *restrict x,
     float *restrict dweight) {
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
+    /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {
         float ap[4];  /* rows 0 ... of a, as 2 rows of 2 */
         nn_pack_n_f32(2, 2, 2, dout, 2, ap);
@@ -592,6 +538,7 @@ static void layers_5_dense_backward_input(
     const float *restrict weight,
     float *restrict dx) {
     /* register tiles of dx, from panels of weight's rows */
+    /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {
         nn_tile_f32(2, 2, 16, 2, dout, 2, 1, weight, 16, dx, 16, 0);
     }
@@ -625,41 +572,12 @@ static void layers_2_layernorm_backward(
     float *restrict dx,
     float *restrict dweight,
     float *restrict dbias) {
-#ifndef NN_PRECOMPILED
-    for (int k = 0; k < 4; k++) { dweight[k] = 0; dbias[k] = 0; }
-    for (int r0 = 0; r0 < 16; r0 += 8) {
-        const int n = 16 - r0 < 8 ? 16 - r0 : 8;
-        float xh[32], g[32];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * 4;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            for (int k = 0; k < 4; k++) xh[q * 4 + k] = (xr[k] - mu) * rs;
-            const float *dr = dout + (r0 + q) * 4;
-            for (int k = 0; k < 4; k++) {
-                g[q * 4 + k] = dr[k] * weight[k];
-                dweight[k] += dr[k] * xh[q * 4 + k];
-                dbias[k] += dr[k];
-            }
-        }
-        nn_row_sums_f32(n, 4, g, xh, sum_g, sum_gx);  /* per row: sum of the gradient, and its dot with xh */
-        for (int q = 0; q < n; q++) {
-            const int r = r0 + q;
-            const float rs = rstd[r], mean_g = sum_g[q] / 4, mean_gx = sum_gx[q] / 4;
-            for (int k = 0; k < 4; k++) {
-                float v = rs * (g[q * 4 + k] - mean_g - xh[q * 4 + k] * mean_gx);
-                v *= (act_out0[r * 4 + k] > 0 ? 1 : 0);  /* relu' */
-                dx[r * 4 + k] = v;
-            }
-        }
-    }
-#else  /* tcc: the same loops, precompiled, then the epilogue as passes */
-    float xh[32], g[32];
+    float xh[32], g[32];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
+    /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
     nn_layernorm_grad_f32(16, 4, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
     {
         nn_relu_grad_f32(64, dx, act_out0);  /* * relu' */
     }
-#endif
 }
 
 /* layers[0] (conv1d), backward: dbias[4] = sum over 16 rows of dout */
@@ -679,6 +597,7 @@ static void layers_0_conv1d_backward_weight(
         memset(xp, 0, 2 * sizeof(float));
         memcpy(xp + 2, x + b * 16, 16 * sizeof(float));
         memset(xp + 18, 0, 18 * sizeof(float));
+        /* dwt[oc][p] += sum_t dout[b][t][oc] * xp[t * 2 + p] */
         {   /* the last 6 columns */
             nn_tile_f32(4, 1, 6, 8, dout + b * 32, 1, 4, xp, 2, dwt, 6, b > 0);
         }
@@ -706,6 +625,7 @@ static void layers_0_conv1d_backward_input(
         memset(yp, 0, 4 * sizeof(float));
         memcpy(yp + 4, dout + b * 32, 32 * sizeof(float));
         memset(yp + 36, 0, 4 * sizeof(float));
+        /* dx[b][t][ic] = sum_p yp[t * 4 + p] * wq[p][ic] */
         {   /* the last 2 columns */
             nn_tile_f32(6, 1, 2, 12, yp, 4, 1, wq, 8, dx + b * 16, 2, 0);
             nn_tile_f32(2, 1, 2, 12, yp + 6 * 4, 4, 1, wq, 8, dx + b * 16 + 6 * 2, 2, 0);
@@ -713,27 +633,12 @@ static void layers_0_conv1d_backward_input(
     }
 }
 
-/* ---- optimizer (all parameters, one loop; fused: optimizer_flat_loop) ---------------- */
-/* Adam (PyTorch semantics, bias-corrected): g += weight_decay * p; m = b1 m + (1-b1) g;
- * v = b2 v + (1-b2) g^2; p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
- * state holds m then v. One loop over all 70 parameters. */
-static void golden_seq_optimizer(float *restrict p, const float *restrict g, float *restrict state,
-                               int64_t step, float lr) {
-    float *restrict m = state;
-    float *restrict v = state + 70;
-    const float bc1 = (float)(1.0 - pow(0.9f, (double)step));
-    const float bc2 = (float)(1.0 - pow(0.999f, (double)step));
-    for (int i = 0; i < 70; i++) {
-        float gi = g[i] + 0.0f * p[i];
-        m[i] = 0.9f * m[i] + (1 - 0.9f) * gi;
-        v[i] = 0.999f * v[i] + (1 - 0.999f) * gi * gi;
-        p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + 1e-08f);
-    }
+/* ---- optimizer: one loop over all 70 parameters (fused: optimizer_flat_loop) ------------ */
+/* Adam: g += weight_decay * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). state holds m then v. */
+static void golden_seq_optimizer(float *restrict p, const float *restrict g, float *restrict state, int64_t step, float lr) {
+    nn_adam_f32(70, p, g, state, state + 70, lr, 0.9f, 0.999f, 1e-08f, 0.0f, 0, step);
 }
-#ifdef NN_PRECOMPILED  /* tcc: the loop above, precompiled (vectorised) */
-#define golden_seq_optimizer(p, g, state, step, lr) \
-    ((void)golden_seq_optimizer, nn_adam_f32(70, p, g, state, (state) + 70, lr, 0.9f, 0.999f, 1e-08f, 0.0f, 0, step))
-#endif
 
 void golden_seq_init(float *params, uint64_t seed) {
     nn_rng rng;
@@ -771,26 +676,60 @@ void golden_seq_init(float *params, uint64_t seed) {
 /* ---- API --------------------------------------------------------------------------- */
 
 float golden_seq_forward(const float *params, const float *x, const float *y, float *arena) {
+    const float *const layers_0_weight = params;  /* layers.0.weight [4, 2, 3] */
+    const float *const layers_0_bias = params + 24;  /* layers.0.bias [4] */
+    float *const layers_1_out = arena;  /* layers.1.out [2, 8, 4] */
+    const float *const layers_2_weight = params + 28;  /* layers.2.weight [4] */
+    const float *const layers_2_bias = params + 32;  /* layers.2.bias [4] */
+    float *const layers_2_out = arena + 80;  /* layers.2.out [2, 8, 4] */
+    float *const layers_2_mean = arena + 144;  /* layers.2.mean [16] */
+    float *const layers_2_rstd = arena + 160;  /* layers.2.rstd [16] */
+    float *const layers_3_out = arena + 176;  /* layers.3.out [2, 4, 4] */
+    float *const layers_4_out = arena + 176;  /* layers.4.out [2, 16] */
+    const float *const layers_5_weight = params + 36;  /* layers.5.weight [2, 16] */
+    const float *const layers_5_bias = params + 68;  /* layers.5.bias [2] */
+    float *const layers_5_out = arena + 208;  /* layers.5.out [2, 2] */
+    float *const loss = arena + 64;  /* loss [] */
     (void)params; (void)x; (void)y;
-    layers_0_conv1d_forward(x, params, params + 24, arena);
-    layers_2_layernorm_forward(arena, params + 28, params + 32, arena + 80, arena + 144, arena + 160);
-    layers_3_maxpool1d_maxpool(arena + 80, arena + 176);
-    layers_5_dense_forward(arena + 176, params + 36, params + 68, arena + 208);
-    loss_mse_forward(arena + 208, y, arena + 64);
-    return arena[64];
+    layers_0_conv1d_forward(x, layers_0_weight, layers_0_bias, layers_1_out);
+    layers_2_layernorm_forward(layers_1_out, layers_2_weight, layers_2_bias, layers_2_out, layers_2_mean, layers_2_rstd);
+    layers_3_maxpool1d_maxpool(layers_2_out, layers_3_out);
+    layers_5_dense_forward(layers_4_out, layers_5_weight, layers_5_bias, layers_5_out);
+    loss_mse_forward(layers_5_out, y, loss);
+    return loss[0];
 }
 
 void golden_seq_backward(const float *params, const float *x, const float *y, float *grads, float *dx, float *arena) {
+    float *const layers_5_out = arena + 208;  /* layers.5.out [2, 2] */
+    float *const grad_layers_5_out = arena + 224;  /* grad(layers.5.out) [2, 2] */
+    float *const grad_layers_5_bias = grads + 68;  /* grad(layers.5.bias) [2] */
+    float *const layers_4_out = arena + 176;  /* layers.4.out [2, 16] */
+    float *const grad_layers_5_weight = grads + 36;  /* grad(layers.5.weight) [2, 16] */
+    const float *const layers_5_weight = params + 36;  /* layers.5.weight [2, 16] */
+    float *const grad_layers_4_out = arena + 176;  /* grad(layers.4.out) [2, 16] */
+    float *const grad_layers_3_out = arena + 176;  /* grad(layers.3.out) [2, 4, 4] */
+    float *const layers_2_out = arena + 80;  /* layers.2.out [2, 8, 4] */
+    float *const grad_layers_2_out = arena + 208;  /* grad(layers.2.out) [2, 8, 4] */
+    float *const layers_1_out = arena;  /* layers.1.out [2, 8, 4] */
+    float *const layers_2_mean = arena + 144;  /* layers.2.mean [16] */
+    float *const layers_2_rstd = arena + 160;  /* layers.2.rstd [16] */
+    const float *const layers_2_weight = params + 28;  /* layers.2.weight [4] */
+    float *const grad_layers_0_out = arena + 80;  /* grad(layers.0.out) [2, 8, 4] */
+    float *const grad_layers_2_weight = grads + 28;  /* grad(layers.2.weight) [4] */
+    float *const grad_layers_2_bias = grads + 32;  /* grad(layers.2.bias) [4] */
+    float *const grad_layers_0_bias = grads + 24;  /* grad(layers.0.bias) [4] */
+    float *const grad_layers_0_weight = grads;  /* grad(layers.0.weight) [4, 2, 3] */
+    const float *const layers_0_weight = params;  /* layers.0.weight [4, 2, 3] */
     (void)params; (void)x; (void)y; (void)grads; (void)dx; (void)arena;
-    loss_mse_backward(arena + 208, y, arena + 224);
-    layers_5_dense_backward_bias(arena + 224, grads + 68);
-    layers_5_dense_backward_weight(arena + 224, arena + 176, grads + 36);
-    layers_5_dense_backward_input(arena + 224, params + 36, arena + 176);
-    layers_3_maxpool1d_maxpool_backward(arena + 176, arena + 80, arena + 208);
-    layers_2_layernorm_backward(arena + 208, arena, arena + 144, arena + 160, params + 28, arena, arena + 80, grads + 28, grads + 32);
-    layers_0_conv1d_backward_bias(arena + 80, grads + 24);
-    layers_0_conv1d_backward_weight(arena + 80, x, grads);
-    if (dx) layers_0_conv1d_backward_input(arena + 80, params, dx);
+    loss_mse_backward(layers_5_out, y, grad_layers_5_out);
+    layers_5_dense_backward_bias(grad_layers_5_out, grad_layers_5_bias);
+    layers_5_dense_backward_weight(grad_layers_5_out, layers_4_out, grad_layers_5_weight);
+    layers_5_dense_backward_input(grad_layers_5_out, layers_5_weight, grad_layers_4_out);
+    layers_3_maxpool1d_maxpool_backward(grad_layers_3_out, layers_2_out, grad_layers_2_out);
+    layers_2_layernorm_backward(grad_layers_2_out, layers_1_out, layers_2_mean, layers_2_rstd, layers_2_weight, layers_1_out, grad_layers_0_out, grad_layers_2_weight, grad_layers_2_bias);
+    layers_0_conv1d_backward_bias(grad_layers_0_out, grad_layers_0_bias);
+    layers_0_conv1d_backward_weight(grad_layers_0_out, x, grad_layers_0_weight);
+    if (dx) layers_0_conv1d_backward_input(grad_layers_0_out, layers_0_weight, dx);
 }
 
 void golden_seq_update(float *params, const float *grads, float *opt_state, int64_t *step, float lr) {
@@ -813,10 +752,23 @@ void golden_seq_predict(const float *params, const float *x_in, int n, float *ou
     if (n > 2) n = 2;
     memcpy(x, x_in, (size_t)n * 16 * sizeof(float));
     memset(x + (size_t)n * 16, 0, (size_t)(2 - n) * 16 * sizeof(float));
+    const float *const layers_0_weight = params;  /* layers.0.weight [4, 2, 3] */
+    const float *const layers_0_bias = params + 24;  /* layers.0.bias [4] */
+    float *const layers_1_out = arena;  /* layers.1.out [2, 8, 4] */
+    const float *const layers_2_weight = params + 28;  /* layers.2.weight [4] */
+    const float *const layers_2_bias = params + 32;  /* layers.2.bias [4] */
+    float *const layers_2_out = arena + 80;  /* layers.2.out [2, 8, 4] */
+    float *const layers_2_mean = arena + 144;  /* layers.2.mean [16] */
+    float *const layers_2_rstd = arena + 160;  /* layers.2.rstd [16] */
+    float *const layers_3_out = arena + 176;  /* layers.3.out [2, 4, 4] */
+    float *const layers_4_out = arena + 176;  /* layers.4.out [2, 16] */
+    const float *const layers_5_weight = params + 36;  /* layers.5.weight [2, 16] */
+    const float *const layers_5_bias = params + 68;  /* layers.5.bias [2] */
+    float *const layers_5_out = arena + 208;  /* layers.5.out [2, 2] */
     (void)params;
-    layers_0_conv1d_forward(x, params, params + 24, arena);
-    layers_2_layernorm_forward(arena, params + 28, params + 32, arena + 80, arena + 144, arena + 160);
-    layers_3_maxpool1d_maxpool(arena + 80, arena + 176);
-    layers_5_dense_forward(arena + 176, params + 36, params + 68, arena + 208);
-    memcpy(out, arena + 208, (size_t)n * 2 * sizeof(float));
+    layers_0_conv1d_forward(x, layers_0_weight, layers_0_bias, layers_1_out);
+    layers_2_layernorm_forward(layers_1_out, layers_2_weight, layers_2_bias, layers_2_out, layers_2_mean, layers_2_rstd);
+    layers_3_maxpool1d_maxpool(layers_2_out, layers_3_out);
+    layers_5_dense_forward(layers_4_out, layers_5_weight, layers_5_bias, layers_5_out);
+    memcpy(out, layers_5_out, (size_t)n * 2 * sizeof(float));
 }

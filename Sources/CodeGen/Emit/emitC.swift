@@ -15,6 +15,9 @@ public struct GeneratedC: Sendable {
     /// Elements of the arena the generated functions need (`NAME_ARENA_COUNT`): the memory
     /// plan's arena, predict's padded input batch and any scratch the kernels use.
     public var arenaElements: Int
+    /// The kernel that writes each parameter's gradient, by parameter name (`layers.0.weight`),
+    /// the input's (`x`) and the loss (`loss`): what `nngen check` names beside a failing row.
+    public var gradientWriters: [String: String] = [:]
 
     /// Header and source as one translation unit, for compilers that take a single string (libtcc).
     public var singleUnit: String {
@@ -60,8 +63,8 @@ private struct CEmitter {
     var scratchElements = 0
     var arenaCount: Int { scratchOffset + scratchElements }
 
-    /// The C expression for a tensor's first element.
-    func expr(_ t: TensorID) -> String {
+    /// Where a tensor starts, as the C expression the API functions bind its name to.
+    func location(_ t: TensorID) -> String? {
         switch plan.locations[t] {
         case .input: return "x"
         case .target: return "y"
@@ -69,7 +72,7 @@ private struct CEmitter {
         case .gradients(let o): return o == 0 ? "grads" : "grads + \(o)"
         case .inputGradient: return "dx"
         case .arena(let o): return o == 0 ? "arena" : "arena + \(o)"
-        case nil: return "NULL"
+        case nil: return nil
         }
     }
 
@@ -79,19 +82,31 @@ private struct CEmitter {
             if let k = writer.kernel(for: n) { kernels.append((n, k)) }
         }
         scratchElements = ((kernels.map(\.1.scratch).max() ?? 0) + arenaAlignment - 1) / arenaAlignment * arenaAlignment
-        writer.usedHelpers.insert(precompiledOptimizer.helper)
         let header = renderHeader()
+        var definitions = ""
+        for (_, k) in kernels { definitions += definition(k) + "\n" }
+        definitions += optimizerFunction(model: name, optimizer: analysis.model.optimizer, count: analysis.parameterCount, c)
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
         src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
-        src += CSyntax.helpersBegin + Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas + c.derivativeHelpers
-            + c.helperSection(writer.usedHelpers) + CSyntax.helpersEnd
+        src += Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas
+        src += HelperIndex(c).section(forKernels: definitions)
         src += "/* ---- kernels, in the order they run ---------------------------------------------------- */\n\n"
-        for (_, k) in kernels { src += definition(k) + "\n" }
-        src += optimizer() + "\n"
+        src += definitions + "\n"
         src += initFunction() + "\n"
         src += api(kernels)
+        var writers: [String: String] = [:]
+        for (_, k) in kernels {
+            for p in k.params where p.writes {
+                switch graph[p.tensor].role {
+                case .parameterGradient(let info): writers[info.name] = k.name
+                case .inputGradient: writers["x"] = k.name
+                case .loss: writers["loss"] = k.name
+                default: break
+                }
+            }
+        }
         return GeneratedC(name: name, header: header, source: src, scalar: scalar, kernelNames: kernels.map(\.1.name),
-                          arenaElements: arenaCount)
+                          arenaElements: arenaCount, gradientWriters: writers)
     }
 
     func paramType(_ p: (name: String, tensor: TensorID, writes: Bool)) -> String {
@@ -108,13 +123,43 @@ private struct CEmitter {
         return "\(k.comment)\n\(sig) {\n\(k.body)\n}\n"
     }
 
-    func call(_ k: Kernel) -> String {
+    /// A kernel's call, every argument a tensor's name (`names`) or NULL.
+    func call(_ k: Kernel, _ names: TensorNames) -> String {
         let args = k.params.map { p -> String in
-            let e = expr(p.tensor)
+            guard let e = names[p.tensor] else { return "NULL" }
             if p.tensor == k.optionalOutput && e != "dx" { return "dx ? \(e) : NULL" }
             return e
-        } + (k.scratch > 0 ? [scratchOffset == 0 ? "arena" : "arena + \(scratchOffset)"] : [])
+        } + (k.scratch > 0 ? ["scratch"] : [])
         return "\(k.name)(" + args.joined(separator: ", ") + ");"
+    }
+
+    /// Names for the tensors `kernels` touch, and their declarations: named pointers into the
+    /// parameters, gradients and arena, each with its shape (the caller's x, y and dx keep
+    /// their names).
+    func tensorNames(_ kernels: [Kernel], extra: [TensorID] = [], inputAt: String? = nil) -> (TensorNames, String) {
+        var names = TensorNames()
+        var taken: Set<String> = ["x", "y", "dx", "params", "grads", "arena", "scratch", "x_in", "out", "n"]
+        var decls: [String] = []
+        let tensors = kernels.flatMap { $0.params.map(\.tensor) } + extra
+        for t in tensors where names[t] == nil {
+            guard let at = location(t) else { continue }
+            if ["x", "y", "dx"].contains(at) { names[t] = at; continue }
+            var id = cIdentifier(graph[t].name), k = 2
+            while taken.contains(id) { id = cIdentifier(graph[t].name) + "_\(k)"; k += 1 }
+            taken.insert(id)
+            names[t] = id
+            let constness: String
+            switch plan.locations[t] {
+            case .parameters: constness = "const "
+            default: constness = ""
+            }
+            let shape = "[" + graph[t].shape.map(String.init).joined(separator: ", ") + "]"
+            decls.append("    \(constness)\(R) *const \(id) = \(at);  /* \(graph[t].name) \(shape) */")
+        }
+        if kernels.contains(where: { $0.scratch > 0 }) {
+            decls.append("    \(R) *const scratch = arena + \(scratchOffset);  /* kernel scratch, \(scratchElements) elements */")
+        }
+        return (names, decls.isEmpty ? "" : decls.joined(separator: "\n") + "\n")
     }
 
     func banner(_ kernels: [Kernel]) -> String {
@@ -186,63 +231,6 @@ private struct CEmitter {
         }
     }
 
-    /// The precompiled helper running the optimizer's loop for tcc, and the call of it that stands
-    /// in for `NAME_optimizer(p, g, state, step, lr)`.
-    var precompiledOptimizer: (helper: String, call: String) {
-        let count = analysis.parameterCount
-        switch analysis.model.optimizer {
-        case .sgd(_, 0, _, let wd):
-            return ("sgd", "(void)(state), (void)(step), \(c.helper("sgd"))(\(count), p, g, lr, \(c.lit(wd)))")
-        case .sgd(_, let m, let nesterov, let wd):
-            return ("sgd_momentum", "\(c.helper("sgd_momentum"))(\(count), p, g, state, lr, \(c.lit(m)), \(c.lit(wd)), "
-                + "\(nesterov ? 1 : 0), step)")
-        case .adam(_, let b1, let b2, let eps, let wd), .adamw(_, let b1, let b2, let eps, let wd):
-            let decoupled = analysis.model.optimizer.typeName == "adamw" ? 1 : 0
-            return ("adam", "\(c.helper("adam"))(\(count), p, g, state, (state) + \(count), lr, \(c.lit(b1)), \(c.lit(b2)), "
-                + "\(c.lit(eps)), \(c.lit(wd)), \(decoupled), step)")
-        }
-    }
-
-    func optimizer() -> String {
-        let count = analysis.parameterCount
-        var v: [String: String] = ["NAME": name, "REAL": R, "COUNT": "\(count)", "SQRT": c.fn("sqrt")]
-        let file: String
-        switch analysis.model.optimizer {
-        case .sgd(_, let m, let nesterov, let wd):
-            v["WEIGHT_DECAY"] = c.lit(wd)
-            if m == 0 {
-                file = "optimizer_sgd.c"
-            } else {
-                file = "optimizer_sgd_momentum.c"
-                v["MOMENTUM"] = c.lit(m)
-                v["NESTEROV_DOC"] = nesterov ? ", nesterov" : ""
-                v["STEP_DOC"] = nesterov ? "(g + momentum * v)" : "v"
-                v["STEP_EXPR"] = nesterov ? "gi + \(c.lit(m)) * v[i]" : "v[i]"
-            }
-        case .adam(_, let b1, let b2, let eps, let wd), .adamw(_, let b1, let b2, let eps, let wd):
-            file = analysis.model.optimizer.typeName == "adam" ? "optimizer_adam.c" : "optimizer_adamw.c"
-            v["BETA1"] = c.lit(b1)
-            v["BETA2"] = c.lit(b2)
-            v["EPS"] = c.lit(eps)
-            v["WEIGHT_DECAY"] = c.lit(wd)
-        }
-        var text = render(Templates.text(file), v)
-        if count >= KernelWriter.parallelMinimumElements {  // elementwise: any split gives the same results
-            text = text.replacingOccurrences(of: "    for (int i = 0; i < \(count); i++)",
-                                             with: "    NN_PARALLEL_FOR\n    for (int i = 0; i < \(count); i++)")
-        }
-        // tcc with nngen's precompiled helpers: the call runs the same loop, precompiled and vectorised.
-        let precompiled = """
-            #ifdef NN_PRECOMPILED  /* tcc: the loop above, precompiled (vectorised) */
-            #define \(name)_optimizer(p, g, state, step, lr) \\
-                ((void)\(name)_optimizer, \(precompiledOptimizer.call))
-            #endif
-
-            """
-        return "/* ---- optimizer (all parameters, one loop; fused: optimizer_flat_loop) ---------------- */\n"
-            + text + precompiled
-    }
-
     func initFunction() -> String {
         var s = "void \(name)_init(\(R) *params, uint64_t seed) {\n    nn_rng rng;\n    nn_rng_seed(&rng, seed);\n"
         for p in analysis.parameters {
@@ -273,15 +261,20 @@ private struct CEmitter {
         let T = targetType
         var s = "/* ---- API --------------------------------------------------------------------------- */\n\n"
         // forward
+        let forward = kernels.filter { $0.0.phase == .forward }
+        let (fn, fdecl) = tensorNames(forward.map(\.1))
         s += "\(R) \(name)_forward(const \(R) *params, const \(R) *x, const \(T) *y, \(R) *arena) {\n"
-        s += "    (void)params; (void)x; (void)y;\n"
-        for (n, k) in kernels where n.phase == .forward { s += "    " + call(k) + "\n" }
-        s += "    return arena[\(plan.lossOffset)];\n}\n\n"
+        s += fdecl + "    (void)params; (void)x; (void)y;\n"
+        for (_, k) in forward { s += "    " + call(k, fn) + "\n" }
+        let loss = forward.flatMap(\.1.params).first { graph[$0.tensor].role == .loss }.flatMap { fn[$0.tensor] }
+        s += "    return \(loss.map { $0 + "[0]" } ?? "arena[\(plan.lossOffset)]");\n}\n\n"
         // backward
+        let backward = kernels.filter { $0.0.phase == .backward }
+        let (bn, bdecl) = tensorNames(backward.map(\.1))
         s += "void \(name)_backward(const \(R) *params, const \(R) *x, const \(T) *y, \(R) *grads, \(R) *dx, \(R) *arena) {\n"
-        s += "    (void)params; (void)x; (void)y; (void)grads; (void)dx; (void)arena;\n"
-        for (n, k) in kernels where n.phase == .backward {
-            s += n.inputGradientOnly ? "    if (dx) " + call(k) + "\n" : "    " + call(k) + "\n"
+        s += bdecl + "    (void)params; (void)x; (void)y; (void)grads; (void)dx; (void)arena;\n"
+        for (n, k) in backward {
+            s += n.inputGradientOnly ? "    if (dx) " + call(k, bn) + "\n" : "    " + call(k, bn) + "\n"
         }
         s += "}\n\n"
         // update
@@ -296,18 +289,23 @@ private struct CEmitter {
         // predict
         let inSize = analysis.model.input.shape.elementCount, outSize = analysis.outputCount
         let B = analysis.model.batch
+        let predict = forward.filter { $0.0.layerPath != "loss" }
+        let (pn, pdecl) = tensorNames(predict.map(\.1), extra: [graph.output])
         s += "void \(name)_predict(const \(R) *params, const \(R) *x_in, int n, \(R) *out, \(R) *arena) {\n"
         s += "    /* The kernels have the batch of \(B) built in: copy the n rows into a padded batch. */\n"
         s += "    \(R) *x = arena + \(predictPadOffset);\n"
         s += "    if (n < 1) return;\n    if (n > \(B)) n = \(B);\n"
         s += "    memcpy(x, x_in, (size_t)n * \(inSize) * sizeof(\(R)));\n"
         s += "    memset(x + (size_t)n * \(inSize), 0, (size_t)(\(B) - n) * \(inSize) * sizeof(\(R)));\n"
-        s += "    (void)params;\n"
-        for (n, k) in kernels where n.phase == .forward && n.layerPath != "loss" { s += "    " + call(k) + "\n" }
-        s += "    memcpy(out, \(expr(graph.output)), (size_t)n * \(outSize) * sizeof(\(R)));\n}\n"
+        s += pdecl + "    (void)params;\n"
+        for (_, k) in predict { s += "    " + call(k, pn) + "\n" }
+        s += "    memcpy(out, \(pn[graph.output] ?? "x"), (size_t)n * \(outSize) * sizeof(\(R)));\n}\n"
         return s
     }
 }
+
+/// The C names the API functions give tensors.
+typealias TensorNames = [TensorID: String]
 
 /// Where `needle` first occurs in `haystack`.
 private func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {

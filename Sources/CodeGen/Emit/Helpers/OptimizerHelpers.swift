@@ -1,0 +1,59 @@
+import ModelSpec
+
+// The optimizers' loops over the flat parameter array (docs/CONVENTIONS.md, Optimizers; PyTorch
+// semantics). NAME_optimizer calls one of them with the model's constants, which cc inlines.
+
+extension CSyntax {
+    /// `nn_sgd`: `g += weight_decay * p; p -= lr * g`.
+    var sgdBody: String {
+        let r = real
+        return """
+            NN_PARALLEL_FOR_IF(n >= \(KernelWriter.parallelMinimumElements))
+            for (int i = 0; i < n; i++) {
+                \(r) gi = g[i] + weight_decay * p[i];
+                p[i] -= lr * gi;
+            }
+
+        """
+    }
+
+    /// `nn_sgd_momentum`: `g += weight_decay * p; v = g` at step 1, else `v = momentum * v + g`;
+    /// `p -= lr * v`, or `p -= lr * (g + momentum * v)` (Nesterov).
+    var sgdMomentumBody: String {
+        let r = real
+        return """
+            NN_PARALLEL_FOR_IF(n >= \(KernelWriter.parallelMinimumElements))
+            for (int i = 0; i < n; i++) {
+                \(r) gi = g[i] + weight_decay * p[i];
+                v[i] = step == 1 ? gi : momentum * v[i] + gi;
+                p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+            }
+
+        """
+    }
+
+    /// `nn_adam`, bias-corrected: `g += weight_decay * p` (Adam) or `p -= lr * weight_decay * p`
+    /// first (AdamW, `decoupled`); `m = beta1 m + (1 - beta1) g`, `v = beta2 v + (1 - beta2) g^2`,
+    /// `p -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)`.
+    var adamBody: String {
+        let r = real
+        return """
+            const \(r) bc1 = (\(r))(1.0 - pow(beta1, (double)step));
+            const \(r) bc2 = (\(r))(1.0 - pow(beta2, (double)step));
+            NN_PARALLEL_FOR_IF(n >= \(KernelWriter.parallelMinimumElements))
+            for (int i = 0; i < n; i++) {
+                \(r) gi;
+                if (decoupled) {
+                    gi = g[i];
+                    p[i] -= lr * weight_decay * p[i];
+                } else {
+                    gi = g[i] + weight_decay * p[i];
+                }
+                m[i] = beta1 * m[i] + (1 - beta1) * gi;
+                v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+                p[i] -= lr * (m[i] / bc1) / (\(fn("sqrt"))(v[i] / bc2) + eps);
+            }
+
+        """
+    }
+}

@@ -1,0 +1,304 @@
+import ModelSpec
+
+// conv1d: as products per sample (register tiles) where the shapes allow, else direct loops.
+
+extension KernelWriter {
+    func conv1dForwardProduct(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
+        var kern = KernelParts(n)
+        let o = n.outputs.first
+        let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
+        let B = shape(x)[0]
+        let k = convProductForward(at, batch: B)
+        let ep = epilogueSteps(n, out: "out", rows: B * at.outLength, cols: at.outChannels)
+        kern.params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
+        kern.what = "forward"
+        kern.doc = "out[\(B), \(at.outLength), \(at.outChannels)] = conv1d(x[\(B), \(at.inLength), \(at.inChannels)], weight[\(at.outChannels), \(at.inChannels), \(at.kernel)]; stride \(at.stride), left pad \(at.padLeft)) \(epilogueDoc(n))"
+        kern.body = k.body + (ep.code.isEmpty ? "" : "    /* epilogue, over out while it is in cache */\n" + ep.code)
+        if ep.code.isEmpty { kern.body.removeLast() }
+        kern.scratch = k.scratch
+        return kern
+    }
+
+    func conv1dBackwardInputProduct(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
+        var kern = KernelParts(n)
+        let o = n.outputs.first
+        let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
+        let B = shape(dx)[0]
+        let k = convProductInput(at, batch: B)
+        let ep = epilogueSteps(n, out: "dx", rows: B * at.inLength, cols: at.inChannels)
+        kern.params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
+        kern.what = "backward_input"
+        kern.doc = "dx[\(B), \(at.inLength), \(at.inChannels)] from dout[\(B), \(at.outLength), \(at.outChannels)] and weight \(epilogueDoc(n))"
+        kern.body = k.body + (ep.code.isEmpty ? "" : "    /* epilogue, over dx while it is in cache */\n" + ep.code)
+        if ep.code.isEmpty { kern.body.removeLast() }
+        kern.scratch = k.scratch
+        return kern
+    }
+
+    func conv1dBackwardWeightProduct(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
+        var kern = KernelParts(n)
+        let o = n.outputs.first
+        let (dy, x, dw) = (n.inputs[0], n.inputs[1], o!)
+        let B = shape(x)[0]
+        let k = convProductWeight(at, batch: B)
+        kern.params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
+        kern.what = "backward_weight"
+        kern.doc = "dweight[\(at.outChannels), \(at.inChannels), \(at.kernel)] from dout[\(B), \(at.outLength), \(at.outChannels)] and x[\(B), \(at.inLength), \(at.inChannels)]"
+        kern.body = k.body
+        kern.body.removeLast()
+        kern.scratch = k.scratch
+        return kern
+    }
+
+    func conv1dForward(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
+        var kern = KernelParts(n)
+        let o = n.outputs.first
+        let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
+        let B = shape(x)[0]
+        let ep = epilogue(n, index: "i", col: "oc", indent: "                ")
+        kern.params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
+        kern.what = "forward"
+        kern.doc = "out[\(B), \(at.outLength), \(at.outChannels)] = conv1d(x[\(B), \(at.inLength), \(at.inChannels)], weight[\(at.outChannels), \(at.inChannels), \(at.kernel)]; stride \(at.stride), dilation \(at.dilation), left pad \(at.padLeft)) \(epilogueDoc(n))"
+        kern.body = """
+            for (int b = 0; b < \(B); b++) {
+                for (int t = 0; t < \(at.outLength); t++) {
+                    for (int oc = 0; oc < \(at.outChannels); oc++) {
+                        \(R) v = 0;
+                        for (int j = 0; j < \(at.kernel); j++) {
+                            const int pos = t * \(at.stride) + j * \(at.dilation) - \(at.padLeft);
+                            if (pos < 0 || pos >= \(at.inLength)) continue;  /* zero padding */
+                            const \(R) *xr = x + (b * \(at.inLength) + pos) * \(at.inChannels);
+                            const \(R) *wr = weight + oc * \(at.inChannels * at.kernel) + j;
+                            for (int ic = 0; ic < \(at.inChannels); ic++) v += wr[ic * \(at.kernel)] * xr[ic];
+                        }
+                        const int i = (b * \(at.outLength) + t) * \(at.outChannels) + oc;
+        \(ep.code)
+                        out[i] = v;
+                    }
+                }
+            }
+        """
+        return kern
+    }
+
+    func conv1dBackwardInput(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
+        var kern = KernelParts(n)
+        let o = n.outputs.first
+        let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
+        let B = shape(dx)[0]
+        let total = count(dx)
+        let ep = epilogue(n, index: "i", col: "i % \(at.inChannels)", indent: "        ")
+        kern.params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
+        kern.what = "backward_input"
+        kern.doc = "dx[\(B), \(at.inLength), \(at.inChannels)] from dout[\(B), \(at.outLength), \(at.outChannels)] and weight \(epilogueDoc(n))"
+        kern.body = """
+            for (int i = 0; i < \(total); i++) dx[i] = 0;
+            for (int b = 0; b < \(B); b++) {
+                for (int t = 0; t < \(at.outLength); t++) {
+                    for (int j = 0; j < \(at.kernel); j++) {
+                        const int pos = t * \(at.stride) + j * \(at.dilation) - \(at.padLeft);
+                        if (pos < 0 || pos >= \(at.inLength)) continue;
+                        \(R) *dxr = dx + (b * \(at.inLength) + pos) * \(at.inChannels);
+                        for (int oc = 0; oc < \(at.outChannels); oc++) {
+                            const \(R) d = dout[(b * \(at.outLength) + t) * \(at.outChannels) + oc];
+                            const \(R) *wr = weight + oc * \(at.inChannels * at.kernel) + j;
+                            for (int ic = 0; ic < \(at.inChannels); ic++) dxr[ic] += d * wr[ic * \(at.kernel)];
+                        }
+                    }
+                }
+            }
+        """ + (n.epilogue.isEmpty ? "" : """
+
+            for (int i = 0; i < \(total); i++) {
+                \(R) v = dx[i];
+        \(ep.code)
+                dx[i] = v;
+            }
+        """)
+        return kern
+    }
+
+    func conv1dBackwardWeight(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
+        var kern = KernelParts(n)
+        let o = n.outputs.first
+        let (dy, x, dw) = (n.inputs[0], n.inputs[1], o!)
+        let B = shape(x)[0]
+        kern.params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
+        kern.what = "backward_weight"
+        kern.doc = "dweight[\(at.outChannels), \(at.inChannels), \(at.kernel)] from dout[\(B), \(at.outLength), \(at.outChannels)] and x[\(B), \(at.inLength), \(at.inChannels)]"
+        kern.body = """
+            for (int i = 0; i < \(count(dw)); i++) dweight[i] = 0;
+            for (int b = 0; b < \(B); b++) {
+                for (int t = 0; t < \(at.outLength); t++) {
+                    for (int j = 0; j < \(at.kernel); j++) {
+                        const int pos = t * \(at.stride) + j * \(at.dilation) - \(at.padLeft);
+                        if (pos < 0 || pos >= \(at.inLength)) continue;
+                        const \(R) *xr = x + (b * \(at.inLength) + pos) * \(at.inChannels);
+                        for (int oc = 0; oc < \(at.outChannels); oc++) {
+                            const \(R) d = dout[(b * \(at.outLength) + t) * \(at.outChannels) + oc];
+                            \(R) *dwr = dweight + oc * \(at.inChannels * at.kernel) + j;
+                            for (int ic = 0; ic < \(at.inChannels); ic++) dwr[ic * \(at.kernel)] += d * xr[ic];
+                        }
+                    }
+                }
+            }
+        """
+        return kern
+    }
+}
+
+// MARK: - conv1d as products
+
+extension KernelWriter {
+    /// Bytes a product-form conv1d kernel may put on the stack for one buffer; bigger weight
+    /// panels go to arena scratch, bigger padded samples fall back to the direct loops.
+    static let convStackBytes = 65536
+
+    /// A buffer of `elements` for packed weights: on the stack when small, else `scratch + offset`.
+    /// Returns the declaration and the scratch elements used.
+    func convBuffer(_ name: String, elements: Int, scratchOffset: Int, what: String) -> (decl: String, scratch: Int) {
+        if elements * c.scalar.size <= KernelWriter.convStackBytes {
+            return ("    \(c.real) \(name)[\(elements)];  /* \(what) */\n", 0)
+        }
+        let at = scratchOffset == 0 ? "scratch" : "scratch + \(scratchOffset)"
+        return ("    \(c.real) *const \(name) = \(at);  /* \(what); arena scratch */\n", scratchOffset + elements)
+    }
+
+    /// Columns of the packed panels of `cols` output columns: whole tiles, then the last
+    /// panel rounded up to whole vectors.
+    func paddedColumns(_ cols: Int) -> Int {
+        let NB = c.tileColumns, w = c.lanes
+        return cols / NB * NB + (cols % NB + w - 1) / w * w
+    }
+
+    /// Packs `weight[oc][ic][j]` into panels of output columns for a product whose reduction
+    /// index is `p = j' * inner + q`: `panel[j0 * depth + p * width + (col - j0)]`.
+    /// `index(col, jp, q)` gives the weight element of output column `col`, kernel row `jp`, inner index `q`.
+    func convPackLoops(into name: String, cols: Int, taps: Int, inner: Int, index: String) -> String {
+        let NB = c.tileColumns, padded = paddedColumns(cols), depth = taps * inner
+        let full = cols / NB * NB, edgeWidth = padded - full
+        let width = edgeWidth == 0 ? "\(NB)" : "(col < \(full) ? \(NB) : \(edgeWidth))"
+        return """
+            for (int col = 0; col < \(padded); col++) {
+                const int j0 = col / \(NB) * \(NB), width = \(width);
+                for (int jp = 0; jp < \(taps); jp++)
+                    for (int q = 0; q < \(inner); q++)
+                        \(name)[j0 * \(depth) + (jp * \(inner) + q) * width + col - j0] = \(padded > cols ? "col < \(cols) ? \(index) : 0" : index);
+            }
+
+        """
+    }
+
+    /// Copies sample `b` of a `[B, rows, ch]` tensor into a zeroed buffer at row `offset`.
+    func paddedCopy(into name: String, from src: String, rows: Int, ch: Int, offset: Int, total: Int) -> String {
+        let R = c.real
+        var s = ""
+        if offset > 0 { s += "        memset(\(name), 0, \(offset * ch) * sizeof(\(R)));\n" }
+        s += "        memcpy(\(name)\(offset > 0 ? " + \(offset * ch)" : ""), \(src) + b * \(rows * ch), \(rows * ch) * sizeof(\(R)));\n"
+        if total > offset * ch + rows * ch {
+            s += "        memset(\(name) + \(offset * ch + rows * ch), 0, \(total - offset * ch - rows * ch) * sizeof(\(R)));\n"
+        }
+        return s
+    }
+
+    /// conv1d forward as one product per sample: output positions x output channels, reduced
+    /// over `p = j * C_in + ic`. With dilation 1 the `k * C_in` inputs of position t are
+    /// contiguous in the zero-padded sample, so the rows of the product are read in place.
+    func convForwardFits(_ at: Conv1DAttributes) -> Bool {
+        let rows = max((at.outLength - 1) * at.stride + at.kernel, at.padLeft + at.inLength)
+        return at.dilation == 1 && rows * at.inChannels * c.scalar.size <= KernelWriter.convStackBytes
+    }
+
+    func convProductForward(_ at: Conv1DAttributes, batch B: Int) -> (body: String, scratch: Int) {
+        let (Cin, Cout, k, s, L, Lo, padL) = (at.inChannels, at.outChannels, at.kernel, at.stride, at.inLength, at.outLength, at.padLeft)
+        let depth = k * Cin
+        let rows = max((Lo - 1) * s + k, padL + L)  // rows of the padded sample
+        let xpElements = rows * Cin
+        let wp = convBuffer("wp", elements: paddedColumns(Cout) * depth, scratchOffset: 0,
+                            what: "weight as panels of output channels, rows p = j * \(Cin) + ic")
+        var body = "    /* conv1d as a product per sample: out[t][oc] = sum over p of xp[t * \(s * Cin) + p] * wp(p, oc) */\n"
+        body += wp.decl
+        body += convPackLoops(into: "wp", cols: Cout, taps: k, inner: Cin, index: "weight[(col * \(Cin) + q) * \(k) + jp]")
+        let direct = padL == 0 && rows <= L
+        let macs = B * Lo * Cout * depth
+        if macs >= KernelWriter.parallelMinimumMACs { body += "    NN_PARALLEL_FOR\n" }
+        body += "    for (int b = 0; b < \(B); b++) {\n"
+        if direct {
+            body += "        const \(c.real) *xp = x + b * \(L * Cin);  /* no padding: the sample itself */\n"
+        } else {
+            body += "        \(c.real) xp[\(xpElements)];  /* the sample with \(padL) zero rows before and \(rows - padL - L) after */\n"
+            body += paddedCopy(into: "xp", from: "x", rows: L, ch: Cin, offset: padL, total: xpElements)
+        }
+        body += productLoops(ProductShape(rows: Lo, cols: Cout, depth: depth, a: "xp", aRow: s * Cin, aStep: 1,
+                                            b: .panels("wp"), c: "out + b * \(Lo * Cout)",
+                                            math: "out[b][t][oc] = sum_p xp[t * \(s * Cin) + p] * wp[p][oc]", parallel: false,
+                                            indent: "        "))
+        body += "    }\n"
+        return (body, wp.scratch)
+    }
+
+    /// conv1d input gradient (stride 1, dilation 1) as a product per sample: input positions x
+    /// input channels, reduced over `p = j' * C_out + oc` with `j' = k - 1 - j` (the kernel
+    /// flipped), reading the output gradient zero-padded by `k - 1 - pad_left` rows in place.
+    func convInputFits(_ at: Conv1DAttributes) -> Bool {
+        at.dilation == 1 && at.stride == 1 && at.padLeft <= at.kernel - 1 && at.outLength <= at.inLength + at.padLeft
+            && (at.inLength + at.kernel - 1) * at.outChannels * c.scalar.size <= KernelWriter.convStackBytes
+    }
+
+    func convProductInput(_ at: Conv1DAttributes, batch B: Int) -> (body: String, scratch: Int) {
+        let (Cin, Cout, k, L, Lo, padL) = (at.inChannels, at.outChannels, at.kernel, at.inLength, at.outLength, at.padLeft)
+        let depth = k * Cout
+        let rows = L + k - 1, lead = k - 1 - padL
+        let ypElements = rows * Cout
+        let wq = convBuffer("wq", elements: paddedColumns(Cin) * depth, scratchOffset: 0,
+                            what: "weight flipped, as panels of input channels, rows p = j' * \(Cout) + oc")
+        var body = "    /* the input gradient as a product per sample: dx[t][ic] = sum over p of yp[t * \(Cout) + p] * wq(p, ic) */\n"
+        body += wq.decl
+        body += convPackLoops(into: "wq", cols: Cin, taps: k, inner: Cout, index: "weight[(q * \(Cin) + col) * \(k) + \(k - 1) - jp]")
+        let macs = B * L * Cin * depth
+        if macs >= KernelWriter.parallelMinimumMACs { body += "    NN_PARALLEL_FOR\n" }
+        body += "    for (int b = 0; b < \(B); b++) {\n"
+        body += "        \(c.real) yp[\(ypElements)];  /* dout of the sample with \(lead) zero rows before and \(rows - lead - Lo) after */\n"
+        body += paddedCopy(into: "yp", from: "dout", rows: Lo, ch: Cout, offset: lead, total: ypElements)
+        body += productLoops(ProductShape(rows: L, cols: Cin, depth: depth, a: "yp", aRow: Cout, aStep: 1,
+                                            b: .panels("wq"), c: "dx + b * \(L * Cin)",
+                                            math: "dx[b][t][ic] = sum_p yp[t * \(Cout) + p] * wq[p][ic]", parallel: false,
+                                            indent: "        "))
+        body += "    }\n"
+        return (body, wq.scratch)
+    }
+
+    /// conv1d weight gradient (dilation 1) as products accumulated over the samples: output
+    /// channels x `p = j * C_in + ic`, reduced over positions, rows of the zero-padded sample
+    /// read in place; then permuted into the `[C_out, C_in, k]` layout.
+    func convWeightFits(_ at: Conv1DAttributes) -> Bool {
+        let rows = max((at.outLength - 1) * at.stride + at.kernel, at.padLeft + at.inLength)
+        return at.dilation == 1 && (rows * at.inChannels + c.tileColumns) * c.scalar.size <= KernelWriter.convStackBytes
+    }
+
+    func convProductWeight(_ at: Conv1DAttributes, batch B: Int) -> (body: String, scratch: Int) {
+        let (Cin, Cout, k, s, L, Lo, padL) = (at.inChannels, at.outChannels, at.kernel, at.stride, at.inLength, at.outLength, at.padLeft)
+        let depth = k * Cin
+        let rows = max((Lo - 1) * s + k, padL + L)
+        let xpElements = rows * Cin + c.tileColumns  // + slack: the last panel reads whole vectors
+        let dwt = convBuffer("dwt", elements: Cout * depth, scratchOffset: 0,
+                             what: "the gradient as [oc][j * \(Cin) + ic]")
+        var body = "    /* dwt[oc][p] = sum over samples b, positions t of dout[b][t][oc] * xp_b[t * \(s * Cin) + p] */\n"
+        body += dwt.decl
+        body += "    for (int b = 0; b < \(B); b++) {\n"
+        body += "        \(c.real) xp[\(xpElements)];  /* the sample with \(padL) zero rows before, zeros after */\n"
+        body += paddedCopy(into: "xp", from: "x", rows: L, ch: Cin, offset: padL, total: xpElements)
+        body += productLoops(ProductShape(rows: Cout, cols: depth, depth: Lo, a: "dout + b * \(Lo * Cout)", aRow: 1,
+                                            aStep: Cout, b: .rows("xp", stride: s * Cin), c: "dwt",
+                                            math: "dwt[oc][p] += sum_t dout[b][t][oc] * xp[t * \(s * Cin) + p]", accumulate: "b > 0",
+                                            inPlace: true, indent: "        "))
+        body += "    }\n"
+        body += """
+            for (int oc = 0; oc < \(Cout); oc++)
+                for (int ic = 0; ic < \(Cin); ic++)
+                    for (int j = 0; j < \(k); j++) dweight[(oc * \(Cin) + ic) * \(k) + j] = dwt[oc * \(depth) + j * \(Cin) + ic];
+
+        """
+        return (body, dwt.scratch)
+    }
+}

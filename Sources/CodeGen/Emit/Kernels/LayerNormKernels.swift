@@ -1,0 +1,134 @@
+import ModelSpec
+
+// Layernorm: forward and backward through the layernorm helpers, and the unfused pieces
+// (normalise, scale and shift) the graph has without the layernorm fusion rules.
+
+extension KernelWriter {
+    func scaleShift(_ n: Node) -> KernelParts {
+        var kern = KernelParts(n)
+        let o = n.outputs.first
+        let (xhat, w, b) = (n.inputs[0], n.inputs[1], n.inputs[2])
+        let C = shape(w)[0], rows = count(xhat) / C
+        let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "        ")
+        kern.params = [("xhat", xhat, false), ("weight", w, false), ("bias", b, false)] + ep.params + [("out", o!, true)]
+        kern.what = "scale_shift"
+        kern.doc = "out = xhat * weight + bias, \(rows) rows of \(C) \(epilogueDoc(n))"
+        kern.body = """
+            for (int r = 0; r < \(rows); r++)
+                for (int k = 0; k < \(C); k++) {
+                    \(R) v = xhat[r * \(C) + k] * weight[k] + bias[k];
+        \(ep.code)
+                    out[r * \(C) + k] = v;
+                }
+        """
+        return kern
+    }
+
+    func scaleShiftBackward(_ n: Node) -> KernelParts {
+        var kern = KernelParts(n)
+        let (dy, xhat, w) = (n.inputs[0], n.inputs[1], n.inputs[2])
+        let C = shape(w)[0], rows = count(dy) / C
+        kern.params = [("dout", dy, false), ("xhat", xhat, false), ("weight", w, false),
+                  ("dxhat", n.outputs[0], true), ("dweight", n.outputs[1], true), ("dbias", n.outputs[2], true)]
+        kern.what = "scale_shift_backward"
+        kern.doc = "dxhat = dout * weight; dweight = sum dout * xhat; dbias = sum dout; \(rows) rows of \(C)"
+        kern.body = """
+            for (int k = 0; k < \(C); k++) { dweight[k] = 0; dbias[k] = 0; }
+            for (int r = 0; r < \(rows); r++)
+                for (int k = 0; k < \(C); k++) {
+                    const int i = r * \(C) + k;
+                    dxhat[i] = dout[i] * weight[k];
+                    dweight[k] += dout[i] * xhat[i];
+                    dbias[k] += dout[i];
+                }
+        """
+        return kern
+    }
+
+    func layerNormalizeBackward(_ n: Node) -> KernelParts {
+        var kern = KernelParts(n)
+        let o = n.outputs.first
+        let (dxh, xhat, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2])
+        let C = shape(xhat).last!, rows = count(xhat) / C
+        let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "            ")
+        kern.params = [("dxhat", dxh, false), ("xhat", xhat, false), ("rstd", rstd, false)] + ep.params + [("dx", o!, true)]
+        kern.what = "normalize_backward"
+        kern.doc = "dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), \(rows) rows of \(C) \(epilogueDoc(n))"
+        kern.body = """
+            for (int r = 0; r < \(rows); r++) {
+                const \(R) *g = dxhat + r * \(C);
+                const \(R) *xh = xhat + r * \(C);
+                \(R) sum_g = 0, sum_gx = 0;
+                for (int k = 0; k < \(C); k++) { sum_g += g[k]; sum_gx += g[k] * xh[k]; }
+                const \(R) mean_g = sum_g / \(C), mean_gx = sum_gx / \(C);
+                for (int k = 0; k < \(C); k++) {
+                    \(R) v = rstd[r] * (g[k] - mean_g - xh[k] * mean_gx);
+        \(ep.code)
+                    dx[r * \(C) + k] = v;
+                }
+            }
+        """
+        return kern
+    }
+
+    /// Layernorm forward: `nn_layernorm` (each row's mean and 1/std, then the normalised row,
+    /// scaled and shifted when affine), then the epilogue as passes.
+    func layerNorm(_ n: Node, eps: Double, affine: Bool) -> KernelParts {
+        var kern = KernelParts(n)
+        let x = n.inputs[0]
+        let C = shape(x).last!, rows = count(x) / C
+        let ep = epilogueSteps(n, out: "out", rows: rows, cols: C)
+        kern.params = [("x", x, false)] + (affine ? [("weight", n.inputs[1], false), ("bias", n.inputs[2], false)] : [])
+            + ep.params + [("out", n.outputs[0], true), ("mean", n.outputs[1], true), ("rstd", n.outputs[2], true)]
+        kern.what = "forward"
+        kern.doc = "layernorm over the last axis, \(rows) rows of \(C), eps \(c.lit(eps))\(affine ? ", * weight + bias" : "") \(epilogueDoc(n)); keeps mean and 1/std"
+        kern.body = "    /* out[r][k] = (x[r][k] - mean[r]) * rstd[r]\(affine ? " * weight[k] + bias[k]" : ""), rstd[r] = 1 / sqrt(var[r] + eps) */\n"
+            + "    \(Helper.layerNorm.name(c))(\(rows), \(C), \(c.lit(eps)), x, \(affine ? "weight, bias" : "NULL, NULL"), out, mean, rstd);"
+            + (ep.code.isEmpty ? "" : "\n" + ep.code)
+        return kern
+    }
+
+    /// The normalisation alone (without the layernorm fusion rules): `nn_layernorm` without weight.
+    func layerNormalize(_ n: Node, eps: Double) -> KernelParts {
+        var kern = KernelParts(n)
+        let x = n.inputs[0]
+        let C = shape(x).last!, rows = count(x) / C
+        kern.params = [("x", x, false), ("xhat", n.outputs[0], true), ("mean", n.outputs[1], true), ("rstd", n.outputs[2], true)]
+        kern.what = "normalize"
+        kern.doc = "xhat = (x - mean) / sqrt(var + \(c.lit(eps))) over the last axis, \(rows) rows of \(C)"
+        kern.body = "    \(Helper.layerNorm.name(c))(\(rows), \(C), \(c.lit(eps)), x, NULL, NULL, xhat, mean, rstd);"
+        return kern
+    }
+
+    /// Layernorm backward: `nn_layernorm_grad` (eight rows at a time: each row's sums reduced
+    /// together), then the epilogue as passes over dx.
+    func layerNormBackward(_ n: Node, affine: Bool) -> KernelParts {
+        var kern = KernelParts(n)
+        let (dy, x, mean, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2], n.inputs[3])
+        let C = shape(x).last!, rows = count(x) / C
+        let ep = epilogueSteps(n, out: "dx", rows: rows, cols: C)
+        kern.params = [("dout", dy, false), ("x", x, false), ("mean", mean, false), ("rstd", rstd, false)]
+            + (affine ? [("weight", n.inputs[4], false)] : []) + ep.params + [("dx", n.outputs[0], true)]
+            + (affine ? [("dweight", n.outputs[1], true), ("dbias", n.outputs[2], true)] : [])
+        kern.what = "backward"
+        kern.doc = "layernorm backward, \(rows) rows of \(C): dx\(affine ? ", dweight, dbias" : "") eight rows at a time \(epilogueDoc(n))"
+        // Two blocks of eight rows of scratch: on the stack when small, else in the arena.
+        let block = 8 * C
+        let onStack = (affine ? 2 : 1) * block * c.scalar.size <= KernelWriter.convStackBytes
+        let rowBuffers = onStack ? "\(R) xh[\(block)]\(affine ? ", g[\(block)]" : "");"
+            : "\(R) *xh = scratch\(affine ? ", *g = scratch + \(block)" : "");"
+        if !onStack { kern.scratch = (affine ? 2 : 1) * block }
+        let math = "dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout"
+            + (affine ? " * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k]" : "")
+        let call = "\(Helper.layerNormGrad.name(c))(\(rows), \(C), dout, x, mean, rstd, \(affine ? "weight" : "NULL"), dx, "
+            + "\(affine ? "dweight, dbias" : "NULL, NULL"), xh, \(affine ? "g" : "NULL"));"
+        kern.body = "    \(rowBuffers)  /* 8 rows normalised\(affine ? ", and the gradients reaching them (dout * weight)" : "") */\n"
+            + "    /* \(math) */\n    \(call)"
+        if !ep.code.isEmpty {
+            kern.body += "\n" + (n.optionalFirstOutput ? "    if (dx) {\n" : "    {\n")
+                + ep.code.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n")
+                + "\n    }"
+        }
+        return kern
+    }
+}

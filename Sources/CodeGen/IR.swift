@@ -1,15 +1,5 @@
 import ModelSpec
 
-/// The scalar type of generated code.
-public enum ScalarType: String, Sendable, CaseIterable {
-    case f32, f64
-
-    /// The C type name.
-    public var cName: String { self == .f32 ? "float" : "double" }
-    /// Bytes per element.
-    public var size: Int { self == .f32 ? 4 : 8 }
-}
-
 /// Identifies a tensor in a `Graph`.
 public struct TensorID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let raw: Int

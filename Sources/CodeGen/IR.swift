@@ -36,40 +36,6 @@ public struct TensorInfo: Hashable, Sendable {
     public var count: Int { shape.reduce(1, *) }
 }
 
-/// Elementwise activations, as in CONVENTIONS.md.
-public enum Activation: Hashable, Sendable {
-    case relu
-    case leakyReLU(Double)
-    case sigmoid
-    case tanh
-    case gelu
-    case geluTanh
-    case identity
-
-    /// The model-file name.
-    public var name: String {
-        switch self {
-        case .relu: return "relu"
-        case .leakyReLU: return "leaky_relu"
-        case .sigmoid: return "sigmoid"
-        case .tanh: return "tanh"
-        case .gelu: return "gelu"
-        case .geluTanh: return "gelu_tanh"
-        case .identity: return "identity"
-        }
-    }
-
-    /// Whether the derivative can be computed from the activation's output alone, so the
-    /// pre-activation need not be kept for backward.
-    public var derivativeFromOutput: Bool {
-        switch self {
-        case .relu, .sigmoid, .tanh, .identity: return true
-        case .leakyReLU(let s): return s > 0
-        case .gelu, .geluTanh: return false
-        }
-    }
-}
-
 /// Conv1d attributes with resolved padding and lengths.
 public struct Conv1DAttributes: Hashable, Sendable {
     public var kernel: Int

@@ -102,13 +102,13 @@ extension Layer {
                   ("dilation", n(dilation)), ("bias", .bool(bias))]
         case .layerNorm(let eps, let affine):
             p += [("eps", .number(eps)), ("affine", .bool(affine))]
-        case .leakyReLU(let slope):
+        case .activation(.leakyReLU(let slope)):
             p += [("negative_slope", .number(slope))]
         case .maxPool1d(let kernel, let stride), .avgPool1d(let kernel, let stride):
             p += [("kernel", n(kernel)), ("stride", n(stride))]
         case .residual(let body):
             p += [("layers", .array(body.map(\.json)))]
-        case .relu, .sigmoid, .tanh, .gelu, .geluTanh, .identity, .globalAvgPool1d, .flatten:
+        case .activation, .globalAvgPool1d, .flatten:
             break
         }
         return .object(p)
@@ -320,7 +320,7 @@ private final class Reader {
             let affine = bool(o, "affine", default: true)
             layer = eps.flatMap { e in affine.map { .layerNorm(eps: e, affine: $0) } }
         case "leaky_relu":
-            layer = double(o, "negative_slope", default: 0.01).map { .leakyReLU(negativeSlope: $0) }
+            layer = double(o, "negative_slope", default: 0.01).map { .activation(.leakyReLU(negativeSlope: $0)) }
         case "maxpool1d", "avgpool1d":
             let kernel = int(o, "kernel", place: place)
             let stride = kernel.flatMap { int(o, "stride", place: place, default: $0) }
@@ -329,15 +329,9 @@ private final class Reader {
             } else { layer = nil }
         case "residual":
             layer = required(o, "layers", place: place).flatMap { layers($0, prefix: path + ".") }.map { .residual($0) }
-        case "relu": layer = .relu
-        case "sigmoid": layer = .sigmoid
-        case "tanh": layer = .tanh
-        case "gelu": layer = .gelu
-        case "gelu_tanh": layer = .geluTanh
-        case "identity": layer = .identity
         case "global_avg_pool1d": layer = .globalAvgPool1d
         case "flatten": layer = .flatten
-        default: layer = nil
+        default: layer = Activation(typeName: type).map { .activation($0) }
         }
         return issues.count == before ? layer : nil
     }

@@ -120,11 +120,10 @@ struct Train: ParsableCommand {
 
         // Resuming: the checkpoint decides seed, split and dtype.
         let checkpoint = try resume.map { try Checkpoint.read(from: URL(fileURLWithPath: $0)) }
-        let settings = try resolveRunSettings(RunSettingsRequest(seed: self.seed, validationSplit: valSplit,
-                                                                 scalar: dtype, learningRate: lr),
-                                              model: spec, resuming: checkpoint, checkpointFile: resume ?? "")
-        let seed = settings.seed, scalar = settings.scalar
         let epochs = self.epochs ?? TrainingDefaults.epochs
+        let options = try TrainingOptions.resolving(epochs: epochs, learningRate: lr, seed: seed, validationSplit: valSplit,
+                                                    scalar: dtype, save: save.map { URL(fileURLWithPath: $0) },
+                                                    model: spec, resuming: checkpoint, checkpointFile: resume ?? "")
         if let ck = checkpoint, ck.epoch >= epochs {
             print("\(resume ?? "the checkpoint") already holds \(ck.epoch) epochs; --epochs \(epochs) is the total, so there is "
                   + "nothing to train (pass a larger --epochs to continue)")
@@ -143,18 +142,15 @@ struct Train: ParsableCommand {
         }
         let dataset = try ModelData.load(dataURL, for: analysis)
 
-        let options = TrainingOptions(epochs: epochs, learningRate: settings.learningRate, seed: seed,
-                                      validationSplit: settings.validationSplit, scalar: scalar,
-                                      save: save.map { URL(fileURLWithPath: $0) })
         let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options, backend: backend.backend,
                                   resume: checkpoint, resumeFile: resume.map { URL(fileURLWithPath: $0) })
         let batch = spec.batch
         let nTrain = trainer.data.train.count
         let dropped = nTrain % batch
         print("training \(spec.name) (\(ModelSummary.grouped(analysis.parameterCount)) parameters, "
-              + "\(spec.optimizer.typeName) lr \(formatLR(options.learningRate)), \(scalar.rawValue), \(backend.rawValue), "
+              + "\(spec.optimizer.typeName) lr \(formatLR(options.learningRate)), \(options.scalar.rawValue), \(backend.rawValue), "
               + "compiled in \(String(format: "%.0f", trainer.compiled.compileSeconds * 1000)) ms) on \(dataURL.path)")
-        print("  \(nTrain) training + \(trainer.data.validation?.count ?? 0) validation samples, seed \(seed); "
+        print("  \(nTrain) training + \(trainer.data.validation?.count ?? 0) validation samples, seed \(options.seed); "
               + "\(nTrain / batch) steps of \(batch) per epoch"
               + (dropped > 0 ? " (the last \(dropped) samples of each epoch's order are dropped)" : "")
               + (checkpoint.map { "; resuming after epoch \($0.epoch)" } ?? ""))

@@ -14,7 +14,7 @@ public struct CompileOptions: Sendable {
     /// The fusion rules to apply (all by default; empty for the unfused graph).
     public var fusionRules: [FusionRule]
 
-    public init(scalar: ScalarType = .f64, inputGradient: Bool = true, fusionRules: [FusionRule] = FusionRule.all) {
+    public init(scalar: ScalarType = .f32, inputGradient: Bool = true, fusionRules: [FusionRule] = FusionRule.all) {
         self.scalar = scalar
         self.inputGradient = inputGradient
         self.fusionRules = fusionRules
@@ -29,22 +29,6 @@ public struct Compilation: Sendable {
     public var fused: Graph
     public var plan: MemoryPlan
     public var code: GeneratedC
-
-    /// The multiply-adds, times 2, of the products a training step actually runs: the
-    /// BENCHMARKS.md count (`ModelAnalysis.trainingStepFLOPs`, 3 x the forward products) less the
-    /// input-gradient products `train_step` skips (it asks for no gradient of the input). Such a
-    /// product has as many multiply-adds as its layer's forward product.
-    public var performedTrainingStepFLOPs: Int {
-        let skippedLayers = Set(fused.nodes.filter { n in
-            guard n.inputGradientOnly else { return false }
-            switch n.kind {
-            case .matmulGradInput, .conv1dGradInput: return true
-            default: return false
-            }
-        }.map(\.layerPath))
-        let skipped = analysis.layers.filter { skippedLayers.contains($0.path) }.reduce(0) { $0 + $1.forwardFLOPs }
-        return analysis.trainingStepFLOPs - skipped
-    }
 
     /// What a stage produced, as text (`nngen emit --dump-after STAGE`).
     public func dump(after stage: Stage) -> String {

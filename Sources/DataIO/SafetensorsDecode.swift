@@ -1,4 +1,5 @@
 import Foundation
+import ModelSpec
 
 extension SafetensorsFile {
     /// Parses the bytes of a safetensors file, checking every fact of the header; `source`
@@ -29,11 +30,11 @@ extension SafetensorsFile {
         let headerBytes = Array(bytes[8..<dataStart])
         if let bad = firstInvalidUTF8(headerBytes) { throw fail(.headerNotUTF8(offset: bad)) }
 
-        let root: HeaderJSON
+        let root: JSONValue
         do {
-            root = try HeaderJSONParser.parse(headerBytes)
+            root = try JSONParser.parse(headerBytes, options: .safetensorsHeader)
         } catch {
-            throw fail(.invalidJSON(reason: error.reason, offset: error.offset))
+            throw fail(.invalidJSON(reason: error.headerReason(textLength: headerBytes.count), offset: error.offset))
         }
         guard case .object(let members) = root else { throw fail(.headerNotObject(found: root.kindDescription)) }
 
@@ -99,7 +100,7 @@ extension SafetensorsFile {
         self.metadata = metadata
     }
 
-    private static func parseMetadata(_ value: HeaderJSON, source: String) throws(DataError) -> [String: String] {
+    private static func parseMetadata(_ value: JSONValue, source: String) throws(DataError) -> [String: String] {
         guard case .object(let members) = value else {
             throw DataError(file: source, .metadataNotObject(found: value.kindDescription))
         }
@@ -115,14 +116,14 @@ extension SafetensorsFile {
         return metadata
     }
 
-    private static func parseEntry(name: String, value: HeaderJSON, order: Int, source: String)
+    private static func parseEntry(name: String, value: JSONValue, order: Int, source: String)
         throws(DataError) -> Entry
     {
         func fail(_ kind: DataError.Kind) -> DataError { DataError(file: source, kind) }
         guard case .object(let fields) = value else {
             throw fail(.entryNotObject(tensor: name, found: value.kindDescription))
         }
-        var byKey: [String: HeaderJSON] = [:]
+        var byKey: [String: JSONValue] = [:]
         for (key, item) in fields {
             guard byKey.updateValue(item, forKey: key) == nil else {
                 throw fail(.duplicateField(tensor: name, field: key))

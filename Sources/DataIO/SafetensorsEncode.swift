@@ -1,4 +1,5 @@
 import Foundation
+import ModelSpec
 
 extension SafetensorsFile {
     /// The bytes of the file.
@@ -12,9 +13,9 @@ extension SafetensorsFile {
         var header = "{"
         var first = true
         if !metadata.isEmpty {
-            header += HeaderJSON.quoted(Self.metadataKey) + ":{"
+            header += JSONValue.quote(Self.metadataKey) + ":{"
             header += metadata.keys.sorted().map { key in
-                HeaderJSON.quoted(key) + ":" + HeaderJSON.quoted(metadata[key] ?? "")
+                JSONValue.quote(key) + ":" + JSONValue.quote(metadata[key] ?? "")
             }.joined(separator: ",")
             header += "}"
             first = false
@@ -25,7 +26,7 @@ extension SafetensorsFile {
             let length = tensor.elementCount * tensor.dtype.byteSize
             if !first { header += "," }
             first = false
-            header += HeaderJSON.quoted(tensor.name)
+            header += JSONValue.quote(tensor.name)
                 + ":{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":["
                 + tensor.shape.map(String.init).joined(separator: ",")
                 + "],\"data_offsets\":[\(offset),\(offset + length)]}"

@@ -1,3 +1,5 @@
+import ModelSpec
+
 /// The element types a safetensors file of this project may hold.
 public enum DType: String, Sendable, CaseIterable, Equatable {
     case f32 = "F32"
@@ -15,6 +17,20 @@ public enum DType: String, Sendable, CaseIterable, Equatable {
 
     /// Whether the elements are integers.
     public var isInteger: Bool { self == .i32 || self == .i64 }
+
+    /// The dtype that stores a scalar type (F32 for f32, F64 for f64).
+    public init(_ scalar: ScalarType) {
+        self = scalar == .f32 ? .f32 : .f64
+    }
+
+    /// The scalar type of a float dtype; nil for the integer dtypes.
+    public var scalarType: ScalarType? {
+        switch self {
+        case .f32: return .f32
+        case .f64: return .f64
+        case .i32, .i64: return nil
+        }
+    }
 }
 
 /// The values of a tensor, in row-major order, in their own element type.

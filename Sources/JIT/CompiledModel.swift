@@ -28,7 +28,7 @@ public final class CompiledModel {
     /// generated helpers (register tiles, packing, epilogue steps) are not compiled by tcc,
     /// which cannot vectorise them: the source is compiled with `NN_PRECOMPILED` and linked
     /// against nngen's precompiled copies (`PrecompiledHelpers`); `symbols` may override them.
-    public convenience init(analysis: ModelAnalysis, backend: any CBackend, scalar: ScalarType = .f64,
+    public convenience init(analysis: ModelAnalysis, backend: any CBackend, scalar: ScalarType = .f32,
                             symbols: [String: UnsafeRawPointer] = [:]) throws {
         try self.init(analysis: analysis, backend: backend, options: CompileOptions(scalar: scalar), symbols: symbols)
     }

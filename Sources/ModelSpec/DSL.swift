@@ -62,43 +62,43 @@ public struct LayerNorm: LayerConvertible {
 
 /// `max(x, 0)`.
 public struct ReLU: LayerConvertible {
-    public var layer: Layer { .relu }
+    public var layer: Layer { .activation(.relu) }
     public init() {}
 }
 
 /// `x` if `x > 0` else `negativeSlope * x`.
 public struct LeakyReLU: LayerConvertible {
     public var layer: Layer
-    public init(negativeSlope: Double = 0.01) { layer = .leakyReLU(negativeSlope: negativeSlope) }
+    public init(negativeSlope: Double = 0.01) { layer = .activation(.leakyReLU(negativeSlope: negativeSlope)) }
 }
 
 /// The logistic function.
 public struct Sigmoid: LayerConvertible {
-    public var layer: Layer { .sigmoid }
+    public var layer: Layer { .activation(.sigmoid) }
     public init() {}
 }
 
 /// The hyperbolic tangent.
 public struct Tanh: LayerConvertible {
-    public var layer: Layer { .tanh }
+    public var layer: Layer { .activation(.tanh) }
     public init() {}
 }
 
 /// Exact GELU.
 public struct GELU: LayerConvertible {
-    public var layer: Layer { .gelu }
+    public var layer: Layer { .activation(.gelu) }
     public init() {}
 }
 
 /// GELU with the tanh approximation.
 public struct GELUTanh: LayerConvertible {
-    public var layer: Layer { .geluTanh }
+    public var layer: Layer { .activation(.geluTanh) }
     public init() {}
 }
 
 /// `y = x`.
 public struct Identity: LayerConvertible {
-    public var layer: Layer { .identity }
+    public var layer: Layer { .activation(.identity) }
     public init() {}
 }
 

@@ -1,11 +1,11 @@
 import Foundation
 
-/// Any JSON value, with object keys kept in file order. Model files are read into this
-/// first, so that every field can be checked with an error naming its place.
+/// Any JSON value, with object keys kept in file order. Model files (and safetensors headers)
+/// are read into this first, so that every field can be checked with an error naming its place.
 public enum JSONValue: Hashable, Sendable, Codable {
     case null
     case bool(Bool)
-    case number(Double)
+    case number(JSONNumber)
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
@@ -28,7 +28,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
             } else if let b = try? c.decode(Bool.self) {
                 self = .bool(b)
             } else if let d = try? c.decode(Double.self) {
-                self = .number(d)
+                self = .number(JSONNumber(d))
             } else {
                 self = .string(try c.decode(String.self))
             }
@@ -45,7 +45,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
             try c.encode(b)
         case .number(let d):
             var c = encoder.singleValueContainer()
-            try c.encode(d)
+            try c.encode(d.value)
         case .string(let s):
             var c = encoder.singleValueContainer()
             try c.encode(s)
@@ -98,14 +98,64 @@ public enum JSONValue: Hashable, Sendable, Codable {
     /// the model reader reports). A syntax error names the line and column (1-based; columns
     /// count characters). `source` names the file in the error, if known.
     public static func parse(_ data: Data, source: String? = nil) throws -> JSONValue {
-        var parser = JSONTextParser(bytes: [UInt8](data))
+        let bytes = [UInt8](data)
         do {
-            return try parser.parseDocument()
-        } catch let e as JSONTextParser.Failure {
+            return try JSONParser.parse(bytes, options: .modelFile)
+        } catch {
+            let (message, offset) = modelFileMessage(error, in: bytes)
             let bom = data.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // not a column
-            let (line, column) = lineAndColumn(of: e.offset - bom, in: data.dropFirst(bom))
+            let (line, column) = lineAndColumn(of: offset - bom, in: data.dropFirst(bom))
             throw ModelSpecError(file: source, place: "file",
-                                 "it is not well-formed JSON: \(e.message) (line \(line), column \(column))")
+                                 "it is not well-formed JSON: \(message) (line \(line), column \(column))")
+        }
+    }
+
+    /// A syntax error in the model reader's words, and the offset it points at.
+    static func modelFileMessage(_ error: JSONSyntaxError, in bytes: [UInt8]) -> (String, Int) {
+        let at = error.offset
+        let atEnd = at >= bytes.count
+        /// What is at an offset, for messages.
+        func found(_ k: Int = at) -> String {
+            guard k < bytes.count else { return "the end of the file" }
+            let b = bytes[k]
+            if b >= 0x21 && b < 0x7F { return "'\(Character(UnicodeScalar(b)))'" }
+            if b == 0x0A || b == 0x0D { return "the end of the line" }
+            return String(format: "byte 0x%02X", b)
+        }
+        let expectedValue = "expected a value (an object, list, string, number, true, false or null), found "
+        let highSurrogate = "a \\u escape of a high surrogate must be followed by a low surrogate"
+        switch error.problem {
+        case .invalidUTF8: return ("the text is not valid UTF-8", at)
+        case .empty: return ("the file is empty; expected a JSON object {...}", at)
+        case .trailingText: return ("unexpected \(found()) after the end of the JSON value", at)
+        case .expectedValue:
+            return (atEnd ? "unexpected end of the file; expected a value" : expectedValue + found(), at)
+        case .badLiteral(_, let start): return (expectedValue + found(start), start)
+        case .tooDeep(let limit): return ("lists and objects are nested more than \(limit) deep", at)
+        case .expectedKey: return ("expected a field name in double quotes, found \(found())", at)
+        case .expectedColon(let key): return ("expected ':' after the field name \"\(key)\", found \(found())", at)
+        case .expectedCommaOrBrace(let key):
+            return (atEnd ? "unexpected end of the file; expected ',' or '}'"
+                          : "expected ',' or '}' after the value of \"\(key)\", found \(found())", at)
+        case .expectedCommaOrBracket:
+            return (atEnd ? "unexpected end of the file; expected ',' or ']'"
+                          : "expected ',' or ']' after a list item, found \(found())", at)
+        case .unterminatedString(let start): return ("unterminated string (no closing '\"')", start)
+        case .controlCharacter:
+            return ("a control character (such as a line break) inside a string; write it as an escape like \\n", at)
+        case .invalidEscape: return ("invalid escape '\\\(Character(UnicodeScalar(bytes[at])))' in a string", at - 1)
+        case .badHexDigits(let digitsStart, let high):
+            // Fewer than four bytes left: the escape as a whole is short.
+            let short = bytes.count - digitsStart < 4
+            if short, let high { return (highSurrogate, high) }
+            return ("a \\u escape needs 4 hexadecimal digits", short ? digitsStart : at)
+        case .missingLowSurrogate, .invalidLowSurrogate: return (highSurrogate, at - 6)
+        case .loneLowSurrogate: return ("a lone low surrogate in a \\u escape", at - 6)
+        case .expectedDigitAfterMinus: return ("expected a digit after '-', found \(found())", at)
+        case .expectedFractionDigit: return ("expected a digit after the decimal point, found \(found())", at)
+        case .expectedExponentDigit: return ("expected a digit in the exponent, found \(found())", at)
+        case .leadingZero(let start): return ("a number may not start with 0 followed by digits", start)
+        case .numberOutOfRange(let text): return ("the number \(text) is out of range", at)
         }
     }
 
@@ -127,7 +177,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
-        case .number(let d): return JSONValue.format(d)
+        case .number(let d): return JSONValue.format(d.value)
         case .string(let s): return JSONValue.quote(s)
         case .array(let items):
             if items.isEmpty { return "[]" }
@@ -157,7 +207,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
     }
 
     /// A JSON string literal.
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -183,220 +233,43 @@ public struct AnyKey: CodingKey, Hashable, Sendable {
     public init?(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
 }
 
-/// A strict JSON text parser that keeps object keys in order (Foundation's decoders do not).
-struct JSONTextParser {
-    struct Failure: Error {
-        var message: String
-        var offset: Int
+/// A JSON number: its literal text and its value. The text keeps integers beyond 2^53 exact
+/// (`int64`); two numbers are equal when their values are (`1` and `1.0`).
+public struct JSONNumber: Hashable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral,
+                          ExpressibleByFloatLiteral {
+    /// The number as written in the JSON text; for a number made from a value, its shortest form.
+    public let text: String
+    /// The value (infinite when the text is beyond Double's range).
+    public let value: Double
+
+    /// The number as read: `text` is a JSON number literal.
+    init(text: String) {
+        self.text = text
+        value = Double(text) ?? .nan
     }
 
-    let bytes: [UInt8]
-    var i = 0
-    var depth = 0
-    static let maxDepth = 256
-
-    init(bytes: [UInt8]) { self.bytes = bytes }
-
-    func fail(_ message: String, at offset: Int? = nil) -> Failure {
-        Failure(message: message, offset: offset ?? i)
+    public init(_ value: Double) {
+        self.value = value
+        text = JSONValue.format(value)
     }
 
-    /// What is at the current position, for messages.
-    var found: String {
-        guard i < bytes.count else { return "the end of the file" }
-        let b = bytes[i]
-        if b >= 0x21 && b < 0x7F { return "'\(Character(UnicodeScalar(b)))'" }
-        if b == 0x0A || b == 0x0D { return "the end of the line" }
-        return String(format: "byte 0x%02X", b)
+    public init(integerLiteral value: Int) { self.init(Double(value)) }
+    public init(floatLiteral value: Double) { self.init(value) }
+
+    /// The exact value when the text is an integer (no fraction, no exponent) that fits Int64.
+    public var int64: Int64? {
+        text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) ? nil : Int64(text)
     }
 
-    mutating func parseDocument() throws -> JSONValue {
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
-        var scalars = bytes[i...].makeIterator()
-        var utf8 = Unicode.UTF8.ForwardParser()
-        var offset = i
-        decoding: while true {
-            switch utf8.parseScalar(from: &scalars) {
-            case .valid(let s): offset += s.count
-            case .emptyInput: break decoding
-            case .error: throw fail("the text is not valid UTF-8", at: offset)
-            }
-        }
-        skipSpace()
-        guard i < bytes.count else { throw fail("the file is empty; expected a JSON object {...}") }
-        let v = try value()
-        skipSpace()
-        guard i == bytes.count else { throw fail("unexpected \(found) after the end of the JSON value") }
-        return v
-    }
+    public var description: String { text }
 
-    mutating func skipSpace() {
-        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
-    }
+    public static func == (a: JSONNumber, b: JSONNumber) -> Bool { a.value == b.value }
+    public func hash(into h: inout Hasher) { h.combine(value) }
+}
 
-    mutating func value() throws -> JSONValue {
-        guard i < bytes.count else { throw fail("unexpected end of the file; expected a value") }
-        switch bytes[i] {
-        case UInt8(ascii: "{"): return try object()
-        case UInt8(ascii: "["): return try array()
-        case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
-        default: throw fail("expected a value (an object, list, string, number, true, false or null), found \(found)")
-        }
-    }
-
-    mutating func literal(_ word: String) throws {
-        let w = Array(word.utf8)
-        guard bytes.count - i >= w.count, Array(bytes[i..<(i + w.count)]) == w else {
-            throw fail("expected a value (an object, list, string, number, true, false or null), found \(found)")
-        }
-        i += w.count
-    }
-
-    mutating func enter() throws {
-        depth += 1
-        if depth > Self.maxDepth { throw fail("lists and objects are nested more than \(Self.maxDepth) deep") }
-    }
-
-    mutating func object() throws -> JSONValue {
-        try enter()
-        defer { depth -= 1 }
-        i += 1
-        var pairs: [(String, JSONValue)] = []
-        skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
-        while true {
-            skipSpace()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
-                throw fail("expected a field name in double quotes, found \(found)")
-            }
-            let key = try string()
-            skipSpace()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else {
-                throw fail("expected ':' after the field name \"\(key)\", found \(found)")
-            }
-            i += 1
-            skipSpace()
-            pairs.append((key, try value()))
-            skipSpace()
-            guard i < bytes.count else { throw fail("unexpected end of the file; expected ',' or '}'") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
-            throw fail("expected ',' or '}' after the value of \"\(key)\", found \(found)")
-        }
-    }
-
-    mutating func array() throws -> JSONValue {
-        try enter()
-        defer { depth -= 1 }
-        i += 1
-        var items: [JSONValue] = []
-        skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-        while true {
-            skipSpace()
-            items.append(try value())
-            skipSpace()
-            guard i < bytes.count else { throw fail("unexpected end of the file; expected ',' or ']'") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-            throw fail("expected ',' or ']' after a list item, found \(found)")
-        }
-    }
-
-    mutating func string() throws -> String {
-        let start = i
-        i += 1
-        var out: [UInt8] = []
-        while true {
-            guard i < bytes.count else { throw fail("unterminated string (no closing '\"')", at: start) }
-            let b = bytes[i]
-            if b == UInt8(ascii: "\"") { i += 1; break }
-            if b < 0x20 { throw fail("a control character (such as a line break) inside a string; write it as an escape like \\n") }
-            if b != UInt8(ascii: "\\") { out.append(b); i += 1; continue }
-            i += 1
-            guard i < bytes.count else { throw fail("unterminated string (no closing '\"')", at: start) }
-            let e = bytes[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var code = try hex4()
-                if (0xD800..<0xDC00).contains(code) {
-                    guard bytes.count - i >= 6, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
-                        throw fail("a \\u escape of a high surrogate must be followed by a low surrogate", at: i - 6)
-                    }
-                    i += 2
-                    let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else {
-                        throw fail("a \\u escape of a high surrogate must be followed by a low surrogate", at: i - 6)
-                    }
-                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00..<0xE000).contains(code) {
-                    throw fail("a lone low surrogate in a \\u escape", at: i - 6)
-                }
-                out.append(contentsOf: Array(String(Character(UnicodeScalar(code)!)).utf8))
-            default:
-                throw fail("invalid escape '\\\(Character(UnicodeScalar(e)))' in a string", at: i - 2)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    mutating func hex4() throws -> UInt32 {
-        guard bytes.count - i >= 4 else { throw fail("a \\u escape needs 4 hexadecimal digits") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[i]
-            let d: UInt8
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
-            default: throw fail("a \\u escape needs 4 hexadecimal digits")
-            }
-            v = v * 16 + UInt32(d)
-            i += 1
-        }
-        return v
-    }
-
-    mutating func number() throws -> Double {
-        let start = i
-        func isDigit(_ k: Int) -> Bool { k < bytes.count && bytes[k] >= 0x30 && bytes[k] <= 0x39 }
-        if bytes[i] == UInt8(ascii: "-") { i += 1 }
-        guard isDigit(i) else { throw fail("expected a digit after '-', found \(found)") }
-        if bytes[i] == UInt8(ascii: "0") {
-            i += 1
-            if isDigit(i) { throw fail("a number may not start with 0 followed by digits", at: start) }
-        } else {
-            while isDigit(i) { i += 1 }
-        }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
-            i += 1
-            guard isDigit(i) else { throw fail("expected a digit after the decimal point, found \(found)") }
-            while isDigit(i) { i += 1 }
-        }
-        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
-            i += 1
-            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
-            guard isDigit(i) else { throw fail("expected a digit in the exponent, found \(found)") }
-            while isDigit(i) { i += 1 }
-        }
-        let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        guard let d = Double(text), d.isFinite else {
-            throw fail("the number \(text) is out of range", at: start)
-        }
-        return d
-    }
+extension JSONParseOptions {
+    /// Model files: a byte order mark is skipped, lists and objects nest at most 256 deep,
+    /// numbers may not start with 0 followed by digits and must be within Double's range.
+    public static let modelFile = JSONParseOptions(skipsByteOrderMark: true, maxDepth: 256, depthLimitsEveryValue: false,
+                                                   refusesLeadingZeros: true, requiresFiniteNumbers: true)
 }

@@ -110,16 +110,8 @@ public indirect enum Layer: Hashable, Sendable {
                 dilation: Int = 1, bias: Bool = true)
     /// Normalisation over the last axis; weight (starts at 1) and bias (starts at 0) `[C]` when affine.
     case layerNorm(eps: Double = 1e-5, affine: Bool = true)
-    case relu
-    /// `x` if `x > 0` else `negativeSlope * x`.
-    case leakyReLU(negativeSlope: Double = 0.01)
-    case sigmoid
-    case tanh
-    /// Exact GELU: `0.5 x (1 + erf(x / sqrt 2))`.
-    case gelu
-    /// GELU with the tanh approximation.
-    case geluTanh
-    case identity
+    /// An elementwise activation; its type name in model files is the activation's own.
+    case activation(Activation)
     /// Max over windows of positions, per channel, no padding.
     case maxPool1d(kernel: Int, stride: Int)
     /// Mean over windows of positions, per channel, no padding.
@@ -137,13 +129,7 @@ public indirect enum Layer: Hashable, Sendable {
         case .dense: return "dense"
         case .conv1d: return "conv1d"
         case .layerNorm: return "layernorm"
-        case .relu: return "relu"
-        case .leakyReLU: return "leaky_relu"
-        case .sigmoid: return "sigmoid"
-        case .tanh: return "tanh"
-        case .gelu: return "gelu"
-        case .geluTanh: return "gelu_tanh"
-        case .identity: return "identity"
+        case .activation(let a): return a.name
         case .maxPool1d: return "maxpool1d"
         case .avgPool1d: return "avgpool1d"
         case .globalAvgPool1d: return "global_avg_pool1d"
@@ -153,16 +139,13 @@ public indirect enum Layer: Hashable, Sendable {
     }
 
     /// Every layer type name a model file may use.
-    public static let typeNames = ["dense", "conv1d", "layernorm", "relu", "leaky_relu", "sigmoid",
-                                   "tanh", "gelu", "gelu_tanh", "identity", "maxpool1d", "avgpool1d",
-                                   "global_avg_pool1d", "flatten", "residual"]
+    public static let typeNames = ["dense", "conv1d", "layernorm"] + Activation.allTypeNames
+        + ["maxpool1d", "avgpool1d", "global_avg_pool1d", "flatten", "residual"]
 
-    /// Whether this is an elementwise activation (relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh, identity).
+    /// Whether this is an elementwise activation (`Activation.allTypeNames`).
     public var isActivation: Bool {
-        switch self {
-        case .relu, .leakyReLU, .sigmoid, .tanh, .gelu, .geluTanh, .identity: return true
-        default: return false
-        }
+        if case .activation = self { return true }
+        return false
     }
 }
 

@@ -45,11 +45,11 @@ extension Model: Codable {
     public var json: JSONValue {
         var pairs: [(String, JSONValue)] = [("name", .string(name))]
         switch input {
-        case .features(let f): pairs.append(("input", .object([("features", .number(Double(f)))])))
+        case .features(let f): pairs.append(("input", .object([("features", .number(JSONNumber(Double(f))))])))
         case .sequence(let l, let c):
-            pairs.append(("input", .object([("length", .number(Double(l))), ("channels", .number(Double(c)))])))
+            pairs.append(("input", .object([("length", .number(JSONNumber(Double(l)))), ("channels", .number(JSONNumber(Double(c))))])))
         }
-        pairs.append(("batch", .number(Double(batch))))
+        pairs.append(("batch", .number(JSONNumber(Double(batch)))))
         if standardize { pairs.append(("standardize", .bool(true))) }
         pairs.append(("layers", .array(layers.map(\.json))))
         pairs.append(("loss", .object([("type", .string(loss.rawValue))])))
@@ -87,7 +87,7 @@ extension Layer {
     /// The layer as a JSON object with every option spelled out.
     public var json: JSONValue {
         var p: [(String, JSONValue)] = [("type", .string(typeName))]
-        func n(_ v: Int) -> JSONValue { .number(Double(v)) }
+        func n(_ v: Int) -> JSONValue { .number(JSONNumber(Double(v))) }
         switch self {
         case .dense(let units, let bias):
             p += [("units", n(units)), ("bias", .bool(bias))]
@@ -101,14 +101,14 @@ extension Layer {
             p += [("filters", n(filters)), ("kernel", n(kernel)), ("stride", n(stride)), ("padding", pad),
                   ("dilation", n(dilation)), ("bias", .bool(bias))]
         case .layerNorm(let eps, let affine):
-            p += [("eps", .number(eps)), ("affine", .bool(affine))]
-        case .leakyReLU(let slope):
-            p += [("negative_slope", .number(slope))]
+            p += [("eps", .number(JSONNumber(eps))), ("affine", .bool(affine))]
+        case .activation(.leakyReLU(let slope)):
+            p += [("negative_slope", .number(JSONNumber(slope)))]
         case .maxPool1d(let kernel, let stride), .avgPool1d(let kernel, let stride):
             p += [("kernel", n(kernel)), ("stride", n(stride))]
         case .residual(let body):
             p += [("layers", .array(body.map(\.json)))]
-        case .relu, .sigmoid, .tanh, .gelu, .geluTanh, .identity, .globalAvgPool1d, .flatten:
+        case .activation, .globalAvgPool1d, .flatten:
             break
         }
         return .object(p)
@@ -131,11 +131,11 @@ extension Optimizer {
     public var json: JSONValue {
         switch self {
         case .sgd(let lr, let m, let nesterov, let wd):
-            return .object([("type", .string("sgd")), ("lr", .number(lr)), ("momentum", .number(m)),
-                            ("nesterov", .bool(nesterov)), ("weight_decay", .number(wd))])
+            return .object([("type", .string("sgd")), ("lr", .number(JSONNumber(lr))), ("momentum", .number(JSONNumber(m))),
+                            ("nesterov", .bool(nesterov)), ("weight_decay", .number(JSONNumber(wd)))])
         case .adam(let lr, let b1, let b2, let eps, let wd), .adamw(let lr, let b1, let b2, let eps, let wd):
-            return .object([("type", .string(typeName)), ("lr", .number(lr)), ("beta1", .number(b1)),
-                            ("beta2", .number(b2)), ("eps", .number(eps)), ("weight_decay", .number(wd))])
+            return .object([("type", .string(typeName)), ("lr", .number(JSONNumber(lr))), ("beta1", .number(JSONNumber(b1))),
+                            ("beta2", .number(JSONNumber(b2))), ("eps", .number(JSONNumber(eps))), ("weight_decay", .number(JSONNumber(wd)))])
         }
     }
 }
@@ -199,10 +199,11 @@ private final class Reader {
     }
 
     func intValue(_ v: JSONValue, key: String, place: String) -> Int? {
-        guard case .number(let d) = v else {
+        guard case .number(let number) = v else {
             fail(place, "\"\(key)\" must be an integer, got \(v.kindName)")
             return nil
         }
+        let d = number.value
         guard d == d.rounded() else {
             fail(place, "\"\(key)\" must be an integer, got \(JSONValue.format(d))")
             return nil
@@ -223,7 +224,7 @@ private final class Reader {
             fail(o.place, "\"\(key)\" must be a number, got \(v.kindName)")
             return nil
         }
-        return d
+        return d.value
     }
 
     func bool(_ o: Object, _ key: String, place: String? = nil, default def: Bool) -> Bool? {
@@ -320,7 +321,7 @@ private final class Reader {
             let affine = bool(o, "affine", default: true)
             layer = eps.flatMap { e in affine.map { .layerNorm(eps: e, affine: $0) } }
         case "leaky_relu":
-            layer = double(o, "negative_slope", default: 0.01).map { .leakyReLU(negativeSlope: $0) }
+            layer = double(o, "negative_slope", default: 0.01).map { .activation(.leakyReLU(negativeSlope: $0)) }
         case "maxpool1d", "avgpool1d":
             let kernel = int(o, "kernel", place: place)
             let stride = kernel.flatMap { int(o, "stride", place: place, default: $0) }
@@ -329,15 +330,9 @@ private final class Reader {
             } else { layer = nil }
         case "residual":
             layer = required(o, "layers", place: place).flatMap { layers($0, prefix: path + ".") }.map { .residual($0) }
-        case "relu": layer = .relu
-        case "sigmoid": layer = .sigmoid
-        case "tanh": layer = .tanh
-        case "gelu": layer = .gelu
-        case "gelu_tanh": layer = .geluTanh
-        case "identity": layer = .identity
         case "global_avg_pool1d": layer = .globalAvgPool1d
         case "flatten": layer = .flatten
-        default: layer = nil
+        default: layer = Activation(typeName: type).map { .activation($0) }
         }
         return issues.count == before ? layer : nil
     }

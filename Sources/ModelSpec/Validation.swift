@@ -207,7 +207,7 @@ private struct Checker {
             }
         case .layerNorm(let eps, _):
             if !(eps.isFinite && eps > 0) { issue(label, "eps must be a finite number above 0 (got \(eps))") }
-        case .leakyReLU(let slope):
+        case .activation(.leakyReLU(let slope)):
             if !slope.isFinite { issue(label, "negative_slope must be a finite number (got \(slope))") }
         case .maxPool1d(let kernel, let stride), .avgPool1d(let kernel, let stride):
             atLeast1("kernel", kernel)
@@ -217,7 +217,7 @@ private struct Checker {
             if body.isEmpty {
                 issue(label, "a residual block needs at least one layer in \"layers\"")
             }
-        case .relu, .sigmoid, .tanh, .gelu, .geluTanh, .identity, .globalAvgPool1d, .flatten:
+        case .activation, .globalAvgPool1d, .flatten:
             break
         }
         return issues.count == before
@@ -310,7 +310,7 @@ private struct Checker {
                 params += [w, bb]
             }
             output = input
-        case .relu, .leakyReLU, .sigmoid, .tanh, .gelu, .geluTanh, .identity:
+        case .activation:
             guard noteTensor(label, b, input.elementCount) else { return nil }
             output = input
         case .maxPool1d(let kernel, let stride), .avgPool1d(let kernel, let stride):

@@ -140,6 +140,24 @@ public func benchBackend(_ name: String, threads: Int) throws -> any CBackend {
     }
 }
 
+extension Compilation {
+    /// The multiply-adds, times 2, of the products a training step actually runs: the
+    /// BENCHMARKS.md count (`ModelAnalysis.trainingStepFLOPs`, 3 x the forward products) less the
+    /// input-gradient products `train_step` skips (it asks for no gradient of the input). Such a
+    /// product has as many multiply-adds as its layer's forward product.
+    public var performedTrainingStepFLOPs: Int {
+        let skippedLayers = Set(fused.nodes.filter { n in
+            guard n.inputGradientOnly else { return false }
+            switch n.kind {
+            case .matmulGradInput, .conv1dGradInput: return true
+            default: return false
+            }
+        }.map(\.layerPath))
+        let skipped = analysis.layers.filter { skippedLayers.contains($0.path) }.reduce(0) { $0 + $1.forwardFLOPs }
+        return analysis.trainingStepFLOPs - skipped
+    }
+}
+
 /// Compiles the model, then times training steps on one synthetic batch (SyntheticBatch from
 /// the seed, parameters from `NAME_init`) after `warmupSteps` untimed steps, until both
 /// `minSteps` and `minSeconds` are reached. Each step is timed on its own (monotonic clock).

@@ -71,7 +71,7 @@ public struct Checkpoint: Sendable, Equatable {
     /// The checkpoint as a safetensors file (tensors and metadata as documented on the type).
     public func safetensors() throws -> SafetensorsFile {
         let analysis = try model.analyze()
-        let dtype: DType = scalar == .f32 ? .f32 : .f64
+        let dtype = DType(scalar)
         let count = analysis.parameterCount
         guard parameters.count == count else {
             throw CheckpointError.sizeMismatch(what: "parameters", expected: count, found: parameters.count)
@@ -145,7 +145,7 @@ public struct Checkpoint: Sendable, Equatable {
             throw CheckpointError.badMetadata(file: source, key: "val_split", found: meta["val_split"],
                                               expected: "a number in [0, 1)")
         }
-        let dtype: DType = scalar == .f32 ? .f32 : .f64
+        let dtype = DType(scalar)
         let parameters = try Self.readParameters(file, source: source, analysis: analysis, dtype: dtype)
         var state: [Double] = []
         state.reserveCapacity(model.optimizer.stateSlotsPerParameter * analysis.parameterCount)
@@ -276,11 +276,11 @@ public struct ParameterFile: Sendable, Equatable {
             return
         }
         guard let t = file[first.name] else { throw CheckpointError.missingTensor(file: source, name: first.name) }
-        guard t.dtype == .f32 || t.dtype == .f64 else {
+        guard let stored = t.dtype.scalarType else {
             throw CheckpointError.wrongTensor(file: source, name: first.name, expected: "dtype F32 or F64",
                                               found: "dtype \(t.dtype.rawValue)")
         }
-        scalar = t.dtype == .f32 ? .f32 : .f64
+        scalar = stored
         parameters = try Checkpoint.readParameters(file, source: source, analysis: analysis, dtype: t.dtype)
         standardizer = try Checkpoint.readStandardizer(file, source: source, analysis: analysis, required: false)
     }
@@ -288,7 +288,7 @@ public struct ParameterFile: Sendable, Equatable {
     /// The initial parameters for `seed` (identical to the generated `NAME_init`) as a file:
     /// every parameter by name in `scalar`, and metadata `format`, `model`, `dtype`, `seed`.
     public static func initial(_ analysis: ModelAnalysis, seed: UInt64, values: [Double], scalar: ScalarType) throws -> SafetensorsFile {
-        let dtype: DType = scalar == .f32 ? .f32 : .f64
+        let dtype = DType(scalar)
         var tensors: [Tensor] = []
         for p in analysis.parameters {
             tensors.append(try Tensor(name: p.name, shape: p.shape,

@@ -95,7 +95,7 @@ public func computeGradients(_ analysis: ModelAnalysis, parametersFile: String, 
         grads = g.parameters
         input = g.input ?? []
     }
-    let dtype: DType = engine.scalar == .f32 ? .f32 : .f64
+    let dtype = DType(engine.scalar)
     var byName: [String: [Double]] = [:]
     var tensors = [try Tensor(name: "loss", shape: [], doubles: [loss], dtype: dtype)]
     for p in analysis.parameters {

@@ -154,17 +154,9 @@ struct NetworkBuilder {
             let g = LayerNormGeometry(channels: c, groupsPerRow: info.input.elementCount / c, eps: eps)
             return .layerNorm(g, weight: affine ? try parameter(info, .weight, count: c) : nil,
                               bias: affine ? try parameter(info, .bias, count: c) : nil)
-        case .relu, .leakyReLU, .sigmoid, .tanh, .gelu, .geluTanh, .identity:
+        case .activation(let a):
             guard info.output == info.input else { throw mismatch(info) }
-            switch info.layer {
-            case .relu: return .activation(.relu)
-            case .leakyReLU(let slope): return .activation(.leakyReLU(slope: slope))
-            case .sigmoid: return .activation(.sigmoid)
-            case .tanh: return .activation(.tanh)
-            case .gelu: return .activation(.gelu)
-            case .geluTanh: return .activation(.geluTanh)
-            default: return .activation(.identity)
-            }
+            return .activation(a)
         case .maxPool1d(let kernel, let stride):
             return .maxPool(try pool(info, kernel: kernel, stride: stride))
         case .avgPool1d(let kernel, let stride):

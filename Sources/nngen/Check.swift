@@ -18,17 +18,11 @@ enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// Scalar types on the command line.
+/// Scalar types on the command line: one `ScalarType` (by its name) or both.
 enum DTypeChoice: String, ExpressibleByArgument, CaseIterable {
     case f32, f64, both
 
-    var scalars: [ScalarType] {
-        switch self {
-        case .f32: return [.f32]
-        case .f64: return [.f64]
-        case .both: return [.f32, .f64]
-        }
-    }
+    var scalars: [ScalarType] { ScalarType(rawValue: rawValue).map { [$0] } ?? ScalarType.allCases }
 }
 
 /// `nngen check MODEL`: generated gradients against the reference interpreter.

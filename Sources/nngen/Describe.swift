@@ -97,13 +97,13 @@ struct ModelSummary {
             return "conv1d(\(filters), k=\(kernel), s=\(stride), p=\(p), d=\(dilation)\(bias ? "" : noBias))"
         case .layerNorm(let eps, let affine):
             return "layernorm(eps=\(number(eps))\(affine ? "" : ", affine=false"))"
-        case .leakyReLU(let slope):
+        case .activation(.leakyReLU(let slope)):
             return "leaky_relu(\(number(slope)))"
         case .maxPool1d(let kernel, let stride), .avgPool1d(let kernel, let stride):
             return "\(layer.typeName)(k=\(kernel), s=\(stride))"
         case .residual(let body):
             return "residual(\(body.count) \(body.count == 1 ? "layer" : "layers"))"
-        case .relu, .sigmoid, .tanh, .gelu, .geluTanh, .identity, .globalAvgPool1d, .flatten:
+        case .activation, .globalAvgPool1d, .flatten:
             return layer.typeName
         }
     }

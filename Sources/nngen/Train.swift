@@ -119,34 +119,11 @@ struct Train: ParsableCommand {
         let analysis = try spec.analyze(file: modelSource)
 
         // Resuming: the checkpoint decides seed, split and dtype.
-        var checkpoint: Checkpoint?
-        var seed = self.seed ?? TrainingDefaults.seed
-        var split = valSplit ?? TrainingDefaults.validationSplit
-        var scalar = dtype ?? .f32
-        if let resume {
-            let ck = try Checkpoint.read(from: URL(fileURLWithPath: resume))
-            do {
-                try ck.checkSameModel(as: spec, source: resume)
-            } catch let error as CheckpointError {
-                throw UserError("\(error). A resumed run trains the same model: the same MODEL file (none for the "
-                                + "built-in one) with the same --optimizer and --standardize; only --lr may change")
-            }
-            if let s = self.seed, s != ck.seed {
-                throw TrainingError.resumeMismatch(file: resume, what: "seed", checkpoint: "\(ck.seed)", requested: "\(s)")
-            }
-            if let v = valSplit, v != ck.validationSplit {
-                throw TrainingError.resumeMismatch(file: resume, what: "validation split", checkpoint: "\(ck.validationSplit)",
-                                                   requested: "\(v)")
-            }
-            if let d = dtype, d != ck.scalar {
-                throw TrainingError.resumeMismatch(file: resume, what: "dtype", checkpoint: ck.scalar.rawValue, requested: d.rawValue)
-            }
-            seed = ck.seed
-            split = ck.validationSplit
-            scalar = ck.scalar
-            checkpoint = ck
-        }
+        let checkpoint = try resume.map { try Checkpoint.read(from: URL(fileURLWithPath: $0)) }
         let epochs = self.epochs ?? TrainingDefaults.epochs
+        let options = try TrainingOptions.resolving(epochs: epochs, learningRate: lr, seed: seed, validationSplit: valSplit,
+                                                    scalar: dtype, save: save.map { URL(fileURLWithPath: $0) },
+                                                    model: spec, resuming: checkpoint, checkpointFile: resume ?? "")
         if let ck = checkpoint, ck.epoch >= epochs {
             print("\(resume ?? "the checkpoint") already holds \(ck.epoch) epochs; --epochs \(epochs) is the total, so there is "
                   + "nothing to train (pass a larger --epochs to continue)")
@@ -165,17 +142,15 @@ struct Train: ParsableCommand {
         }
         let dataset = try ModelData.load(dataURL, for: analysis)
 
-        let options = TrainingOptions(epochs: epochs, learningRate: lr ?? checkpoint?.model.optimizer.learningRate ?? spec.optimizer.learningRate, seed: seed,
-                                      validationSplit: split, scalar: scalar, save: save.map { URL(fileURLWithPath: $0) })
         let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options, backend: backend.backend,
                                   resume: checkpoint, resumeFile: resume.map { URL(fileURLWithPath: $0) })
         let batch = spec.batch
         let nTrain = trainer.data.train.count
         let dropped = nTrain % batch
         print("training \(spec.name) (\(ModelSummary.grouped(analysis.parameterCount)) parameters, "
-              + "\(spec.optimizer.typeName) lr \(formatLR(options.learningRate)), \(scalar.rawValue), \(backend.rawValue), "
+              + "\(spec.optimizer.typeName) lr \(formatLR(options.learningRate)), \(options.scalar.rawValue), \(backend.rawValue), "
               + "compiled in \(String(format: "%.0f", trainer.compiled.compileSeconds * 1000)) ms) on \(dataURL.path)")
-        print("  \(nTrain) training + \(trainer.data.validation?.count ?? 0) validation samples, seed \(seed); "
+        print("  \(nTrain) training + \(trainer.data.validation?.count ?? 0) validation samples, seed \(options.seed); "
               + "\(nTrain / batch) steps of \(batch) per epoch"
               + (dropped > 0 ? " (the last \(dropped) samples of each epoch's order are dropped)" : "")
               + (checkpoint.map { "; resuming after epoch \($0.epoch)" } ?? ""))

@@ -14,26 +14,26 @@ final class FusionRuleTests: XCTestCase {
     /// dense -> relu -> dense, softmax cross-entropy.
     func mlp() throws -> ModelAnalysis {
         try analyze("fuse_mlp", input: .features(4), batch: 4, loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.1),
-                    [.dense(units: 5), .relu, .dense(units: 3)])
+                    [.dense(units: 5), .activation(.relu), .dense(units: 3)])
     }
 
     /// dense -> layernorm -> relu -> dense -> layernorm (no affine, other eps) -> dense, mse.
     func layerNormModel() throws -> ModelAnalysis {
         try analyze("fuse_ln", input: .features(5), batch: 3, loss: .mse,
-                    [.dense(units: 6), .layerNorm(), .relu, .dense(units: 4), .layerNorm(eps: 0.1, affine: false),
+                    [.dense(units: 6), .layerNorm(), .activation(.relu), .dense(units: 4), .layerNorm(eps: 0.1, affine: false),
                      .dense(units: 2)])
     }
 
     /// conv1d -> relu -> flatten -> dense, bce_with_logits.
     func convModel() throws -> ModelAnalysis {
         try analyze("fuse_conv", input: .sequence(length: 8, channels: 2), batch: 2, loss: .bceWithLogits,
-                    [.conv1d(filters: 3, kernel: 3, padding: .same), .relu, .flatten, .dense(units: 2)])
+                    [.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.relu), .flatten, .dense(units: 2)])
     }
 
     /// dense -> residual(dense, tanh, dense) -> dense, mse.
     func residualModel() throws -> ModelAnalysis {
         try analyze("fuse_res", input: .features(4), batch: 3, loss: .mse,
-                    [.dense(units: 4), .residual([.dense(units: 4), .tanh, .dense(units: 4)]), .dense(units: 2)])
+                    [.dense(units: 4), .residual([.dense(units: 4), .activation(.tanh), .dense(units: 4)]), .dense(units: 2)])
     }
 
     // MARK: tests

@@ -18,7 +18,7 @@ final class GoldenFileTests: XCTestCase {
     /// A 2-layer MLP with softmax cross-entropy and plain SGD, float32.
     func testMLPSoftmaxCrossEntropySGDFloat32() throws {
         let a = try analyze("golden_mlp", input: .features(4), batch: 4, loss: .softmaxCrossEntropy,
-                            optimizer: .sgd(lr: 0.1), [.dense(units: 8), .relu, .dense(units: 3)])
+                            optimizer: .sgd(lr: 0.1), [.dense(units: 8), .activation(.relu), .dense(units: 3)])
         try assertGolden(a, scalar: .f32, file: "golden_mlp_f32")
     }
 
@@ -26,7 +26,7 @@ final class GoldenFileTests: XCTestCase {
     func testConvLayerNormMaxPoolMSEAdamFloat32() throws {
         let a = try analyze("golden_seq", input: .sequence(length: 8, channels: 2), batch: 2, loss: .mse,
                             optimizer: .adam(lr: 0.01),
-                            [.conv1d(filters: 4, kernel: 3, padding: .same), .relu, .layerNorm(),
+                            [.conv1d(filters: 4, kernel: 3, padding: .same), .activation(.relu), .layerNorm(),
                              .maxPool1d(kernel: 2, stride: 2), .flatten, .dense(units: 2)])
         try assertGolden(a, scalar: .f32, file: "golden_seq_f32")
     }
@@ -35,7 +35,7 @@ final class GoldenFileTests: XCTestCase {
     func testResidualGELUBCEAdamWFloat64() throws {
         let a = try analyze("golden_res", input: .features(4), batch: 3, loss: .bceWithLogits,
                             optimizer: .adamw(lr: 0.01),
-                            [.dense(units: 6), .residual([.layerNorm(), .dense(units: 6), .gelu, .dense(units: 6)]),
+                            [.dense(units: 6), .residual([.layerNorm(), .dense(units: 6), .activation(.gelu), .dense(units: 6)]),
                              .dense(units: 1)])
         try assertGolden(a, scalar: .f64, file: "golden_res_f64")
     }

@@ -8,7 +8,7 @@ final class PipelineTests: XCTestCase {
 
     func testLowerGivesOnePrimitivePerPieceOfMath() throws {
         let a = try analyze("lower_mlp", input: .features(3), batch: 2, loss: .mse,
-                            [.dense(units: 4), .relu, .dense(units: 2)])
+                            [.dense(units: 4), .activation(.relu), .dense(units: 2)])
         let g = lower(a)
         XCTAssertEqual(g.tensors.map(\.name), [
             "x", "y", "layers.0.weight", "layers.0.matmul", "layers.0.bias", "layers.0.out", "layers.1.out",
@@ -61,7 +61,7 @@ final class PipelineTests: XCTestCase {
     // MARK: differentiate
 
     func testInputGradientOnlyWhenAskedAndItsNodesAreMarked() throws {
-        let a = try analyze("diff_mlp", input: .features(3), batch: 2, loss: .mse, [.dense(units: 4), .relu, .dense(units: 2)])
+        let a = try analyze("diff_mlp", input: .features(3), batch: 2, loss: .mse, [.dense(units: 4), .activation(.relu), .dense(units: 2)])
         let with = differentiate(lower(a), inputGradient: true)
         let without = differentiate(lower(a), inputGradient: false)
 
@@ -96,7 +96,7 @@ final class PipelineTests: XCTestCase {
         // tanh and layernorm before the first parameter: their backward serves only dx, while the
         // layernorm's scale/shift gradient also gives dweight and dbias.
         let a = try analyze("diff_chain", input: .features(3), batch: 2, loss: .mse,
-                            [.tanh, .layerNorm(), .dense(units: 2)])
+                            [.activation(.tanh), .layerNorm(), .dense(units: 2)])
         let g = differentiate(lower(a), inputGradient: true)
         let marked = g.nodes.filter(\.inputGradientOnly).map { "\($0.layerPath) \($0.kind.name)" }
         XCTAssertEqual(marked, ["layers[1] layernorm_normalize_grad", "layers[0] tanh_grad"])
@@ -111,7 +111,7 @@ final class PipelineTests: XCTestCase {
 
     func testResidualForkSumsBothGradientContributions() throws {
         let a = try analyze("diff_res", input: .features(3), batch: 2, loss: .mse,
-                            [.dense(units: 4), .residual([.dense(units: 4), .tanh]), .dense(units: 2)])
+                            [.dense(units: 4), .residual([.dense(units: 4), .activation(.tanh)]), .dense(units: 2)])
         let g = differentiate(lower(a), inputGradient: true)
         let adds = g.nodes.filter { $0.kind == .add && $0.phase == .backward }
         XCTAssertEqual(adds.count, 1)
@@ -132,7 +132,7 @@ final class PipelineTests: XCTestCase {
 
         // A residual on the input itself: the input gradient is the sum, and only dx needs it.
         let b = try analyze("diff_res_in", input: .features(3), batch: 2, loss: .mse,
-                            [.residual([.dense(units: 3), .tanh]), .dense(units: 2)])
+                            [.residual([.dense(units: 3), .activation(.tanh)]), .dense(units: 2)])
         let h = differentiate(lower(b), inputGradient: true)
         let dx = try XCTUnwrap(h.inputGradient)
         let sum = try XCTUnwrap(h.producer(of: dx))
@@ -148,7 +148,7 @@ final class PipelineTests: XCTestCase {
     func plannerTestModels() throws -> [ModelAnalysis] {
         [
             try analyze("plan_res_seq", input: .sequence(length: 6, channels: 3), batch: 2, loss: .mse,
-                        [.residual([.conv1d(filters: 3, kernel: 3, padding: .same), .relu,
+                        [.residual([.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.relu),
                                     .conv1d(filters: 3, kernel: 3, padding: .same, dilation: 2)]),
                          .layerNorm(), .residual([.layerNorm(affine: false), .residual([.conv1d(filters: 3, kernel: 1)])]),
                          .flatten, .dense(units: 2)]),
@@ -156,7 +156,7 @@ final class PipelineTests: XCTestCase {
                         [.conv1d(filters: 3, kernel: 3, padding: .valid), .maxPool1d(kernel: 3, stride: 2),
                          .avgPool1d(kernel: 2, stride: 1), .globalAvgPool1d, .dense(units: 3)]),
             try analyze("plan_nested", input: .features(4), batch: 3, loss: .softmaxCrossEntropy,
-                        [.dense(units: 4), .residual([.dense(units: 4), .tanh, .residual([.layerNorm(), .dense(units: 4), .gelu])]),
+                        [.dense(units: 4), .residual([.dense(units: 4), .activation(.tanh), .residual([.layerNorm(), .dense(units: 4), .activation(.gelu)])]),
                          .dense(units: 3)]),
             try analyze("plan_tiny", input: .features(2), batch: 1, loss: .bceWithLogits, [.dense(units: 1)]),
         ]
@@ -273,8 +273,8 @@ final class PipelineTests: XCTestCase {
 
     func testDumpAfterEveryStageNamesTheNodes() throws {
         let a = try analyze("dump_model", input: .sequence(length: 6, channels: 2), batch: 2, loss: .softmaxCrossEntropy,
-                            [.conv1d(filters: 3, kernel: 3, padding: .same), .relu, .layerNorm(),
-                             .residual([.conv1d(filters: 3, kernel: 1), .gelu]), .flatten, .dense(units: 3)])
+                            [.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.relu), .layerNorm(),
+                             .residual([.conv1d(filters: 3, kernel: 1), .activation(.gelu)]), .flatten, .dense(units: 3)])
         let c = compile(a, options: CompileOptions(scalar: .f32))
         for stage in Stage.allCases {
             let text = c.dump(after: stage)

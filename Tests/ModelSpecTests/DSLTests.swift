@@ -10,9 +10,9 @@ final class DSLTests: XCTestCase {
             Dense(10)
         }
         XCTAssertEqual(m, Model(name: "digits", input: .features(64), batch: 32,
-                                layers: [.dense(units: 128, bias: true), .relu,
+                                layers: [.dense(units: 128, bias: true), .activation(.relu),
                                          .residual([.layerNorm(eps: 1e-5, affine: true),
-                                                    .dense(units: 128, bias: true), .gelu]),
+                                                    .dense(units: 128, bias: true), .activation(.gelu)]),
                                          .dense(units: 10, bias: true)],
                                 loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.05, momentum: 0, nesterov: false, weightDecay: 0),
                                 standardize: false))
@@ -33,7 +33,7 @@ final class DSLTests: XCTestCase {
         XCTAssertEqual(m.layers, [
             .conv1d(filters: 3, kernel: 5, stride: 1, padding: .explicit(0), dilation: 1, bias: true),
             .layerNorm(eps: 1e-5, affine: true),
-            .leakyReLU(negativeSlope: 0.01),
+            .activation(.leakyReLU(negativeSlope: 0.01)),
             .maxPool1d(kernel: 2, stride: 2),
             .avgPool1d(kernel: 3, stride: 1),
             .flatten,
@@ -49,23 +49,23 @@ final class DSLTests: XCTestCase {
             for w in widths { Dense(w); Tanh() }
             if deep { Residual { Dense(4); Sigmoid() } } else { Identity() }
             if !deep { GELUTanh() }
-            Layer.relu
-            [Layer.identity, .dense(units: 1)]
+            Layer.activation(.relu)
+            [Layer.activation(.identity), .dense(units: 1)]
         }
-        XCTAssertEqual(m.layers, [.dense(units: 8), .tanh, .dense(units: 4), .tanh,
-                                  .residual([.dense(units: 4), .sigmoid]), .relu, .identity, .dense(units: 1)])
+        XCTAssertEqual(m.layers, [.dense(units: 8), .activation(.tanh), .dense(units: 4), .activation(.tanh),
+                                  .residual([.dense(units: 4), .activation(.sigmoid)]), .activation(.relu), .activation(.identity), .dense(units: 1)])
         let shallow = !deep
         let n = Model("n", input: .sequence(length: 4, channels: 2), batch: 1, loss: .mse) {
             if shallow { Identity() } else { GELUTanh(); GlobalAvgPool1D() }
             Dense(1)
         }
-        XCTAssertEqual(n.layers, [.geluTanh, .globalAvgPool1d, .dense(units: 1)])
+        XCTAssertEqual(n.layers, [.activation(.geluTanh), .globalAvgPool1d, .dense(units: 1)])
         XCTAssertEqual(n.validate(), [])
     }
 
     func testTypeNamesAndActivations() {
-        let all: [Layer] = [.dense(units: 1), .conv1d(filters: 1, kernel: 1), .layerNorm(), .relu, .leakyReLU(),
-                            .sigmoid, .tanh, .gelu, .geluTanh, .identity, .maxPool1d(kernel: 2, stride: 2),
+        let all: [Layer] = [.dense(units: 1), .conv1d(filters: 1, kernel: 1), .layerNorm(), .activation(.relu), .activation(.leakyReLU()),
+                            .activation(.sigmoid), .activation(.tanh), .activation(.gelu), .activation(.geluTanh), .activation(.identity), .maxPool1d(kernel: 2, stride: 2),
                             .avgPool1d(kernel: 2, stride: 2), .globalAvgPool1d, .flatten, .residual([])]
         XCTAssertEqual(all.map(\.typeName), Layer.typeNames)
         XCTAssertEqual(all.filter(\.isActivation).map(\.typeName),

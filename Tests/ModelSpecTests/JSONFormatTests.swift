@@ -37,8 +37,8 @@ final class JSONFormatTests: XCTestCase {
             """)
         let back = try decodeModel(text)
         XCTAssertEqual(back, Self.digits)
-        XCTAssertEqual(back.layers, [.dense(units: 128, bias: true), .relu,
-                                     .residual([.layerNorm(eps: 1e-5, affine: true), .dense(units: 128, bias: true), .gelu]),
+        XCTAssertEqual(back.layers, [.dense(units: 128, bias: true), .activation(.relu),
+                                     .residual([.layerNorm(eps: 1e-5, affine: true), .dense(units: 128, bias: true), .activation(.gelu)]),
                                      .dense(units: 10, bias: true)])
         XCTAssertEqual(back.jsonString, text, "writing is stable")
     }
@@ -135,7 +135,7 @@ final class JSONFormatTests: XCTestCase {
         XCTAssertEqual(model.layers, [
             .conv1d(filters: 4, kernel: 3, stride: 1, padding: .explicit(0), dilation: 1, bias: true),
             .layerNorm(eps: 1e-5, affine: true),
-            .leakyReLU(negativeSlope: 0.01),
+            .activation(.leakyReLU(negativeSlope: 0.01)),
             .maxPool1d(kernel: 2, stride: 2),
             .avgPool1d(kernel: 3, stride: 3),
             .flatten,
@@ -189,7 +189,7 @@ final class JSONFormatTests: XCTestCase {
     func testExtremeNumbersReadBackExactly() throws {
         var m = Self.digits
         m.optimizer = .adam(lr: 0.1 + 0.2, beta1: 0.9, beta2: 0.999999, eps: .leastNonzeroMagnitude, weightDecay: 1.0 / 3)
-        m.layers[2] = .residual([.layerNorm(eps: 1.2345678901234567e-7), .dense(units: 128), .leakyReLU(negativeSlope: -0.0625)])
+        m.layers[2] = .residual([.layerNorm(eps: 1.2345678901234567e-7), .dense(units: 128), .activation(.leakyReLU(negativeSlope: -0.0625))])
         XCTAssertEqual(try decodeModel(m.jsonString), m)
     }
 
@@ -242,7 +242,7 @@ final class JSONFormatTests: XCTestCase {
             XCTAssertNoThrow(try model.analyze(file: url.path))
         }
         let digits = try Model.load(from: repositoryRoot.appendingPathComponent("examples/digits_mlp.json"))
-        XCTAssertEqual(digits.layers, [.dense(units: 128), .relu, .dense(units: 64), .relu, .dense(units: 10)])
+        XCTAssertEqual(digits.layers, [.dense(units: 128), .activation(.relu), .dense(units: 64), .activation(.relu), .dense(units: 10)])
         XCTAssertEqual(digits.loss, .softmaxCrossEntropy)
         XCTAssertEqual(digits.batch, 32)
         XCTAssertTrue(digits.standardize)

@@ -10,7 +10,7 @@ import XCTest
 final class BenchTests: XCTestCase {
     func tinyModel() throws -> ModelAnalysis {
         try analyzeTestModel("bench_tiny", input: .features(8), batch: 4, loss: .softmaxCrossEntropy,
-                             optimizer: .sgd(lr: 0.01), [.dense(units: 16), .relu, .dense(units: 3)])
+                             optimizer: .sgd(lr: 0.01), [.dense(units: 16), .activation(.relu), .dense(units: 3)])
     }
 
     func testNumbersAreConsistent() throws {

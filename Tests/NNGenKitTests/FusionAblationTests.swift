@@ -15,13 +15,13 @@ final class FusionAblationTests: XCTestCase {
         [
             try analyzeTestModel("ablate_seq", input: .sequence(length: 8, channels: 2), batch: 2, loss: .softmaxCrossEntropy,
                         optimizer: .adam(lr: 0.01),
-                        [.conv1d(filters: 3, kernel: 3, padding: .same), .relu, .layerNorm(), .relu,
-                         .residual([.conv1d(filters: 3, kernel: 1), .tanh, .conv1d(filters: 3, kernel: 1)]),
-                         .layerNorm(affine: false), .flatten, .dense(units: 4), .gelu, .dense(units: 3)]),
+                        [.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.relu), .layerNorm(), .activation(.relu),
+                         .residual([.conv1d(filters: 3, kernel: 1), .activation(.tanh), .conv1d(filters: 3, kernel: 1)]),
+                         .layerNorm(affine: false), .flatten, .dense(units: 4), .activation(.gelu), .dense(units: 3)]),
             try analyzeTestModel("ablate_vec", input: .features(5), batch: 3, loss: .bceWithLogits,
                         optimizer: .sgd(lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01),
-                        [.dense(units: 6), .layerNorm(), .residual([.dense(units: 6), .sigmoid, .dense(units: 6)]),
-                         .leakyReLU(negativeSlope: 0.1), .dense(units: 2)]),
+                        [.dense(units: 6), .layerNorm(), .residual([.dense(units: 6), .activation(.sigmoid), .dense(units: 6)]),
+                         .activation(.leakyReLU(negativeSlope: 0.1)), .dense(units: 2)]),
         ]
     }
 

@@ -12,12 +12,12 @@ import XCTest
 final class GradCommandTests: XCTestCase {
     func iris() throws -> ModelAnalysis {
         try analyzeTestModel("grad_iris", input: .features(4), batch: 3, loss: .softmaxCrossEntropy,
-                    [.dense(units: 5), .tanh, .dense(units: 3)])
+                    [.dense(units: 5), .activation(.tanh), .dense(units: 3)])
     }
 
     func sequenceModel() throws -> ModelAnalysis {
         try analyzeTestModel("grad_seq", input: .sequence(length: 6, channels: 2), batch: 2, loss: .mse,
-                    [.conv1d(filters: 3, kernel: 3, padding: .same), .gelu, .layerNorm(), .flatten, .dense(units: 2)])
+                    [.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.gelu), .layerNorm(), .flatten, .dense(units: 2)])
     }
 
     /// Writes the model's initial parameters (seed 7) and a synthetic batch; returns their paths.

@@ -15,30 +15,30 @@ final class ProductKernelTests: XCTestCase {
     static func oddModels() throws -> [ModelAnalysis] {
         [
             try analyzeTestModel("odd_dense", input: .features(37), batch: 7, loss: .mse, optimizer: .sgd(lr: 0.01),
-                                 [.dense(units: 13), .relu, .dense(units: 5)]),
+                                 [.dense(units: 13), .activation(.relu), .dense(units: 5)]),
             try analyzeTestModel("odd_activations", input: .features(37), batch: 7, loss: .softmaxCrossEntropy,
                                  optimizer: .adam(lr: 0.01),
-                                 [.dense(units: 29), .geluTanh, .dense(units: 19), .tanh, .dense(units: 17), .sigmoid,
-                                  .dense(units: 23), .leakyReLU(), .dense(units: 9), .gelu, .dense(units: 3)]),
+                                 [.dense(units: 29), .activation(.geluTanh), .dense(units: 19), .activation(.tanh), .dense(units: 17), .activation(.sigmoid),
+                                  .dense(units: 23), .activation(.leakyReLU()), .dense(units: 9), .activation(.gelu), .dense(units: 3)]),
             // 1100 inputs: two packed blocks of the reduction (1024 floats of 16 columns at most).
             try analyzeTestModel("long_reduction", input: .features(1100), batch: 5, loss: .bceWithLogits,
                                  optimizer: .sgd(lr: 0.01, momentum: 0.9),
-                                 [.dense(units: 33), .relu,
-                                  .residual([.layerNorm(), .dense(units: 41), .geluTanh, .dense(units: 33)]),
+                                 [.dense(units: 33), .activation(.relu),
+                                  .residual([.layerNorm(), .dense(units: 41), .activation(.geluTanh), .dense(units: 33)]),
                                   .dense(units: 2)]),
             // The weight gradient of the first layer (150 x 300 from 70 rows) packs dout^T first:
             // dout is bigger than the level-1 cache, x too big to read in place; 70 rows, no 8 x 8 blocks.
             try analyzeTestModel("transposed_dout", input: .features(300), batch: 70, loss: .mse,
                                  optimizer: .sgd(lr: 0.01),
-                                 [.dense(units: 150), .tanh, .dense(units: 3)]),
+                                 [.dense(units: 150), .activation(.tanh), .dense(units: 3)]),
             // A head of 5 outputs (fewer than a tile is wide) on 21 rows: out^T in tiles, 19-long reductions.
             try analyzeTestModel("narrow_head", input: .features(37), batch: 21, loss: .softmaxCrossEntropy,
                                  optimizer: .sgd(lr: 0.01),
-                                 [.dense(units: 19), .relu, .dense(units: 5)]),
+                                 [.dense(units: 19), .activation(.relu), .dense(units: 5)]),
             try analyzeTestModel("odd_conv", input: .sequence(length: 13, channels: 1), batch: 3, loss: .mse,
                                  optimizer: .adamw(lr: 0.01),
-                                 [.conv1d(filters: 17, kernel: 3, padding: .explicit(4)), .geluTanh,
-                                  .conv1d(filters: 9, kernel: 4, padding: .same), .relu,
+                                 [.conv1d(filters: 17, kernel: 3, padding: .explicit(4)), .activation(.geluTanh),
+                                  .conv1d(filters: 9, kernel: 4, padding: .same), .activation(.relu),
                                   .conv1d(filters: 21, kernel: 5, stride: 3, padding: .explicit(1)), .layerNorm(),
                                   .globalAvgPool1d, .dense(units: 2)]),
         ]
@@ -84,11 +84,11 @@ final class ProductKernelTests: XCTestCase {
         [
             try analyzeTestModel("threaded_mlp", input: .features(256), batch: 64, loss: .softmaxCrossEntropy,
                                  optimizer: .sgd(lr: 0.01),
-                                 [.dense(units: 264), .relu, .residual([.layerNorm(), .dense(units: 264), .geluTanh]),
+                                 [.dense(units: 264), .activation(.relu), .residual([.layerNorm(), .dense(units: 264), .activation(.geluTanh)]),
                                   .dense(units: 10)]),
             try analyzeTestModel("threaded_conv", input: .sequence(length: 64, channels: 32), batch: 8, loss: .mse,
                                  optimizer: .sgd(lr: 0.01),
-                                 [.conv1d(filters: 40, kernel: 5, padding: .explicit(2)), .relu, .flatten,
+                                 [.conv1d(filters: 40, kernel: 5, padding: .explicit(2)), .activation(.relu), .flatten,
                                   .dense(units: 3)]),
         ]
     }
@@ -142,7 +142,7 @@ final class ProductKernelTests: XCTestCase {
         ]
         for o in optimizers {
             let a = try analyzeTestModel("opt_\(o.typeName)", input: .features(21), batch: 6, loss: .softmaxCrossEntropy,
-                                         optimizer: o, [.dense(units: 19), .relu, .dense(units: 4)])
+                                         optimizer: o, [.dense(units: 19), .activation(.relu), .dense(units: 4)])
             for scalar in [ScalarType.f32, .f64] {
                 var results: [(params: [Double], state: [Double])] = []
                 var start: [Double] = []

@@ -91,7 +91,7 @@ final class ErrorTests: XCTestCase {
     }
 
     func testAlteredAnalysisIsReportedNotCrashed() throws {
-        var analysis = try analyze("alt", input: .features(3), batch: 2, loss: .mse, [.dense(units: 2), .relu])
+        var analysis = try analyze("alt", input: .features(3), batch: 2, loss: .mse, [.dense(units: 2), .activation(.relu)])
         analysis.layers.removeLast()
         let r = ReferenceInterpreter(analysis)
         assertReferenceError({ try r.forward(parameters: [Double](repeating: 0, count: 8), input: [Double](repeating: 0, count: 6)) },

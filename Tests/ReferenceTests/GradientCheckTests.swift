@@ -42,40 +42,40 @@ final class GradientCheckTests: XCTestCase {
 
     func testDenseReLUMSEWithSeveralOutputs() throws {
         try check("mlp_relu_mse", input: .features(4), batch: 3, loss: .mse,
-                  [.dense(units: 5), .relu, .dense(units: 3)])
+                  [.dense(units: 5), .activation(.relu), .dense(units: 3)])
     }
 
     func testDenseWithoutBiasLeakyReLUBCE() throws {
         try check("dense_nobias_leaky02_bce", input: .features(3), batch: 3, loss: .bceWithLogits,
-                  [.dense(units: 4, bias: false), .leakyReLU(negativeSlope: 0.2), .dense(units: 2)])
+                  [.dense(units: 4, bias: false), .activation(.leakyReLU(negativeSlope: 0.2)), .dense(units: 2)])
     }
 
     func testEverySmoothActivationSoftmaxCE() throws {
         try check("activations_softmax_ce", input: .features(4), batch: 3, loss: .softmaxCrossEntropy,
-                  [.dense(units: 5), .sigmoid, .dense(units: 5), .tanh, .dense(units: 5), .gelu,
-                   .dense(units: 5), .geluTanh, .identity, .leakyReLU(), .dense(units: 3)])
+                  [.dense(units: 5), .activation(.sigmoid), .dense(units: 5), .activation(.tanh), .dense(units: 5), .activation(.gelu),
+                   .dense(units: 5), .activation(.geluTanh), .activation(.identity), .activation(.leakyReLU()), .dense(units: 3)])
     }
 
     func testLayerNormOnVectorsAffineAndNotWithCustomEps() throws {
         try check("layernorm_vector_mse", input: .features(5), batch: 3, loss: .mse,
-                  [.dense(units: 6), .layerNorm(), .tanh, .dense(units: 4),
+                  [.dense(units: 6), .layerNorm(), .activation(.tanh), .dense(units: 4),
                    .layerNorm(eps: 0.1, affine: false), .dense(units: 2)])
     }
 
     func testConvStride2IntegerPaddingBCE() throws {
         try check("conv_s2_pad1_relu_bce", input: .sequence(length: 9, channels: 2), loss: .bceWithLogits,
-                  [.conv1d(filters: 3, kernel: 3, stride: 2, padding: .explicit(1)), .relu, .flatten, .dense(units: 2)])
+                  [.conv1d(filters: 3, kernel: 3, stride: 2, padding: .explicit(1)), .activation(.relu), .flatten, .dense(units: 2)])
     }
 
     func testConvDilation2SamePaddingEvenKernelNoBiasGlobalPoolCE() throws {
         try check("conv_d2_same_even_same_gap_ce", input: .sequence(length: 8, channels: 2), loss: .softmaxCrossEntropy,
-                  [.conv1d(filters: 4, kernel: 3, padding: .same, dilation: 2), .tanh,
+                  [.conv1d(filters: 4, kernel: 3, padding: .same, dilation: 2), .activation(.tanh),
                    .conv1d(filters: 2, kernel: 2, padding: .same, bias: false), .globalAvgPool1d, .dense(units: 3)])
     }
 
     func testConvStride3Dilation2ValidNoBiasGELU() throws {
         try check("conv_s3_d2_valid_nobias_mse", input: .sequence(length: 12, channels: 2), loss: .mse,
-                  [.conv1d(filters: 2, kernel: 2, stride: 3, padding: .valid, dilation: 2, bias: false), .gelu,
+                  [.conv1d(filters: 2, kernel: 2, stride: 3, padding: .valid, dilation: 2, bias: false), .activation(.gelu),
                    .globalAvgPool1d, .dense(units: 2)])
     }
 
@@ -87,32 +87,32 @@ final class GradientCheckTests: XCTestCase {
 
     func testPoolsWithStrideAboveKernel() throws {
         try check("avg2s3_conv_leaky_max2s3_bce", input: .sequence(length: 20, channels: 2), loss: .bceWithLogits,
-                  [.avgPool1d(kernel: 2, stride: 3), .conv1d(filters: 3, kernel: 2), .leakyReLU(negativeSlope: 0.1),
+                  [.avgPool1d(kernel: 2, stride: 3), .conv1d(filters: 3, kernel: 2), .activation(.leakyReLU(negativeSlope: 0.1)),
                    .maxPool1d(kernel: 2, stride: 3), .flatten, .dense(units: 1)])
     }
 
     func testMaxPoolStrideEqualsKernelLayerNormOnSequence() throws {
         try check("conv_pad2_gelutanh_max2_ln_ce", input: .sequence(length: 8, channels: 2), loss: .softmaxCrossEntropy,
-                  [.conv1d(filters: 4, kernel: 3, padding: .explicit(2)), .geluTanh, .maxPool1d(kernel: 2, stride: 2),
+                  [.conv1d(filters: 4, kernel: 3, padding: .explicit(2)), .activation(.geluTanh), .maxPool1d(kernel: 2, stride: 2),
                    .layerNorm(), .flatten, .dense(units: 3)])
     }
 
     func testResidualInsideResidualOnVectors() throws {
         try check("nested_residual_vector_ce", input: .features(4), batch: 3, loss: .softmaxCrossEntropy,
                   [.dense(units: 4),
-                   .residual([.dense(units: 4), .tanh, .residual([.layerNorm(), .dense(units: 4), .gelu])]),
+                   .residual([.dense(units: 4), .activation(.tanh), .residual([.layerNorm(), .dense(units: 4), .activation(.gelu)])]),
                    .dense(units: 3)])
     }
 
     func testThreeNestedResidualsOnTheInput() throws {
         try check("triple_nested_residual_mse", input: .features(3), loss: .mse,
-                  [.residual([.residual([.residual([.dense(units: 3), .sigmoid])]), .dense(units: 3)]),
+                  [.residual([.residual([.residual([.dense(units: 3), .activation(.sigmoid)])]), .dense(units: 3)]),
                    .dense(units: 2)])
     }
 
     func testResidualWithConvOnSequences() throws {
         try check("residual_conv_sequence_mse", input: .sequence(length: 6, channels: 3), loss: .mse,
-                  [.residual([.conv1d(filters: 3, kernel: 3, padding: .same), .relu,
+                  [.residual([.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.relu),
                               .conv1d(filters: 3, kernel: 3, padding: .same, dilation: 2)]),
                    .layerNorm(),
                    .residual([.layerNorm(affine: false), .residual([.conv1d(filters: 3, kernel: 1)])]),

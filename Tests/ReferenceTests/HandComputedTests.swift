@@ -89,27 +89,27 @@ final class HandComputedTests: XCTestCase {
 
     func testActivationValues() throws {
         let x = [-1.5, -0.25, 0.5, 2]
-        assertClose(try activation(.relu, x), [0, 0, 0.5, 2], tolerance: 0)
+        assertClose(try activation(.activation(.relu), x), [0, 0, 0.5, 2], tolerance: 0)
         // negative side times the slope: -1.5*0.1 = -0.15, -0.25*0.1 = -0.025
-        assertClose(try activation(.leakyReLU(negativeSlope: 0.1), x), [-0.15, -0.025, 0.5, 2], tolerance: 1e-16)
-        assertClose(try activation(.identity, x), x, tolerance: 0)
+        assertClose(try activation(.activation(.leakyReLU(negativeSlope: 0.1)), x), [-0.15, -0.025, 0.5, 2], tolerance: 1e-16)
+        assertClose(try activation(.activation(.identity), x), x, tolerance: 0)
         // 1 / (1 + e^-x)
-        assertClose(try activation(.sigmoid, x),
+        assertClose(try activation(.activation(.sigmoid), x),
                     [0.18242552380635635, 0.4378234991142019, 0.6224593312018546, 0.8807970779778824], tolerance: 1e-15)
-        assertClose(try activation(.tanh, x),
+        assertClose(try activation(.activation(.tanh), x),
                     [-0.9051482536448664, -0.24491866240370913, 0.46211715726000974, 0.9640275800758169], tolerance: 1e-15)
         // 0.5 x (1 + erf(x / sqrt 2)), e.g. gelu(2) = 2 * Phi(2) = 2 * 0.97724986805182 = 1.95449973610364
-        assertClose(try activation(.gelu, x),
+        assertClose(try activation(.activation(.gelu), x),
                     [-0.1002108019032871, -0.10032341857926907, 0.34573123063700656, 1.9544997361036416], tolerance: 1e-15)
         // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-        assertClose(try activation(.geluTanh, x),
+        assertClose(try activation(.activation(.geluTanh), x),
                     [-0.10042842301976708, -0.100324649298315, 0.34571400982514394, 1.954597694087775], tolerance: 1e-15)
     }
 
     func testReLUAndLeakyGradientAtExactlyZero() throws {
         // mse against 0 on x = [0, 1]: dL/dy = 2 y / 2 = y, and dy/dx at x = 0 is 0 (relu)
         // or the slope (leaky), as PyTorch's backward gives.
-        for (layer, atZero) in [(Layer.relu, 0.0), (.leakyReLU(negativeSlope: 0.3), 0.3)] {
+        for (layer, atZero) in [(Layer.activation(.relu), 0.0), (.activation(.leakyReLU(negativeSlope: 0.3)), 0.3)] {
             let a = try analyze("kink", input: .features(2), batch: 1, loss: .mse, [.dense(units: 2), layer])
             let r = ReferenceInterpreter(a)
             // W = I, b = [0, 0]: the activation sees x itself. Target [-1, 0]: dL/dy = y - t = [1, 1].
@@ -214,7 +214,7 @@ final class HandComputedTests: XCTestCase {
 
     func testTraceFollowsTheAnalysisOrder() throws {
         let a = try analyze("trace", input: .features(3), batch: 2, loss: .mse,
-                            [.dense(units: 3), .residual([.relu, .residual([.dense(units: 3)])]), .dense(units: 1)])
+                            [.dense(units: 3), .residual([.activation(.relu), .residual([.dense(units: 3)])]), .dense(units: 1)])
         let r = ReferenceInterpreter(a)
         var rng = Xoshiro256StarStar(seed: 1)
         let p = r.initialParameters(seed: 2)

@@ -35,7 +35,7 @@ func kinkDistance(_ interpreter: ReferenceInterpreter, parameters: [Double], inp
     var distance = Double.infinity
     for entry in try interpreter.trace(parameters: parameters, input: input) {
         switch entry.layer.layer {
-        case .relu, .leakyReLU:
+        case .activation(.relu), .activation(.leakyReLU):
             for x in entry.input { distance = min(distance, abs(x)) }
         case .maxPool1d(let kernel, let stride):
             guard case .sequence(let length, let channels) = entry.layer.input else { continue }

@@ -1,15 +1,5 @@
 import ModelSpec
 
-/// The scalar type of generated code.
-public enum ScalarType: String, Sendable, CaseIterable {
-    case f32, f64
-
-    /// The C type name.
-    public var cName: String { self == .f32 ? "float" : "double" }
-    /// Bytes per element.
-    public var size: Int { self == .f32 ? 4 : 8 }
-}
-
 /// Identifies a tensor in a `Graph`.
 public struct TensorID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let raw: Int
@@ -44,40 +34,6 @@ public struct TensorInfo: Hashable, Sendable {
     public var role: TensorRole
     /// Elements.
     public var count: Int { shape.reduce(1, *) }
-}
-
-/// Elementwise activations, as in CONVENTIONS.md.
-public enum Activation: Hashable, Sendable {
-    case relu
-    case leakyReLU(Double)
-    case sigmoid
-    case tanh
-    case gelu
-    case geluTanh
-    case identity
-
-    /// The model-file name.
-    public var name: String {
-        switch self {
-        case .relu: return "relu"
-        case .leakyReLU: return "leaky_relu"
-        case .sigmoid: return "sigmoid"
-        case .tanh: return "tanh"
-        case .gelu: return "gelu"
-        case .geluTanh: return "gelu_tanh"
-        case .identity: return "identity"
-        }
-    }
-
-    /// Whether the derivative can be computed from the activation's output alone, so the
-    /// pre-activation need not be kept for backward.
-    public var derivativeFromOutput: Bool {
-        switch self {
-        case .relu, .sigmoid, .tanh, .identity: return true
-        case .leakyReLU(let s): return s > 0
-        case .gelu, .geluTanh: return false
-        }
-    }
 }
 
 /// Conv1d attributes with resolved padding and lengths.

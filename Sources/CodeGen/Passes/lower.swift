@@ -104,9 +104,9 @@ private struct Lowering {
             let y = graph.addTensor("\(tag).out", outShape)
             node(.scaleShift, [xhat, w, b], [y], info)
             return y
-        case .relu, .leakyReLU, .sigmoid, .tanh, .gelu, .geluTanh, .identity:
+        case .activation(let a):
             let y = graph.addTensor("\(tag).out", outShape)
-            node(.activation(activation(of: info.layer)), [x], [y], info)
+            node(.activation(a), [x], [y], info)
             return y
         case .maxPool1d(let k, let s):
             let y = graph.addTensor("\(tag).out", outShape)
@@ -130,18 +130,5 @@ private struct Lowering {
             node(.add, [f, x], [y], info)
             return y
         }
-    }
-}
-
-/// The activation a layer applies (for activation layers only).
-func activation(of layer: Layer) -> Activation {
-    switch layer {
-    case .relu: return .relu
-    case .leakyReLU(let s): return .leakyReLU(s)
-    case .sigmoid: return .sigmoid
-    case .tanh: return .tanh
-    case .gelu: return .gelu
-    case .geluTanh: return .geluTanh
-    default: return .identity
     }
 }

@@ -1,19 +1,12 @@
 import Foundation
+import ModelSpec
 
 // Elementwise activations (CONVENTIONS.md): relu, leaky_relu, sigmoid, tanh, gelu (exact),
 // gelu_tanh, identity. Each has its value and its derivative, both functions of the input x;
 // the backward pass is dx = dy * f'(x).
 
-/// One elementwise activation function.
-enum Activation: Hashable, Sendable {
-    case relu
-    case leakyReLU(slope: Double)
-    case sigmoid
-    case tanh
-    case gelu
-    case geluTanh
-    case identity
-
+/// The reference math of each activation (ModelSpec's `Activation`).
+extension Activation {
     /// `sqrt(2 / pi)`, the constant of the tanh approximation of GELU.
     static let geluTanhScale = (2 / Double.pi).squareRoot()
     /// The cubic coefficient of the tanh approximation of GELU.

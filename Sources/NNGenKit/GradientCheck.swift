@@ -15,8 +15,28 @@ public struct CheckRow: Sendable {
     public var maxRelativeError: Double
     /// The tolerance on the relative error.
     public var tolerance: Double
+    /// The element with the largest absolute error (nil for an empty tensor).
+    public var worst: WorstElement? = nil
+    /// The first few elements of both sides (as llm.c's check prints them).
+    public var firstGenerated: [Double] = []
+    public var firstReference: [Double] = []
+    /// The generated function that wrote the tensor (a kernel, `NAME_init`, `NAME_optimizer`).
+    public var writer: String? = nil
     /// Whether the row passes.
     public var passed: Bool { maxRelativeError <= tolerance && maxRelativeError.isFinite }
+}
+
+/// Where a check row's largest error is: the element's index in the tensor's shape and flat,
+/// and both values.
+public struct WorstElement: Sendable, Equatable {
+    /// The index in each dimension of the tensor's shape (`[3, 17]`).
+    public var position: [Int]
+    /// The index in the flat tensor.
+    public var flatIndex: Int
+    /// The generated code's value.
+    public var generated: Double
+    /// The reference interpreter's value.
+    public var reference: Double
 }
 
 /// The outcome of `checkGradients` for one back end and scalar type.
@@ -73,17 +93,32 @@ public struct SyntheticBatch: Sendable {
     }
 }
 
-/// Compares `a` (generated) with `b` (reference).
-func compare(_ name: String, _ a: [Double], _ b: [Double], tolerance: Double) -> CheckRow {
-    var maxAbs = 0.0, scale = 0.0
-    for (x, y) in zip(a, b) {
+/// Compares `a` (generated) with `b` (reference), elements of a tensor of `shape` (flat when
+/// nil), written by `writer`.
+func compare(_ name: String, _ a: [Double], _ b: [Double], tolerance: Double, shape: [Int]? = nil,
+             writer: String? = nil) -> CheckRow {
+    var maxAbs = 0.0, scale = 0.0, worstAt: Int? = nil
+    for (i, (x, y)) in zip(a, b).enumerated() {
         let d = abs(x - y)
+        if worstAt == nil || d.isNaN && !maxAbs.isNaN || d > maxAbs { worstAt = i }
         maxAbs = d.isNaN || maxAbs.isNaN ? .nan : max(maxAbs, d)
         scale = max(scale, abs(y))
     }
     if a.count != b.count { maxAbs = .infinity }
     let rel = maxAbs == 0 ? 0 : maxAbs / max(scale, Double.leastNormalMagnitude)
-    return CheckRow(name: name, maxAbsoluteError: maxAbs, maxRelativeError: rel, tolerance: tolerance)
+    var row = CheckRow(name: name, maxAbsoluteError: maxAbs, maxRelativeError: rel, tolerance: tolerance)
+    if let i = worstAt {
+        var position: [Int] = [], rest = i
+        for d in (shape ?? [a.count]).reversed() {
+            position.insert(rest % max(d, 1), at: 0)
+            rest /= max(d, 1)
+        }
+        row.worst = WorstElement(position: position, flatIndex: i, generated: a[i], reference: b[i])
+    }
+    row.firstGenerated = Array(a.prefix(5))
+    row.firstReference = Array(b.prefix(5))
+    row.writer = writer
+    return row
 }
 
 /// Builds the model with a back end, draws parameters and one batch from `seed`, runs the
@@ -105,7 +140,8 @@ public func checkGradients(_ analysis: ModelAnalysis, backend: any CBackend, sca
     model.initialize(seed: seed)
     let refInit = reference.initialParameters(seed: seed)
     let refInitRounded = scalar == .f32 ? refInit.map { Double(Float($0)) } : refInit
-    rows.append(compare("init (same seed)", model.parameters, refInitRounded, tolerance: scalar == .f32 ? 0 : 0))
+    let name = analysis.model.name, writers = model.compilation.code.gradientWriters
+    rows.append(compare("init (same seed)", model.parameters, refInitRounded, tolerance: 0, writer: "\(name)_init"))
 
     // One forward and backward on the same numbers.
     let params = refInitRounded
@@ -115,13 +151,15 @@ public func checkGradients(_ analysis: ModelAnalysis, backend: any CBackend, sca
     let loss = model.forward()
     model.backward(inputGradient: true)
     let ref = try reference.gradients(parameters: params, input: batch.x, targets: batch.targets, inputGradient: true)
-    rows.append(compare("loss", [loss], [ref.loss], tolerance: tol))
+    rows.append(compare("loss", [loss], [ref.loss], tolerance: tol, writer: writers["loss"]))
     let grads = model.gradients
     for p in analysis.parameters {
         let range = p.offset..<(p.offset + p.count)
-        rows.append(compare(p.name, Array(grads[range]), Array(ref.parameters[range]), tolerance: tol))
+        rows.append(compare(p.name, Array(grads[range]), Array(ref.parameters[range]), tolerance: tol, shape: p.shape,
+                            writer: writers[p.name]))
     }
-    rows.append(compare("input", model.inputGradient, ref.input ?? [], tolerance: tol))
+    rows.append(compare("input", model.inputGradient, ref.input ?? [], tolerance: tol,
+                        shape: [analysis.model.batch] + analysis.model.input.shape.dimensions, writer: writers["x"]))
 
     if steps > 0 {
         var refParams = params
@@ -132,7 +170,8 @@ public func checkGradients(_ analysis: ModelAnalysis, backend: any CBackend, sca
             let g = try reference.gradients(parameters: refParams, input: batch.x, targets: batch.targets, inputGradient: false)
             try opt.update(parameters: &refParams, gradients: g.parameters)
         }
-        rows.append(compare("parameters after \(steps) steps", model.parameters, refParams, tolerance: tol))
+        rows.append(compare("parameters after \(steps) steps", model.parameters, refParams, tolerance: tol,
+                            writer: "\(name)_optimizer"))
     }
     return CheckReport(backend: backend.name, scalar: scalar, rows: rows, compileSeconds: model.compileSeconds)
 }

@@ -76,18 +76,3 @@ struct Check: ParsableCommand {
         }
     }
 }
-
-/// The check table as printed by `nngen check`.
-func formatCheckReport(_ r: CheckReport, model: String) -> String {
-    var lines = ["\(model): backend \(r.backend), \(r.scalar.rawValue), compiled in \(String(format: "%.1f", r.compileSeconds * 1000)) ms"]
-    let width = max(24, r.rows.map(\.name.count).max() ?? 0)
-    lines.append("  " + "tensor".padding(toLength: width, withPad: " ", startingAt: 0)
-                 + "  max abs err   max rel err   tolerance   result")
-    for row in r.rows {
-        lines.append("  " + row.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                     + String(format: "  %11.3e   %11.3e   %9.1e   ", row.maxAbsoluteError, row.maxRelativeError, row.tolerance)
-                     + (row.passed ? "pass" : "FAIL"))
-    }
-    lines.append("  " + (r.passed ? "all \(r.rows.count) rows pass" : "\(r.rows.filter { !$0.passed }.count) of \(r.rows.count) rows FAIL"))
-    return lines.joined(separator: "\n")
-}

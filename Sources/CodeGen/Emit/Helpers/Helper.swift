@@ -37,7 +37,7 @@ enum Helper: Hashable {
     /// Every helper for one scalar type, callees before callers (the order they are defined in).
     static func all(_ scalar: ScalarType) -> [Helper] {
         let c = CSyntax(scalar: scalar)
-        let acts = Activation.helperKinds
+        let acts = Activation.allCases.map(key)
         var list: [Helper] = scalar == .f32 ? [.tanhf] : []
         list += acts.compactMap { c.scalarDerivativeBody($0) == nil ? nil : .scalarDerivative($0) }
         if scalar == .f32 { list += [.transpose8, .laneTotals8] }
@@ -62,7 +62,7 @@ enum Helper: Hashable {
 
     /// `a` with its parameter (a leaky ReLU's slope) set aside: helpers take it as an argument.
     static func key(_ a: Activation) -> Activation {
-        if case .leakyReLU = a { return .leakyReLU(0) }
+        if case .leakyReLU = a { return .leakyReLU(negativeSlope: 0) }
         return a
     }
 
@@ -213,9 +213,6 @@ enum Helper: Hashable {
 }
 
 extension Activation {
-    /// One activation of each kind, in model-file order (a leaky ReLU's slope is a helper argument).
-    static let helperKinds: [Activation] = [.relu, .leakyReLU(0), .sigmoid, .tanh, .gelu, .geluTanh, .identity]
-
     /// The activation's parameter, which its helpers take as an argument (a leaky ReLU's slope).
     var parameter: Double? {
         if case .leakyReLU(let s) = self { return s }

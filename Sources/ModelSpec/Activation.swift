@@ -16,10 +16,12 @@ public enum Activation: Hashable, Sendable, CaseIterable {
     case geluTanh
     /// `y = x`.
     case identity
+    /// `x * sigmoid(x)` (PyTorch's SiLU, also called swish).
+    case silu
 
     /// Every activation, in the order of the model-file documentation (leaky ReLU with its
     /// default slope).
-    public static let allCases: [Activation] = [.relu, .leakyReLU(), .sigmoid, .tanh, .gelu, .geluTanh, .identity]
+    public static let allCases: [Activation] = [.relu, .leakyReLU(), .sigmoid, .tanh, .gelu, .geluTanh, .identity, .silu]
 
     /// The layer type name in model files (`"relu"`, `"leaky_relu"`, ...).
     public var name: String {
@@ -31,6 +33,7 @@ public enum Activation: Hashable, Sendable, CaseIterable {
         case .gelu: return "gelu"
         case .geluTanh: return "gelu_tanh"
         case .identity: return "identity"
+        case .silu: return "silu"
         }
     }
 
@@ -49,7 +52,7 @@ public enum Activation: Hashable, Sendable, CaseIterable {
         switch self {
         case .relu, .sigmoid, .tanh, .identity: return true
         case .leakyReLU(let s): return s > 0
-        case .gelu, .geluTanh: return false
+        case .gelu, .geluTanh, .silu: return false
         }
     }
 }

@@ -96,6 +96,12 @@ public struct GELUTanh: LayerConvertible {
     public init() {}
 }
 
+/// SiLU: `x * sigmoid(x)`.
+public struct SiLU: LayerConvertible {
+    public var layer: Layer { .activation(.silu) }
+    public init() {}
+}
+
 /// `y = x`.
 public struct Identity: LayerConvertible {
     public var layer: Layer { .activation(.identity) }

@@ -54,6 +54,10 @@ static inline float nn_dgelu_tanhf(float x) {
     float t = nn_tanhf(u);
     return 0.5f * (1 + t) + 0.5f * x * (1 - t * t) * 0.7978845608028654f * (1 + 0.134145f * x * x);
 }
+static inline float nn_dsiluf(float x) {
+    float s = 1 / (1 + expf(-x));
+    return s * (1 + x * (1 - s));
+}
 #ifdef NN_VECTORS
 NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *restrict d, int ldd) {
     nn_vf32 r[8], t[8], u[8];
@@ -95,6 +99,10 @@ static inline double nn_dgelu_tanh(double x) {
     double t = tanh(u);
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * x * x);
 }
+static inline double nn_dsilu(double x) {
+    double s = 1 / (1 + exp(-x));
+    return s * (1 + x * (1 - s));
+}
 
 /* ---- AVX2 + FMA ------------------------------------------------------------------------- */
 #if defined(__x86_64__)
@@ -122,6 +130,7 @@ static inline double nn_dgelu_tanh(double x) {
 #define nn_tanh_f32 nn_tanh_f32_avx2
 #define nn_gelu_f32 nn_gelu_f32_avx2
 #define nn_gelu_tanh_f32 nn_gelu_tanh_f32_avx2
+#define nn_silu_f32 nn_silu_f32_avx2
 #define nn_relu_grad_f32 nn_relu_grad_f32_avx2
 #define nn_leaky_relu_grad_f32 nn_leaky_relu_grad_f32_avx2
 #define nn_sigmoid_grad_out_f32 nn_sigmoid_grad_out_f32_avx2
@@ -130,6 +139,7 @@ static inline double nn_dgelu_tanh(double x) {
 #define nn_tanh_grad_in_f32 nn_tanh_grad_in_f32_avx2
 #define nn_gelu_grad_f32 nn_gelu_grad_f32_avx2
 #define nn_gelu_tanh_grad_f32 nn_gelu_tanh_grad_f32_avx2
+#define nn_silu_grad_f32 nn_silu_grad_f32_avx2
 #define nn_sgd_f32 nn_sgd_f32_avx2
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
 #define nn_adam_f32 nn_adam_f32_avx2
@@ -400,6 +410,10 @@ void nn_gelu_tanh_f32_avx2(int n, float *restrict v) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + nn_tanhf(0.7978845608028654f * (v[i] + 0.044715f * v[i] * v[i] * v[i]))));
 }
+void nn_silu_f32_avx2(int n, float *restrict v) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] / (1 + expf(-v[i])));
+}
 void nn_relu_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
@@ -431,6 +445,10 @@ void nn_gelu_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
 void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanhf(s[i]);
+}
+void nn_silu_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] *= nn_dsiluf(s[i]);
 }
 void nn_sgd_f32_avx2(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
     NN_PARALLEL_FOR_IF(n >= 32768)
@@ -483,6 +501,7 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #undef nn_tanh_f32
 #undef nn_gelu_f32
 #undef nn_gelu_tanh_f32
+#undef nn_silu_f32
 #undef nn_relu_grad_f32
 #undef nn_leaky_relu_grad_f32
 #undef nn_sigmoid_grad_out_f32
@@ -491,6 +510,7 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #undef nn_tanh_grad_in_f32
 #undef nn_gelu_grad_f32
 #undef nn_gelu_tanh_grad_f32
+#undef nn_silu_grad_f32
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
@@ -513,6 +533,7 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #define nn_tanh_f64 nn_tanh_f64_avx2
 #define nn_gelu_f64 nn_gelu_f64_avx2
 #define nn_gelu_tanh_f64 nn_gelu_tanh_f64_avx2
+#define nn_silu_f64 nn_silu_f64_avx2
 #define nn_relu_grad_f64 nn_relu_grad_f64_avx2
 #define nn_leaky_relu_grad_f64 nn_leaky_relu_grad_f64_avx2
 #define nn_sigmoid_grad_out_f64 nn_sigmoid_grad_out_f64_avx2
@@ -521,6 +542,7 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #define nn_tanh_grad_in_f64 nn_tanh_grad_in_f64_avx2
 #define nn_gelu_grad_f64 nn_gelu_grad_f64_avx2
 #define nn_gelu_tanh_grad_f64 nn_gelu_tanh_grad_f64_avx2
+#define nn_silu_grad_f64 nn_silu_grad_f64_avx2
 #define nn_sgd_f64 nn_sgd_f64_avx2
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
 #define nn_adam_f64 nn_adam_f64_avx2
@@ -734,6 +756,10 @@ void nn_gelu_tanh_f64_avx2(int n, double *restrict v) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + tanh(0.7978845608028654 * (v[i] + 0.044715 * v[i] * v[i] * v[i]))));
 }
+void nn_silu_f64_avx2(int n, double *restrict v) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] / (1 + exp(-v[i])));
+}
 void nn_relu_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
@@ -765,6 +791,10 @@ void nn_gelu_grad_f64_avx2(int n, double *restrict v, const double *restrict s) 
 void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanh(s[i]);
+}
+void nn_silu_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] *= nn_dsilu(s[i]);
 }
 void nn_sgd_f64_avx2(int n, double *restrict p, const double *restrict g, double lr, double weight_decay) {
     NN_PARALLEL_FOR_IF(n >= 32768)
@@ -817,6 +847,7 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #undef nn_tanh_f64
 #undef nn_gelu_f64
 #undef nn_gelu_tanh_f64
+#undef nn_silu_f64
 #undef nn_relu_grad_f64
 #undef nn_leaky_relu_grad_f64
 #undef nn_sigmoid_grad_out_f64
@@ -825,6 +856,7 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #undef nn_tanh_grad_in_f64
 #undef nn_gelu_grad_f64
 #undef nn_gelu_tanh_grad_f64
+#undef nn_silu_grad_f64
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
@@ -859,6 +891,7 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #define nn_tanh_f32 nn_tanh_f32_generic
 #define nn_gelu_f32 nn_gelu_f32_generic
 #define nn_gelu_tanh_f32 nn_gelu_tanh_f32_generic
+#define nn_silu_f32 nn_silu_f32_generic
 #define nn_relu_grad_f32 nn_relu_grad_f32_generic
 #define nn_leaky_relu_grad_f32 nn_leaky_relu_grad_f32_generic
 #define nn_sigmoid_grad_out_f32 nn_sigmoid_grad_out_f32_generic
@@ -867,6 +900,7 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #define nn_tanh_grad_in_f32 nn_tanh_grad_in_f32_generic
 #define nn_gelu_grad_f32 nn_gelu_grad_f32_generic
 #define nn_gelu_tanh_grad_f32 nn_gelu_tanh_grad_f32_generic
+#define nn_silu_grad_f32 nn_silu_grad_f32_generic
 #define nn_sgd_f32 nn_sgd_f32_generic
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
 #define nn_adam_f32 nn_adam_f32_generic
@@ -1137,6 +1171,10 @@ void nn_gelu_tanh_f32_generic(int n, float *restrict v) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + nn_tanhf(0.7978845608028654f * (v[i] + 0.044715f * v[i] * v[i] * v[i]))));
 }
+void nn_silu_f32_generic(int n, float *restrict v) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] / (1 + expf(-v[i])));
+}
 void nn_relu_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
@@ -1168,6 +1206,10 @@ void nn_gelu_grad_f32_generic(int n, float *restrict v, const float *restrict s)
 void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanhf(s[i]);
+}
+void nn_silu_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] *= nn_dsiluf(s[i]);
 }
 void nn_sgd_f32_generic(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
     NN_PARALLEL_FOR_IF(n >= 32768)
@@ -1220,6 +1262,7 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #undef nn_tanh_f32
 #undef nn_gelu_f32
 #undef nn_gelu_tanh_f32
+#undef nn_silu_f32
 #undef nn_relu_grad_f32
 #undef nn_leaky_relu_grad_f32
 #undef nn_sigmoid_grad_out_f32
@@ -1228,6 +1271,7 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #undef nn_tanh_grad_in_f32
 #undef nn_gelu_grad_f32
 #undef nn_gelu_tanh_grad_f32
+#undef nn_silu_grad_f32
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
@@ -1250,6 +1294,7 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #define nn_tanh_f64 nn_tanh_f64_generic
 #define nn_gelu_f64 nn_gelu_f64_generic
 #define nn_gelu_tanh_f64 nn_gelu_tanh_f64_generic
+#define nn_silu_f64 nn_silu_f64_generic
 #define nn_relu_grad_f64 nn_relu_grad_f64_generic
 #define nn_leaky_relu_grad_f64 nn_leaky_relu_grad_f64_generic
 #define nn_sigmoid_grad_out_f64 nn_sigmoid_grad_out_f64_generic
@@ -1258,6 +1303,7 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #define nn_tanh_grad_in_f64 nn_tanh_grad_in_f64_generic
 #define nn_gelu_grad_f64 nn_gelu_grad_f64_generic
 #define nn_gelu_tanh_grad_f64 nn_gelu_tanh_grad_f64_generic
+#define nn_silu_grad_f64 nn_silu_grad_f64_generic
 #define nn_sgd_f64 nn_sgd_f64_generic
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
 #define nn_adam_f64 nn_adam_f64_generic
@@ -1471,6 +1517,10 @@ void nn_gelu_tanh_f64_generic(int n, double *restrict v) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + tanh(0.7978845608028654 * (v[i] + 0.044715 * v[i] * v[i] * v[i]))));
 }
+void nn_silu_f64_generic(int n, double *restrict v) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] = (v[i] / (1 + exp(-v[i])));
+}
 void nn_relu_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
@@ -1502,6 +1552,10 @@ void nn_gelu_grad_f64_generic(int n, double *restrict v, const double *restrict 
 void nn_gelu_tanh_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
     NN_PARALLEL_FOR_IF(n >= 32768)
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanh(s[i]);
+}
+void nn_silu_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
+    NN_PARALLEL_FOR_IF(n >= 32768)
+    for (int i = 0; i < n; i++) v[i] *= nn_dsilu(s[i]);
 }
 void nn_sgd_f64_generic(int n, double *restrict p, const double *restrict g, double lr, double weight_decay) {
     NN_PARALLEL_FOR_IF(n >= 32768)
@@ -1554,6 +1608,7 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
 #undef nn_tanh_f64
 #undef nn_gelu_f64
 #undef nn_gelu_tanh_f64
+#undef nn_silu_f64
 #undef nn_relu_grad_f64
 #undef nn_leaky_relu_grad_f64
 #undef nn_sigmoid_grad_out_f64
@@ -1562,6 +1617,7 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
 #undef nn_tanh_grad_in_f64
 #undef nn_gelu_grad_f64
 #undef nn_gelu_tanh_grad_f64
+#undef nn_silu_grad_f64
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
@@ -1587,6 +1643,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_tanh_f32", (void (*)(void))nn_tanh_f32_generic},
     {"nn_gelu_f32", (void (*)(void))nn_gelu_f32_generic},
     {"nn_gelu_tanh_f32", (void (*)(void))nn_gelu_tanh_f32_generic},
+    {"nn_silu_f32", (void (*)(void))nn_silu_f32_generic},
     {"nn_relu_grad_f32", (void (*)(void))nn_relu_grad_f32_generic},
     {"nn_leaky_relu_grad_f32", (void (*)(void))nn_leaky_relu_grad_f32_generic},
     {"nn_sigmoid_grad_out_f32", (void (*)(void))nn_sigmoid_grad_out_f32_generic},
@@ -1595,6 +1652,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_tanh_grad_in_f32", (void (*)(void))nn_tanh_grad_in_f32_generic},
     {"nn_gelu_grad_f32", (void (*)(void))nn_gelu_grad_f32_generic},
     {"nn_gelu_tanh_grad_f32", (void (*)(void))nn_gelu_tanh_grad_f32_generic},
+    {"nn_silu_grad_f32", (void (*)(void))nn_silu_grad_f32_generic},
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_generic},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
@@ -1617,6 +1675,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_tanh_f64", (void (*)(void))nn_tanh_f64_generic},
     {"nn_gelu_f64", (void (*)(void))nn_gelu_f64_generic},
     {"nn_gelu_tanh_f64", (void (*)(void))nn_gelu_tanh_f64_generic},
+    {"nn_silu_f64", (void (*)(void))nn_silu_f64_generic},
     {"nn_relu_grad_f64", (void (*)(void))nn_relu_grad_f64_generic},
     {"nn_leaky_relu_grad_f64", (void (*)(void))nn_leaky_relu_grad_f64_generic},
     {"nn_sigmoid_grad_out_f64", (void (*)(void))nn_sigmoid_grad_out_f64_generic},
@@ -1625,6 +1684,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_tanh_grad_in_f64", (void (*)(void))nn_tanh_grad_in_f64_generic},
     {"nn_gelu_grad_f64", (void (*)(void))nn_gelu_grad_f64_generic},
     {"nn_gelu_tanh_grad_f64", (void (*)(void))nn_gelu_tanh_grad_f64_generic},
+    {"nn_silu_grad_f64", (void (*)(void))nn_silu_grad_f64_generic},
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_generic},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
@@ -1651,6 +1711,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_tanh_f32", (void (*)(void))nn_tanh_f32_avx2},
     {"nn_gelu_f32", (void (*)(void))nn_gelu_f32_avx2},
     {"nn_gelu_tanh_f32", (void (*)(void))nn_gelu_tanh_f32_avx2},
+    {"nn_silu_f32", (void (*)(void))nn_silu_f32_avx2},
     {"nn_relu_grad_f32", (void (*)(void))nn_relu_grad_f32_avx2},
     {"nn_leaky_relu_grad_f32", (void (*)(void))nn_leaky_relu_grad_f32_avx2},
     {"nn_sigmoid_grad_out_f32", (void (*)(void))nn_sigmoid_grad_out_f32_avx2},
@@ -1659,6 +1720,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_tanh_grad_in_f32", (void (*)(void))nn_tanh_grad_in_f32_avx2},
     {"nn_gelu_grad_f32", (void (*)(void))nn_gelu_grad_f32_avx2},
     {"nn_gelu_tanh_grad_f32", (void (*)(void))nn_gelu_tanh_grad_f32_avx2},
+    {"nn_silu_grad_f32", (void (*)(void))nn_silu_grad_f32_avx2},
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_avx2},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
@@ -1681,6 +1743,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_tanh_f64", (void (*)(void))nn_tanh_f64_avx2},
     {"nn_gelu_f64", (void (*)(void))nn_gelu_f64_avx2},
     {"nn_gelu_tanh_f64", (void (*)(void))nn_gelu_tanh_f64_avx2},
+    {"nn_silu_f64", (void (*)(void))nn_silu_f64_avx2},
     {"nn_relu_grad_f64", (void (*)(void))nn_relu_grad_f64_avx2},
     {"nn_leaky_relu_grad_f64", (void (*)(void))nn_leaky_relu_grad_f64_avx2},
     {"nn_sigmoid_grad_out_f64", (void (*)(void))nn_sigmoid_grad_out_f64_avx2},
@@ -1689,6 +1752,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_tanh_grad_in_f64", (void (*)(void))nn_tanh_grad_in_f64_avx2},
     {"nn_gelu_grad_f64", (void (*)(void))nn_gelu_grad_f64_avx2},
     {"nn_gelu_tanh_grad_f64", (void (*)(void))nn_gelu_tanh_grad_f64_avx2},
+    {"nn_silu_grad_f64", (void (*)(void))nn_silu_grad_f64_avx2},
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_avx2},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},

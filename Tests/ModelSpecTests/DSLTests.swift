@@ -1,3 +1,4 @@
+import Foundation
 import ModelSpec
 import XCTest
 
@@ -16,6 +17,14 @@ final class DSLTests: XCTestCase {
                                          .dense(units: 10, bias: true)],
                                 loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.05, momentum: 0, nesterov: false, weightDecay: 0),
                                 standardize: false))
+    }
+
+    func testSiLUIsTheSiluLayerAndReadsBackFromJSON() throws {
+        let m = Model("s", input: .features(3), batch: 2, loss: .mse) { Dense(4); SiLU(); Dense(1) }
+        XCTAssertEqual(m.layers[1], .activation(.silu))
+        let json = m.jsonString
+        XCTAssertTrue(json.contains(#"{"type": "silu"}"#), json)
+        XCTAssertEqual(try Model.decode(Data(json.utf8)), m)
     }
 
     func testDefaultsMatchConventions() {
@@ -65,11 +74,11 @@ final class DSLTests: XCTestCase {
 
     func testTypeNamesAndActivations() {
         let all: [Layer] = [.dense(units: 1), .conv1d(filters: 1, kernel: 1), .layerNorm(), .activation(.relu), .activation(.leakyReLU()),
-                            .activation(.sigmoid), .activation(.tanh), .activation(.gelu), .activation(.geluTanh), .activation(.identity), .maxPool1d(kernel: 2, stride: 2),
+                            .activation(.sigmoid), .activation(.tanh), .activation(.gelu), .activation(.geluTanh), .activation(.identity), .activation(.silu), .maxPool1d(kernel: 2, stride: 2),
                             .avgPool1d(kernel: 2, stride: 2), .globalAvgPool1d, .flatten, .residual([])]
         XCTAssertEqual(all.map(\.typeName), Layer.typeNames)
         XCTAssertEqual(all.filter(\.isActivation).map(\.typeName),
-                       ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "identity"])
+                       ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "identity", "silu"])
         // Every type with options lists its fields; the others take none.
         XCTAssertEqual(Set(Layer.fieldsByType.keys),
                        ["dense", "conv1d", "layernorm", "leaky_relu", "maxpool1d", "avgpool1d", "residual"])

@@ -5,7 +5,7 @@ import XCTest
 /// One test per error: each checks the place is named and the message says what is wrong.
 final class ValidationTests: XCTestCase {
     static let validTypes = "valid types: dense, conv1d, layernorm, relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh, "
-        + "identity, maxpool1d, avgpool1d, global_avg_pool1d, flatten, residual"
+        + "identity, silu, maxpool1d, avgpool1d, global_avg_pool1d, flatten, residual"
     static let seq = #"{"length": 8, "channels": 2}"#
 
     // MARK: Reading the file

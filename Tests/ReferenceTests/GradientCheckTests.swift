@@ -53,7 +53,8 @@ final class GradientCheckTests: XCTestCase {
     func testEverySmoothActivationSoftmaxCE() throws {
         try check("activations_softmax_ce", input: .features(4), batch: 3, loss: .softmaxCrossEntropy,
                   [.dense(units: 5), .activation(.sigmoid), .dense(units: 5), .activation(.tanh), .dense(units: 5), .activation(.gelu),
-                   .dense(units: 5), .activation(.geluTanh), .activation(.identity), .activation(.leakyReLU()), .dense(units: 3)])
+                   .dense(units: 5), .activation(.geluTanh), .activation(.identity), .activation(.leakyReLU()), .dense(units: 5),
+                   .activation(.silu), .dense(units: 3)])
     }
 
     func testLayerNormOnVectorsAffineAndNotWithCustomEps() throws {

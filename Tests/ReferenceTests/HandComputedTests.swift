@@ -104,6 +104,9 @@ final class HandComputedTests: XCTestCase {
         // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
         assertClose(try activation(.activation(.geluTanh), x),
                     [-0.10042842301976708, -0.100324649298315, 0.34571400982514394, 1.954597694087775], tolerance: 1e-15)
+        // x / (1 + e^-x)
+        assertClose(try activation(.activation(.silu), x),
+                    [-0.2736382857095345, -0.10945587477855048, 0.3112296656009273, 1.7615941559557646], tolerance: 1e-15)
     }
 
     func testReLUAndLeakyGradientAtExactlyZero() throws {

@@ -39,6 +39,7 @@ struct CSyntax {
         case .geluTanh:
             return "(\(lit(0.5)) * \(v) * (1 + \(tanh)(\(lit(0.7978845608028654)) * (\(v) + \(lit(0.044715)) * \(v) * \(v) * \(v)))))"
         case .identity: return v
+        case .silu: return "(\(v) / (1 + \(fn("exp"))(-\(v))))"
         }
     }
 
@@ -51,7 +52,7 @@ struct CSyntax {
         case (.sigmoid, true): return "(\(s) * (1 - \(s)))"
         case (.tanh, true): return "(1 - \(s) * \(s))"
         case (.tanh, false): return "(1 - \(tanh)(\(s)) * \(tanh)(\(s)))"
-        case (.sigmoid, false), (.gelu, _), (.geluTanh, _):
+        case (.sigmoid, false), (.gelu, _), (.geluTanh, _), (.silu, _):
             return "\(Helper.scalarDerivative(a).name(self))(\(s))"
         case (.identity, _): return "1"
         }
@@ -79,6 +80,12 @@ struct CSyntax {
             return """
                 \(r) s = 1 / (1 + \(fn("exp"))(-x));
                 return s * (1 - s);
+
+            """
+        case .silu:
+            return """
+                \(r) s = 1 / (1 + \(fn("exp"))(-x));
+                return s * (1 + x * (1 - s));
 
             """
         case .relu, .leakyReLU, .tanh, .identity: return nil

@@ -2,7 +2,7 @@ import Foundation
 import ModelSpec
 
 // Elementwise activations (CONVENTIONS.md): relu, leaky_relu, sigmoid, tanh, gelu (exact),
-// gelu_tanh, identity. Each has its value and its derivative, both functions of the input x;
+// gelu_tanh, identity, silu. Each has its value and its derivative, both functions of the input x;
 // the backward pass is dx = dy * f'(x).
 
 /// The reference math of each activation (ModelSpec's `Activation`).
@@ -30,6 +30,8 @@ extension Activation {
             return 0.5 * x * (1 + Foundation.tanh(u))
         case .identity:
             return x
+        case .silu:
+            return x * logistic(x)
         }
     }
 
@@ -61,6 +63,10 @@ extension Activation {
             return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
         case .identity:
             return 1
+        case .silu:
+            // d/dx [x s(x)] = s + x s (1 - s).
+            let s = logistic(x)
+            return s * (1 + x * (1 - s))
         }
     }
 }

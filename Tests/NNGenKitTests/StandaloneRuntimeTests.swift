@@ -1,0 +1,109 @@
+import CodeGen
+import Foundation
+import ModelSpec
+import NNGenKit
+import XCTest
+
+/// The standalone program in its two parts: the model-independent runtime (`nn_runtime.h`,
+/// `nn_runtime.c`, the same files for every model and dtype) and the short model-specific
+/// `train.c`; strict builds with gcc and clang.
+final class StandaloneRuntimeTests: XCTestCase {
+    /// Every example and bench model in both dtypes.
+    static func everyModel() throws -> [(ModelAnalysis, ScalarType)] {
+        try (exampleModelFiles(bench: false) + exampleModelFiles(bench: true)).flatMap { a in
+            ScalarType.allCases.map { (a, $0) }
+        }
+    }
+
+    static func files(_ a: ModelAnalysis, _ scalar: ScalarType) -> [GeneratedFile] {
+        Standalone.files(for: compile(a, options: CompileOptions(scalar: scalar)))
+    }
+
+    static func file(_ files: [GeneratedFile], _ name: String) throws -> String {
+        try XCTUnwrap(files.first { $0.name == name }, "no \(name) among \(files.map(\.name))").contents
+    }
+
+    /// Writes the files of a model into a fresh directory.
+    func write(_ files: [GeneratedFile], _ prefix: String) throws -> URL {
+        let dir = try scratchDirectory(self, prefix)
+        for f in files { try Data(f.contents.utf8).write(to: dir.appendingPathComponent(f.name)) }
+        return dir
+    }
+
+    // MARK: the split
+
+    /// nn_runtime.h and nn_runtime.c are byte for byte the same for every example and bench model
+    /// in both dtypes, and name no model.
+    func testRuntimeIsTheSameFileForEveryModelAndDtype() throws {
+        var first: (h: String, c: String)?
+        for (a, scalar) in try Self.everyModel() {
+            let files = Self.files(a, scalar)
+            let h = try Self.file(files, "nn_runtime.h"), c = try Self.file(files, "nn_runtime.c")
+            if let first {
+                XCTAssertTrue(h == first.h, "nn_runtime.h differs for \(a.model.name) \(scalar)")
+                XCTAssertTrue(c == first.c, "nn_runtime.c differs for \(a.model.name) \(scalar)")
+            } else {
+                first = (h, c)
+            }
+            XCTAssertFalse(h.contains(a.model.name) || c.contains(a.model.name), "the runtime names \(a.model.name)")
+        }
+        XCTAssertNotNil(first)
+    }
+
+    /// train.c, the model's part, is at most 300 lines for every example and bench model.
+    func testTrainerIsAtMost300Lines() throws {
+        for (a, scalar) in try Self.everyModel() {
+            let lines = try Self.file(Self.files(a, scalar), "train.c").split(separator: "\n", omittingEmptySubsequences: false)
+            XCTAssertLessThanOrEqual(lines.count - 1, 300, "\(a.model.name) \(scalar): train.c has \(lines.count - 1) lines")
+        }
+    }
+
+    /// `compiler -std=c99 -O2 -Wall -Wextra -Werror -pedantic`, and again with each of `variants`,
+    /// compiles the runtime and every example's and bench model's train.c (both dtypes) without a
+    /// diagnostic; `make CC=compiler CFLAGS="-O2 -Wall -Wextra -Werror -pedantic"` (the Makefile adds
+    /// -std=c99) builds the whole program of every example in float32, and of digits_mlp (labels)
+    /// and diabetes (regression) in float64, without a diagnostic, and it runs. (The model code
+    /// alone is EmittedCTests'.)
+    func assertStrictProgramBuilds(_ compiler: String, variants: [String]) throws {
+        let program = URL(fileURLWithPath: compiler).lastPathComponent
+        let flags = "-O2 -Wall -Wextra -Werror -pedantic"
+        let bench = Set(try exampleModelFiles(bench: true).map(\.model.name))
+        func compiles(_ unit: String, in dir: URL, _ key: String) throws {
+            for extra in [""] + variants {
+                let args = ["-std=c99"] + flags.split(separator: " ").map(String.init)
+                    + extra.split(separator: " ").map(String.init) + ["-c", unit, "-o", "\(unit).o"]
+                let cc = try StandaloneTests.run(compiler, args, in: dir)
+                XCTAssertEqual(cc.status, 0, "\(program) \(extra) \(key) \(unit): \(cc.stderr)")
+                XCTAssertEqual(cc.stderr, "", "\(program) \(extra) \(key) \(unit)")
+            }
+        }
+        var runtimeCompiled = false
+        for (a, scalar) in try Self.everyModel() {
+            let name = a.model.name, key = "\(program) \(name) \(scalar)"
+            let dir = try write(Self.files(a, scalar), "nngen-strict-program")
+            try compiles("train.c", in: dir, key)
+            if !runtimeCompiled {
+                try compiles("nn_runtime.c", in: dir, key)
+                runtimeCompiled = true
+            }
+            guard !bench.contains(name), scalar == .f32 || name == "digits_mlp" || name == "diabetes" else { continue }
+            let make = try StandaloneTests.run("/usr/bin/env", ["make", "CC=\(compiler)", "CFLAGS=\(flags)"], in: dir)
+            XCTAssertEqual(make.status, 0, "\(key): \(make.stderr)")
+            XCTAssertEqual(make.stderr, "", key)
+            XCTAssertTrue(make.stdout.contains("-std=c99"), make.stdout)
+            let run = try StandaloneTests.run(dir.appendingPathComponent("train").path, ["--help"], in: dir)
+            XCTAssertEqual(run.status, 0, key)
+            XCTAssertTrue(run.stdout.contains("Trains model \"\(name)\" (\(scalar.rawValue)"), run.stdout)
+        }
+    }
+
+    func testProgramBuildsWithStrictGCC() throws {
+        guard let gcc = findProgram("gcc") else { throw XCTSkip("gcc is not installed") }
+        try assertStrictProgramBuilds(gcc, variants: [])
+    }
+
+    func testProgramBuildsWithStrictClang() throws {
+        guard let clang = findProgram("clang") else { throw XCTSkip("clang is not installed") }
+        try assertStrictProgramBuilds(clang, variants: ["-march=native"])
+    }
+}

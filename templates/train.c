@@ -4,12 +4,12 @@
  *   make && ./train DATA.csv [--epochs N] [--lr X] [--seed S] [--val-split F] [--save CKPT] [--resume CKPT]
  *
  * The model-specific part of the program: it describes model {{NAME}} ({{NAME}}.h, {{NAME}}.c) to
- * the model-independent runtime (nn_runtime.h, nn_runtime.c, the same files for every model),
+ * the model-independent runtime ({{RUNTIME}}.h, {{RUNTIME}}.c, the same files for every model),
  * which does the rest as nngen's docs/TRAINING.md specifies. README.md explains the flags, the
  * data and the checkpoint format.
  */
 #include "{{NAME}}.h"
-#include "nn_runtime.h"
+#include "{{RUNTIME}}.h"
 
 /* Whether the model asks for standardised inputs ("standardize": true in its JSON). */
 #define {{NAME}}_STANDARDIZE {{STANDARDIZE}}

@@ -30,28 +30,31 @@ public enum Standalone {
             GeneratedFile(name: "\(name).h", contents: compilation.code.header),
             GeneratedFile(name: "\(name).c", contents: compilation.code.source),
             GeneratedFile(name: trainerFileName(modelName: name), contents: trainProgram(compilation)),
-            GeneratedFile(name: runtimeHeaderFileName, contents: runtimeHeader()),
-            GeneratedFile(name: runtimeSourceFileName, contents: runtimeSource()),
+            GeneratedFile(name: runtimeFileStem(modelName: name) + ".h", contents: runtimeHeader(modelName: name)),
+            GeneratedFile(name: runtimeFileStem(modelName: name) + ".c", contents: runtimeSource(modelName: name)),
             GeneratedFile(name: "Makefile", contents: makefile(compilation)),
             GeneratedFile(name: "README.md", contents: readme(compilation)),
         ]
     }
 
-    /// The runtime's interface, `nn_runtime.h`.
-    public static let runtimeHeaderFileName = "nn_runtime.h"
-    /// The runtime's code, `nn_runtime.c`.
-    public static let runtimeSourceFileName = "nn_runtime.c"
+    /// The runtime's file name without `.h` or `.c`: `nn_runtime`, or `nngen_runtime` for a model
+    /// named `nn_runtime` (whose own code is already `nn_runtime.h` and `nn_runtime.c`).
+    public static func runtimeFileStem(modelName: String) -> String {
+        modelName == "nn_runtime" ? "nngen_runtime" : "nn_runtime"
+    }
 
-    /// `nn_runtime.h`: the `nn_model` struct and `nn_train_main`; the same text for every model.
-    public static func runtimeHeader() -> String {
-        Templates.text("nn_runtime.h")
+    /// `nn_runtime.h`: the `nn_model` struct and `nn_train_main`. The same text for every model
+    /// but one named `nn_runtime`, whose runtime files are `nngen_runtime.*` and say so.
+    public static func runtimeHeader(modelName: String) -> String {
+        Templates.render("nn_runtime.h", ["RUNTIME": runtimeFileStem(modelName: modelName)])
     }
 
     /// `nn_runtime.c`: everything of the program that does not depend on the model (arguments,
-    /// CSV and safetensors, split, standardisation, epochs, validation, checkpoints, messages);
-    /// the same text for every model and dtype.
-    public static func runtimeSource() -> String {
-        Templates.render("nn_runtime.c", ["PRELUDE": Templates.text("prelude.h")])
+    /// CSV and safetensors, split, standardisation, epochs, validation, checkpoints, messages).
+    /// The same text for every model and dtype but a model named `nn_runtime` (as the header).
+    public static func runtimeSource(modelName: String) -> String {
+        Templates.render("nn_runtime.c", ["PRELUDE": Templates.text("prelude.h"),
+                                          "RUNTIME": runtimeFileStem(modelName: modelName)])
     }
 
     /// The trainer's source file name: `train.c`, or `train_main.c` for a model named `train`
@@ -79,6 +82,7 @@ public enum Standalone {
         return Templates.render("train.c", [
             "NAME": model.name,
             "TRAINER_FILE": trainerFileName(modelName: model.name),
+            "RUNTIME": runtimeFileStem(modelName: model.name),
             "REAL": scalar.cName,
             "TARGET_T": model.loss.usesLabels ? "int32_t" : scalar.cName,
             "STANDARDIZE": model.standardize ? "1" : "0",
@@ -102,6 +106,7 @@ public enum Standalone {
             "NAME": name,
             "TRAINER_FILE": trainerFileName(modelName: name),
             "TRAINER_OBJECT": trainerFileName(modelName: name).replacingOccurrences(of: ".c", with: ".o"),
+            "RUNTIME": runtimeFileStem(modelName: name),
         ])
     }
 
@@ -170,6 +175,7 @@ public enum Standalone {
             "BATCH": "\(model.batch)",
             "DTYPE_NAME": scalar.rawValue,
             "TRAINER_FILE": trainerFileName(modelName: model.name),
+            "RUNTIME": runtimeFileStem(modelName: model.name),
             "LR": "\(model.optimizer.learningRate)",
             "ACC_EXAMPLE": accExample,
             "ACC_DOC": accDoc,

@@ -6,7 +6,8 @@ import XCTest
 
 /// The standalone program in its two parts: the model-independent runtime (`nn_runtime.h`,
 /// `nn_runtime.c`, the same files for every model and dtype) and the short model-specific
-/// `train.c`; strict builds with gcc and clang.
+/// `train.c`; strict builds with gcc and clang, model names that match the program's own
+/// identifiers, and leaks.
 final class StandaloneRuntimeTests: XCTestCase {
     /// Every example and bench model in both dtypes.
     static func everyModel() throws -> [(ModelAnalysis, ScalarType)] {
@@ -105,5 +106,72 @@ final class StandaloneRuntimeTests: XCTestCase {
     func testProgramBuildsWithStrictClang() throws {
         guard let clang = findProgram("clang") else { throw XCTSkip("clang is not installed") }
         try assertStrictProgramBuilds(clang, variants: ["-march=native"])
+    }
+
+    // MARK: model names
+
+    /// A model may be named like anything the program itself defines: every nn_/NN_/NNGEN_
+    /// identifier of train.c and the runtime's header (the ones a model's header meets in one
+    /// translation unit), the runtime's file name, main, model, C keywords and libm names. Each
+    /// builds without a diagnostic and trains an epoch.
+    func testModelsNamedLikeTheProgramsIdentifiersBuildAndRun() throws {
+        let iris = try Model.load(from: kitTestsPackageRoot.appendingPathComponent("examples/iris.json"))
+        let plain = Self.files(try iris.analyze(), .f32)
+        let text = try Self.file(plain, "train.c") + Self.file(plain, "nn_runtime.h")
+        let pattern = try NSRegularExpression(pattern: #"\b(?:nn|NN|NNGEN)_[A-Za-z0-9_]*"#)
+        let found = pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap {
+            Range($0.range, in: text).map { String(text[$0]) }
+        }
+        let names = Set(found + ["NN", "nn", "nn_model", "nn_runtime", "nngen_runtime", "main", "model", "int", "exp",
+                                 "train"]).sorted()
+        XCTAssertTrue(names.contains("nn_train_main") && names.contains("NN_LOSS_CE"), "\(names)")
+        for name in names {
+            var model = iris
+            model.name = name
+            let files = Self.files(try model.analyze(), .f32)
+            XCTAssertEqual(Set(files.map(\.name)).count, files.count, "\(name): two files share a name: \(files.map(\.name))")
+            let dir = try write(files, "nngen-names")
+            let make = try StandaloneTests.run("/usr/bin/env", ["make", "CC=\(StandaloneTests.compiler)",
+                                                                "CFLAGS=-O0 \(StandaloneTests.strict)"], in: dir)
+            XCTAssertEqual(make.status, 0, "\(name): \(make.stderr)")
+            XCTAssertEqual(make.stderr, "", name)
+            guard make.status == 0 else { continue }
+            let run = try StandaloneTests.run(dir.appendingPathComponent("train").path,
+                                              [StandaloneTests.dataURL("iris.csv").path, "--epochs", "1"], in: dir)
+            XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
+            XCTAssertEqual(try StandaloneTests.epochLines(run.stdout).count, 1, name)
+        }
+    }
+
+    // MARK: memory
+
+    /// Built with -fsanitize=address,undefined and run with leak detection: a training run that
+    /// saves, a resumed one and one with nothing left to train exit 0 without a report (every
+    /// buffer freed, nothing read out of bounds), for labels (digits_mlp f32) and regression
+    /// targets (diabetes f64).
+    func testSanitizedRunsReportNoLeak() throws {
+        guard let gcc = findProgram("gcc") else { throw XCTSkip("gcc is not installed") }
+        for (name, data, scalar) in [("digits_mlp", "digits.csv", ScalarType.f32), ("diabetes", "diabetes.csv", .f64)] {
+            let a = try Model.load(from: kitTestsPackageRoot.appendingPathComponent("examples/\(name).json")).analyze()
+            let dir = try write(Self.files(a, scalar), "nngen-leaks")
+            let make = try StandaloneTests.run("/usr/bin/env", [
+                "make", "CC=\(gcc)", "CFLAGS=-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined",
+            ], in: dir)
+            XCTAssertEqual(make.status, 0, make.stderr)
+            let env = ["ASAN_OPTIONS": "detect_leaks=1", "UBSAN_OPTIONS": "print_stacktrace=1",
+                       "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+            let path = StandaloneTests.dataURL(data).path
+            for args in [["--epochs", "2", "--save", "ck.safetensors"], ["--epochs", "3", "--resume", "ck.safetensors"],
+                         ["--epochs", "2", "--resume", "ck.safetensors"]] {
+                let r = try runProgram(dir.appendingPathComponent("train").path, [path] + args, in: dir, environment: env)
+                if r.stderr.contains("LeakSanitizer has encountered a fatal error") {
+                    throw XCTSkip("LeakSanitizer cannot run here (ptrace restricted?)")
+                }
+                XCTAssertEqual(r.status, 0, "\(name) \(args): \(r.stderr)")
+                for word in ["LeakSanitizer", "AddressSanitizer", "runtime error"] {
+                    XCTAssertFalse(r.stderr.contains(word), "\(name) \(args): \(r.stderr)")
+                }
+            }
+        }
     }
 }

@@ -15,8 +15,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1377,9 +1379,50 @@ static void nn_header_entry(nn_buf *h, const char *name, const char *dtype, cons
     *offset += bytes;
 }
 
+/* Why a file cannot be created, in plain words. */
+static const char *nn_create_error(int error) {
+    switch (error) {
+    case ENOENT: return "the folder does not exist";
+    case ENOTDIR: return "a part of the path is not a folder";
+    case EACCES: return "permission denied";
+    case EROFS: return "the file system is read-only";
+    default: return strerror(error);
+    }
+}
+
+/* Removes the temporaries that earlier saves to a file called base in dir left behind (a save
+ * killed mid-way leaves its ".BASE.tmp-PID-N"): those whose process PID is no longer running,
+ * or is this one (no save of this process is under way). Best effort: what cannot be removed stays. */
+static void nn_remove_stale_temporaries(const char *dir, const char *base) {
+    nn_buf prefix = { NULL, 0, 0 }, victim = { NULL, 0, 0 };
+    DIR *d;
+    struct dirent *entry;
+    nn_buf_printf(&prefix, ".%.100s.tmp-", base);
+    d = opendir(dir);
+    while (d && (entry = readdir(d)) != NULL) {
+        const char *p = entry->d_name + prefix.len;
+        long pid = 0;
+        int digits = 0, attempt_digits = 0;
+        if (strncmp(entry->d_name, prefix.p, prefix.len) != 0) continue;
+        for (; *p >= '0' && *p <= '9' && digits < 9; p++, digits++) pid = pid * 10 + (*p - '0');
+        if (digits == 0 || *p != '-') continue;
+        for (p++; *p >= '0' && *p <= '9'; p++) attempt_digits++;
+        if (attempt_digits == 0 || *p != '\0' || pid <= 0) continue;
+        if ((pid_t)pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue; /* its saver may run */
+        victim.len = 0;
+        nn_buf_printf(&victim, "%s/%s", dir, entry->d_name);
+        (void)unlink(victim.p);
+    }
+    if (d) closedir(d);
+    free(prefix.p);
+    free(victim.p);
+}
+
 /* Writes data to a temporary file next to path, flushes it to disk and renames it over path.
- * Returns 0, or -1 with the reason in *why; an earlier file at path is then unchanged. */
-static int nn_write_atomically(const char *path, const void *data, size_t size, nn_buf *why) {
+ * Returns 0, or -1 with the reason in *why; an earlier file at path is then unchanged. Stale
+ * temporaries of earlier saves to path are removed first. With probe, only creates the
+ * temporary file and removes it again: whether a save can work at all. */
+static int nn_write_atomically(const char *path, const void *data, size_t size, nn_buf *why, int probe) {
     const char *slash = strrchr(path, '/');
     nn_buf dir = { NULL, 0, 0 }, tmp = { NULL, 0, 0 };
     const char *base = slash ? slash + 1 : path;
@@ -1388,6 +1431,7 @@ static int nn_write_atomically(const char *path, const void *data, size_t size, 
     size_t done = 0;
     if (slash) nn_buf_add(&dir, path, (size_t)(slash - path) + (slash == path ? 1 : 0));
     else nn_buf_adds(&dir, ".");
+    nn_remove_stale_temporaries(dir.p, base);
     for (attempt = 0; attempt < 100; attempt++) {
         tmp.len = 0;
         if (slash) nn_buf_add(&tmp, path, (size_t)(slash - path) + 1);
@@ -1396,10 +1440,17 @@ static int nn_write_atomically(const char *path, const void *data, size_t size, 
         if (fd >= 0 || errno != EEXIST) break;
     }
     if (fd < 0) {
-        nn_buf_printf(why, "cannot write a temporary file in %s: %s", dir.p, strerror(errno));
+        nn_buf_printf(why, "cannot write a temporary file in %s: %s", dir.p, nn_create_error(errno));
         free(dir.p);
         free(tmp.p);
         return -1;
+    }
+    if (probe) {
+        close(fd);
+        unlink(tmp.p);
+        free(dir.p);
+        free(tmp.p);
+        return 0;
     }
     while (done < size) {
         ssize_t w = write(fd, p + done, size - done);
@@ -1498,12 +1549,25 @@ static void nn_save(const char *path, const nn_state *s) {
     nn_put_le(&file, (uint64_t)h.len, 8);
     nn_buf_add(&file, h.p, h.len);
     nn_buf_add(&file, body.p ? body.p : "", body.len);
-    if (nn_write_atomically(path, file.p, file.len, &why) != 0)
+    if (nn_write_atomically(path, file.p, file.len, &why, 0) != 0)
         nn_fail_at(path, 0, 0, "cannot write the file (any earlier file there is unchanged): %s", why.p);
     free(model);
     free(h.p);
     free(body.p);
     free(file.p);
+}
+
+/* Checks, before training, that checkpoints can be saved at path: it must not name a folder, and
+ * a temporary file must be creatable beside it (stale temporaries of earlier saves go first);
+ * exits with 1 naming the path and the reason otherwise. */
+static void nn_check_save_path(const char *path) {
+    struct stat st;
+    nn_buf why = { NULL, 0, 0 };
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        nn_fail_at(path, 0, 0, "cannot write the file (any earlier file there is unchanged): it is a folder; --save "
+                               "needs a file name");
+    if (nn_write_atomically(path, NULL, 0, &why, 1) != 0)
+        nn_fail_at(path, 0, 0, "cannot write the file (any earlier file there is unchanged): %s", why.p);
 }
 
 /* The tensor called name with the given dtype and shape, or the error saying what it should be. */
@@ -1868,6 +1932,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     nn_m = model;
     if (NN_REAL != 4 && NN_REAL != 8) nn_fail("internal error: the model's scalar size is %zu bytes, not 4 or 8", NN_REAL);
     nn_parse_args(argc, argv, &o);
+    if (o.save) nn_check_save_path(o.save);
     memset(&s, 0, sizeof s);
     s.params = nn_aligned(NN_PARAM_COUNT, NN_REAL);
     s.grads = nn_aligned(NN_PARAM_COUNT, NN_REAL);

@@ -7,7 +7,7 @@ import XCTest
 /// The standalone program in its two parts: the model-independent runtime (`nn_runtime.h`,
 /// `nn_runtime.c`, the same files for every model and dtype) and the short model-specific
 /// `train.c`; strict builds with gcc and clang, model names that match the program's own
-/// identifiers, and leaks.
+/// identifiers, leaks, and the checks of `--save` (stale temporaries, paths that cannot work).
 final class StandaloneRuntimeTests: XCTestCase {
     /// Every example and bench model in both dtypes.
     static func everyModel() throws -> [(ModelAnalysis, ScalarType)] {
@@ -173,5 +173,53 @@ final class StandaloneRuntimeTests: XCTestCase {
                 }
             }
         }
+    }
+
+    // MARK: --save
+
+    /// A save killed mid-way leaves `.CKPT.tmp-PID-N` beside the checkpoint: the next save to the
+    /// same path removes it (its process no longer runs), and keeps the temporaries of running
+    /// processes, of other checkpoints and of other names.
+    func testTheNextSaveRemovesStaleTemporaries() throws {
+        let build = try StandaloneTests.build("digits_mlp", .f32)
+        let dir = try scratchDirectory(self, "nngen-stale")
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/sh")
+        gone.arguments = ["-c", "exit 0"]
+        try gone.run()
+        gone.waitUntilExit()
+        let dead = gone.processIdentifier, alive = ProcessInfo.processInfo.processIdentifier
+        let stale = [".ck.safetensors.tmp-\(dead)-0", ".ck.safetensors.tmp-\(dead)-17"]
+        let kept = [".ck.safetensors.tmp-\(alive)-0", ".other.safetensors.tmp-\(dead)-0", ".ck.safetensors.tmp-x-0",
+                    ".ck.safetensors.tmp-\(dead)-0.bak"]
+        for name in stale + kept { try Data("partial".utf8).write(to: dir.appendingPathComponent(name)) }
+        let run = try StandaloneTests.train(build, "digits.csv", ["--epochs", "1", "--save", "ck.safetensors"], in: dir)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        XCTAssertEqual(left, (kept + ["ck.safetensors"]).sorted())
+    }
+
+    /// A --save path that names a folder, or lies in a missing folder, or under a file, is
+    /// reported before anything is loaded or trained: exit 1, one line naming the path and the
+    /// reason, nothing on standard output, nothing written.
+    func testSavePathsThatCannotWorkAreReportedBeforeTraining() throws {
+        let build = try StandaloneTests.build("digits_mlp", .f32)
+        let dir = try scratchDirectory(self, "nngen-save-path")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("folder"), withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: dir.appendingPathComponent("file"))
+        let prefix = "cannot write the file (any earlier file there is unchanged): "
+        let cases = [
+            ("folder", "it is a folder; --save needs a file name"),
+            ("missing/ck.safetensors", "cannot write a temporary file in missing: the folder does not exist"),
+            ("file/ck.safetensors", "cannot write a temporary file in file: a part of the path is not a folder"),
+        ]
+        for (path, reason) in cases {
+            let run = try StandaloneTests.train(build, "digits.csv", ["--epochs", "1", "--save", path], in: dir)
+            XCTAssertEqual(run.status, 1, path)
+            XCTAssertEqual(run.stdout, "", path)
+            XCTAssertEqual(run.stderr, "error: \(path): \(prefix)\(reason)\n", path)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["file", "folder"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("folder").path), [])
     }
 }

@@ -14,22 +14,47 @@ public struct GeneratedFile: Sendable, Equatable {
     }
 }
 
-/// The standalone training program `nngen emit` writes next to `NAME.h` and `NAME.c`: a C99
-/// `train.c` (data loading, split, standardisation, epochs, checkpoints, as docs/TRAINING.md
-/// specifies), a `Makefile` and a `README.md`, rendered from `templates/train.c`,
-/// `templates/Makefile.template` and `templates/README.standalone.md`.
+/// The standalone training program `nngen emit` writes next to `NAME.h` and `NAME.c`, in two
+/// parts: a short model-specific `train.c` that describes the model in an `nn_model` struct, and
+/// the model-independent runtime `nn_runtime.h` + `nn_runtime.c` (data loading, split,
+/// standardisation, epochs, checkpoints, as docs/TRAINING.md specifies), the same files for every
+/// model and dtype; plus a `Makefile` and a `README.md`. Rendered from `templates/train.c`,
+/// `templates/nn_runtime.h`, `templates/nn_runtime.c`, `templates/Makefile.template` and
+/// `templates/README.standalone.md`.
 public enum Standalone {
     /// Every file of the standalone program, in the order they are best read: `NAME.h`, `NAME.c`,
-    /// the trainer (`train.c`), `Makefile`, `README.md`.
+    /// the trainer (`train.c`), the runtime (`nn_runtime.h`, `nn_runtime.c`), `Makefile`, `README.md`.
     public static func files(for compilation: Compilation) -> [GeneratedFile] {
         let name = compilation.analysis.model.name
         return [
             GeneratedFile(name: "\(name).h", contents: compilation.code.header),
             GeneratedFile(name: "\(name).c", contents: compilation.code.source),
             GeneratedFile(name: trainerFileName(modelName: name), contents: trainProgram(compilation)),
+            GeneratedFile(name: runtimeFileStem(modelName: name) + ".h", contents: runtimeHeader(modelName: name)),
+            GeneratedFile(name: runtimeFileStem(modelName: name) + ".c", contents: runtimeSource(modelName: name)),
             GeneratedFile(name: "Makefile", contents: makefile(compilation)),
             GeneratedFile(name: "README.md", contents: readme(compilation)),
         ]
+    }
+
+    /// The runtime's file name without `.h` or `.c`: `nn_runtime`, or `nngen_runtime` for a model
+    /// named `nn_runtime` (whose own code is already `nn_runtime.h` and `nn_runtime.c`).
+    public static func runtimeFileStem(modelName: String) -> String {
+        modelName == "nn_runtime" ? "nngen_runtime" : "nn_runtime"
+    }
+
+    /// `nn_runtime.h`: the `nn_model` struct and `nn_train_main`. The same text for every model
+    /// but one named `nn_runtime`, whose runtime files are `nngen_runtime.*` and say so.
+    public static func runtimeHeader(modelName: String) -> String {
+        Templates.render("nn_runtime.h", ["RUNTIME": runtimeFileStem(modelName: modelName)])
+    }
+
+    /// `nn_runtime.c`: everything of the program that does not depend on the model (arguments,
+    /// CSV and safetensors, split, standardisation, epochs, validation, checkpoints, messages).
+    /// The same text for every model and dtype but a model named `nn_runtime` (as the header).
+    public static func runtimeSource(modelName: String) -> String {
+        Templates.render("nn_runtime.c", ["PRELUDE": Templates.text("prelude.h"),
+                                          "RUNTIME": runtimeFileStem(modelName: modelName)])
     }
 
     /// The trainer's source file name: `train.c`, or `train_main.c` for a model named `train`
@@ -38,34 +63,37 @@ public enum Standalone {
         modelName == "train" ? "train_main.c" : "train.c"
     }
 
-    /// The C99 training program for the compiled model (it includes `NAME.h`).
+    /// The model-specific C99 part of the training program: it includes `NAME.h` and
+    /// `nn_runtime.h`, describes the model in an `nn_model` and calls `nn_train_main`.
     public static func trainProgram(_ compilation: Compilation) -> String {
         let analysis = compilation.analysis
         let model = analysis.model
         let scalar = compilation.code.scalar
         let slots = slotNames(model.optimizer)
-        let maxDims = max(1, analysis.parameters.map(\.shape.count).max() ?? 1)
-        let entries = analysis.parameters.map { p in
-            "    { \(cStringLiteral(p.name)), \(p.shape.count), { "
-                + p.shape.map(String.init).joined(separator: ", ")
-                + " }, \(p.offset), \(p.count) },\n"
-        }.joined()
+        var dims = ""
+        var entries = ""
+        var at = 0
+        for p in analysis.parameters {
+            dims += p.shape.map { "\($0), " }.joined()
+            entries += "    { \(cStringLiteral(p.name)), \(p.shape.count), nn_dims + \(at), \(p.offset), \(p.count) },\n"
+            at += p.shape.count
+        }
         let json = cStringPieces(model.jsonString).map { "    \($0),\n" }.joined()
         return Templates.render("train.c", [
             "NAME": model.name,
             "TRAINER_FILE": trainerFileName(modelName: model.name),
-            "PRELUDE": Templates.text("prelude.h"),
+            "RUNTIME": runtimeFileStem(modelName: model.name),
             "REAL": scalar.cName,
+            "TARGET_T": model.loss.usesLabels ? "int32_t" : scalar.cName,
             "STANDARDIZE": model.standardize ? "1" : "0",
             "LOSS_CODE": lossCode(model.loss),
             "LOSS_NAME": model.loss.rawValue,
             "LR": cDouble(model.optimizer.learningRate),
-            "DTYPE": scalar == .f32 ? "F32" : "F64",
-            "DTYPE_NAME": scalar.rawValue,
+            "OPTIMIZER": model.optimizer.typeName,
             "OPT_SLOTS": "\(slots.count)",
             "SLOT_NAMES": slots.map { cStringLiteral($0) + ", " }.joined(),
             "PARAM_TENSORS": "\(analysis.parameters.count)",
-            "MAX_DIMS": "\(maxDims)",
+            "PARAM_DIMS": dims,
             "PARAM_ENTRIES": entries,
             "MODEL_JSON": json,
         ])
@@ -77,6 +105,8 @@ public enum Standalone {
         return Templates.render("Makefile.template", [
             "NAME": name,
             "TRAINER_FILE": trainerFileName(modelName: name),
+            "TRAINER_OBJECT": trainerFileName(modelName: name).replacingOccurrences(of: ".c", with: ".o"),
+            "RUNTIME": runtimeFileStem(modelName: name),
         ])
     }
 
@@ -145,6 +175,7 @@ public enum Standalone {
             "BATCH": "\(model.batch)",
             "DTYPE_NAME": scalar.rawValue,
             "TRAINER_FILE": trainerFileName(modelName: model.name),
+            "RUNTIME": runtimeFileStem(modelName: model.name),
             "LR": "\(model.optimizer.learningRate)",
             "ACC_EXAMPLE": accExample,
             "ACC_DOC": accDoc,
@@ -232,9 +263,9 @@ public enum Standalone {
 
     static func lossCode(_ loss: Loss) -> String {
         switch loss {
-        case .mse: return "0"
-        case .bceWithLogits: return "1"
-        case .softmaxCrossEntropy: return "2"
+        case .mse: return "NN_LOSS_MSE"
+        case .bceWithLogits: return "NN_LOSS_BCE"
+        case .softmaxCrossEntropy: return "NN_LOSS_CE"
         }
     }
 

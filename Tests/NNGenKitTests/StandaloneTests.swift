@@ -337,7 +337,8 @@ final class StandaloneTests: XCTestCase {
         model.name = "train"
         let analysis = try model.analyze()
         let files = Standalone.files(for: compile(analysis, options: CompileOptions(scalar: .f32)))
-        XCTAssertEqual(files.map(\.name), ["train.h", "train.c", "train_main.c", "Makefile", "README.md"])
+        XCTAssertEqual(files.map(\.name), ["train.h", "train.c", "train_main.c", "nn_runtime.h", "nn_runtime.c", "Makefile",
+                                           "README.md"])
         let dir = try makeScratchDirectory()
         for f in files { try Data(f.contents.utf8).write(to: dir.appendingPathComponent(f.name)) }
         let make = try Self.run("/usr/bin/env", ["make", "CC=\(Self.compiler)", "CFLAGS=-O1 \(Self.strict)"], in: dir)
@@ -358,7 +359,7 @@ final class StandaloneTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tcc") else { throw XCTSkip("tcc is not installed") }
         let build = try Self.build("digits_mlp", .f32)
         let dir = try makeScratchDirectory()
-        for f in ["digits_mlp.h", "digits_mlp.c", "train.c", "Makefile"] {
+        for f in ["digits_mlp.h", "digits_mlp.c", "train.c", "nn_runtime.h", "nn_runtime.c", "Makefile"] {
             try FileManager.default.copyItem(at: build.dir.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
         let make = try Self.run("/usr/bin/env", ["make", "CC=tcc", "CFLAGS=-Wall"], in: dir)

@@ -1,6 +1,7 @@
 /* fma_peak.c -- the machine's float32 multiply-add ceiling on one core: 12 independent chains of
- * 8-wide fused multiply-adds held in registers (no memory traffic), as BENCHMARKS.md's
- * "dependent-FMA loop". Prints GFLOP/s (2 per lane per multiply-add), the best of 5 runs.
+ * 8-wide fused multiply-adds held in registers (no memory traffic), the register-only FMA loop of
+ * docs/BENCHMARKS.md ("The machine's ceiling"). Prints GFLOP/s (2 per lane per multiply-add), the
+ * best of 5 runs.
  * Build: cc -O2 -march=native fma_peak.c (needs AVX + FMA; prints 0 otherwise). */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>

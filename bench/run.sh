@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the reference workloads W1..W4 (examples/bench/*.json, BENCHMARKS.md) on both back ends
+# Runs the reference workloads W1..W4 (examples/bench/*.json, docs/BENCHMARKS.md) on both back ends
 # and, in the same run, the machine's float32 GEMM ceiling (numpy/OpenBLAS, one thread), and
 # prints one Markdown table.
 #
@@ -21,7 +21,7 @@ WORKLOADS=${WORKLOADS:-"w1_digits_mlp w2_mnist_mlp w3_conv1d_ln w4_resmlp"}
 swift build -c release --scratch-path "$SCRATCH" --product nngen >&2
 NNGEN="$SCRATCH/release/nngen"
 
-# The ceiling: numpy float32 GEMM on one thread, OPENBLAS_CORETYPE unset (BENCHMARKS.md).
+# The ceiling: numpy float32 GEMM on one thread, OPENBLAS_CORETYPE unset (docs/BENCHMARKS.md).
 ceiling() {
     env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python3 - "$1" <<'PY'
 import sys, time

@@ -33,7 +33,7 @@
 /* Parameters in the flat array (PyTorch layouts):
 {{PARAM_TABLE}} */
 
-/* Draws every parameter from the seed (CONVENTIONS.md initial values, the nngen generator). */
+/* Draws every parameter from the seed (docs/CONVENTIONS.md initial values, the nngen generator). */
 void {{NAME}}_init({{REAL}} *params, uint64_t seed);
 
 /* One forward pass over a full batch; returns the mean loss. */
@@ -52,5 +52,9 @@ void {{NAME}}_update({{REAL}} *params, const {{REAL}} *grads, {{REAL}} *opt_stat
 
 /* Model outputs (logits) for the first n rows of x, 1 <= n <= {{NAME}}_BATCH; out holds n * OUTPUT_SIZE. */
 void {{NAME}}_predict(const {{REAL}} *params, const {{REAL}} *x, int n, {{REAL}} *out, {{REAL}} *arena);
+
+/* Validation: sum + the loss terms of n samples' outputs out (from {{NAME}}_predict) against their
+ * targets ({{LOSS_TERMS}}), each in double, in sample then output order. */
+double {{NAME}}_loss_sum(const {{REAL}} *out, const int32_t *labels, const double *values, int n, double sum);
 
 #endif

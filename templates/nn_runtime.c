@@ -56,8 +56,8 @@ static const nn_model *nn_m;
 #define NN_OPT_STATE_COUNT (nn_m->opt_state_count)
 #define NN_ARENA_COUNT (nn_m->arena_count)
 #define NN_STANDARDIZE (nn_m->standardize)
-#define NN_LOSS (nn_m->loss)
-#define NN_CLASSIFICATION (NN_LOSS != NN_LOSS_MSE)
+#define NN_SCORING (nn_m->scoring)
+#define NN_CLASSIFICATION (NN_SCORING != NN_SCORE_REGRESSION)
 #define NN_REAL (nn_m->scalar_size) /* bytes of one value of the model's scalar type: 4 or 8 */
 #define NN_F32_MODEL (NN_REAL == 4)
 
@@ -1699,31 +1699,24 @@ static nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *l
         size_t m = n - start < (size_t)NN_BATCH ? n - start : (size_t)NN_BATCH, i, o;
         memcpy(xb, NN_AT(x, start * NN_IN), m * NN_IN * NN_REAL);
         nn_m->outputs(s->params, xb, (int)m, out, s->arena);
+        /* the loss terms, from the model's own code (NAME_loss_sum) */
+        loss = nn_m->loss_sum(out, labels ? labels + start : NULL, y ? y + start * NN_OUT : NULL, (int)m, loss);
         for (i = 0; i < m; i++) {
             const size_t z = i * NN_OUT; /* this sample's outputs: out[z], out[z + 1]... */
-            if (NN_LOSS == NN_LOSS_CE) {
-                double zmax = nn_real_get(out, z), sum = 0;
+            if (NN_SCORING == NN_SCORE_CLASSES) {
+                double zmax = nn_real_get(out, z);
                 size_t best = 0;
-                int label = labels[start + i];
                 for (o = 1; o < (size_t)NN_OUT; o++)
                     if (nn_real_get(out, z + o) > zmax) {
                         zmax = nn_real_get(out, z + o);
                         best = o;
                     }
-                for (o = 0; o < (size_t)NN_OUT; o++) sum += exp(nn_real_get(out, z + o) - zmax);
-                loss += zmax + log(sum) - nn_real_get(out, z + (size_t)label);
-                if (best == (size_t)label) correct++;
+                if (best == (size_t)labels[start + i]) correct++;
                 total++;
             } else {
                 for (o = 0; o < (size_t)NN_OUT; o++) {
                     double zo = nn_real_get(out, z + o), t = y[(start + i) * NN_OUT + o];
-                    if (NN_LOSS == NN_LOSS_BCE) {
-                        loss += (zo > 0 ? zo : 0) - zo * t + log1p(exp(-fabs(zo)));
-                        if ((zo > 0) == (t >= 0.5)) correct++;
-                    } else {
-                        double d = zo - t;
-                        loss += d * d;
-                    }
+                    if (NN_SCORING == NN_SCORE_BINARY && (zo > 0) == (t >= 0.5)) correct++;
                     total++;
                 }
             }

@@ -17,8 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The loss, which decides how validation is scored (docs/TRAINING.md, What is printed). */
-enum { NN_LOSS_MSE = 0, NN_LOSS_BCE = 1, NN_LOSS_CE = 2 };
+/* How validation is scored (docs/TRAINING.md, What is printed): regression (mse, huber), binary
+ * outputs (bce_with_logits: accuracy of z > 0 against t >= 0.5) or classes (softmax
+ * cross-entropy: accuracy of the first largest logit). */
+enum { NN_SCORE_REGRESSION = 0, NN_SCORE_BINARY = 1, NN_SCORE_CLASSES = 2 };
 
 /* One parameter tensor in the flat parameter array: name, shape, offset and element count. */
 typedef struct {
@@ -37,7 +39,7 @@ typedef struct {
     int batch, input_size, output_size, target_count, targets_are_labels;
     size_t param_count, opt_state_count, arena_count; /* elements of params, opt_state, arena */
     int standardize;    /* whether inputs are standardised ("standardize": true) */
-    int loss;           /* NN_LOSS_MSE, NN_LOSS_BCE or NN_LOSS_CE */
+    int scoring;        /* NN_SCORE_REGRESSION, NN_SCORE_BINARY or NN_SCORE_CLASSES */
     double default_lr;  /* the model's learning rate, the default of --lr */
     int tensor_count;
     const nn_tensor_entry *tensors; /* the parameter tensors, in checkpoint order */
@@ -49,6 +51,8 @@ typedef struct {
     double (*step)(void *params, void *grads, void *opt_state, int64_t *step, const void *x, const void *y,
                    double lr, void *arena); /* the loss before the update, exactly */
     void (*outputs)(const void *params, const void *x, int n, void *out, void *arena);
+    /* sum + the loss terms of n samples' outputs against labels or values (NAME_loss_sum) */
+    double (*loss_sum)(const void *out, const int32_t *labels, const double *values, int n, double sum);
 } nn_model;
 
 /* The whole program: parses argv, trains, prints, saves; returns the exit status (or exits with

@@ -42,6 +42,10 @@ static void nn_outputs_fn(const void *params, const void *x, int n, void *out, v
     {{NAME}}_predict((const {{REAL}} *)params, (const {{REAL}} *)x, n, ({{REAL}} *)out, ({{REAL}} *)arena);
 }
 
+static double nn_loss_sum_fn(const void *out, const int32_t *labels, const double *values, int n, double sum) {
+    return {{NAME}}_loss_sum((const {{REAL}} *)out, labels, values, n, sum);
+}
+
 int main(int argc, char **argv) {
     static const nn_model model = {
         .name = "{{NAME}}",
@@ -55,7 +59,7 @@ int main(int argc, char **argv) {
         .opt_state_count = {{NAME}}_OPT_STATE_COUNT,
         .arena_count = {{NAME}}_ARENA_COUNT,
         .standardize = {{NAME}}_STANDARDIZE,
-        .loss = {{LOSS_CODE}}, /* {{LOSS_NAME}} */
+        .scoring = {{SCORING}}, /* {{LOSS_NAME}} */
         .default_lr = {{LR}},
         .tensor_count = {{PARAM_TENSORS}},
         .tensors = nn_tensors,
@@ -65,6 +69,7 @@ int main(int argc, char **argv) {
         .seed_params = nn_seed_fn,
         .step = nn_step_fn,
         .outputs = nn_outputs_fn,
+        .loss_sum = nn_loss_sum_fn,
     };
     return nn_train_main(&model, argc, argv);
 }

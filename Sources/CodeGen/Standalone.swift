@@ -86,8 +86,8 @@ public enum Standalone {
             "REAL": scalar.cName,
             "TARGET_T": model.loss.usesLabels ? "int32_t" : scalar.cName,
             "STANDARDIZE": model.standardize ? "1" : "0",
-            "LOSS_CODE": lossCode(model.loss),
-            "LOSS_NAME": model.loss.rawValue,
+            "SCORING": scoring(model.loss),
+            "LOSS_NAME": model.loss.typeName,
             "LR": cDouble(model.optimizer.learningRate),
             "OPTIMIZER": model.optimizer.typeName,
             "OPT_SLOTS": "\(slots.count)",
@@ -122,18 +122,19 @@ public enum Standalone {
 
         let accExample: String
         let accDoc: String
-        switch model.loss {
-        case .softmaxCrossEntropy:
+        switch model.loss.targets {
+        case .labels:
             accExample = "  val_acc 96.11%"
             accDoc = " (mean cross-entropy); `val_acc`: the percentage of validation samples whose first "
                 + "largest logit is the label"
-        case .bceWithLogits:
+        case .binary:
             accExample = "  val_acc 96.11%"
             accDoc = " (mean logistic loss over all outputs); `val_acc`: the percentage of outputs where "
                 + "`logit > 0` agrees with `target >= 0.5`"
-        case .mse:
+        case .values:
             accExample = ""
-            accDoc = " (mean squared error over all outputs; a regression prints no accuracy)"
+            accDoc = " (mean \(model.loss == .mse ? "squared error" : "\(model.loss.typeName) loss") over all outputs; "
+                + "a regression prints no accuracy)"
         }
         let csvColumns = labels
             ? "the \(features) input values, then the class label (an integer in 0...\(outputs - 1), "
@@ -167,7 +168,7 @@ public enum Standalone {
         let standardizerRows = model.standardize
             ? "| `standardizer.mean`, `standardizer.std` | F64 | `[\(features)]` |\n" : ""
         let summary = "\(model.input.shape) -> \(analysis.outputShape) per sample, \(analysis.layers.count) layers, "
-            + "\(analysis.parameterCount) parameters, loss \(model.loss.rawValue), optimizer "
+            + "\(analysis.parameterCount) parameters, loss \(model.loss.typeName), optimizer "
             + "\(model.optimizer.typeName), \(scalar.rawValue)"
         return Templates.render("README.standalone.md", [
             "NAME": model.name,
@@ -261,11 +262,12 @@ public enum Standalone {
         }
     }
 
-    static func lossCode(_ loss: Loss) -> String {
-        switch loss {
-        case .mse: return "NN_LOSS_MSE"
-        case .bceWithLogits: return "NN_LOSS_BCE"
-        case .softmaxCrossEntropy: return "NN_LOSS_CE"
+    /// How the runtime scores validation for `loss` (`nn_model.scoring`).
+    static func scoring(_ loss: Loss) -> String {
+        switch loss.targets {
+        case .values: return "NN_SCORE_REGRESSION"
+        case .binary: return "NN_SCORE_BINARY"
+        case .labels: return "NN_SCORE_CLASSES"
         }
     }
 

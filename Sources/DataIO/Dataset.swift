@@ -36,7 +36,7 @@ public enum DatasetTargets: Sendable, Equatable {
 /// Samples in memory: inputs `x` row-major (`count * features`) and their targets.
 ///
 /// `inputShape` is the shape of one sample: `[features]` for a vector, `[L, C]` for a sequence,
-/// whose `L*C` values are stored position by position (CONVENTIONS.md, Tensors and layouts).
+/// whose `L*C` values are stored position by position (docs/CONVENTIONS.md, Tensors and layouts).
 public struct Dataset: Sendable, Equatable {
     /// The inputs, `count * features` values, one sample after another.
     public let x: [Double]

@@ -1,7 +1,7 @@
 import Foundation
 
 extension Dataset {
-    /// Loads a data batch file (CONVENTIONS.md, Files): `x` of shape `[N, F]` or `[N, L, C]` in
+    /// Loads a data batch file (docs/CONVENTIONS.md, Files): `x` of shape `[N, F]` or `[N, L, C]` in
     /// any dtype, and `y` of shape `[N]` with an integer dtype (I32, I64) for `.classes(k)`, or
     /// `[N, outs]` for `.values(outs)`. When `features` is given, `F` (or `L*C`) must equal it.
     /// All values must be finite; labels must lie in `0..<k`.

@@ -1,4 +1,4 @@
-/// The elementwise activations, as in CONVENTIONS.md: each is a layer type of its own in model
+/// The elementwise activations, as in docs/CONVENTIONS.md: each is a layer type of its own in model
 /// files (`Layer.activation`). Adding one means a case here (with its name), its value and
 /// derivative in the reference interpreter (Reference's `Activation.value`/`derivative`), and its
 /// C text in the code generator.

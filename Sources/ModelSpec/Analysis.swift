@@ -3,7 +3,7 @@ public enum ParameterRole: String, Hashable, Sendable {
     case weight, bias
 }
 
-/// How a parameter starts (CONVENTIONS.md "Initial values").
+/// How a parameter starts (docs/CONVENTIONS.md "Initial values").
 public enum ParameterInit: Hashable, Sendable {
     /// Drawn from `U(-bound, bound)` with `bound = 1/sqrt(fan_in)`, one draw per element in order.
     case uniform(bound: Double)
@@ -49,7 +49,7 @@ public struct LayerInfo: Hashable, Sendable {
     public var output: Shape
     /// The layer's own parameters (a residual block lists none itself; its body's layers do).
     public var parameters: [ParameterInfo]
-    /// Forward FLOPs for the whole batch by BENCHMARKS.md (`2*M*N*K` per product; 0 otherwise).
+    /// Forward FLOPs for the whole batch by docs/BENCHMARKS.md (`2*M*N*K` per product; 0 otherwise).
     /// A residual block counts its body.
     public var forwardFLOPs: Int
 
@@ -72,7 +72,7 @@ public struct ModelAnalysis: Hashable, Sendable {
 
     /// Total parameter elements.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
-    /// Forward FLOPs for one batch (BENCHMARKS.md).
+    /// Forward FLOPs for one batch (docs/BENCHMARKS.md).
     public var forwardFLOPs: Int { layers.filter { $0.depth == 0 }.reduce(0) { $0 + $1.forwardFLOPs } }
     /// FLOPs of one training step: forward times 3.
     public var trainingStepFLOPs: Int { 3 * forwardFLOPs }

@@ -1,5 +1,5 @@
 /// A complete description of a fixed-shape training job: the network, the batch size, the
-/// loss and the optimizer. Every number follows `CONVENTIONS.md`.
+/// loss and the optimizer. Every number follows `docs/CONVENTIONS.md`.
 public struct Model: Hashable, Sendable {
     /// The model's name; it becomes the prefix of C identifiers, so it must match
     /// `[A-Za-z_][A-Za-z0-9_]*` and be at most 64 characters (see `validate()`).
@@ -149,17 +149,58 @@ public indirect enum Layer: Hashable, Sendable {
     }
 }
 
-/// The loss, a mean over the batch (see CONVENTIONS.md).
-public enum Loss: String, Hashable, Sendable, CaseIterable {
+/// The loss, a mean over the batch (see docs/CONVENTIONS.md).
+public enum Loss: Hashable, Sendable {
     /// Mean over all elements of `(yhat - y)^2`.
     case mse
     /// Mean over elements of `log(1 + exp(z)) - y z`.
-    case bceWithLogits = "bce_with_logits"
+    case bceWithLogits
     /// Mean over the batch of `-log softmax(z)[label]`; labels are integers.
-    case softmaxCrossEntropy = "softmax_cross_entropy"
+    case softmaxCrossEntropy
+    /// Mean over all elements of `0.5 d^2` where `|d| < delta`, else `delta (|d| - 0.5 delta)`,
+    /// `d = yhat - y` (PyTorch's HuberLoss, mean reduction).
+    case huber(delta: Double = 1.0)
+
+    /// Every loss (huber with its default delta).
+    public static let allCases: [Loss] = [.mse, .bceWithLogits, .softmaxCrossEntropy, .huber()]
+
+    /// The type name in model files (`"mse"`, `"softmax_cross_entropy"`, ...).
+    public var typeName: String {
+        switch self {
+        case .mse: return "mse"
+        case .bceWithLogits: return "bce_with_logits"
+        case .softmaxCrossEntropy: return "softmax_cross_entropy"
+        case .huber: return "huber"
+        }
+    }
+
+    /// The loss a model-file type name stands for (huber with its default delta).
+    public init?(typeName: String) {
+        guard let l = Loss.allCases.first(where: { $0.typeName == typeName }) else { return nil }
+        self = l
+    }
+
+    /// What the model's outputs are trained to give.
+    public enum Targets: Sendable {
+        /// Class labels, one integer per sample (`[B]`); outputs are logits.
+        case labels
+        /// 0/1 targets per output; outputs are logits.
+        case binary
+        /// Real values per output (regression).
+        case values
+    }
+
+    /// What the targets are.
+    public var targets: Targets {
+        switch self {
+        case .softmaxCrossEntropy: return .labels
+        case .bceWithLogits: return .binary
+        case .mse, .huber: return .values
+        }
+    }
 
     /// Whether targets are integer class labels (`[B]`) rather than floats (`[B, out]`).
-    public var usesLabels: Bool { self == .softmaxCrossEntropy }
+    public var usesLabels: Bool { targets == .labels }
 }
 
 /// The optimizer, with PyTorch semantics.

@@ -1,7 +1,7 @@
 import Foundation
 
 // The model file format (see README "Model files"): field names are fixed; omitted options
-// take CONVENTIONS.md's defaults; unknown fields are errors that list the valid ones.
+// take docs/CONVENTIONS.md's defaults; unknown fields are errors that list the valid ones.
 
 extension Model: Codable {
     /// Reads a model through any `Decoder` (JSONDecoder for model files). Errors are
@@ -52,7 +52,7 @@ extension Model: Codable {
         pairs.append(("batch", .number(JSONNumber(Double(batch)))))
         if standardize { pairs.append(("standardize", .bool(true))) }
         pairs.append(("layers", .array(layers.map(\.json))))
-        pairs.append(("loss", .object([("type", .string(loss.rawValue))])))
+        pairs.append(("loss", loss.json))
         pairs.append(("optimizer", optimizer.json))
         return .object(pairs)
     }
@@ -137,6 +137,16 @@ extension Optimizer {
             return .object([("type", .string(typeName)), ("lr", .number(JSONNumber(lr))), ("beta1", .number(JSONNumber(b1))),
                             ("beta2", .number(JSONNumber(b2))), ("eps", .number(JSONNumber(eps))), ("weight_decay", .number(JSONNumber(wd)))])
         }
+    }
+}
+
+extension Loss {
+    /// The loss as a model file holds it: `{"type": "huber", "delta": 1.0}`.
+    var json: JSONValue {
+        if case .huber(let delta) = self {
+            return .object([("type", .string(typeName)), ("delta", .number(JSONNumber(delta)))])
+        }
+        return .object([("type", .string(typeName))])
     }
 }
 
@@ -338,12 +348,19 @@ private final class Reader {
     }
 
     func loss(_ v: JSONValue) -> Loss? {
-        let valid = Loss.allCases.map(\.rawValue).joined(separator: ", ")
-        guard let o = object(v, place: "loss", allowed: ["type"]) else { return nil }
+        let valid = Loss.allCases.map(\.typeName).joined(separator: ", ")
+        // The fields a loss takes depend on its type: read the type first.
+        var type: String?
+        if case .object(let pairs) = v, case .string(let t)? = pairs.first(where: { $0.0 == "type" })?.1 { type = t }
+        let huber = type == "huber"
+        guard let o = object(v, place: "loss", allowed: huber ? ["type", "delta"] : ["type"]) else { return nil }
         guard let t = string(o, "type", place: "loss") else { return nil }
-        guard let loss = Loss(rawValue: t) else {
+        guard let loss = Loss(typeName: t) else {
             fail("loss", "unknown loss \"\(t)\"; valid losses: \(valid)")
             return nil
+        }
+        if case .huber(let def) = loss {
+            return double(o, "delta", default: def).map { .huber(delta: $0) }
         }
         return loss
     }

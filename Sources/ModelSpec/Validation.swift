@@ -144,8 +144,11 @@ private struct Checker {
     }
 
     mutating func checkLoss(_ output: Shape) {
+        if case .huber(let delta) = model.loss, !(delta.isFinite && delta > 0) {
+            issue("loss (huber)", "delta must be a finite number above 0 (got \(delta))")
+        }
         guard case .vector(let n) = output else {
-            issue("loss", "\(model.loss.rawValue) needs a vector output but the last layer gives \(output) "
+            issue("loss", "\(model.loss.typeName) needs a vector output but the last layer gives \(output) "
                   + "(positions x channels); add {\"type\": \"flatten\"} or {\"type\": \"global_avg_pool1d\"} "
                   + "and a dense layer before the loss")
             return

@@ -11,7 +11,7 @@ import Musl
 import Darwin
 #endif
 
-/// What `runBenchmark` measures and how (BENCHMARKS.md "What to report").
+/// What `runBenchmark` measures and how (docs/BENCHMARKS.md "What to report").
 public struct BenchOptions: Sendable {
     /// `"tcc"` or `"cc"`.
     public var backend: String
@@ -28,7 +28,7 @@ public struct BenchOptions: Sendable {
     /// Seed of the parameters and of the synthetic batch.
     public var seed: UInt64
 
-    /// The defaults are BENCHMARKS.md's: float32, one thread, at least 200 steps and 2 seconds.
+    /// The defaults are docs/BENCHMARKS.md's: float32, one thread, at least 200 steps and 2 seconds.
     public init(backend: String = "cc", scalar: ScalarType = .f32, threads: Int = 1, minSteps: Int = 200,
                 minSeconds: Double = 2, warmupSteps: Int = 20, seed: UInt64 = 1) {
         self.backend = backend
@@ -63,7 +63,7 @@ public struct BenchResult: Sendable {
     public var steps: Int
     /// Training samples per second at the median step time.
     public var samplesPerSecond: Double
-    /// FLOPs of one step by the BENCHMARKS.md formula.
+    /// FLOPs of one step by the docs/BENCHMARKS.md formula.
     public var stepFLOPs: Int
     /// FLOPs of the products one step runs (the formula less the skipped input-gradient
     /// products: `Compilation.performedTrainingStepFLOPs`).
@@ -105,7 +105,7 @@ public struct BenchResult: Sendable {
         \(model): backend \(backend), \(scalar.rawValue), \(threads) thread\(threads == 1 ? "" : "s")
           compile          \(String(format: "%.1f", compileMilliseconds)) ms (model to callable; generating the C: \(String(format: "%.1f", codegenMilliseconds)) ms)
           step             median \(String(format: "%.1f", stepMicrosecondsMedian)) us, min \(String(format: "%.1f", stepMicrosecondsMin)) us over \(steps) steps
-          throughput       \(String(format: "%.0f", samplesPerSecond)) samples/s, \(String(format: "%.2f", gflops)) GFLOP/s (\(String(format: "%.3g", Double(stepFLOPs) / 1e6)) MFLOP per step by BENCHMARKS.md; the \(String(format: "%.3g", Double(performedFLOPs) / 1e6)) MFLOP it runs: \(String(format: "%.2f", performedGFLOPs)) GFLOP/s)
+          throughput       \(String(format: "%.0f", samplesPerSecond)) samples/s, \(String(format: "%.2f", gflops)) GFLOP/s (\(String(format: "%.3g", Double(stepFLOPs) / 1e6)) MFLOP per step by docs/BENCHMARKS.md; the \(String(format: "%.3g", Double(performedFLOPs) / 1e6)) MFLOP it runs: \(String(format: "%.2f", performedGFLOPs)) GFLOP/s)
           memory           arena \(arenaBytes) B, params+grads+opt state+arena \(totalBytes) B, peak RSS \(peakRSSBytes) B
         """
     }
@@ -142,7 +142,7 @@ public func benchBackend(_ name: String, threads: Int) throws -> any CBackend {
 
 extension Compilation {
     /// The multiply-adds, times 2, of the products a training step actually runs: the
-    /// BENCHMARKS.md count (`ModelAnalysis.trainingStepFLOPs`, 3 x the forward products) less the
+    /// docs/BENCHMARKS.md count (`ModelAnalysis.trainingStepFLOPs`, 3 x the forward products) less the
     /// input-gradient products `train_step` skips (it asks for no gradient of the input). Such a
     /// product has as many multiply-adds as its layer's forward product.
     public var performedTrainingStepFLOPs: Int {

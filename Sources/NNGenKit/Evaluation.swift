@@ -2,6 +2,7 @@ import DataIO
 import Foundation
 import JIT
 import ModelSpec
+import Reference
 
 /// Loss and quality of model outputs against targets, computed in double as docs/TRAINING.md
 /// defines the validation numbers.
@@ -9,14 +10,15 @@ public struct EvaluationMetrics: Sendable, Equatable {
     /// The number of samples.
     public var count: Int
     /// The loss: the mean over samples of `-log softmax(z)[label]` (softmax cross-entropy), the
-    /// mean over all elements of `log(1 + exp(z)) - y z` (bce_with_logits) or of `(z - y)^2` (mse).
+    /// mean over all elements of `log(1 + exp(z)) - y z` (bce_with_logits), of `(z - y)^2` (mse)
+    /// or of huber(z - y) (huber): the reference interpreter's formula (`meanLoss`).
     public var loss: Double
     /// Classification only: correct predictions (argmax, first maximum, equals the label; or
     /// `z > 0` equals `y >= 0.5` per element for bce_with_logits).
     public var correct: Int?
     /// Classification only: the number of predictions judged (samples, or elements for bce).
     public var judged: Int?
-    /// Regression (mse) only: the coefficient of determination `1 - SS_res / SS_tot` of each
+    /// Regression (mse, huber) only: the coefficient of determination `1 - SS_res / SS_tot` of each
     /// output (its own mean for `SS_tot`), averaged over outputs; nil when a target is constant.
     public var r2: Double?
 
@@ -45,39 +47,27 @@ public enum Evaluation {
     public static func metrics(outputs: [Double], outputsPerSample k: Int, targets: DatasetTargets,
                                loss: Loss) -> EvaluationMetrics {
         let n = k > 0 ? outputs.count / k : 0
-        switch (loss, targets) {
-        case (.softmaxCrossEntropy, .labels(let labels, _)):
-            var sum = 0.0
+        switch (loss.targets, targets) {
+        case (.labels, .labels(let labels, _)):
             var correct = 0
             for i in 0..<n {
                 let z = outputs[(i * k)..<((i + 1) * k)]
                 var best = z.startIndex
                 for j in z.indices where z[j] > z[best] { best = j }
-                let m = z[best]
-                var e = 0.0
-                for v in z { e += Foundation.exp(v - m) }
-                sum += m + Foundation.log(e) - z[z.startIndex + labels[i]]
                 if best - z.startIndex == labels[i] { correct += 1 }
             }
-            return EvaluationMetrics(count: n, loss: n > 0 ? sum / Double(n) : .nan, correct: correct, judged: n)
-        case (.bceWithLogits, .values(let y, _)):
-            var sum = 0.0
+            let mean = n > 0 ? meanLoss(loss, outputs: outputs, targets: .labels(Array(labels.prefix(n))), outputsPerSample: k) : .nan
+            return EvaluationMetrics(count: n, loss: mean, correct: correct, judged: n)
+        case (.binary, .values(let y, _)):
             var correct = 0
-            for i in 0..<outputs.count {
-                let z = outputs[i]
-                sum += max(z, 0) - y[i] * z + Foundation.log1p(Foundation.exp(-abs(z)))
-                if (z > 0) == (y[i] >= 0.5) { correct += 1 }
-            }
+            for i in 0..<outputs.count where (outputs[i] > 0) == (y[i] >= 0.5) { correct += 1 }
             let m = outputs.count
-            return EvaluationMetrics(count: n, loss: m > 0 ? sum / Double(m) : .nan, correct: correct, judged: m)
-        case (.mse, .values(let y, _)):
-            var sum = 0.0
-            for i in 0..<outputs.count {
-                let d = outputs[i] - y[i]
-                sum += d * d
-            }
+            let mean = m > 0 ? meanLoss(loss, outputs: outputs, targets: .values(Array(y.prefix(m))), outputsPerSample: k) : .nan
+            return EvaluationMetrics(count: n, loss: mean, correct: correct, judged: m)
+        case (.values, .values(let y, _)):
             let m = outputs.count
-            return EvaluationMetrics(count: n, loss: m > 0 ? sum / Double(m) : .nan, r2: rSquared(outputs, y, k))
+            let mean = m > 0 ? meanLoss(loss, outputs: outputs, targets: .values(Array(y.prefix(m))), outputsPerSample: k) : .nan
+            return EvaluationMetrics(count: n, loss: mean, r2: rSquared(outputs, y, k))
         default:
             return EvaluationMetrics(count: n, loss: .nan)
         }

@@ -65,7 +65,7 @@ public struct GradInputError: Error, CustomStringConvertible, Sendable, Equatabl
 ///     F32 or F64 (other tensors, such as a checkpoint's optimizer state, are ignored).
 ///   - batchFile: safetensors holding `x` (`[B, F]` or `[B, L, C]`, B the model's batch, F32 or
 ///     F64) and `y` (`[B]` integer labels, I32 or I64, for softmax cross-entropy; `[B, outputs]`
-///     F32 or F64 otherwise), as CONVENTIONS.md describes. `x` is used as given (not standardised).
+///     F32 or F64 otherwise), as docs/CONVENTIONS.md describes. `x` is used as given (not standardised).
 ///   - outputFile: where to write; written atomically, and only when everything else succeeded.
 ///   - engine: the generated code on a back end and dtype, or the reference interpreter.
 /// - Throws: `GradInputError` for tensors that do not fit, `DataError` for unreadable files,
@@ -172,8 +172,8 @@ public func readBatch(_ analysis: ModelAnalysis, from path: String) throws -> Gr
     }
     let classes = analysis.outputCount
     let yShape = m.loss.usesLabels ? [B] : [B, classes]
-    let yDoc = m.loss.usesLabels ? "\(B) integer class labels in 0..<\(classes) for \(m.loss.rawValue)"
-        : "\(B) rows of \(classes) target \(classes == 1 ? "value" : "values") for \(m.loss.rawValue)"
+    let yDoc = m.loss.usesLabels ? "\(B) integer class labels in 0..<\(classes) for \(m.loss.typeName)"
+        : "\(B) rows of \(classes) target \(classes == 1 ? "value" : "values") for \(m.loss.typeName)"
     guard let y = file["y"] else {
         throw GradInputError("\(path): no tensor 'y'; expected shape \(shapeText(yShape)) (\(yDoc))")
     }
@@ -184,7 +184,7 @@ public func readBatch(_ analysis: ModelAnalysis, from path: String) throws -> Gr
     let targets: Targets
     if m.loss.usesLabels {
         guard y.dtype.isInteger else {
-            throw GradInputError("\(path): tensor 'y' is \(y.dtype.rawValue); \(m.loss.rawValue) needs integer labels "
+            throw GradInputError("\(path): tensor 'y' is \(y.dtype.rawValue); \(m.loss.typeName) needs integer labels "
                                  + "(I32 or I64) in 0..<\(classes)")
         }
         let labels = try y.asInts()
@@ -195,7 +195,7 @@ public func readBatch(_ analysis: ModelAnalysis, from path: String) throws -> Gr
         targets = .labels(labels)
     } else {
         guard !y.dtype.isInteger else {
-            throw GradInputError("\(path): tensor 'y' is \(y.dtype.rawValue); \(m.loss.rawValue) targets must be F32 or F64")
+            throw GradInputError("\(path): tensor 'y' is \(y.dtype.rawValue); \(m.loss.typeName) targets must be F32 or F64")
         }
         targets = .values(y.asDoubles())
     }

@@ -70,12 +70,12 @@ public struct SyntheticBatch: Sendable {
     public init(_ a: ModelAnalysis, seed: UInt64) {
         var rng = Xoshiro256StarStar(seed: seed ^ 0x5EED_BA7C_0000_0001)
         x = (0..<a.inputElements).map { _ in rng.uniform(-1, 1) }
-        switch a.model.loss {
-        case .softmaxCrossEntropy:
+        switch a.model.loss.targets {
+        case .labels:
             labels = (0..<a.model.batch).map { _ in Int(rng.nextBelow(UInt64(a.outputCount))) }
-        case .bceWithLogits:
+        case .binary:
             values = (0..<a.targetElements).map { _ in rng.nextDouble() < 0.5 ? 0 : 1 }
-        case .mse:
+        case .values:
             values = (0..<a.targetElements).map { _ in rng.uniform(-1, 1) }
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import ModelSpec
 
-// The losses of CONVENTIONS.md, each a mean over the batch: a value function and a gradient
+// The losses of docs/CONVENTIONS.md, each a mean over the batch: a value function and a gradient
 // function (dL/dz, z the model's output logits, [rows, outputs]).
 
 /// mse: `L = (1/N) sum_i (z_i - y_i)^2` over all `N = rows * outputs` elements.
@@ -77,11 +77,39 @@ func softmaxCrossEntropyGradient(_ z: [Double], labels: [Int], classes: Int) -> 
     return dz
 }
 
+/// huber: `L = (1/N) sum_i h(z_i - y_i)`, `h(d) = 0.5 d^2` where `|d| < delta`, else
+/// `delta (|d| - 0.5 delta)` (PyTorch's HuberLoss).
+func huberLoss(_ z: [Double], _ y: [Double], delta: Double) -> Double {
+    var sum = 0.0
+    for i in 0..<z.count {
+        let d = z[i] - y[i]
+        sum += abs(d) < delta ? 0.5 * d * d : delta * (abs(d) - 0.5 * delta)
+    }
+    return sum / Double(z.count)
+}
+
+/// `dL/dz_i = d_i / N` where `|d_i| < delta`, else `delta sign(d_i) / N`.
+func huberGradient(_ z: [Double], _ y: [Double], delta: Double) -> [Double] {
+    let n = Double(z.count)
+    return (0..<z.count).map { i in
+        let d = z[i] - y[i]
+        return (abs(d) < delta ? d : (d < 0 ? -delta : delta)) / n
+    }
+}
+
+/// The mean loss of outputs `z` (`rows * classes` logits or values) against `targets`, in
+/// double: the reference formula, which also scores validation (NNGenKit's `Evaluation`).
+/// NaN when the targets are not of the loss's kind.
+public func meanLoss(_ loss: Loss, outputs z: [Double], targets: Targets, outputsPerSample classes: Int) -> Double {
+    lossValue(loss, z, targets, classes: classes)
+}
+
 /// The loss's value for checked targets.
 func lossValue(_ loss: Loss, _ z: [Double], _ targets: Targets, classes: Int) -> Double {
     switch (loss, targets) {
     case (.mse, .values(let y)): return mseLoss(z, y)
     case (.bceWithLogits, .values(let y)): return bceWithLogitsLoss(z, y)
+    case (.huber(let delta), .values(let y)): return huberLoss(z, y, delta: delta)
     case (.softmaxCrossEntropy, .labels(let labels)): return softmaxCrossEntropyLoss(z, labels: labels, classes: classes)
     default: return .nan  // unreachable: the interpreter checks the targets' kind first
     }
@@ -92,6 +120,7 @@ func lossGradient(_ loss: Loss, _ z: [Double], _ targets: Targets, classes: Int)
     switch (loss, targets) {
     case (.mse, .values(let y)): return mseGradient(z, y)
     case (.bceWithLogits, .values(let y)): return bceWithLogitsGradient(z, y)
+    case (.huber(let delta), .values(let y)): return huberGradient(z, y, delta: delta)
     case (.softmaxCrossEntropy, .labels(let labels)):
         return softmaxCrossEntropyGradient(z, labels: labels, classes: classes)
     default: return [Double](repeating: .nan, count: z.count)  // unreachable, as above

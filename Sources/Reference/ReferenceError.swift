@@ -37,7 +37,7 @@ public enum ReferenceError: Error, Hashable, Sendable, CustomStringConvertible {
             return "the input holds \(got) values but \(rows) rows of \(perSample) values each need \(expected)"
         case .targetKind(let loss, let got):
             let want = loss.usesLabels ? "integer class labels (Targets.labels)" : "float values (Targets.values)"
-            return "the loss \(loss.rawValue) needs \(want) but was given \(got)"
+            return "the loss \(loss.typeName) needs \(want) but was given \(got)"
         case .targetCount(let expected, let got, let rows, let perSample):
             if perSample == 1 {
                 return "the targets hold \(got) values but \(rows) rows need \(expected) (one each)"

@@ -10,7 +10,7 @@ public enum Targets: Hashable, Sendable {
 
 /// The result of a backward pass.
 public struct Gradients: Hashable, Sendable {
-    /// The loss of the batch (a mean, see CONVENTIONS.md).
+    /// The loss of the batch (a mean, see docs/CONVENTIONS.md).
     public var loss: Double
     /// `dL/dparameters` in the flat parameter layout (`ParameterInfo.offset`).
     public var parameters: [Double]
@@ -32,7 +32,7 @@ public struct LayerTrace: Hashable, Sendable {
 }
 
 /// An independent, deliberately plain implementation of a model's forward pass, loss and
-/// gradients in `Double`, written straight from CONVENTIONS.md, to check generated code against.
+/// gradients in `Double`, written straight from docs/CONVENTIONS.md, to check generated code against.
 ///
 /// Every tensor is a flat row-major `[Double]`: inputs `[rows, F]` or `[rows, L, C]`, outputs
 /// `[rows, outputs]`, parameters one flat array laid out as `ModelAnalysis.parameters` says.
@@ -62,7 +62,7 @@ public struct ReferenceInterpreter: Sendable {
         self.init(try model.analyze())
     }
 
-    /// The initial parameters of CONVENTIONS.md "Initial values": one
+    /// The initial parameters of docs/CONVENTIONS.md "Initial values": one
     /// `Xoshiro256StarStar(seed:)` for the whole model; for each parameter in flat order and
     /// each of its elements in order, `.uniform(bound)` draws `rng.uniform(-bound, bound)` and
     /// `.constant(v)` gives `v` without a draw.

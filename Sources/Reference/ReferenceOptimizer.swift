@@ -1,7 +1,7 @@
 import Foundation
 import ModelSpec
 
-/// The optimizers of CONVENTIONS.md with PyTorch's semantics, in `Double`, over one flat
+/// The optimizers of docs/CONVENTIONS.md with PyTorch's semantics, in `Double`, over one flat
 /// parameter array.
 ///
 /// State slots (`state`), each as long as the parameters:

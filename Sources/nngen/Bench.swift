@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
         Compiles the model (the time from model to callable functions is reported), runs warm-up steps, \
         then times single training steps on one batch drawn from the seed until at least --steps steps \
         and --min-seconds seconds have run. Reports the median and minimum microseconds per step, \
-        samples/s, GFLOP/s by the BENCHMARKS.md formula (3 x the forward products' 2*M*N*K), the arena \
+        samples/s, GFLOP/s by the docs/BENCHMARKS.md formula (3 x the forward products' 2*M*N*K), the arena \
         and total bytes (params + grads + optimizer state + arena) and the process's peak RSS. \
         --threads N > 1 compiles with OpenMP (cc back end only); results do not depend on N.
         """)

@@ -9,7 +9,7 @@ struct Describe: ParsableCommand {
         abstract: "Print a table of the model's layers with shapes, parameters and FLOPs, and its memory totals.",
         discussion: """
         The model is validated first; every problem found is printed and the exit code is 1.
-        FLOPs follow BENCHMARKS.md: 2*M*N*K for each matrix product of the forward pass (a conv1d \
+        FLOPs follow docs/BENCHMARKS.md: 2*M*N*K for each matrix product of the forward pass (a conv1d \
         counts 2*B*L_out*C_out*C_in*kernel), elementwise work not counted; a training step is 3x forward.
         """)
 
@@ -62,7 +62,8 @@ struct ModelSummary {
         let loss: String
         switch model.loss {
         case .softmaxCrossEntropy: loss = "softmax_cross_entropy (\(n) classes, integer labels)"
-        case .bceWithLogits, .mse: loss = "\(model.loss.rawValue) (\(n) \(n == 1 ? "output" : "outputs"))"
+        case .huber(let delta): loss = "huber, delta \(delta) (\(n) \(n == 1 ? "output" : "outputs"))"
+        case .bceWithLogits, .mse: loss = "\(model.loss.typeName) (\(n) \(n == 1 ? "output" : "outputs"))"
         }
         let rows = [("input", input), ("loss", loss), ("optimizer", Self.optimizerText(model.optimizer))]
         return "Model \(model.name)\n" + rows.map { "  " + $0.0.padding(toLength: 11, withPad: " ", startingAt: 0) + $0.1 }
@@ -221,7 +222,7 @@ struct ModelSummary {
         return (n < 0 ? "-" : "") + out
     }
 
-    /// FLOPs with an SI prefix, as BENCHMARKS.md quotes them: `3.27 M`, `82.6 M`, `513.5 M`.
+    /// FLOPs with an SI prefix, as docs/BENCHMARKS.md quotes them: `3.27 M`, `82.6 M`, `513.5 M`.
     static func si(_ n: Int) -> String {
         let units: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
         let v = Double(n)

@@ -43,11 +43,11 @@ struct Eval: ParsableCommand {
 /// The lines `nngen eval` prints.
 func evalText(_ m: EvaluationMetrics, analysis: ModelAnalysis, data: String) -> String {
     var lines = ["\(analysis.model.name) on \(data): \(m.count) samples"]
-    switch analysis.model.loss {
-    case .mse:
-        lines.append("mse       " + String(format: "%.6f", m.mse))
+    switch analysis.model.loss.targets {
+    case .values:
+        lines.append((analysis.model.loss == .mse ? "mse       " : "loss      ") + String(format: "%.6f", m.loss))
         lines.append("r2        " + (m.r2.map { String(format: "%.4f", $0) } ?? "n/a (constant targets)"))
-    case .softmaxCrossEntropy, .bceWithLogits:
+    case .labels, .binary:
         lines.append("loss      " + String(format: "%.6f", m.loss))
         if let a = m.accuracy, let c = m.correct, let j = m.judged {
             lines.append("accuracy  " + String(format: "%.2f%%", a * 100) + " (\(c) of \(j))")

@@ -53,23 +53,23 @@ func predictionCSV(_ outputs: [Double], analysis: ModelAnalysis, scalar: ScalarT
     let n = k > 0 ? outputs.count / k : 0
     func number(_ v: Double) -> String { scalar == .f32 ? "\(Float(v))" : "\(v)" }
     var header: [String]
-    switch analysis.model.loss {
-    case .softmaxCrossEntropy: header = (0..<k).map { "logit_\($0)" } + ["class"]
-    case .bceWithLogits: header = (0..<k).map { "logit_\($0)" } + (k == 1 ? ["class"] : (0..<k).map { "class_\($0)" })
-    case .mse: header = (0..<k).map { "output_\($0)" }
+    switch analysis.model.loss.targets {
+    case .labels: header = (0..<k).map { "logit_\($0)" } + ["class"]
+    case .binary: header = (0..<k).map { "logit_\($0)" } + (k == 1 ? ["class"] : (0..<k).map { "class_\($0)" })
+    case .values: header = (0..<k).map { "output_\($0)" }
     }
     var lines = [header.joined(separator: ",")]
     lines.reserveCapacity(n + 1)
     for i in 0..<n {
         let z = outputs[(i * k)..<((i + 1) * k)]
         var fields = z.map(number)
-        switch analysis.model.loss {
-        case .softmaxCrossEntropy:
+        switch analysis.model.loss.targets {
+        case .labels:
             var best = z.startIndex
             for j in z.indices where z[j] > z[best] { best = j }
             fields.append(String(best - z.startIndex))
-        case .bceWithLogits: fields += z.map { $0 > 0 ? "1" : "0" }
-        case .mse: break
+        case .binary: fields += z.map { $0 > 0 ? "1" : "0" }
+        case .values: break
         }
         lines.append(fields.joined(separator: ","))
     }

@@ -180,7 +180,7 @@ struct Train: ParsableCommand {
         func metrics(_ m: EvaluationMetrics) -> String {
             var t = "val_loss " + String(format: "%.6f", m.loss)
             if let a = m.accuracy { t += "  val_acc " + String(format: "%.2f%%", a * 100) }
-            if loss == .mse, let r2 = m.r2 { t += "  val_r2 " + String(format: "%.4f", r2) }
+            if loss.targets == .values, let r2 = m.r2 { t += "  val_r2 " + String(format: "%.4f", r2) }
             return t
         }
         if let best = s.bestLoss {

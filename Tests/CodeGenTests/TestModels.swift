@@ -27,7 +27,7 @@ func exampleAnalyses(file: StaticString = #filePath, line: UInt = #line) throws 
             result.append(try Model.load(from: URL(fileURLWithPath: path)).analyze(file: path))
         }
     }
-    XCTAssertEqual(result.count, 9, "expected 5 examples and 4 bench models", file: file, line: line)
+    XCTAssertEqual(result.count, 10, "expected 6 examples and 4 bench models", file: file, line: line)
     return result
 }
 

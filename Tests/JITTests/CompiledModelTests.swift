@@ -10,7 +10,7 @@ import XCTest
 final class CompiledModelTests: XCTestCase {
     func analysis(_ loss: Loss = .softmaxCrossEntropy, optimizer: Optimizer = .adam(lr: 0.01)) throws -> ModelAnalysis {
         let outputs = loss == .softmaxCrossEntropy ? 3 : 2
-        return try Model(name: "cm_\(loss.rawValue)", input: .features(4), batch: 3,
+        return try Model(name: "cm_\(loss.typeName)", input: .features(4), batch: 3,
                          layers: [.dense(units: 5), .activation(.tanh), .dense(units: outputs)], loss: loss, optimizer: optimizer).analyze()
     }
 

@@ -171,7 +171,7 @@ final class JSONFormatTests: XCTestCase {
         XCTAssertEqual(Optimizer.adamw(weightDecay: 0.1).with(learningRate: 0.2).typeName, "adamw")
         XCTAssertTrue(Loss.softmaxCrossEntropy.usesLabels)
         XCTAssertFalse(Loss.mse.usesLabels)
-        XCTAssertEqual(Loss.allCases.map(\.rawValue), ["mse", "bce_with_logits", "softmax_cross_entropy"])
+        XCTAssertEqual(Loss.allCases.map(\.typeName), ["mse", "bce_with_logits", "softmax_cross_entropy", "huber"])
     }
 
     func testStandardizeFieldAndIntegersWrittenAsFloats() throws {
@@ -222,6 +222,14 @@ final class JSONFormatTests: XCTestCase {
         assertSingleProblem(issues, at: "layers[0] (dense)", #"field "units" appears twice"#)
     }
 
+    func testHuberLossKeepsItsDeltaAndDefaultsToOne() throws {
+        let m = Model(name: "h", input: .features(2), batch: 2, layers: [.dense(units: 1)], loss: .huber(delta: 0.25))
+        XCTAssertTrue(m.jsonString.contains(#""loss": {"type": "huber", "delta": 0.25}"#), m.jsonString)
+        XCTAssertEqual(try Model.decode(Data(m.jsonString.utf8)), m)
+        let text = m.jsonString.replacingOccurrences(of: #", "delta": 0.25"#, with: "")
+        XCTAssertEqual(try Model.decode(Data(text.utf8)).loss, .huber(delta: 1.0))
+    }
+
     func testUnknownFieldsAreReportedInFileOrder() {
         let issues = problems(modelText(layers: #"[{"type": "dense", "units": 2, "zz": 1, "aa": 2, "mm": 3}]"#))
         XCTAssertEqual(issues.map(\.message), [
@@ -232,7 +240,7 @@ final class JSONFormatTests: XCTestCase {
     }
 
     func testExampleModelsAreValid() throws {
-        let names = ["digits_mlp", "digits_conv", "breast_cancer", "diabetes", "iris",
+        let names = ["digits_mlp", "digits_conv", "breast_cancer", "diabetes", "diabetes_huber", "iris",
                      "bench/w1_digits_mlp", "bench/w2_mnist_mlp", "bench/w3_conv1d_ln", "bench/w4_resmlp"]
         for name in names {
             let url = repositoryRoot.appendingPathComponent("examples/\(name).json")

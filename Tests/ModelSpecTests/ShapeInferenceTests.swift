@@ -58,7 +58,7 @@ final class ShapeInferenceTests: XCTestCase {
         XCTAssertEqual(b.targetElements, 32 * 10)
     }
 
-    /// conv1d output length by CONVENTIONS.md:
+    /// conv1d output length by docs/CONVENTIONS.md:
     /// `floor((L + pad_left + pad_right - dilation*(kernel-1) - 1) / stride) + 1`.
     func testConvOutputLengths() throws {
         let cases: [(length: Int, kernel: Int, stride: Int, padding: Padding, dilation: Int, expected: Int)] = [
@@ -147,7 +147,7 @@ final class ShapeInferenceTests: XCTestCase {
         XCTAssertEqual(a.layers[0].output, .sequence(length: 10, channels: 6))
     }
 
-    // MARK: The reference workloads of BENCHMARKS.md
+    // MARK: The reference workloads of docs/BENCHMARKS.md
 
     static let w1 = Model("w1_digits_mlp", input: .features(64), batch: 32, loss: .softmaxCrossEntropy,
                           optimizer: .sgd(lr: 0.01)) {

@@ -341,9 +341,13 @@ final class ValidationTests: XCTestCase {
         assertSingleProblem(problems(modelText(layers: #"[{"type": "dense", "units": 1}]"#, optimizer: #"{"type": "rmsprop", "lr": 0.1}"#)),
                             at: "optimizer", #"unknown optimizer "rmsprop"; valid optimizers: sgd, adam, adamw"#)
         assertSingleProblem(problems(modelText(layers: #"[{"type": "dense", "units": 1}]"#, loss: #"{"type": "hinge"}"#)),
-                            at: "loss", #"unknown loss "hinge"; valid losses: mse, bce_with_logits, softmax_cross_entropy"#)
+                            at: "loss", #"unknown loss "hinge"; valid losses: mse, bce_with_logits, softmax_cross_entropy, huber"#)
         assertSingleProblem(problems(modelText(layers: #"[{"type": "dense", "units": 1}]"#, loss: #""mse""#)),
                             at: "loss", "expected an object {...}, got a string")
+        assertSingleProblem(problems(modelText(layers: #"[{"type": "dense", "units": 1}]"#, loss: #"{"type": "mse", "delta": 2}"#)),
+                            at: "loss", #"unknown field "delta"; it takes no fields besides "type""#)
+        assertSingleProblem(problems(modelText(layers: #"[{"type": "dense", "units": 1}]"#, loss: #"{"type": "huber", "delta": 0}"#)),
+                            at: "loss (huber)", "delta must be a finite number above 0 (got 0.0)")
     }
 
     // MARK: Text and reporting

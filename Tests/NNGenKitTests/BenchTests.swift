@@ -19,7 +19,7 @@ final class BenchTests: XCTestCase {
                                                           warmupSteps: 2))
         XCTAssertEqual(r.steps, 250)
         XCTAssertEqual(r.backend, "tcc")
-        XCTAssertEqual(r.stepFLOPs, 3 * 2 * 4 * (8 * 16 + 16 * 3))  // BENCHMARKS.md: 3 x forward 2*M*N*K
+        XCTAssertEqual(r.stepFLOPs, 3 * 2 * 4 * (8 * 16 + 16 * 3))  // docs/BENCHMARKS.md: 3 x forward 2*M*N*K
         XCTAssertEqual(r.performedFLOPs, r.stepFLOPs - 2 * 4 * 8 * 16)  // the first layer's dx is not computed
         XCTAssertEqual(r.performedGFLOPs, Double(r.performedFLOPs) / (r.stepMicrosecondsMedian * 1e3),
                        accuracy: r.performedGFLOPs * 1e-9)
@@ -35,7 +35,7 @@ final class BenchTests: XCTestCase {
         XCTAssertGreaterThan(r.compileMilliseconds, r.codegenMilliseconds)
     }
 
-    /// The work a step of each reference workload runs: BENCHMARKS.md's count less the input
+    /// The work a step of each reference workload runs: docs/BENCHMARKS.md's count less the input
     /// gradient of the first layer where train_step skips it (W4 starts with a layernorm, whose
     /// parameters need the first product's dx).
     func testPerformedFLOPsOfTheWorkloads() throws {

@@ -9,7 +9,7 @@ import XCTest
 /// parameter gradient, the input gradient, and the parameters after 2 optimizer steps) on:
 /// - the model matrix of ReferenceTests/GradientCheckTests.swift (every layer, every layer
 ///   option, every loss), with every optimizer variant spread over it;
-/// - the 5 examples/*.json and the 4 examples/bench/*.json models.
+/// - the 6 examples/*.json and the 4 examples/bench/*.json models.
 ///
 /// Every model runs on both back ends (tcc, cc) in both scalar types (f32, f64). The reference
 /// interpreter is built optimised even in debug builds (Package.swift), which keeps this near a
@@ -22,6 +22,8 @@ final class CheckMatrixTests: XCTestCase {
         [
             try analyzeTestModel("mlp_relu_mse", input: .features(4), batch: 3, loss: .mse, optimizer: .sgd(lr: 0.1),
                         [.dense(units: 5), .activation(.relu), .dense(units: 3)]),
+            try analyzeTestModel("silu_huber03", input: .features(4), batch: 3, loss: .huber(delta: 0.3),
+                        optimizer: .adam(lr: 0.01), [.dense(units: 5), .activation(.silu), .dense(units: 2)]),
             try analyzeTestModel("dense_nobias_leaky02_bce", input: .features(3), batch: 3, loss: .bceWithLogits,
                         optimizer: .sgd(lr: 0.05, momentum: 0.9),
                         [.dense(units: 4, bias: false), .activation(.leakyReLU(negativeSlope: 0.2)), .dense(units: 2)]),
@@ -95,7 +97,7 @@ final class CheckMatrixTests: XCTestCase {
         }
         models.forEach { walk($0.model.layers) }
         XCTAssertEqual(types, Set(Layer.typeNames))
-        XCTAssertEqual(Set(models.map(\.model.loss)), Set(Loss.allCases))
+        XCTAssertEqual(Set(models.map(\.model.loss.typeName)), Set(Loss.allCases.map(\.typeName)))
         var variants = Set<String>()
         for m in models {
             switch m.model.optimizer {
@@ -122,7 +124,7 @@ final class CheckMatrixTests: XCTestCase {
 
     func testExampleModels() throws {
         let models = try exampleModelFiles(bench: false)
-        XCTAssertEqual(models.map(\.model.name), ["breast_cancer", "diabetes", "digits_conv", "digits_mlp", "iris"])
+        XCTAssertEqual(models.map(\.model.name), ["breast_cancer", "diabetes", "diabetes_huber", "digits_conv", "digits_mlp", "iris"])
         try runChecks(Self.jobs(models))
     }
 

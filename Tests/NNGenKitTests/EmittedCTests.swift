@@ -121,10 +121,10 @@ final class EmittedCTests: XCTestCase {
         let R = scalar.cName
         let T = loss.usesLabels ? "int32_t" : R
         let fillY: String
-        switch loss {
-        case .softmaxCrossEntropy: fillY = "y[i] = (int32_t)(i % \(name)_OUTPUT_SIZE);"
-        case .bceWithLogits: fillY = "y[i] = (\(R))(i % 2);"
-        case .mse: fillY = "y[i] = (\(R))(nextu() * 2 - 1);"
+        switch loss.targets {
+        case .labels: fillY = "y[i] = (int32_t)(i % \(name)_OUTPUT_SIZE);"
+        case .binary: fillY = "y[i] = (\(R))(i % 2);"
+        case .values: fillY = "y[i] = (\(R))(nextu() * 2 - 1);"
         }
         return """
         #define _ISOC11_SOURCE

@@ -124,7 +124,7 @@ final class StandaloneRuntimeTests: XCTestCase {
         }
         let names = Set(found + ["NN", "nn", "nn_model", "nn_runtime", "nngen_runtime", "main", "model", "int", "exp",
                                  "train"]).sorted()
-        XCTAssertTrue(names.contains("nn_train_main") && names.contains("NN_LOSS_CE"), "\(names)")
+        XCTAssertTrue(names.contains("nn_train_main") && names.contains("NN_SCORE_CLASSES"), "\(names)")
         for name in names {
             var model = iris
             model.name = name

@@ -105,7 +105,8 @@ final class StandaloneTests: XCTestCase {
     /// The same seed, data and dtype give the same printed losses (and the same checkpoint bytes)
     /// as nngen's Swift trainer running the same C through the cc back end.
     func testSameLossesAndCheckpointAsSwiftTrainerWithCC() throws {
-        for (name, data, scalar) in [("digits_mlp", "digits.csv", ScalarType.f32), ("breast_cancer", "breast_cancer.csv", .f64)] {
+        for (name, data, scalar) in [("digits_mlp", "digits.csv", ScalarType.f32), ("breast_cancer", "breast_cancer.csv", .f64),
+                                     ("diabetes_huber", "diabetes.csv", .f32)] {
             let build = try Self.build(name, scalar)
             let dir = try makeScratchDirectory()
             let run = try Self.train(build, data, ["--epochs", "3", "--save", "c.safetensors"], in: dir)

@@ -45,6 +45,12 @@ final class GradientCheckTests: XCTestCase {
                   [.dense(units: 5), .activation(.relu), .dense(units: 3)])
     }
 
+    /// delta 0.3: some of the differences fall inside it, some outside.
+    func testHuberWithSiLU() throws {
+        try check("silu_huber03", input: .features(4), batch: 3, loss: .huber(delta: 0.3),
+                  [.dense(units: 5), .activation(.silu), .dense(units: 2)])
+    }
+
     func testDenseWithoutBiasLeakyReLUBCE() throws {
         try check("dense_nobias_leaky02_bce", input: .features(3), batch: 3, loss: .bceWithLogits,
                   [.dense(units: 4, bias: false), .activation(.leakyReLU(negativeSlope: 0.2)), .dense(units: 2)])

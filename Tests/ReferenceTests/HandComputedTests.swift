@@ -44,6 +44,17 @@ final class HandComputedTests: XCTestCase {
                     [0.5, 0, -1, 0.5], tolerance: 1e-15)
     }
 
+    func testHuberIsQuadraticInsideDeltaAndLinearOutside() throws {
+        let (r, p) = try identityDense(2, batch: 2, loss: .huber(delta: 1.5))
+        // z = [1, 2, 3, 4], y = [0, 2, 5, 3]: d = 1, 0, -2, 1; |d| < 1.5 gives 0.5 d^2, else
+        // 1.5 (|d| - 0.75): 0.5 + 0 + 1.875 + 0.5 = 2.875, mean 0.71875
+        let t = Targets.values([0, 2, 5, 3])
+        assertClose(try r.loss(parameters: p, input: [1, 2, 3, 4], targets: t), 0.71875, tolerance: 1e-15)
+        // dL/dz = clamp(d, -1.5, 1.5) / 4 = [0.25, 0, -0.375, 0.25]
+        assertClose(try r.gradients(parameters: p, input: [1, 2, 3, 4], targets: t).input ?? [],
+                    [0.25, 0, -0.375, 0.25], tolerance: 1e-15)
+    }
+
     func testBCEWithLogitsIsStableAtPlusMinus1000() throws {
         let (r, p) = try identityDense(2, batch: 2, loss: .bceWithLogits)
         let z = [1000.0, -1000, 0, 2]

@@ -2,7 +2,7 @@ import XCTest
 import ModelSpec
 import Reference
 
-/// CONVENTIONS.md "Initial values" with the project's generator.
+/// docs/CONVENTIONS.md "Initial values" with the project's generator.
 final class InitializationTests: XCTestCase {
     func model() throws -> ModelAnalysis {
         try analyze("init", input: .sequence(length: 8, channels: 3), batch: 2, loss: .softmaxCrossEntropy,

@@ -15,13 +15,13 @@ func uniformValues(_ count: Int, _ lo: Double, _ hi: Double, _ rng: inout Xoshir
 }
 
 /// Random targets of the right kind for the model's loss: labels for softmax cross-entropy,
-/// values in [-1, 1] for mse, 0/1 with every third a fraction for bce_with_logits.
+/// values in [-1, 1] for mse and huber, 0/1 with every third a fraction for bce_with_logits.
 func randomTargets(_ a: ModelAnalysis, rows: Int, _ rng: inout Xoshiro256StarStar) -> Targets {
     let outputs = a.outputCount
     switch a.model.loss {
     case .softmaxCrossEntropy:
         return .labels((0..<rows).map { _ in Int(rng.nextBelow(UInt64(outputs))) })
-    case .mse:
+    case .mse, .huber:
         return .values(uniformValues(rows * outputs, -1, 1, &rng))
     case .bceWithLogits:
         return .values((0..<(rows * outputs)).map { i in i % 3 == 2 ? rng.uniform(0, 1) : Double(rng.nextBelow(2)) })

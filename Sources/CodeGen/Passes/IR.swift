@@ -91,6 +91,8 @@ public enum NodeKind: Hashable, Sendable {
     case crossEntropy
     case mse
     case bceWithLogits
+    /// Mean over elements of huber(pred - target) with threshold `delta`.
+    case huber(delta: Double)
     /// One optimizer update of one parameter (inputs: parameter, gradient).
     case optimizerUpdate(Optimizer)
 
@@ -121,6 +123,8 @@ public enum NodeKind: Hashable, Sendable {
     case mseGrad
     /// inputs z, y -> dz.
     case bceWithLogitsGrad
+    /// inputs yhat, y -> dyhat.
+    case huberGrad(delta: Double)
 
     // Fused kinds.
     /// inputs logits, labels -> loss, dlogits: softmax, cross-entropy and their gradients in one pass.
@@ -150,6 +154,7 @@ public enum NodeKind: Hashable, Sendable {
         case .crossEntropy: return "cross_entropy"
         case .mse: return "mse"
         case .bceWithLogits: return "bce_with_logits"
+        case .huber: return "huber"
         case .optimizerUpdate(let o): return "\(o.typeName)_update"
         case .matmulGradInput: return "matmul_grad_input"
         case .matmulGradWeight: return "matmul_grad_weight"
@@ -166,6 +171,7 @@ public enum NodeKind: Hashable, Sendable {
         case .crossEntropyGrad: return "cross_entropy_grad"
         case .mseGrad: return "mse_grad"
         case .bceWithLogitsGrad: return "bce_with_logits_grad"
+        case .huberGrad: return "huber_grad"
         case .softmaxCrossEntropy: return "softmax_cross_entropy"
         case .layerNorm: return "layernorm"
         case .layerNormGrad: return "layernorm_grad"

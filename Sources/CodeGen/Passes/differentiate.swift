@@ -105,6 +105,12 @@ private struct Differentiation {
             emit(n.kind == .mse ? .mseGrad : .bceWithLogitsGrad, [z, n.inputs[1]], [dz])
             contribute(z, dz)
             return
+        case .huber(let delta):
+            let z = n.inputs[0]
+            let dz = gradTensor(for: z)
+            emit(.huberGrad(delta: delta), [z, n.inputs[1]], [dz])
+            contribute(z, dz)
+            return
         default:
             break
         }

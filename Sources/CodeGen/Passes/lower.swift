@@ -42,7 +42,7 @@ private struct Lowering {
         graph.loss = graph.addTensor("loss", [], .loss)
         func lossNode(_ kind: NodeKind, _ inputs: [TensorID], _ outputs: [TensorID]) {
             graph.nodes.append(Node(kind: kind, inputs: inputs, outputs: outputs, layerPath: "loss",
-                                    layerType: a.model.loss.rawValue, phase: .forward))
+                                    layerType: a.model.loss.typeName, phase: .forward))
         }
         switch a.model.loss {
         case .softmaxCrossEntropy:
@@ -53,6 +53,8 @@ private struct Lowering {
             lossNode(.mse, [out, graph.target], [graph.loss])
         case .bceWithLogits:
             lossNode(.bceWithLogits, [out, graph.target], [graph.loss])
+        case .huber(let delta):
+            lossNode(.huber(delta: delta), [out, graph.target], [graph.loss])
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import ModelSpec
 
-// Elementwise activations (CONVENTIONS.md): relu, leaky_relu, sigmoid, tanh, gelu (exact),
+// Elementwise activations (docs/CONVENTIONS.md): relu, leaky_relu, sigmoid, tanh, gelu (exact),
 // gelu_tanh, identity, silu. Each has its value and its derivative, both functions of the input x;
 // the backward pass is dx = dy * f'(x).
 

@@ -1,7 +1,7 @@
 // conv1d(filters, kernel, stride, padding, dilation): cross-correlation over positions,
 // layout [B, L, C] (channels last), weight [out_ch, in_ch, kernel], bias [out_ch]:
 //   y[b, t, o] = bias[o] + sum_c sum_j W[o, c, j] * x[b, t*stride + j*dilation - pad_left, c]
-// with x taken as zero outside [0, L) (CONVENTIONS.md).
+// with x taken as zero outside [0, L) (docs/CONVENTIONS.md).
 
 /// The sizes of one conv1d layer.
 struct Conv1dGeometry: Hashable, Sendable {

@@ -1,4 +1,4 @@
-// dense(units): y = x W^T + b, weight [out, in], bias [out] (CONVENTIONS.md).
+// dense(units): y = x W^T + b, weight [out, in], bias [out] (docs/CONVENTIONS.md).
 
 /// The sizes of one dense layer.
 struct DenseGeometry: Hashable, Sendable {

@@ -1,4 +1,4 @@
-// flatten: [B, L, C] -> [B, L*C] in position-major order (CONVENTIONS.md). A [B, L, C]
+// flatten: [B, L, C] -> [B, L*C] in position-major order (docs/CONVENTIONS.md). A [B, L, C]
 // batch is already stored position-major, so the values do not move: only the shape the
 // next layer sees changes, and the gradient passes through unchanged.
 

@@ -2,7 +2,7 @@ import Foundation
 
 // layernorm(eps, affine): over the last axis (the features of a vector, the channels at each
 // position of a sequence): y = (x - mean) / sqrt(var + eps) * weight + bias, with the biased
-// variance (divided by the count) (CONVENTIONS.md).
+// variance (divided by the count) (docs/CONVENTIONS.md).
 
 /// The sizes of one layernorm layer.
 struct LayerNormGeometry: Hashable, Sendable {

@@ -1,7 +1,7 @@
 // maxpool1d / avgpool1d(kernel, stride): over positions, per channel, no padding; window
 // `t` covers positions `t*stride ..< t*stride + kernel`. Max passes the gradient to the first
 // maximal position of each window; overlapping windows (stride < kernel) add up.
-// global_avg_pool1d: [B, L, C] -> [B, C], the mean over positions (CONVENTIONS.md).
+// global_avg_pool1d: [B, L, C] -> [B, C], the mean over positions (docs/CONVENTIONS.md).
 
 /// The sizes of one pooling layer (windowed or global).
 struct PoolGeometry: Hashable, Sendable {

@@ -1,4 +1,4 @@
-// residual(layers): y = x + f(x), f the block's layers (CONVENTIONS.md). The block is run by
+// residual(layers): y = x + f(x), f the block's layers (docs/CONVENTIONS.md). The block is run by
 // the network walker (Network.swift), which evaluates the body with the same code as the top
 // level; these two functions are the block's own arithmetic.
 

@@ -409,6 +409,19 @@ void golden_mlp_init(float *params, uint64_t seed) {
     }
 }
 
+/* Validation: sum + the loss terms of n samples' outputs against their targets, in double. */
+double golden_mlp_loss_sum(const float *out, const int32_t *labels, const double *values, int n, double sum) {
+    (void)values;
+    for (int i = 0; i < n; i++) {
+        const float *z = out + i * 3;
+        double zmax = (double)z[0], s = 0;
+        for (int o = 1; o < 3; o++) if ((double)z[o] > zmax) zmax = (double)z[o];
+        for (int o = 0; o < 3; o++) s += exp((double)z[o] - zmax);
+        sum += zmax + log(s) - (double)z[labels[i]];
+    }
+    return sum;
+}
+
 /* ---- API --------------------------------------------------------------------------- */
 
 float golden_mlp_forward(const float *params, const float *x, const int32_t *y, float *arena) {

@@ -56,4 +56,8 @@ float golden_mlp_train_step(float *params, float *grads, float *opt_state, int64
 /* Model outputs (logits) for the first n rows of x, 1 <= n <= golden_mlp_BATCH; out holds n * OUTPUT_SIZE. */
 void golden_mlp_predict(const float *params, const float *x, int n, float *out, float *arena);
 
+/* Validation: sum + the loss terms of n samples' outputs out (from golden_mlp_predict) against their
+ * targets (labels; one term a sample: logsumexp(z) - z[label]), each in double, in sample then output order. */
+double golden_mlp_loss_sum(const float *out, const int32_t *labels, const double *values, int n, double sum);
+
 #endif

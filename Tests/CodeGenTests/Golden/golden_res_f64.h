@@ -62,4 +62,8 @@ double golden_res_train_step(double *params, double *grads, double *opt_state, i
 /* Model outputs (logits) for the first n rows of x, 1 <= n <= golden_res_BATCH; out holds n * OUTPUT_SIZE. */
 void golden_res_predict(const double *params, const double *x, int n, double *out, double *arena);
 
+/* Validation: sum + the loss terms of n samples' outputs out (from golden_res_predict) against their
+ * targets (values; one term an output: max(z, 0) - z t + log1p(exp(-|z|))), each in double, in sample then output order. */
+double golden_res_loss_sum(const double *out, const int32_t *labels, const double *values, int n, double sum);
+
 #endif

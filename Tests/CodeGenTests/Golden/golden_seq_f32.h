@@ -58,4 +58,8 @@ float golden_seq_train_step(float *params, float *grads, float *opt_state, int64
 /* Model outputs (logits) for the first n rows of x, 1 <= n <= golden_seq_BATCH; out holds n * OUTPUT_SIZE. */
 void golden_seq_predict(const float *params, const float *x, int n, float *out, float *arena);
 
+/* Validation: sum + the loss terms of n samples' outputs out (from golden_seq_predict) against their
+ * targets (values; one term an output: (z - t)^2), each in double, in sample then output order. */
+double golden_seq_loss_sum(const float *out, const int32_t *labels, const double *values, int n, double sum);
+
 #endif

@@ -101,6 +101,8 @@ struct KernelWriter {
         case .mseGrad: parts = mseBackward(n)
         case .bceWithLogits: parts = bceWithLogits(n)
         case .bceWithLogitsGrad: parts = bceWithLogitsBackward(n)
+        case .huber(let delta): parts = huber(n, delta: delta)
+        case .huberGrad(let delta): parts = huberBackward(n, delta: delta)
         }
         let base = cIdentifier(n.layerPath) + "_" + (n.layerType.isEmpty ? "" : n.layerType + "_") + parts.what
         let name = uniqueName(base)

@@ -163,4 +163,93 @@ extension KernelWriter {
         """
         return kern
     }
+
+    /// Huber forward: the mean over elements of `0.5 d^2` where `|d| < delta`, else
+    /// `delta (|d| - 0.5 delta)`, `d = pred - target`, summed in double.
+    func huber(_ n: Node, delta: Double) -> KernelParts {
+        var kern = KernelParts(n)
+        let (yh, y) = (n.inputs[0], n.inputs[1])
+        let N = count(yh)
+        kern.params = [("pred", yh, false), ("target", y, false), ("loss", n.outputs[0], true)]
+        kern.what = "forward"
+        kern.doc = "loss = mean over \(N) elements of huber(pred - target), delta \(delta)"
+        kern.body = """
+            double sum = 0;
+            for (int i = 0; i < \(N); i++) {
+                const double d = (double)pred[i] - (double)target[i], a = fabs(d);
+                sum += a < \(delta) ? 0.5 * d * d : \(delta) * (a - \(0.5 * delta));
+            }
+            loss[0] = (\(R))(sum / \(N));
+        """
+        return kern
+    }
+
+    /// Huber backward: `dpred = clamp(pred - target, -delta, delta) / N`.
+    func huberBackward(_ n: Node, delta: Double) -> KernelParts {
+        var kern = KernelParts(n)
+        let (yh, y) = (n.inputs[0], n.inputs[1])
+        let N = count(yh)
+        kern.params = [("pred", yh, false), ("target", y, false), ("dpred", n.outputs[0], true)]
+        kern.what = "backward"
+        kern.doc = "dpred = clamp(pred - target, -\(delta), \(delta)) / \(N)"
+        kern.body = """
+            for (int i = 0; i < \(N); i++) {
+                const \(R) d = pred[i] - target[i];
+                dpred[i] = (d < -\(c.lit(delta)) ? -\(c.lit(delta)) : d > \(c.lit(delta)) ? \(c.lit(delta)) : d) * \(c.lit(1.0 / Double(N)));
+            }
+        """
+        return kern
+    }
+}
+
+/// What one term of `NAME_loss_sum` is, for the header.
+func validationLossTerms(_ loss: Loss) -> String {
+    switch loss {
+    case .softmaxCrossEntropy: return "labels; one term a sample: logsumexp(z) - z[label]"
+    case .bceWithLogits: return "values; one term an output: max(z, 0) - z t + log1p(exp(-|z|))"
+    case .mse: return "values; one term an output: (z - t)^2"
+    case .huber(let delta): return "values; one term an output: huber(z - t) with delta \(delta)"
+    }
+}
+
+/// `NAME_loss_sum(out, labels, values, n, sum)`: the loss of validation outputs, term by term in
+/// double (docs/TRAINING.md, What is printed), the one text both trainers score validation with.
+func validationLossFunction(model name: String, loss: Loss, outputs k: Int, _ c: CSyntax) -> String {
+    let r = c.real
+    let body: String
+    switch loss {
+    case .softmaxCrossEntropy:
+        body = """
+            (void)values;
+            for (int i = 0; i < n; i++) {
+                const \(r) *z = out + i * \(k);
+                double zmax = (double)z[0], s = 0;
+                for (int o = 1; o < \(k); o++) if ((double)z[o] > zmax) zmax = (double)z[o];
+                for (int o = 0; o < \(k); o++) s += exp((double)z[o] - zmax);
+                sum += zmax + log(s) - (double)z[labels[i]];
+            }
+        """
+    case .bceWithLogits, .mse, .huber:
+        let term: String
+        switch loss {
+        case .bceWithLogits: term = "(z > 0 ? z : 0) - z * t + log1p(exp(-fabs(z)))"
+        case .huber(let delta): term = "fabs(z - t) < \(delta) ? 0.5 * (z - t) * (z - t) : \(delta) * (fabs(z - t) - \(0.5 * delta))"
+        default: term = "(z - t) * (z - t)"
+        }
+        body = """
+            (void)labels;
+            for (int i = 0; i < n * \(k); i++) {
+                const double z = (double)out[i], t = values[i];
+                sum += \(term);
+            }
+        """
+    }
+    return """
+    /* Validation: sum + the loss terms of n samples' outputs against their targets, in double. */
+    double \(name)_loss_sum(const \(r) *out, const int32_t *labels, const double *values, int n, double sum) {
+    \(body)
+        return sum;
+    }
+
+    """
 }

@@ -36,7 +36,7 @@
  *   layers.2.weight [3, 8] at 40, 24 elements
  *   layers.2.bias [3] at 64, 3 elements */
 
-/* Draws every parameter from the seed (CONVENTIONS.md initial values, the nngen generator). */
+/* Draws every parameter from the seed (docs/CONVENTIONS.md initial values, the nngen generator). */
 void golden_mlp_init(float *params, uint64_t seed);
 
 /* One forward pass over a full batch; returns the mean loss. */

@@ -9,12 +9,10 @@ extension KernelWriter {
         let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
         let B = shape(x)[0]
         let k = convProductForward(at, batch: B)
-        let ep = epilogueSteps(n, out: "out", rows: B * at.outLength, cols: at.outChannels)
-        kern.params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
+        (kern.params, kern.body) = loopsWithEpilogue(n, k.body, operands: [("x", x, false), ("weight", w, false)],
+                                                     out: ("out", y), rows: B * at.outLength, cols: at.outChannels)
         kern.what = "forward"
         kern.doc = "out[\(B), \(at.outLength), \(at.outChannels)] = conv1d(x[\(B), \(at.inLength), \(at.inChannels)], weight[\(at.outChannels), \(at.inChannels), \(at.kernel)]; stride \(at.stride), left pad \(at.padLeft)) \(epilogueDoc(n))"
-        kern.body = k.body + (ep.code.isEmpty ? "" : "    /* epilogue, over out while it is in cache */\n" + ep.code)
-        if ep.code.isEmpty { kern.body.removeLast() }
         kern.scratch = k.scratch
         return kern
     }
@@ -25,12 +23,10 @@ extension KernelWriter {
         let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
         let B = shape(dx)[0]
         let k = convProductInput(at, batch: B)
-        let ep = epilogueSteps(n, out: "dx", rows: B * at.inLength, cols: at.inChannels)
-        kern.params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
+        (kern.params, kern.body) = loopsWithEpilogue(n, k.body, operands: [("dout", dy, false), ("weight", w, false)],
+                                                     out: ("dx", dx), rows: B * at.inLength, cols: at.inChannels)
         kern.what = "backward_input"
         kern.doc = "dx[\(B), \(at.inLength), \(at.inChannels)] from dout[\(B), \(at.outLength), \(at.outChannels)] and weight \(epilogueDoc(n))"
-        kern.body = k.body + (ep.code.isEmpty ? "" : "    /* epilogue, over dx while it is in cache */\n" + ep.code)
-        if ep.code.isEmpty { kern.body.removeLast() }
         kern.scratch = k.scratch
         return kern
     }
@@ -91,23 +87,10 @@ extension KernelWriter {
         kern.params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
         kern.what = "backward_input"
         kern.doc = "dx[\(B), \(at.inLength), \(at.inChannels)] from dout[\(B), \(at.outLength), \(at.outChannels)] and weight \(epilogueDoc(n))"
-        kern.body = """
-            for (int i = 0; i < \(total); i++) dx[i] = 0;
-            for (int b = 0; b < \(B); b++) {
-                for (int t = 0; t < \(at.outLength); t++) {
-                    for (int j = 0; j < \(at.kernel); j++) {
-                        const int pos = t * \(at.stride) + j * \(at.dilation) - \(at.padLeft);
-                        if (pos < 0 || pos >= \(at.inLength)) continue;
-                        \(R) *dxr = dx + (b * \(at.inLength) + pos) * \(at.inChannels);
-                        for (int oc = 0; oc < \(at.outChannels); oc++) {
-                            const \(R) d = dout[(b * \(at.outLength) + t) * \(at.outChannels) + oc];
-                            const \(R) *wr = weight + oc * \(at.inChannels * at.kernel) + j;
-                            for (int ic = 0; ic < \(at.inChannels); ic++) dxr[ic] += d * wr[ic * \(at.kernel)];
-                        }
-                    }
-                }
-            }
-        """ + (n.epilogue.isEmpty ? "" : """
+        kern.body = "    for (int i = 0; i < \(total); i++) dx[i] = 0;\n"
+            + convTapLoops(at, batch: B, row: "\(R) *dxr = dx", weightRow: "const \(R) *wr = weight",
+                           accumulate: "dxr[ic] += d * wr[ic * \(at.kernel)]")
+            + (n.epilogue.isEmpty ? "" : """
 
             for (int i = 0; i < \(total); i++) {
                 \(R) v = dx[i];
@@ -126,24 +109,35 @@ extension KernelWriter {
         kern.params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
         kern.what = "backward_weight"
         kern.doc = "dweight[\(at.outChannels), \(at.inChannels), \(at.kernel)] from dout[\(B), \(at.outLength), \(at.outChannels)] and x[\(B), \(at.inLength), \(at.inChannels)]"
-        kern.body = """
-            for (int i = 0; i < \(count(dw)); i++) dweight[i] = 0;
+        kern.body = "    for (int i = 0; i < \(count(dw)); i++) dweight[i] = 0;\n"
+            + convTapLoops(at, batch: B, row: "const \(R) *xr = x", weightRow: "\(R) *dwr = dweight",
+                           accumulate: "dwr[ic * \(at.kernel)] += d * xr[ic]")
+        return kern
+    }
+}
+
+extension KernelWriter {
+    /// The loops of the direct conv1d gradients: for each sample b, output position t and tap j
+    /// inside the input, `row` points at input position t * stride + j * dilation - pad (of x or
+    /// dx), and for each output channel oc, with d = dout[b][t][oc] and `weightRow` at
+    /// weight[oc][.][j] (or dweight's), `accumulate` runs over the input channels ic.
+    func convTapLoops(_ at: Conv1DAttributes, batch B: Int, row: String, weightRow: String, accumulate: String) -> String {
+        """
             for (int b = 0; b < \(B); b++) {
                 for (int t = 0; t < \(at.outLength); t++) {
                     for (int j = 0; j < \(at.kernel); j++) {
                         const int pos = t * \(at.stride) + j * \(at.dilation) - \(at.padLeft);
                         if (pos < 0 || pos >= \(at.inLength)) continue;
-                        const \(R) *xr = x + (b * \(at.inLength) + pos) * \(at.inChannels);
+                        \(row) + (b * \(at.inLength) + pos) * \(at.inChannels);
                         for (int oc = 0; oc < \(at.outChannels); oc++) {
                             const \(R) d = dout[(b * \(at.outLength) + t) * \(at.outChannels) + oc];
-                            \(R) *dwr = dweight + oc * \(at.inChannels * at.kernel) + j;
-                            for (int ic = 0; ic < \(at.inChannels); ic++) dwr[ic * \(at.kernel)] += d * xr[ic];
+                            \(weightRow) + oc * \(at.inChannels * at.kernel) + j;
+                            for (int ic = 0; ic < \(at.inChannels); ic++) \(accumulate);
                         }
                     }
                 }
             }
         """
-        return kern
     }
 }
 

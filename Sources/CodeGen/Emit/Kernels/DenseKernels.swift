@@ -28,13 +28,10 @@ extension KernelWriter {
                                             b: .transposed("weight", stride: K), c: "out",
                                             math: "out[m][n] = sum_k x[m][k] * weight[n][k]"))
         }
-        let ep = epilogueSteps(n, out: "out", rows: M, cols: N)
-        kern.params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
+        (kern.params, kern.body) = loopsWithEpilogue(n, loops, operands: [("x", x, false), ("weight", w, false)],
+                                                     out: ("out", y), rows: M, cols: N)
         kern.what = "forward"
         kern.doc = "out[\(M), \(N)] = x[\(M), \(K)] weight[\(N), \(K)]^T \(epilogueDoc(n))"
-        kern.body = loops
-            + (ep.code.isEmpty ? "" : "    /* epilogue, over out while it is in cache */\n" + ep.code)
-        if ep.code.isEmpty { kern.body.removeLast() }
         return kern
     }
 
@@ -47,13 +44,11 @@ extension KernelWriter {
         let loops = productLoops(ProductShape(rows: M, cols: K, depth: N, a: "dout", aRow: N, aStep: 1,
                                               b: .rows("weight", stride: K), c: "dx",
                                               math: "dx[m][k] = sum_n dout[m][n] * weight[n][k]"))
-        let ep = epilogueSteps(n, out: "dx", rows: M, cols: K)
-        kern.params = [("dout", dy, false), ("weight", w, false)] + ep.params + [("dx", dx, true)]
+        (kern.params, kern.body) = loopsWithEpilogue(n, "    /* register tiles of dx, from panels of weight's rows */\n" + loops,
+                                                     operands: [("dout", dy, false), ("weight", w, false)],
+                                                     out: ("dx", dx), rows: M, cols: K)
         kern.what = "backward_input"
         kern.doc = "dx[\(M), \(K)] = dout[\(M), \(N)] weight[\(N), \(K)] \(epilogueDoc(n))"
-        kern.body = "    /* register tiles of dx, from panels of weight's rows */\n" + loops
-            + (ep.code.isEmpty ? "" : "    /* epilogue, over dx while it is in cache */\n" + ep.code)
-        if ep.code.isEmpty { kern.body.removeLast() }
         return kern
     }
 

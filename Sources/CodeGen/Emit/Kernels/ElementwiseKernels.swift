@@ -130,4 +130,16 @@ extension KernelWriter {
         let adds = n.epilogue.filter { if case .add = $0 { return true }; return false }.count
         return adds > 1 ? "residual\(k)" : "residual"
     }
+
+    /// A kernel whose `loops` (ending in a newline) compute its output `out` (`rows` x `cols`),
+    /// followed by the node's epilogue as passes over that output: the parameters (`operands`,
+    /// the epilogue's tensors, then the output) and the body.
+    func loopsWithEpilogue(_ n: Node, _ loops: String, operands: [(String, TensorID, Bool)],
+                           out: (name: String, tensor: TensorID), rows: Int, cols: Int)
+        -> (params: [(String, TensorID, Bool)], body: String) {
+        let ep = epilogueSteps(n, out: out.name, rows: rows, cols: cols)
+        var body = loops + (ep.code.isEmpty ? "" : "    /* epilogue, over \(out.name) while it is in cache */\n" + ep.code)
+        if ep.code.isEmpty { body.removeLast() }
+        return (operands + ep.params + [(out.name, out.tensor, true)], body)
+    }
 }

@@ -205,30 +205,40 @@ extension KernelWriter {
 
     func convProductForward(_ at: Conv1DAttributes, batch B: Int) -> (body: String, scratch: Int) {
         let (Cin, Cout, k, s, L, Lo, padL) = (at.inChannels, at.outChannels, at.kernel, at.stride, at.inLength, at.outLength, at.padLeft)
-        let depth = k * Cin
         let rows = max((Lo - 1) * s + k, padL + L)  // rows of the padded sample
-        let xpElements = rows * Cin
-        let wp = convBuffer("wp", elements: paddedColumns(Cout) * depth, scratchOffset: 0,
-                            what: "weight as panels of output channels, rows p = j * \(Cin) + ic")
-        var body = "    /* conv1d as a product per sample: out[t][oc] = sum over p of xp[t * \(s * Cin) + p] * wp(p, oc) */\n"
-        body += wp.decl
-        body += convPackLoops(into: "wp", cols: Cout, taps: k, inner: Cin, index: "weight[(col * \(Cin) + q) * \(k) + jp]")
-        let direct = padL == 0 && rows <= L
-        let macs = B * Lo * Cout * depth
-        if macs >= KernelWriter.parallelMinimumMACs { body += "    NN_PARALLEL_FOR\n" }
+        return convPerSample(
+            batch: B, comment: "conv1d as a product per sample: out[t][oc] = sum over p of xp[t * \(s * Cin) + p] * wp(p, oc)",
+            panels: ("wp", Cout, k, Cin, "weight[(col * \(Cin) + q) * \(k) + jp]",
+                     "weight as panels of output channels, rows p = j * \(Cin) + ic"),
+            sample: ("xp", "x", L, Cin, padL, rows * Cin, padL == 0 && rows <= L, "the sample with \(padL) zero rows before and \(rows - padL - L) after"),
+            product: ProductShape(rows: Lo, cols: Cout, depth: k * Cin, a: "xp", aRow: s * Cin, aStep: 1, b: .panels("wp"),
+                                  c: "out + b * \(Lo * Cout)", math: "out[b][t][oc] = sum_p xp[t * \(s * Cin) + p] * wp[p][oc]",
+                                  parallel: false, indent: "        "))
+    }
+
+    /// One product per sample: the weight packed once into panels of `panels.cols` output columns
+    /// (rows p = tap * inner + q, `panels.index` the weight element), then for each sample b its
+    /// `sample.rows` rows of `sample.ch` (zero-padded with `sample.lead` rows before, `sample.total`
+    /// elements in all, unless read in place) and the product.
+    func convPerSample(batch B: Int, comment: String,
+                       panels: (name: String, cols: Int, taps: Int, inner: Int, index: String, what: String),
+                       sample: (name: String, from: String, rows: Int, ch: Int, lead: Int, total: Int, inPlace: Bool, what: String),
+                       product: ProductShape) -> (body: String, scratch: Int) {
+        let buffer = convBuffer(panels.name, elements: paddedColumns(panels.cols) * panels.taps * panels.inner, scratchOffset: 0,
+                                what: panels.what)
+        var body = "    /* \(comment) */\n" + buffer.decl
+        body += convPackLoops(into: panels.name, cols: panels.cols, taps: panels.taps, inner: panels.inner, index: panels.index)
+        if B * product.macs >= KernelWriter.parallelMinimumMACs { body += "    NN_PARALLEL_FOR\n" }
         body += "    for (int b = 0; b < \(B); b++) {\n"
-        if direct {
-            body += "        const \(c.real) *xp = x + b * \(L * Cin);  /* no padding: the sample itself */\n"
+        if sample.inPlace {
+            body += "        const \(c.real) *\(sample.name) = \(sample.from) + b * \(sample.rows * sample.ch);  /* no padding: the sample itself */\n"
         } else {
-            body += "        \(c.real) xp[\(xpElements)];  /* the sample with \(padL) zero rows before and \(rows - padL - L) after */\n"
-            body += paddedCopy(into: "xp", from: "x", rows: L, ch: Cin, offset: padL, total: xpElements)
+            body += "        \(c.real) \(sample.name)[\(sample.total)];  /* \(sample.what) */\n"
+            body += paddedCopy(into: sample.name, from: sample.from, rows: sample.rows, ch: sample.ch, offset: sample.lead,
+                               total: sample.total)
         }
-        body += productLoops(ProductShape(rows: Lo, cols: Cout, depth: depth, a: "xp", aRow: s * Cin, aStep: 1,
-                                            b: .panels("wp"), c: "out + b * \(Lo * Cout)",
-                                            math: "out[b][t][oc] = sum_p xp[t * \(s * Cin) + p] * wp[p][oc]", parallel: false,
-                                            indent: "        "))
-        body += "    }\n"
-        return (body, wp.scratch)
+        body += productLoops(product) + "    }\n"
+        return (body, buffer.scratch)
     }
 
     /// conv1d input gradient (stride 1, dilation 1) as a product per sample: input positions x
@@ -241,25 +251,15 @@ extension KernelWriter {
 
     func convProductInput(_ at: Conv1DAttributes, batch B: Int) -> (body: String, scratch: Int) {
         let (Cin, Cout, k, L, Lo, padL) = (at.inChannels, at.outChannels, at.kernel, at.inLength, at.outLength, at.padLeft)
-        let depth = k * Cout
         let rows = L + k - 1, lead = k - 1 - padL
-        let ypElements = rows * Cout
-        let wq = convBuffer("wq", elements: paddedColumns(Cin) * depth, scratchOffset: 0,
-                            what: "weight flipped, as panels of input channels, rows p = j' * \(Cout) + oc")
-        var body = "    /* the input gradient as a product per sample: dx[t][ic] = sum over p of yp[t * \(Cout) + p] * wq(p, ic) */\n"
-        body += wq.decl
-        body += convPackLoops(into: "wq", cols: Cin, taps: k, inner: Cout, index: "weight[(q * \(Cin) + col) * \(k) + \(k - 1) - jp]")
-        let macs = B * L * Cin * depth
-        if macs >= KernelWriter.parallelMinimumMACs { body += "    NN_PARALLEL_FOR\n" }
-        body += "    for (int b = 0; b < \(B); b++) {\n"
-        body += "        \(c.real) yp[\(ypElements)];  /* dout of the sample with \(lead) zero rows before and \(rows - lead - Lo) after */\n"
-        body += paddedCopy(into: "yp", from: "dout", rows: Lo, ch: Cout, offset: lead, total: ypElements)
-        body += productLoops(ProductShape(rows: L, cols: Cin, depth: depth, a: "yp", aRow: Cout, aStep: 1,
-                                            b: .panels("wq"), c: "dx + b * \(L * Cin)",
-                                            math: "dx[b][t][ic] = sum_p yp[t * \(Cout) + p] * wq[p][ic]", parallel: false,
-                                            indent: "        "))
-        body += "    }\n"
-        return (body, wq.scratch)
+        return convPerSample(
+            batch: B, comment: "the input gradient as a product per sample: dx[t][ic] = sum over p of yp[t * \(Cout) + p] * wq(p, ic)",
+            panels: ("wq", Cin, k, Cout, "weight[(q * \(Cin) + col) * \(k) + \(k - 1) - jp]",
+                     "weight flipped, as panels of input channels, rows p = j' * \(Cout) + oc"),
+            sample: ("yp", "dout", Lo, Cout, lead, rows * Cout, false, "dout of the sample with \(lead) zero rows before and \(rows - lead - Lo) after"),
+            product: ProductShape(rows: L, cols: Cin, depth: k * Cout, a: "yp", aRow: Cout, aStep: 1, b: .panels("wq"),
+                                  c: "dx + b * \(L * Cin)", math: "dx[b][t][ic] = sum_p yp[t * \(Cout) + p] * wq[p][ic]",
+                                  parallel: false, indent: "        "))
     }
 
     /// conv1d weight gradient (dilation 1) as products accumulated over the samples: output

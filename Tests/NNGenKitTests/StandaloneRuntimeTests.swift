@@ -152,17 +152,35 @@ final class StandaloneRuntimeTests: XCTestCase {
             let runtime = Self.runtimeNames.map { "nngen" + $0.dropFirst(2) }
             XCTAssertEqual(files, ["\(stem).h", "\(stem).c", "train.c"] + runtime + ["Makefile", "README.md"], stem)
         }
+        // The runtime's objects do not depend on the model: the first build with each runtime
+        // prefix (nn_, nngen_) compiles them, later ones with the same runtime texts reuse them
+        // (copied in newer than their sources, so make compiles only train.c and the model).
+        var built: [String: (dir: URL, files: [GeneratedFile])] = [:]
+        let fm = FileManager.default
         for name in names {
             var model = iris
             model.name = name
             let files = Self.files(try model.analyze(), .f32)
             XCTAssertEqual(Set(files.map(\.name)).count, files.count, "\(name): two files share a name: \(files.map(\.name))")
             let dir = try write(files, "nngen-names")
+            let runtime = Array(files[3..<(3 + Self.runtimeNames.count)])
+            let prefix = Standalone.runtimePrefix(modelName: name)
+            if let earlier = built[prefix], earlier.files == runtime {
+                let old = Date(timeIntervalSinceNow: -3600)
+                for f in runtime {
+                    try fm.setAttributes([.modificationDate: old], ofItemAtPath: dir.appendingPathComponent(f.name).path)
+                    guard f.name.hasSuffix(".c") else { continue }
+                    let object = String(f.name.dropLast(2)) + ".o", to = dir.appendingPathComponent(object)
+                    try fm.copyItem(at: earlier.dir.appendingPathComponent(object), to: to)
+                    try fm.setAttributes([.modificationDate: Date()], ofItemAtPath: to.path)
+                }
+            }
             let make = try StandaloneTests.run("/usr/bin/env", ["make", "CC=\(StandaloneTests.compiler)",
                                                                 "CFLAGS=-O0 \(StandaloneTests.strict)"], in: dir)
             XCTAssertEqual(make.status, 0, "\(name): \(make.stderr)")
             XCTAssertEqual(make.stderr, "", name)
             guard make.status == 0 else { continue }
+            if built[prefix] == nil { built[prefix] = (dir, runtime) }
             let run = try StandaloneTests.run(dir.appendingPathComponent("train").path,
                                               [StandaloneTests.dataURL("iris.csv").path, "--epochs", "1"], in: dir)
             XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")

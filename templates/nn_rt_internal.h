@@ -21,7 +21,7 @@
 
 #include "{{RUNTIME}}.h"
 
-/* ---- the model (nn_runtime.c sets it once, in nn_train_main) ---------------------------- */
+/* ---- the model ({{RUNTIME}}.c sets it once, in nn_train_main) -------------------------- */
 
 extern const nn_model *nn_m;
 

@@ -5,8 +5,6 @@
  */
 #include "{{RT}}_rt_internal.h"
 
-/* ---- JSON (safetensors headers): strict RFC 8259, a nesting limit, errors at a byte ------- */
-
 typedef struct {
     const unsigned char *s;
     size_t len, pos;

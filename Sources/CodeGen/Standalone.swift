@@ -16,45 +16,76 @@ public struct GeneratedFile: Sendable, Equatable {
 
 /// The standalone training program `nngen emit` writes next to `NAME.h` and `NAME.c`, in two
 /// parts: a short model-specific `train.c` that describes the model in an `nn_model` struct, and
-/// the model-independent runtime `nn_runtime.h` + `nn_runtime.c` (data loading, split,
-/// standardisation, epochs, checkpoints, as docs/TRAINING.md specifies), the same files for every
-/// model and dtype; plus a `Makefile` and a `README.md`. Rendered from `templates/train.c`,
-/// `templates/nn_runtime.h`, `templates/nn_runtime.c`, `templates/Makefile.template` and
-/// `templates/README.standalone.md`.
+/// the model-independent runtime (data loading, split, standardisation, epochs, checkpoints, as
+/// docs/TRAINING.md specifies), the same files for every model and dtype: its interface
+/// `nn_runtime.h`, `nn_runtime.c` (`nn_train_main`), the header its files share
+/// (`nn_rt_internal.h`) and one `nn_rt_*.c` per idea; plus a `Makefile` and a `README.md`.
+/// Rendered from `templates/train.c`, `templates/nn_runtime.*`, `templates/nn_rt_*`,
+/// `templates/Makefile.template` and `templates/README.standalone.md`.
 public enum Standalone {
     /// Every file of the standalone program, in the order they are best read: `NAME.h`, `NAME.c`,
-    /// the trainer (`train.c`), the runtime (`nn_runtime.h`, `nn_runtime.c`), `Makefile`, `README.md`.
+    /// the trainer (`train.c`), the runtime (`nn_runtime.h`, `nn_runtime.c`, `nn_rt_internal.h`,
+    /// the `nn_rt_*.c` files by name), `Makefile`, `README.md`.
     public static func files(for compilation: Compilation) -> [GeneratedFile] {
         let name = compilation.analysis.model.name
         return [
             GeneratedFile(name: "\(name).h", contents: compilation.code.header),
             GeneratedFile(name: "\(name).c", contents: compilation.code.source),
             GeneratedFile(name: trainerFileName(modelName: name), contents: trainProgram(compilation)),
-            GeneratedFile(name: runtimeFileStem(modelName: name) + ".h", contents: runtimeHeader(modelName: name)),
-            GeneratedFile(name: runtimeFileStem(modelName: name) + ".c", contents: runtimeSource(modelName: name)),
+        ] + runtimeFiles(modelName: name) + [
             GeneratedFile(name: "Makefile", contents: makefile(compilation)),
             GeneratedFile(name: "README.md", contents: readme(compilation)),
         ]
     }
 
-    /// The runtime's file name without `.h` or `.c`: `nn_runtime`, or `nngen_runtime` for a model
-    /// named `nn_runtime` (whose own code is already `nn_runtime.h` and `nn_runtime.c`).
+    /// The runtime's templates, in file order: `nn_runtime.h`, `nn_runtime.c`, then every
+    /// `nn_rt_*` template of templates/ (`nn_rt_internal.h` first, then the `.c` files by name).
+    public static var runtimeTemplateNames: [String] {
+        let parts = Templates.names.filter { $0.hasPrefix("nn_rt_") }
+        return ["nn_runtime.h", "nn_runtime.c"] + parts.filter { $0.hasSuffix(".h") }.sorted()
+            + parts.filter { $0.hasSuffix(".c") }.sorted()
+    }
+
+    /// The prefix of every runtime file name: `nn` (`nn_runtime.c`, `nn_rt_io.c`...), or `nngen`
+    /// (`nngen_runtime.c`, `nngen_rt_io.c`...) for a model named like one of them without its
+    /// extension (`nn_runtime`, `nn_rt_io`...), whose own code already takes that name.
+    public static func runtimePrefix(modelName: String) -> String {
+        let stems = Set(runtimeTemplateNames.map { String($0.prefix { $0 != "." }) })
+        return stems.contains(modelName) ? "nngen" : "nn"
+    }
+
+    /// A runtime template's file name in the output: `nn_rt_io.c`, or `nngen_rt_io.c` when the
+    /// model is named like a runtime file.
+    public static func runtimeFileName(_ template: String, modelName: String) -> String {
+        runtimePrefix(modelName: modelName) + template.dropFirst(2)
+    }
+
+    /// The runtime's interface file name without `.h` or `.c`: `nn_runtime`, or `nngen_runtime`
+    /// for a model named like a runtime file (see ``runtimePrefix(modelName:)``).
     public static func runtimeFileStem(modelName: String) -> String {
-        modelName == "nn_runtime" ? "nngen_runtime" : "nn_runtime"
+        runtimePrefix(modelName: modelName) + "_runtime"
     }
 
-    /// `nn_runtime.h`: the `nn_model` struct and `nn_train_main`. The same text for every model
-    /// but one named `nn_runtime`, whose runtime files are `nngen_runtime.*` and say so.
+    /// The runtime: `nn_runtime.h` (the `nn_model` struct and `nn_train_main`), `nn_runtime.c`
+    /// and the `nn_rt_*` files (arguments, CSV, JSON and safetensors, split, standardisation,
+    /// epochs, validation, checkpoints, messages). The same texts for every model and dtype but
+    /// one named like a runtime file, whose runtime files are `nngen_*` and say so.
+    public static func runtimeFiles(modelName: String) -> [GeneratedFile] {
+        let values = ["PRELUDE": Templates.text("prelude.h"), "RUNTIME": runtimeFileStem(modelName: modelName),
+                      "RT": runtimePrefix(modelName: modelName)]
+        return runtimeTemplateNames.map {
+            GeneratedFile(name: runtimeFileName($0, modelName: modelName), contents: Templates.render($0, values))
+        }
+    }
+
+    /// `nn_runtime.h`: the `nn_model` struct and `nn_train_main` (see ``runtimeFiles(modelName:)``).
     public static func runtimeHeader(modelName: String) -> String {
-        Templates.render("nn_runtime.h", ["RUNTIME": runtimeFileStem(modelName: modelName)])
+        runtimeFiles(modelName: modelName)[0].contents
     }
 
-    /// `nn_runtime.c`: everything of the program that does not depend on the model (arguments,
-    /// CSV and safetensors, split, standardisation, epochs, validation, checkpoints, messages).
-    /// The same text for every model and dtype but a model named `nn_runtime` (as the header).
+    /// `nn_runtime.c`: `nn_train_main` (see ``runtimeFiles(modelName:)``).
     public static func runtimeSource(modelName: String) -> String {
-        Templates.render("nn_runtime.c", ["PRELUDE": Templates.text("prelude.h"),
-                                          "RUNTIME": runtimeFileStem(modelName: modelName)])
+        runtimeFiles(modelName: modelName)[1].contents
     }
 
     /// The trainer's source file name: `train.c`, or `train_main.c` for a model named `train`
@@ -99,14 +130,25 @@ public enum Standalone {
         ])
     }
 
-    /// The Makefile: `make` builds `./train` with `$(CC) $(CFLAGS) -std=c99 ... -lm`.
+    /// The Makefile: `make` builds `./train` with `$(CC) $(CFLAGS) -std=c99 ... -lm`, each C file
+    /// its own object, every runtime object with a rule of its own.
     public static func makefile(_ compilation: Compilation) -> String {
         let name = compilation.analysis.model.name
+        let headers = runtimeFiles(modelName: name).map(\.name).filter { $0.hasSuffix(".h") }
+        let sources = runtimeFiles(modelName: name).map(\.name).filter { $0.hasSuffix(".c") }
+        let objects = sources.map { String($0.dropLast(2)) + ".o" }
+        let rules = zip(sources, objects).map { source, object in
+            "\(object): \(source) \(headers.joined(separator: " "))\n\t$(CC) $(CFLAGS) -std=c99 -c -o $@ \(source)\n"
+        }.joined(separator: "\n")
         return Templates.render("Makefile.template", [
             "NAME": name,
             "TRAINER_FILE": trainerFileName(modelName: name),
             "TRAINER_OBJECT": trainerFileName(modelName: name).replacingOccurrences(of: ".c", with: ".o"),
             "RUNTIME": runtimeFileStem(modelName: name),
+            "RUNTIME_OBJECTS": objects.joined(separator: " "),
+            "RUNTIME_RULES": rules,
+            "RUNTIME_COUNT": "\(sources.count)",
+            "RT": runtimePrefix(modelName: name),
         ])
     }
 
@@ -177,6 +219,7 @@ public enum Standalone {
             "DTYPE_NAME": scalar.rawValue,
             "TRAINER_FILE": trainerFileName(modelName: model.name),
             "RUNTIME": runtimeFileStem(modelName: model.name),
+            "RT": runtimePrefix(modelName: model.name),
             "LR": "\(model.optimizer.learningRate)",
             "ACC_EXAMPLE": accExample,
             "ACC_DOC": accDoc,

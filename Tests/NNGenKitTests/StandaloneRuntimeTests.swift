@@ -5,9 +5,10 @@ import NNGenKit
 import XCTest
 
 /// The standalone program in its two parts: the model-independent runtime (`nn_runtime.h`,
-/// `nn_runtime.c`, the same files for every model and dtype) and the short model-specific
-/// `train.c`; strict builds with gcc and clang, model names that match the program's own
-/// identifiers, leaks, and the checks of `--save` (stale temporaries, paths that cannot work).
+/// `nn_runtime.c`, `nn_rt_internal.h` and the `nn_rt_*.c` files, the same files for every model
+/// and dtype) and the short model-specific `train.c`; strict builds with gcc and clang, model
+/// names that match the program's own identifiers and file names, leaks, and the checks of
+/// `--save` (stale temporaries, paths that cannot work).
 final class StandaloneRuntimeTests: XCTestCase {
     /// Every example and bench model in both dtypes.
     static func everyModel() throws -> [(ModelAnalysis, ScalarType)] {
@@ -31,24 +32,38 @@ final class StandaloneRuntimeTests: XCTestCase {
         return dir
     }
 
+    /// The runtime's file names: nn_runtime.h, nn_runtime.c, nn_rt_internal.h, then the nn_rt_*.c files.
+    static var runtimeNames: [String] { Standalone.runtimeTemplateNames }
+
+    /// The runtime's C files, each compiled on its own.
+    static var runtimeSources: [String] { runtimeNames.filter { $0.hasSuffix(".c") } }
+
     // MARK: the split
 
-    /// nn_runtime.h and nn_runtime.c are byte for byte the same for every example and bench model
-    /// in both dtypes, and name no model.
-    func testRuntimeIsTheSameFileForEveryModelAndDtype() throws {
-        var first: (h: String, c: String)?
+    /// Every runtime file (nn_runtime.h, nn_runtime.c, nn_rt_internal.h, each nn_rt_*.c) is byte
+    /// for byte the same for every example and bench model in both dtypes, names no model, and
+    /// is at most 600 lines.
+    func testRuntimeIsTheSameFilesForEveryModelAndDtype() throws {
+        XCTAssertEqual(Array(Self.runtimeNames.prefix(3)), ["nn_runtime.h", "nn_runtime.c", "nn_rt_internal.h"])
+        XCTAssertGreaterThanOrEqual(Self.runtimeSources.count, 8, "\(Self.runtimeNames)")
+        var first: [String: String] = [:]
         for (a, scalar) in try Self.everyModel() {
             let files = Self.files(a, scalar)
-            let h = try Self.file(files, "nn_runtime.h"), c = try Self.file(files, "nn_runtime.c")
-            if let first {
-                XCTAssertTrue(h == first.h, "nn_runtime.h differs for \(a.model.name) \(scalar)")
-                XCTAssertTrue(c == first.c, "nn_runtime.c differs for \(a.model.name) \(scalar)")
-            } else {
-                first = (h, c)
+            for name in Self.runtimeNames {
+                let text = try Self.file(files, name)
+                if let earlier = first[name] {
+                    XCTAssertTrue(text == earlier, "\(name) differs for \(a.model.name) \(scalar)")
+                } else {
+                    first[name] = text
+                }
+                XCTAssertFalse(text.contains(a.model.name), "\(name) names \(a.model.name)")
             }
-            XCTAssertFalse(h.contains(a.model.name) || c.contains(a.model.name), "the runtime names \(a.model.name)")
         }
-        XCTAssertNotNil(first)
+        XCTAssertEqual(Set(first.keys), Set(Self.runtimeNames))
+        for (name, text) in first {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count - 1
+            XCTAssertLessThanOrEqual(lines, 600, "\(name) has \(lines) lines")
+        }
     }
 
     /// train.c, the model's part, is at most 300 lines for every example and bench model.
@@ -84,7 +99,7 @@ final class StandaloneRuntimeTests: XCTestCase {
             let dir = try write(Self.files(a, scalar), "nngen-strict-program")
             try compiles("train.c", in: dir, key)
             if !runtimeCompiled {
-                try compiles("nn_runtime.c", in: dir, key)
+                for unit in Self.runtimeSources { try compiles(unit, in: dir, key) }
                 runtimeCompiled = true
             }
             guard !bench.contains(name), scalar == .f32 || name == "digits_mlp" || name == "diabetes" else { continue }
@@ -111,31 +126,61 @@ final class StandaloneRuntimeTests: XCTestCase {
     // MARK: model names
 
     /// A model may be named like anything the program itself defines: every nn_/NN_/NNGEN_
-    /// identifier of train.c and the runtime's header (the ones a model's header meets in one
-    /// translation unit), the runtime's file name, main, model, C keywords and libm names. Each
-    /// builds without a diagnostic and trains an epoch.
+    /// identifier of train.c and the runtime's headers (nn_runtime.h, which a model's header
+    /// meets in one translation unit, and nn_rt_internal.h, whose functions the program links
+    /// with the model's), every runtime file's name (its files then are nngen_*), main, model,
+    /// C keywords and libm names. Each builds without a diagnostic and trains an epoch.
     func testModelsNamedLikeTheProgramsIdentifiersBuildAndRun() throws {
         let iris = try Model.load(from: kitTestsPackageRoot.appendingPathComponent("examples/iris.json"))
         let plain = Self.files(try iris.analyze(), .f32)
-        let text = try Self.file(plain, "train.c") + Self.file(plain, "nn_runtime.h")
+        let headers = Self.runtimeNames.filter { $0.hasSuffix(".h") }
+        XCTAssertEqual(headers, ["nn_runtime.h", "nn_rt_internal.h"])
+        let text = try Self.file(plain, "train.c") + headers.map { try Self.file(plain, $0) }.joined()
         let pattern = try NSRegularExpression(pattern: #"\b(?:nn|NN|NNGEN)_[A-Za-z0-9_]*"#)
         let found = pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap {
             Range($0.range, in: text).map { String(text[$0]) }
         }
-        let names = Set(found + ["NN", "nn", "nn_model", "nn_runtime", "nngen_runtime", "main", "model", "int", "exp",
-                                 "train"]).sorted()
-        XCTAssertTrue(names.contains("nn_train_main") && names.contains("NN_SCORE_CLASSES"), "\(names)")
+        let stems = Self.runtimeNames.map { String($0.prefix { $0 != "." }) }
+        let names = Set(found + stems + stems.map { "nngen" + $0.dropFirst(2) }
+                        + ["NN", "nn", "nn_model", "main", "model", "int", "exp", "train"]).sorted()
+        XCTAssertTrue(names.contains("nn_train_main") && names.contains("NN_SCORE_CLASSES") && names.contains("nn_buf_add")
+                      && names.contains("nn_rt_io") && names.contains("nngen_rt_internal"), "\(names)")
+        for stem in stems {
+            var model = iris
+            model.name = stem
+            let files = Self.files(try model.analyze(), .f32).map(\.name)
+            let runtime = Self.runtimeNames.map { "nngen" + $0.dropFirst(2) }
+            XCTAssertEqual(files, ["\(stem).h", "\(stem).c", "train.c"] + runtime + ["Makefile", "README.md"], stem)
+        }
+        // The runtime's objects do not depend on the model: the first build with each runtime
+        // prefix (nn_, nngen_) compiles them, later ones with the same runtime texts reuse them
+        // (copied in newer than their sources, so make compiles only train.c and the model).
+        var built: [String: (dir: URL, files: [GeneratedFile])] = [:]
+        let fm = FileManager.default
         for name in names {
             var model = iris
             model.name = name
             let files = Self.files(try model.analyze(), .f32)
             XCTAssertEqual(Set(files.map(\.name)).count, files.count, "\(name): two files share a name: \(files.map(\.name))")
             let dir = try write(files, "nngen-names")
+            let runtime = Array(files[3..<(3 + Self.runtimeNames.count)])
+            let prefix = Standalone.runtimePrefix(modelName: name)
+            if let earlier = built[prefix], earlier.files == runtime {
+                let old = Date(timeIntervalSinceNow: -3600)
+                for f in runtime {
+                    try fm.setAttributes([.modificationDate: old], ofItemAtPath: dir.appendingPathComponent(f.name).path)
+                    guard f.name.hasSuffix(".c") else { continue }
+                    let object = String(f.name.dropLast(2)) + ".o", to = dir.appendingPathComponent(object)
+                    try fm.copyItem(at: earlier.dir.appendingPathComponent(object), to: to)
+                    try fm.setAttributes([.modificationDate: Date()], ofItemAtPath: to.path)
+                }
+            }
             let make = try StandaloneTests.run("/usr/bin/env", ["make", "CC=\(StandaloneTests.compiler)",
                                                                 "CFLAGS=-O0 \(StandaloneTests.strict)"], in: dir)
             XCTAssertEqual(make.status, 0, "\(name): \(make.stderr)")
             XCTAssertEqual(make.stderr, "", name)
             guard make.status == 0 else { continue }
+            if built[prefix] == nil { built[prefix] = (dir, runtime) }
             let run = try StandaloneTests.run(dir.appendingPathComponent("train").path,
                                               [StandaloneTests.dataURL("iris.csv").path, "--epochs", "1"], in: dir)
             XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
@@ -145,13 +190,32 @@ final class StandaloneRuntimeTests: XCTestCase {
 
     // MARK: memory
 
-    /// Built with -fsanitize=address,undefined and run with leak detection: a training run that
-    /// saves, a resumed one and one with nothing left to train exit 0 without a report (every
-    /// buffer freed, nothing read out of bounds), for labels (digits_mlp f32) and regression
-    /// targets (diabetes f64).
+    /// The bundled data set of an example model: the longest name in examples/data that begins
+    /// the model's name (digits.csv for digits_conv, diabetes.csv for diabetes_huber).
+    static func dataName(forModel name: String) throws -> String {
+        let dir = kitTestsPackageRoot.appendingPathComponent("examples/data")
+        let stems = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".csv") }
+            .map { String($0.dropLast(4)) }.filter { name.hasPrefix($0) }
+        return try XCTUnwrap(stems.max { $0.count < $1.count }, "no data set for \(name)") + ".csv"
+    }
+
+    /// Built with -fsanitize=address,undefined and run with leak detection (each program built
+    /// once): for every example model (examples/*.json) in f32, an epoch that saves and a resumed
+    /// one; for labels (digits_mlp f32) and regression targets (diabetes f64), two saved epochs,
+    /// a resumed third and a run with nothing left to train. Each exits 0 without a report
+    /// (every buffer freed, nothing read out of bounds).
     func testSanitizedRunsReportNoLeak() throws {
         guard let gcc = findProgram("gcc") else { throw XCTSkip("gcc is not installed") }
-        for (name, data, scalar) in [("digits_mlp", "digits.csv", ScalarType.f32), ("diabetes", "diabetes.csv", .f64)] {
+        let examples = try FileManager.default.contentsOfDirectory(atPath: kitTestsPackageRoot.appendingPathComponent(
+            "examples").path).filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+        XCTAssertTrue(examples.contains("digits_mlp") && examples.contains("diabetes"), "\(examples)")
+        let short = [["--epochs", "1", "--save", "ck.safetensors"], ["--epochs", "2", "--resume", "ck.safetensors"]]
+        let long = [["--epochs", "2", "--save", "ck.safetensors"], ["--epochs", "3", "--resume", "ck.safetensors"],
+                    ["--epochs", "2", "--resume", "ck.safetensors"]]
+        var cases = examples.map { ($0, ScalarType.f32, $0 == "digits_mlp" ? long : short) }
+        cases.append(("diabetes", .f64, long))
+        for (name, scalar, runs) in cases {
+            let data = try Self.dataName(forModel: name)
             let a = try Model.load(from: kitTestsPackageRoot.appendingPathComponent("examples/\(name).json")).analyze()
             let dir = try write(Self.files(a, scalar), "nngen-leaks")
             let make = try StandaloneTests.run("/usr/bin/env", [
@@ -161,13 +225,12 @@ final class StandaloneRuntimeTests: XCTestCase {
             let env = ["ASAN_OPTIONS": "detect_leaks=1", "UBSAN_OPTIONS": "print_stacktrace=1",
                        "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
             let path = StandaloneTests.dataURL(data).path
-            for args in [["--epochs", "2", "--save", "ck.safetensors"], ["--epochs", "3", "--resume", "ck.safetensors"],
-                         ["--epochs", "2", "--resume", "ck.safetensors"]] {
+            for args in runs {
                 let r = try runProgram(dir.appendingPathComponent("train").path, [path] + args, in: dir, environment: env)
                 if r.stderr.contains("LeakSanitizer has encountered a fatal error") {
                     throw XCTSkip("LeakSanitizer cannot run here (ptrace restricted?)")
                 }
-                XCTAssertEqual(r.status, 0, "\(name) \(args): \(r.stderr)")
+                XCTAssertEqual(r.status, 0, "\(name) \(scalar) \(args): \(r.stderr)")
                 for word in ["LeakSanitizer", "AddressSanitizer", "runtime error"] {
                     XCTAssertFalse(r.stderr.contains(word), "\(name) \(args): \(r.stderr)")
                 }

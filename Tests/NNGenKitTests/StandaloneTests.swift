@@ -338,8 +338,9 @@ final class StandaloneTests: XCTestCase {
         model.name = "train"
         let analysis = try model.analyze()
         let files = Standalone.files(for: compile(analysis, options: CompileOptions(scalar: .f32)))
-        XCTAssertEqual(files.map(\.name), ["train.h", "train.c", "train_main.c", "nn_runtime.h", "nn_runtime.c", "Makefile",
-                                           "README.md"])
+        XCTAssertEqual(files.map(\.name), ["train.h", "train.c", "train_main.c"] + Standalone.runtimeTemplateNames
+                       + ["Makefile", "README.md"])
+        XCTAssertEqual(Array(files.map(\.name)[3...5]), ["nn_runtime.h", "nn_runtime.c", "nn_rt_internal.h"])
         let dir = try makeScratchDirectory()
         for f in files { try Data(f.contents.utf8).write(to: dir.appendingPathComponent(f.name)) }
         let make = try Self.run("/usr/bin/env", ["make", "CC=\(Self.compiler)", "CFLAGS=-O1 \(Self.strict)"], in: dir)
@@ -353,6 +354,14 @@ final class StandaloneTests: XCTestCase {
         for part in ["--val-split", "--resume", "label (an integer in 0...2", "optimizer.exp_avg.NAME", "make"] {
             XCTAssertTrue(readme.contains(part), part)
         }
+        // The README lists every runtime file, and the Makefile compiles each C file on its own.
+        let makefile = try XCTUnwrap(files.first { $0.name == "Makefile" }?.contents)
+        for name in Standalone.runtimeTemplateNames {
+            XCTAssertTrue(readme.contains("| `\(name)` |"), "README.md does not list \(name)")
+            if name.hasSuffix(".c") {
+                XCTAssertTrue(makefile.contains("$(CC) $(CFLAGS) -std=c99 -c -o $@ \(name)\n"), "Makefile: \(name)")
+            }
+        }
     }
 
     /// The tcc compiler builds the program too (the project's generated C must build with tcc).
@@ -360,7 +369,7 @@ final class StandaloneTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tcc") else { throw XCTSkip("tcc is not installed") }
         let build = try Self.build("digits_mlp", .f32)
         let dir = try makeScratchDirectory()
-        for f in ["digits_mlp.h", "digits_mlp.c", "train.c", "nn_runtime.h", "nn_runtime.c", "Makefile"] {
+        for f in ["digits_mlp.h", "digits_mlp.c", "train.c", "Makefile"] + Standalone.runtimeTemplateNames {
             try FileManager.default.copyItem(at: build.dir.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
         let make = try Self.run("/usr/bin/env", ["make", "CC=tcc", "CFLAGS=-Wall"], in: dir)

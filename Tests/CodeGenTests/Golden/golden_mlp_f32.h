@@ -15,8 +15,8 @@
  * forward allows exactly one backward (like PyTorch without retain_graph): to run backward again,
  * run forward again first.
  */
-#ifndef GOLDEN_MLP_H
-#define GOLDEN_MLP_H
+#ifndef NNGEN_golden_mlp_H
+#define NNGEN_golden_mlp_H
 
 #include <stdint.h>
 
@@ -36,7 +36,7 @@
  *   layers.2.weight [3, 8] at 40, 24 elements
  *   layers.2.bias [3] at 64, 3 elements */
 
-/* Draws every parameter from the seed (CONVENTIONS.md initial values, the nngen generator). */
+/* Draws every parameter from the seed (docs/CONVENTIONS.md initial values, the nngen generator). */
 void golden_mlp_init(float *params, uint64_t seed);
 
 /* One forward pass over a full batch; returns the mean loss. */

@@ -15,8 +15,8 @@
  * forward allows exactly one backward (like PyTorch without retain_graph): to run backward again,
  * run forward again first.
  */
-#ifndef GOLDEN_RES_H
-#define GOLDEN_RES_H
+#ifndef NNGEN_golden_res_H
+#define NNGEN_golden_res_H
 
 #include <stdint.h>
 
@@ -42,7 +42,7 @@
  *   layers.2.weight [1, 6] at 126, 6 elements
  *   layers.2.bias [1] at 132, 1 elements */
 
-/* Draws every parameter from the seed (CONVENTIONS.md initial values, the nngen generator). */
+/* Draws every parameter from the seed (docs/CONVENTIONS.md initial values, the nngen generator). */
 void golden_res_init(double *params, uint64_t seed);
 
 /* One forward pass over a full batch; returns the mean loss. */

@@ -15,8 +15,8 @@
  * forward allows exactly one backward (like PyTorch without retain_graph): to run backward again,
  * run forward again first.
  */
-#ifndef GOLDEN_SEQ_H
-#define GOLDEN_SEQ_H
+#ifndef NNGEN_golden_seq_H
+#define NNGEN_golden_seq_H
 
 #include <stdint.h>
 
@@ -38,7 +38,7 @@
  *   layers.5.weight [2, 16] at 36, 32 elements
  *   layers.5.bias [2] at 68, 2 elements */
 
-/* Draws every parameter from the seed (CONVENTIONS.md initial values, the nngen generator). */
+/* Draws every parameter from the seed (docs/CONVENTIONS.md initial values, the nngen generator). */
 void golden_seq_init(float *params, uint64_t seed);
 
 /* One forward pass over a full batch; returns the mean loss. */

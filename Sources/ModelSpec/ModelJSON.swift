@@ -39,7 +39,12 @@ extension Model: Codable {
 
     /// Writes the model file atomically (a temporary file in the same folder, then a rename).
     public func write(to url: URL) throws {
-        try Data(jsonString.utf8).write(to: url, options: .atomic)
+        do {
+            try Data(jsonString.utf8).write(to: url, options: .atomic)
+        } catch {
+            throw ModelSpecError(file: url.path, place: "file",
+                                 "cannot be written: \(Messages.fileProblem(error, path: url.path, writing: true))")
+        }
     }
 
     /// The model as a JSON value.

@@ -129,6 +129,9 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
         case tooFewSamples(count: Int, needed: Int, purpose: String)
         /// A data set or row with another number of features than expected.
         case featureCountMismatch(expected: Int, found: Int)
+        /// Input value `feature` (0-based; named `name` by a CSV header) has no finite mean and
+        /// positive finite std, or standardises to a value that is not finite.
+        case notStandardizable(feature: Int, name: String?, detail: String)
 
         /// The explanation of this error, without its location.
         public var message: String {
@@ -232,6 +235,9 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
                 return "\(purpose) needs at least \(needed) samples, the data set has \(count)"
             case .featureCountMismatch(let expected, let found):
                 return "expected \(expected) features, found \(Messages.shown(found))"
+            case .notStandardizable(let feature, let name, let detail):
+                return "input value \(feature)" + (name.map { " (\"\(Messages.shown($0))\")" } ?? "")
+                    + " cannot be standardised: \(detail); leave out \"standardize\" or rescale that column"
             }
         }
     }

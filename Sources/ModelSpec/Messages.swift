@@ -14,10 +14,12 @@ public enum Messages {
     public static let maxShown = 60
 
     /// `text` itself when it has at most `maxShown` characters, else its first `maxShown`
-    /// characters and `... (N characters)`, N the full length.
+    /// characters and `... (N characters)`, N the full length. Characters are Unicode scalars
+    /// (code points), so that the standalone runtime, counting UTF-8 lead bytes, cuts the same.
     public static func shown(_ text: String) -> String {
-        guard text.count > maxShown else { return text }
-        return String(text.prefix(maxShown)) + "... (\(text.count) characters)"
+        let scalars = text.unicodeScalars
+        guard scalars.count > maxShown else { return text }
+        return String(String.UnicodeScalarView(scalars.prefix(maxShown))) + "... (\(scalars.count) characters)"
     }
 
     /// `shown(String(describing: value))`.

@@ -92,7 +92,7 @@ struct PreparedPrediction {
         if let s = file.standardizer {
             let f = s.features
             for i in 0..<inputs.count {
-                for j in 0..<f { x[i * f + j] = (x[i * f + j] - s.mean[j]) / s.std[j] }
+                for j in 0..<f { x[i * f + j] = Standardizer.standardized(x[i * f + j], mean: s.mean[j], std: s.std[j]) }
             }
         } else if analysis.model.standardize {
             FileHandle.standardError.write(Data("note: \(params) holds no standardizer; the inputs are used as they are\n".utf8))

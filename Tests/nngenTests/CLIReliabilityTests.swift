@@ -97,4 +97,17 @@ extension CLITests {
         assertUserError(t, contains: [csv.path, "line 2, column 4", "(1000000 characters)"])
         XCTAssertLessThan(t.stderr.count, 600)
     }
+
+    func testHugeColumnsStandardiseInTraining() throws {
+        let model = try tempFile("huge.json", """
+        {"name": "huge", "input": {"features": 2}, "batch": 2, "standardize": true,
+         "layers": [{"type": "dense", "units": 1}], "loss": {"type": "mse"}, "optimizer": {"type": "sgd", "lr": 0.01}}
+        """)
+        let rows = (0..<8).map { i in "\(i % 2 == 0 ? "" : "-")1e300,\(i),\(Double(i) / 10)" }
+        let csv = try tempFile("huge.csv", "big,small,y\n" + rows.joined(separator: "\n") + "\n")
+        let r = try nngen(["train", model.path, "--data", csv.path, "--epochs", "2", "--val-split", "0.25"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("epoch 2/2  train_loss"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("nan") || r.stdout.contains("inf"), r.stdout)
+    }
 }

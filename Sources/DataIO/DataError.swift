@@ -1,4 +1,5 @@
 import Foundation
+import ModelSpec
 
 /// The one error type of DataIO: what went wrong, and where.
 ///
@@ -128,6 +129,9 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
         case tooFewSamples(count: Int, needed: Int, purpose: String)
         /// A data set or row with another number of features than expected.
         case featureCountMismatch(expected: Int, found: Int)
+        /// Input value `feature` (0-based; named `name` by a CSV header) has no finite mean and
+        /// positive finite std, or standardises to a value that is not finite.
+        case notStandardizable(feature: Int, name: String?, detail: String)
 
         /// The explanation of this error, without its location.
         public var message: String {
@@ -153,55 +157,55 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
                 return "the header is not well-formed JSON at header byte \(offset) "
                     + "(file byte \(offset + 8)): \(reason)"
             case .headerNotObject(let found):
-                return "the header must be a JSON object mapping tensor names to entries, found \(found)"
+                return "the header must be a JSON object mapping tensor names to entries, found \(Messages.shown(found))"
             case .duplicateName(let name):
-                return "the name \"\(name)\" appears twice; tensor names and metadata keys must be unique"
+                return "the name \"\(Messages.shown(name))\" appears twice; tensor names and metadata keys must be unique"
             case .metadataNotObject(let found):
-                return "\"__metadata__\" must be an object of string values, found \(found)"
+                return "\"__metadata__\" must be an object of string values, found \(Messages.shown(found))"
             case .metadataValueNotString(let key, let found):
-                return "\"__metadata__\" value for key \"\(key)\" must be a string, found \(found)"
+                return "\"__metadata__\" value for key \"\(Messages.shown(key))\" must be a string, found \(Messages.shown(found))"
             case .entryNotObject(let tensor, let found):
-                return "the entry of tensor \"\(tensor)\" must be an object with \"dtype\", \"shape\" "
-                    + "and \"data_offsets\", found \(found)"
+                return "the entry of tensor \"\(Messages.shown(tensor))\" must be an object with \"dtype\", \"shape\" "
+                    + "and \"data_offsets\", found \(Messages.shown(found))"
             case .duplicateField(let tensor, let field):
-                return "the entry of tensor \"\(tensor)\" has \"\(field)\" twice"
+                return "the entry of tensor \"\(Messages.shown(tensor))\" has \"\(Messages.shown(field))\" twice"
             case .missingField(let tensor, let field):
-                return "the entry of tensor \"\(tensor)\" has no \"\(field)\""
+                return "the entry of tensor \"\(Messages.shown(tensor))\" has no \"\(Messages.shown(field))\""
             case .unknownDType(let tensor, let found):
-                return "tensor \"\(tensor)\" has dtype \(found); valid dtypes are "
+                return "tensor \"\(Messages.shown(tensor))\" has dtype \(Messages.shown(found)); valid dtypes are "
                     + DType.allCases.map(\.rawValue).joined(separator: ", ")
             case .invalidShape(let tensor, let found):
-                return "tensor \"\(tensor)\": shape must be a list of non-negative integers, found \(found)"
+                return "tensor \"\(Messages.shown(tensor))\": shape must be a list of non-negative integers, found \(Messages.shown(found))"
             case .invalidDataOffsets(let tensor, let found):
-                return "tensor \"\(tensor)\": data_offsets must be two integers [begin, end] with "
-                    + "0 <= begin <= end, found \(found)"
+                return "tensor \"\(Messages.shown(tensor))\": data_offsets must be two integers [begin, end] with "
+                    + "0 <= begin <= end, found \(Messages.shown(found))"
             case .offsetsOutsideData(let tensor, let begin, let end, let dataSize):
-                return "tensor \"\(tensor)\": data_offsets [\(begin), \(end)] run past the data area, "
+                return "tensor \"\(Messages.shown(tensor))\": data_offsets [\(begin), \(end)] run past the data area, "
                     + "which holds \(dataSize) bytes"
             case .sizeOverflow(let tensor, let shape):
-                return "tensor \"\(tensor)\": the byte size of shape \(shape) overflows"
+                return "tensor \"\(Messages.shown(tensor))\": the byte size of shape \(shape) overflows"
             case .byteLengthMismatch(let tensor, let dtype, let shape, let expected, let found):
-                return "tensor \"\(tensor)\": shape \(shape) of \(dtype.rawValue) needs \(expected) bytes "
-                    + "but data_offsets cover \(found)"
+                return "tensor \"\(Messages.shown(tensor))\": shape \(shape) of \(dtype.rawValue) needs \(expected) bytes "
+                    + "but data_offsets cover \(Messages.shown(found))"
             case .overlappingTensors(let first, let firstRange, let second, let secondRange):
-                return "tensors \"\(first)\" \(firstRange) and \"\(second)\" \(secondRange) overlap "
+                return "tensors \"\(Messages.shown(first))\" \(firstRange) and \"\(Messages.shown(second))\" \(secondRange) overlap "
                     + "in the data area"
             case .uncoveredBytes(let begin, let end):
                 return "data bytes \(begin)..<\(end) belong to no tensor; the tensors must cover the "
                     + "data area exactly"
             case .reservedName(let name):
-                return "\"\(name)\" is reserved for metadata and cannot name a tensor"
+                return "\"\(Messages.shown(name))\" is reserved for metadata and cannot name a tensor"
             case .elementCountMismatch(let tensor, let shape, let count):
-                return "tensor \"\(tensor)\": shape \(shape) does not fit \(count) values "
+                return "tensor \"\(Messages.shown(tensor))\": shape \(shape) does not fit \(count) values "
                     + "(dimensions must be non-negative and their product must equal the count)"
             case .notRepresentable(let tensor, let index, let value, let dtype):
-                return "tensor \"\(tensor)\": value \(value) at index \(index) is not representable "
-                    + "as \(dtype)"
+                return "tensor \"\(Messages.shown(tensor))\": value \(Messages.shown(value)) at index \(index) is not representable "
+                    + "as \(Messages.shown(dtype))"
             case .missingTensor(let name, let available):
-                return "there is no tensor \"\(name)\"; the file holds "
-                    + (available.isEmpty ? "none" : available.map { "\"\($0)\"" }.joined(separator: ", "))
+                return "there is no tensor \"\(Messages.shown(name))\"; the file holds "
+                    + (available.isEmpty ? "none" : Messages.shown(available.map { "\"\($0)\"" }.joined(separator: ", ")))
             case .wrongTensor(let name, let expected, let found):
-                return "tensor \"\(name)\" should be \(expected), found \(found)"
+                return "tensor \"\(Messages.shown(name))\" should be \(expected), found \(Messages.shown(found))"
             case .emptyFile:
                 return "the file is empty; expected an optional header row and one sample per row"
             case .noDataRows:
@@ -212,16 +216,16 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
             case .unterminatedQuote:
                 return "a quoted field has no closing quote on this line"
             case .textAfterQuote(let field):
-                return "unexpected text after the closing quote in \(field); a quoted field must end "
+                return "unexpected text after the closing quote in \(Messages.shown(field)); a quoted field must end "
                     + "at a comma or the end of the line"
             case .notANumber(let field):
-                return field.isEmpty ? "empty field; expected a number" : "\"\(field)\" is not a number"
+                return field.isEmpty ? "empty field; expected a number" : "\"\(Messages.shown(field))\" is not a number"
             case .nonFinite(let field):
-                return "\"\(field)\" is NaN or infinite; only finite numbers are allowed"
+                return "\"\(Messages.shown(field))\" is NaN or infinite; only finite numbers are allowed"
             case .fieldCount(let expected, let found, let layout):
-                return "expected \(expected) fields (\(layout)), found \(found)"
+                return "expected \(expected) fields (\(layout)), found \(Messages.shown(found))"
             case .labelNotInteger(let field, let classes):
-                return "label \"\(field)\" is not an integer; labels must be integers in 0...\(classes - 1)"
+                return "label \"\(Messages.shown(field))\" is not an integer; labels must be integers in 0...\(classes - 1)"
             case .labelOutOfRange(let label, let classes):
                 return "label \(label) is out of range; valid labels are 0...\(classes - 1) "
                     + "(\(classes) classes)"
@@ -230,7 +234,10 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
             case .tooFewSamples(let count, let needed, let purpose):
                 return "\(purpose) needs at least \(needed) samples, the data set has \(count)"
             case .featureCountMismatch(let expected, let found):
-                return "expected \(expected) features, found \(found)"
+                return "expected \(expected) features, found \(Messages.shown(found))"
+            case .notStandardizable(let feature, let name, let detail):
+                return "input value \(feature)" + (name.map { " (\"\(Messages.shown($0))\")" } ?? "")
+                    + " cannot be standardised: \(detail); leave out \"standardize\" or rescale that column"
             }
         }
     }

@@ -46,6 +46,24 @@ public struct Dataset: Sendable, Equatable {
     public let count: Int
     /// The shape of one sample's input.
     public let inputShape: [Int]
+    /// The file the samples came from, for messages (not compared by `==`).
+    public var source: String?
+    /// The names of the input values (a CSV header's first fields), for messages (not compared
+    /// by `==`).
+    public var featureNames: [String]?
+
+    /// Equal samples and targets (`source` and `featureNames` are left out).
+    public static func == (a: Dataset, b: Dataset) -> Bool {
+        a.x == b.x && a.targets == b.targets && a.count == b.count && a.inputShape == b.inputShape
+    }
+
+    /// The same data set with `source` and `featureNames` of `other`.
+    func withProvenance(of other: Dataset) -> Dataset {
+        var d = self
+        d.source = other.source
+        d.featureNames = other.featureNames
+        return d
+    }
 
     /// The number of input values per sample, the product of `inputShape`.
     public var features: Int { inputShape.reduce(1, *) }
@@ -119,7 +137,7 @@ public struct Dataset: Sendable, Equatable {
             throw DataError(file: nil, .invalidArgument(
                 "input shape \(shape) does not hold the \(features) features of each sample"))
         }
-        return try Dataset(x: x, inputShape: shape, targets: targets)
+        return try Dataset(x: x, inputShape: shape, targets: targets).withProvenance(of: self)
     }
 
     /// The input values of sample `i`.
@@ -146,6 +164,6 @@ public struct Dataset: Sendable, Equatable {
             for i in indices { newY.append(contentsOf: values[(i * outputs)..<((i + 1) * outputs)]) }
             newTargets = .values(newY, outputs: outputs)
         }
-        return try Dataset(x: newX, inputShape: inputShape, targets: newTargets)
+        return try Dataset(x: newX, inputShape: inputShape, targets: newTargets).withProvenance(of: self)
     }
 }

@@ -63,5 +63,7 @@ extension Dataset {
         case .classes(let k): try self.init(x: x, inputShape: [features], targets: .labels(labels, classes: k))
         case .values(let outs): try self.init(x: x, inputShape: [features], targets: .values(values, outputs: outs))
         }
+        source = table.source
+        featureNames = table.header.map { Array($0.prefix(features)) }
     }
 }

@@ -60,6 +60,7 @@ extension Dataset {
             }
             try self.init(x: x, inputShape: inputShape, targets: .values(y, outputs: outs))
         }
+        self.source = source
     }
 
     /// The data set as a batch file: `x` of shape `[count] + inputShape` in `xDType`, and `y`:

@@ -27,45 +27,99 @@ public struct Standardizer: Sendable, Equatable {
         self.std = std
     }
 
-    /// Fits mean and std on every sample of `data` (pass the training part only).
+    /// Fits mean and std on every sample of `data` (pass the training part only), as
+    /// docs/TRAINING.md step 3 defines them, without overflow: per input value j, with `s_j` the
+    /// power of two `2^e`, `e` the binary exponent of the largest `|x_j|` (`frexp`'s minus 1; 1
+    /// for a column of zeros), `mean_j = (sum of x_j / s_j) / n * s_j` and
+    /// `std_j = sqrt((sum of (x_j / s_j - mean_j / s_j)^2) / n) * s_j`, sums in sample order.
+    /// Dividing by a power of two is exact, so these are the bits of the plain formulas wherever
+    /// those neither overflow nor underflow (their squares and sums stay within the normal
+    /// range), and they stay finite for every finite data set (`std <= max |x|`).
+    ///
+    /// - Throws: `notStandardizable` naming the file (`data.source`), the column (1-based, and
+    ///   its header name when `data.featureNames` has one) when a value is not finite.
     public init(fitting data: Dataset) throws(DataError) {
         guard data.count >= 1 else {
-            throw DataError(file: nil, .tooFewSamples(count: 0, needed: 1, purpose: "fitting a standardizer"))
+            throw DataError(file: data.source, .tooFewSamples(count: 0, needed: 1, purpose: "fitting a standardizer"))
         }
         let f = data.features
         let n = Double(data.count)
+        var scale = [Double](repeating: 0, count: f)
+        for s in 0..<data.count {
+            for j in 0..<f { scale[j] = Swift.max(scale[j], Swift.abs(data.x[s * f + j])) }
+        }
+        for j in 0..<f {
+            guard scale[j].isFinite else {
+                throw Self.error(data, j, "it holds a value that is not finite")
+            }
+            scale[j] = Self.powerOfTwoScale(scale[j])
+        }
         var mean = [Double](repeating: 0, count: f)
         for s in 0..<data.count {
-            for j in 0..<f { mean[j] += data.x[s * f + j] }
+            for j in 0..<f { mean[j] += data.x[s * f + j] / scale[j] }
         }
-        for j in 0..<f { mean[j] /= n }
+        for j in 0..<f { mean[j] /= n }  // scaled
         var variance = [Double](repeating: 0, count: f)
         for s in 0..<data.count {
             for j in 0..<f {
-                let d = data.x[s * f + j] - mean[j]
+                let d = data.x[s * f + j] / scale[j] - mean[j]
                 variance[j] += d * d
             }
         }
-        let std = variance.map { v -> Double in
-            let s = (v / n).squareRoot()
-            return s == 0 ? 1 : s
+        var std = [Double](repeating: 0, count: f)
+        for j in 0..<f {
+            std[j] = (variance[j] / n).squareRoot() * scale[j]
+            if std[j] == 0 { std[j] = 1 }
+            mean[j] *= scale[j]
+            guard mean[j].isFinite, std[j].isFinite else {
+                throw Self.error(data, j, "its mean \(mean[j]) or std \(std[j]) is not a finite number")
+            }
         }
         try self.init(mean: mean, std: std)
+    }
+
+    /// `2^e` with `e` the binary exponent of `m` (`m / 2^e` in [1, 2)); 1 for 0. As C:
+    /// `frexp(m, &e); ldexp(1.0, e - 1)`.
+    static func powerOfTwoScale(_ m: Double) -> Double {
+        m == 0 ? 1 : Double(sign: .plus, exponent: m.exponent, significand: 1)
+    }
+
+    /// The error for input value `j` of `data`: its file, its CSV column and header name.
+    static func error(_ data: Dataset, _ j: Int, _ detail: String) -> DataError {
+        let name = data.featureNames.flatMap { j < $0.count ? $0[j] : nil }
+        return DataError(file: data.source, column: data.featureNames != nil || data.source?.hasSuffix(".csv") == true ? j + 1 : nil,
+                         .notStandardizable(feature: j, name: name, detail: detail))
     }
 
     /// The number of features.
     public var features: Int { mean.count }
 
+    /// `(x - mean) / std`, as docs/TRAINING.md step 3, in double; when `x - mean` overflows
+    /// (a column of huge values of both signs), `((x / 2 - mean / 2) / std) * 2`, which is finite
+    /// since `|x - mean| / std <= sqrt(n)`.
+    @inline(__always)
+    public static func standardized(_ x: Double, mean: Double, std: Double) -> Double {
+        let d = x - mean
+        if d.isFinite { return d / std }
+        return ((x / 2 - mean / 2) / std) * 2
+    }
+
     /// `data` with every feature standardised.
     public func apply(to data: Dataset) throws(DataError) -> Dataset {
         guard data.features == features else {
-            throw DataError(file: nil, .featureCountMismatch(expected: features, found: data.features))
+            throw DataError(file: data.source, .featureCountMismatch(expected: features, found: data.features))
         }
         var x = data.x
         for s in 0..<data.count {
-            for j in 0..<features { x[s * features + j] = (x[s * features + j] - mean[j]) / std[j] }
+            for j in 0..<features {
+                let v = Self.standardized(x[s * features + j], mean: mean[j], std: std[j])
+                guard v.isFinite else {
+                    throw Self.error(data, j, "sample \(s) becomes \(v) with mean \(mean[j]) and std \(std[j])")
+                }
+                x[s * features + j] = v
+            }
         }
-        return try Dataset(x: x, inputShape: data.inputShape, targets: data.targets)
+        return try Dataset(x: x, inputShape: data.inputShape, targets: data.targets).withProvenance(of: data)
     }
 
     /// One sample's features standardised.
@@ -73,7 +127,7 @@ public struct Standardizer: Sendable, Equatable {
         guard sample.count == features else {
             throw DataError(file: nil, .featureCountMismatch(expected: features, found: sample.count))
         }
-        return (0..<features).map { (sample[$0] - mean[$0]) / std[$0] }
+        return (0..<features).map { Self.standardized(sample[$0], mean: mean[$0], std: std[$0]) }
     }
 
     /// `mean` and `std` as two 1-d tensors, for a checkpoint.

@@ -133,10 +133,10 @@ public enum JSONValue: Hashable, Sendable, Codable {
         case .badLiteral(_, let start): return (expectedValue + found(start), start)
         case .tooDeep(let limit): return ("lists and objects are nested more than \(limit) deep", at)
         case .expectedKey: return ("expected a field name in double quotes, found \(found())", at)
-        case .expectedColon(let key): return ("expected ':' after the field name \"\(key)\", found \(found())", at)
+        case .expectedColon(let key): return ("expected ':' after the field name \"\(Messages.shown(key))\", found \(found())", at)
         case .expectedCommaOrBrace(let key):
             return (atEnd ? "unexpected end of the file; expected ',' or '}'"
-                          : "expected ',' or '}' after the value of \"\(key)\", found \(found())", at)
+                          : "expected ',' or '}' after the value of \"\(Messages.shown(key))\", found \(found())", at)
         case .expectedCommaOrBracket:
             return (atEnd ? "unexpected end of the file; expected ',' or ']'"
                           : "expected ',' or ']' after a list item, found \(found())", at)
@@ -155,7 +155,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
         case .expectedFractionDigit: return ("expected a digit after the decimal point, found \(found())", at)
         case .expectedExponentDigit: return ("expected a digit in the exponent, found \(found())", at)
         case .leadingZero(let start): return ("a number may not start with 0 followed by digits", start)
-        case .numberOutOfRange(let text): return ("the number \(text) is out of range", at)
+        case .numberOutOfRange(let text): return ("the number \(Messages.shown(text)) is out of range", at)
         }
     }
 

@@ -22,7 +22,8 @@ extension Model: Codable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ModelSpecError(file: url.path, place: "file", "cannot be read (\(error.localizedDescription)); check the path")
+            throw ModelSpecError(file: url.path, place: "file",
+                                 "cannot be read: \(Messages.fileProblem(error, path: url.path)); check the path")
         }
         return try decode(data, source: url.path)
     }
@@ -38,7 +39,12 @@ extension Model: Codable {
 
     /// Writes the model file atomically (a temporary file in the same folder, then a rename).
     public func write(to url: URL) throws {
-        try Data(jsonString.utf8).write(to: url, options: .atomic)
+        do {
+            try Data(jsonString.utf8).write(to: url, options: .atomic)
+        } catch {
+            throw ModelSpecError(file: url.path, place: "file",
+                                 "cannot be written: \(Messages.fileProblem(error, path: url.path, writing: true))")
+        }
     }
 
     /// The model as a JSON value.
@@ -167,11 +173,11 @@ private final class Reader {
         }
         var seen = Set<String>()
         for (k, _) in pairs {
-            if !seen.insert(k).inserted { fail(place, "field \"\(k)\" appears twice") }
+            if !seen.insert(k).inserted { fail(place, "field \"\(Messages.shown(k))\" appears twice") }
             if !allowed.contains(k) {
                 let valid = allowed.allSatisfy({ $0 == "type" }) ? "it takes no fields besides \"type\""
                     : "valid fields: " + allowed.joined(separator: ", ")
-                fail(place, "unknown field \"\(k)\"; \(valid)")
+                fail(place, "unknown field \"\(Messages.shown(k))\"; \(valid)")
             }
         }
         return (pairs, place)
@@ -292,7 +298,7 @@ private final class Reader {
             return nil
         }
         guard Layer.typeNames.contains(type) else {
-            fail(path, "unknown layer type \"\(type)\"; valid types: " + Layer.typeNames.joined(separator: ", "))
+            fail(path, "unknown layer type \"\(Messages.shown(type))\"; valid types: " + Layer.typeNames.joined(separator: ", "))
             return nil
         }
         let place = "\(path) (\(type))"
@@ -318,7 +324,7 @@ private final class Reader {
                 case .number: padding = intValue(p, key: "padding", place: place).map { .explicit($0) }
                 default:
                     fail(place, "\"padding\" must be an integer, \"same\" or \"valid\", got "
-                         + (p.kindName == "a string" ? p.formatted() : p.kindName))
+                         + (p.kindName == "a string" ? Messages.shown(p.formatted()) : p.kindName))
                     padding = nil
                 }
             }
@@ -356,7 +362,7 @@ private final class Reader {
         guard let o = object(v, place: "loss", allowed: huber ? ["type", "delta"] : ["type"]) else { return nil }
         guard let t = string(o, "type", place: "loss") else { return nil }
         guard let loss = Loss(typeName: t) else {
-            fail("loss", "unknown loss \"\(t)\"; valid losses: \(valid)")
+            fail("loss", "unknown loss \"\(Messages.shown(t))\"; valid losses: \(valid)")
             return nil
         }
         if case .huber(let def) = loss {
@@ -372,7 +378,7 @@ private final class Reader {
             fail("optimizer", "expected an object with a \"type\" (one of \(valid.joined(separator: ", ")))")
             return nil
         }
-        let place = "optimizer (\(t))"
+        let place = "optimizer (\(Messages.shown(t)))"
         switch t {
         case "sgd":
             guard let o = object(v, place: place, allowed: ["type", "lr", "momentum", "nesterov", "weight_decay"]) else { return nil }
@@ -387,7 +393,7 @@ private final class Reader {
             return t == "adam" ? .adam(lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd)
                 : .adamw(lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd)
         default:
-            fail("optimizer", "unknown optimizer \"\(t)\"; valid optimizers: \(valid.joined(separator: ", "))")
+            fail("optimizer", "unknown optimizer \"\(Messages.shown(t))\"; valid optimizers: \(valid.joined(separator: ", "))")
             return nil
         }
     }

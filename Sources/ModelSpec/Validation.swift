@@ -64,8 +64,7 @@ private struct Checker {
 
     mutating func checkModelFields() {
         if !Model.isValidName(model.name) {
-            let shown = model.name.count > 80 ? String(model.name.prefix(80)) + "..." : model.name
-            issue("name", "\"\(shown)\" is not a valid model name: it must be a C identifier "
+            issue("name", "\"\(Messages.shown(model.name))\" is not a valid model name: it must be a C identifier "
                   + "([A-Za-z_][A-Za-z0-9_]*) of 1 to \(ModelLimits.maxNameLength) characters, e.g. \"digits_mlp\"")
         }
         if model.batch < 1 {
@@ -302,8 +301,16 @@ private struct Checker {
         case .layerNorm(_, let affine):
             let c = input.lastAxis
             if c < 2 {
-                issue(label, "layernorm over a last axis of \(c) element always gives 0; it needs 2 or more "
+                issue(label, "layernorm over a last axis of \(c) element always gives 0; it needs 3 or more "
                       + "features (or channels); remove it or put it after a wider layer")
+                return nil
+            }
+            if c == 2 {
+                // (a - m) / sqrt(((a - b) / 2)^2 + eps) is +-1 whatever a and b: every gradient
+                // through it is rounding noise (docs/CONVENTIONS.md, Layers, Normalisation).
+                issue(label, "layernorm over a last axis of 2 elements gives +-1 whatever the input, so no "
+                      + "gradient passes through it; it needs 3 or more features (or channels); remove it or "
+                      + "put it after a wider layer")
                 return nil
             }
             guard noteTensor(label, b, input.elementCount) else { return nil }

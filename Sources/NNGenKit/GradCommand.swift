@@ -78,6 +78,7 @@ public func computeGradients(_ analysis: ModelAnalysis, parametersFile: String, 
     let loss: Double, grads: [Double], input: [Double]
     switch engine {
     case .generated(let backend, let scalar):
+        try analysis.model.validate(for: scalar)
         let model = try CompiledModel(analysis: analysis, backend: backend, scalar: scalar)
         model.parameters = parameters
         switch batch.targets {

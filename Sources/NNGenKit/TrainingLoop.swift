@@ -132,6 +132,12 @@ public final class Trainer {
         guard options.learningRate.isFinite, options.learningRate > 0 else {
             throw TrainingError.invalidOption("the learning rate must be a positive number, got \(options.learningRate)")
         }
+        // Every number that becomes a C literal, and the learning rate, must hold in the dtype.
+        try analysis.model.validate(for: options.scalar)
+        if let problem = options.scalar.literalProblem(options.learningRate, field: "the learning rate") {
+            throw TrainingError.invalidOption(problem)
+        }
+        if let save = options.save { try SafetensorsFile.checkWritable(save) }
         self.analysis = analysis
         self.options = options
         data = try TrainingData(data: dataset, model: analysis.model, seed: options.seed,

@@ -26,30 +26,32 @@ struct Bench: ParsableCommand {
     @Option(help: "Scalar type: f32 or f64.")
     var dtype: ScalarType = .f32
 
-    @Option(help: "Threads for the big products (cc back end only).")
+    @Option(parsing: .unconditional, help: "Threads for the big products (cc back end only).")
     var threads: Int = 1
 
-    @Option(help: "Time at least this many steps.")
+    @Option(parsing: .unconditional, help: "Time at least this many steps.")
     var steps: Int = 200
 
-    @Option(help: "Time steps for at least this many seconds.")
+    @Option(parsing: .unconditional, help: "Time steps for at least this many seconds.")
     var minSeconds: Double = 2
 
-    @Option(help: "Untimed steps before timing.")
+    @Option(parsing: .unconditional, help: "Untimed steps before timing.")
     var warmup: Int = 20
 
-    @Option(help: "Seed for the parameters and the batch.")
+    @Option(parsing: .unconditional, help: "Seed for the parameters and the batch.")
     var seed: UInt64 = 1
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
     func validate() throws {
-        guard ["tcc", "cc"].contains(backend) else { throw ValidationError("--backend must be tcc or cc (got '\(backend)')") }
-        guard threads >= 1 else { throw ValidationError("--threads must be 1 or more") }
-        guard steps >= 1 else { throw ValidationError("--steps must be 1 or more") }
-        guard minSeconds >= 0 && minSeconds.isFinite else { throw ValidationError("--min-seconds must be 0 or more") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more") }
+        guard ["tcc", "cc"].contains(backend) else { throw ValidationError("--backend must be tcc or cc (got '\(Messages.shown(backend))')") }
+        guard threads >= 1 else { throw ValidationError("--threads must be 1 or more (got \(threads))") }
+        guard steps >= 1 else { throw ValidationError("--steps must be 1 or more (got \(steps))") }
+        guard minSeconds >= 0 && minSeconds.isFinite else {
+            throw ValidationError("--min-seconds must be 0 or more (got \(formatLR(minSeconds)))")
+        }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more (got \(warmup))") }
         guard backend == "cc" || threads == 1 else {
             throw ValidationError("--threads \(threads) needs --backend cc (tcc has no OpenMP)")
         }
@@ -57,6 +59,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let analysis = try loadModel(model)
+        try analysis.model.validate(for: dtype, file: model)
         let options = BenchOptions(backend: backend, scalar: dtype, threads: threads, minSteps: steps,
                                    minSeconds: minSeconds, warmupSteps: warmup, seed: seed)
         let result: BenchResult

@@ -46,21 +46,22 @@ struct Check: ParsableCommand {
     @Option(help: "Scalar type: f32, f64 or both.")
     var dtype: DTypeChoice = .both
 
-    @Option(help: "Seed for the parameters and the batch.")
+    @Option(parsing: .unconditional, help: "Seed for the parameters and the batch.")
     var seed: UInt64 = 1
 
-    @Option(help: "Also run this many optimizer steps on both sides and compare the parameters.")
+    @Option(parsing: .unconditional, help: "Also run this many optimizer steps on both sides and compare the parameters.")
     var steps: Int = 0
 
     @Flag(help: "Check the code compiled with no fusion rule (one kernel per primitive node).")
     var noFusion = false
 
     func validate() throws {
-        guard steps >= 0 else { throw ValidationError("--steps must be 0 or more") }
+        guard steps >= 0 else { throw ValidationError("--steps must be 0 or more (got \(steps))") }
     }
 
     func run() throws {
         let analysis = try loadModel(model)
+        for s in dtype.scalars { try analysis.model.validate(for: s, file: model) }
         var allPassed = true
         for b in backend.backends {
             for s in dtype.scalars {

@@ -27,6 +27,7 @@ struct Emit: ParsableCommand {
 
     func run() throws {
         let analysis = try loadModel(model)
+        try analysis.model.validate(for: dtype, file: model)
         let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all))
         if let stage = dumpAfter {
             print(compilation.dump(after: stage), terminator: "")
@@ -36,7 +37,8 @@ struct Emit: ParsableCommand {
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         } catch {
-            throw UserError("cannot create the output directory \(output): \(error.localizedDescription)")
+            throw UserError("cannot create the output directory \(output): "
+                            + Messages.fileProblem(error, path: output, writing: true))
         }
         let files = Standalone.files(for: compilation)
         for file in files {
@@ -61,6 +63,6 @@ func writeText(_ text: String, to url: URL) throws {
     do {
         try Data(text.utf8).write(to: url, options: .atomic)
     } catch {
-        throw UserError("cannot write \(url.path): \(error.localizedDescription)")
+        throw UserError("cannot write \(url.path): \(Messages.fileProblem(error, path: url.path, writing: true))")
     }
 }

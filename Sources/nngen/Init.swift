@@ -18,7 +18,7 @@ struct Init: ParsableCommand {
     @Argument(help: "The model file (JSON).")
     var model: String
 
-    @Option(help: "The seed.")
+    @Option(parsing: .unconditional, help: "The seed.")
     var seed: UInt64 = 1
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The output file.", valueName: "params.safetensors"))

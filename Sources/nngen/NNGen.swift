@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelSpec
 
 /// The `nngen` command: describe, compile, check and train fixed-shape neural networks.
 @main
@@ -28,7 +29,7 @@ struct NNGen: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure || isUsageError(error) {
-                let text = fullMessage(for: error)
+                let text = cutQuotedValues(fullMessage(for: error))
                 FileHandle.standardError.write(Data((text + "\n").utf8))
                 Foundation.exit(2)
             }
@@ -45,6 +46,21 @@ struct NNGen: ParsableCommand {
     private static func isUsageError(_ error: Error) -> Bool {
         String(describing: type(of: error)).contains("CommandError") || error is ValidationError
     }
+}
+
+/// `text` with every value argument-parser echoes between single quotes (`The value '...' is
+/// invalid for '--dtype <dtype>'`) cut by `Messages.shown`.
+func cutQuotedValues(_ text: String) -> String {
+    var out = ""
+    var rest = Substring(text)
+    while let open = rest.firstIndex(of: "'") {
+        out += rest[...open]
+        rest = rest[rest.index(after: open)...]
+        guard let close = rest.firstIndex(of: "'") else { break }
+        out += Messages.shown(String(rest[..<close])) + "'"
+        rest = rest[rest.index(after: close)...]
+    }
+    return out + rest
 }
 
 /// Turns any error into a one-paragraph message for users.

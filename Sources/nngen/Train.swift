@@ -59,10 +59,10 @@ struct Train: ParsableCommand {
                                valueName: "file"))
     var data: String?
 
-    @Option(help: "The total number of epochs (default \(TrainingDefaults.epochs)).")
+    @Option(parsing: .unconditional, help: "The total number of epochs (default \(TrainingDefaults.epochs)).")
     var epochs: Int?
 
-    @Option(help: ArgumentHelp("The learning rate (default: the model's optimizer lr; when resuming, the checkpoint's).", valueName: "x"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The learning rate (default: the model's optimizer lr; when resuming, the checkpoint's).", valueName: "x"))
     var lr: Double?
 
     @Option(help: "Replace the model's optimizer type, keeping its lr.")
@@ -74,10 +74,10 @@ struct Train: ParsableCommand {
     @Option(help: "Scalar type: f32 or f64 (default f32; a resumed run keeps the checkpoint's).")
     var dtype: ScalarType?
 
-    @Option(help: "Seed of the split, the epoch orders and the initial parameters (default \(TrainingDefaults.seed)).")
+    @Option(parsing: .unconditional, help: "Seed of the split, the epoch orders and the initial parameters (default \(TrainingDefaults.seed)).")
     var seed: UInt64?
 
-    @Option(help: ArgumentHelp("Fraction of the samples held out for validation, in [0, 1) (default \(TrainingDefaults.validationSplit)); 0 trains on all.",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fraction of the samples held out for validation, in [0, 1) (default \(TrainingDefaults.validationSplit)); 0 trains on all.",
                                valueName: "f"))
     var valSplit: Double?
 
@@ -91,9 +91,11 @@ struct Train: ParsableCommand {
     var resume: String?
 
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be a positive number") }
-        if let valSplit, !(valSplit >= 0 && valSplit < 1) { throw ValidationError("--val-split must be at least 0 and below 1") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
+        if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be positive (got \(formatLR(lr)))") }
+        if let valSplit, !(valSplit >= 0 && valSplit < 1) {
+            throw ValidationError("--val-split must be at least 0 and below 1 (got \(formatLR(valSplit)))")
+        }
     }
 
     func run() throws {
@@ -124,6 +126,13 @@ struct Train: ParsableCommand {
         let options = try TrainingOptions.resolving(epochs: epochs, learningRate: lr, seed: seed, validationSplit: valSplit,
                                                     scalar: dtype, save: save.map { URL(fileURLWithPath: $0) },
                                                     model: spec, resuming: checkpoint, checkpointFile: resume ?? "")
+        // Before any data is read or code compiled: the model's constants must hold in the
+        // dtype, and so must --lr; the checkpoint must be writable where --save says.
+        try spec.validate(for: options.scalar, file: modelSource)
+        if let lr, let problem = options.scalar.literalProblem(lr, field: "--lr") {
+            throw ValidationError(problem)
+        }
+        if let save { try SafetensorsFile.checkWritable(URL(fileURLWithPath: save)) }
         if let ck = checkpoint, ck.epoch >= epochs {
             print("\(resume ?? "the checkpoint") already holds \(ck.epoch) epochs; --epochs \(epochs) is the total, so there is "
                   + "nothing to train (pass a larger --epochs to continue)")

@@ -88,6 +88,6 @@ final class CSVTableTests: XCTestCase {
         XCTAssertEqual(t.source, url.path)
         XCTAssertEqual(t.rows, [["1", "2"]])
         assertDataError({ try CSVTable.read(from: dir.appendingPathComponent("none.csv")) },
-                        kind: .readFailed(reason: "no such file"))
+                        kind: .readFailed(reason: "does not exist"))
     }
 }

@@ -136,7 +136,7 @@ final class SafetensorsRoundTripTests: XCTestCase {
     func testReadMissingFileAndDirectory() throws {
         let dir = try makeTempDirectory(self)
         let missing = dir.appendingPathComponent("nope.safetensors")
-        assertDataError({ try SafetensorsFile.read(from: missing) }, kind: .readFailed(reason: "no such file"),
+        assertDataError({ try SafetensorsFile.read(from: missing) }, kind: .readFailed(reason: "does not exist"),
                         contains: [missing.path])
         assertDataError({ try SafetensorsFile.read(from: dir) }, kind: .readFailed(reason: "it is a directory"))
     }

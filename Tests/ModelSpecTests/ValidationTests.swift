@@ -261,7 +261,7 @@ final class ValidationTests: XCTestCase {
     func testLayerNormOnOneElement() {
         assertSingleProblem(problems(modelText(layers: #"[{"type": "dense", "units": 1}, {"type": "layernorm"}]"#)),
                             at: "layers[1] (layernorm)", "layernorm over a last axis of 1 element always gives 0",
-                            "it needs 2 or more")
+                            "it needs 3 or more")
         assertSingleProblem(problems(modelText(input: #"{"length": 5, "channels": 1}"#, layers: """
             [{"type": "layernorm", "affine": false}, {"type": "flatten"}, {"type": "dense", "units": 1}]
             """)), at: "layers[0] (layernorm)", "last axis of 1 element")
@@ -310,7 +310,7 @@ final class ValidationTests: XCTestCase {
         for bad in ["9abc", "a-b", "", String(repeating: "a", count: 65), "café", "a b", "ünïcode", "x.y"] {
             let escaped = bad.replacingOccurrences(of: "\"", with: "\\\"")
             assertSingleProblem(problems(modelText(name: "\"\(escaped)\"", layers: #"[{"type": "dense", "units": 1}]"#)),
-                                at: "name", "\"\(bad)\" is not a valid model name", "C identifier",
+                                at: "name", "\"\(Messages.shown(bad))\" is not a valid model name", "C identifier",
                                 "[A-Za-z_][A-Za-z0-9_]*", "1 to 64 characters")
             XCTAssertFalse(Model.isValidName(bad), bad)
         }

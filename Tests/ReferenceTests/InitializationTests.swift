@@ -56,13 +56,13 @@ final class InitializationTests: XCTestCase {
     func testConstantsTakeNoDraws() throws {
         // layernorm's parameters come between two dense layers and must not consume draws.
         let with = try analyze("ln_between", input: .features(3), batch: 1, loss: .mse,
-                               [.dense(units: 2), .layerNorm(), .dense(units: 1)])
+                               [.dense(units: 3), .layerNorm(), .dense(units: 1)])
         let values = ReferenceInterpreter(with).initialParameters(seed: 11)
         var rng = Xoshiro256StarStar(seed: 11)
-        let draws = (0..<(6 + 2 + 2 + 1)).map { _ in rng.nextDouble() }
+        let draws = (0..<(9 + 3 + 3 + 1)).map { _ in rng.nextDouble() }
         guard let w2 = with.parameter(named: "layers.2.weight") else { return XCTFail("no layers.2.weight") }
-        let b2 = 1 / 2.0.squareRoot()
-        // the second dense layer's first weight is draw number 8 (6 weights + 2 biases before it)
-        XCTAssertEqual(values[w2.offset], -b2 + 2 * b2 * draws[8])
+        let b2 = 1 / 3.0.squareRoot()
+        // the second dense layer's first weight is draw number 12 (9 weights + 3 biases before it)
+        XCTAssertEqual(values[w2.offset], -b2 + 2 * b2 * draws[12])
     }
 }

@@ -203,7 +203,11 @@ private struct CEmitter {
             + "loss \(m.loss.typeName), optimizer \(m.optimizer.typeName), \(R)"
         return render(Templates.text("header.h"), [
             "NAME": name,
-            "GUARD": name.uppercased() + "_H",
+            // Not NAME_H uppercased: `_stdint` would give _STDINT_H, the guard of <stdint.h>, and
+            // `ab` and `AB` would share one. The prefix keeps it out of every reserved and system
+            // name (identifiers starting with `_` and a capital are the implementation's), the
+            // name's own case keeps it unique per model.
+            "GUARD": "NNGEN_" + name + "_H",
             "SUMMARY": summary,
             "REAL": R,
             "OPT_STATE_DOC": stateDoc,

@@ -15,8 +15,8 @@
  * forward allows exactly one backward (like PyTorch without retain_graph): to run backward again,
  * run forward again first.
  */
-#ifndef GOLDEN_MLP_H
-#define GOLDEN_MLP_H
+#ifndef NNGEN_golden_mlp_H
+#define NNGEN_golden_mlp_H
 
 #include <stdint.h>
 

@@ -15,8 +15,8 @@
  * forward allows exactly one backward (like PyTorch without retain_graph): to run backward again,
  * run forward again first.
  */
-#ifndef GOLDEN_RES_H
-#define GOLDEN_RES_H
+#ifndef NNGEN_golden_res_H
+#define NNGEN_golden_res_H
 
 #include <stdint.h>
 

@@ -15,8 +15,8 @@
  * forward allows exactly one backward (like PyTorch without retain_graph): to run backward again,
  * run forward again first.
  */
-#ifndef GOLDEN_SEQ_H
-#define GOLDEN_SEQ_H
+#ifndef NNGEN_golden_seq_H
+#define NNGEN_golden_seq_H
 
 #include <stdint.h>
 

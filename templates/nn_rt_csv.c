@@ -5,6 +5,22 @@
  */
 #include "{{RT}}_rt_internal.h"
 
+/* s[0..n) as nngen's messages show a value: the first 60 code points, then "... (N characters)";
+ * returns the text in a buffer the caller frees. */
+static char *nn_shown(const char *s, size_t n) {
+    nn_buf out = {0};
+    size_t i, chars = 0, cut = n;
+    for (i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (chars == 60) cut = i;
+            chars++;
+        }
+    nn_buf_add(&out, s, chars <= 60 ? n : cut);
+    if (chars > 60) nn_buf_printf(&out, "... (%zu characters)", chars);
+    nn_buf_addc(&out, 0);
+    return out.p;
+}
+
 /* ---- numbers, as nngen's CSV reader sees them ------------------------------------------ */
 
 enum { NN_NUMBER, NN_NONFINITE, NN_NOT_A_NUMBER };
@@ -117,11 +133,16 @@ static void nn_split_line(nn_table *t, const unsigned char *s, size_t n, const c
             while (i < n && nn_is_space(s[i])) i++;
             if (i != n && s[i] != ',') {
                 size_t r = i;
+                nn_buf whole = {0}; /* "field"rest, cut as one text */
                 while (r < n && s[r] != ',') r++;
+                nn_buf_addc(&whole, '"');
+                nn_buf_add(&whole, cur.p ? cur.p : "", cur.len);
+                nn_buf_addc(&whole, '"');
+                nn_buf_add(&whole, s + i, r - i);
                 nn_fail_at(file, line, column,
-                           "unexpected text after the closing quote in \"%.*s\"%.*s; a quoted field must end "
+                           "unexpected text after the closing quote in %s; a quoted field must end "
                            "at a comma or the end of the line",
-                           (int)cur.len, cur.p ? cur.p : "", (int)(r - i), (const char *)s + i);
+                           nn_shown(whole.p, whole.len));
             }
         } else {
             while (i < n && s[i] != ',') {
@@ -145,11 +166,11 @@ static double nn_field_number(const nn_table *t, size_t f, const char *file, siz
     switch (nn_classify(s, n, &v)) {
     case NN_NUMBER: return v;
     case NN_NONFINITE:
-        nn_fail_at(file, line, column, "\"%.*s\" is NaN or infinite; only finite numbers are allowed", (int)n, s);
+        nn_fail_at(file, line, column, "\"%s\" is NaN or infinite; only finite numbers are allowed", nn_shown(s, n));
         break;
     default:
         if (n == 0) nn_fail_at(file, line, column, "empty field; expected a number");
-        nn_fail_at(file, line, column, "\"%.*s\" is not a number", (int)n, s);
+        nn_fail_at(file, line, column, "\"%s\" is not a number", nn_shown(s, n));
     }
     return 0;
 }
@@ -233,8 +254,8 @@ void nn_load_csv(const char *path, nn_data *d) {
             long long label;
             if (v != floor(v) || v < -9223372036854775808.0 || v >= 9223372036854775808.0)
                 nn_fail_at(path, line, (size_t)NN_IN + 1,
-                           "label \"%.*s\" is not an integer; labels must be integers in 0...%d",
-                           (int)t.fields[f].len, text, (int)NN_OUT - 1);
+                           "label \"%s\" is not an integer; labels must be integers in 0...%d",
+                           nn_shown(text, t.fields[f].len), (int)NN_OUT - 1);
             label = (long long)v;
             if (label < 0 || label >= NN_OUT)
                 nn_fail_at(path, line, (size_t)NN_IN + 1,

@@ -67,23 +67,51 @@ void nn_shuffled(size_t *order, size_t n, uint64_t seed) {
 }
 
 /* The standardizer's statistics of the samples at idx[0..n) (the training part): per input, the
- * mean and the population standard deviation, in double (a std of 0 counts as 1). */
+ * mean and the population standard deviation, in double (a std of 0 counts as 1). Each column is
+ * first divided by 2^e, e the binary exponent of its largest |x| (exact), and the results
+ * multiplied back, so no sum overflows: the plain formulas' bits wherever they neither overflow
+ * nor underflow (docs/TRAINING.md, step 3). */
 void nn_standardizer_fit(const nn_data *d, const size_t *idx, size_t n, double *mean, double *std) {
     size_t k, j;
+    double *scale = (double *)nn_alloc(nn_mul(NN_IN, sizeof(double)));
+    for (j = 0; j < (size_t)NN_IN; j++) scale[j] = 0;
+    for (k = 0; k < n; k++)
+        for (j = 0; j < (size_t)NN_IN; j++) {
+            double a = fabs(d->x[idx[k] * NN_IN + j]);
+            if (a > scale[j]) scale[j] = a;
+        }
+    for (j = 0; j < (size_t)NN_IN; j++) { /* 2^e, e the binary exponent of the largest |x|; 1 for 0 */
+        int e;
+        if (scale[j] == 0) {
+            scale[j] = 1;
+        } else {
+            (void)frexp(scale[j], &e);
+            scale[j] = ldexp(1.0, e - 1);
+        }
+    }
     for (j = 0; j < (size_t)NN_IN; j++) mean[j] = 0;
     for (k = 0; k < n; k++)
-        for (j = 0; j < (size_t)NN_IN; j++) mean[j] += d->x[idx[k] * NN_IN + j];
-    for (j = 0; j < (size_t)NN_IN; j++) mean[j] /= (double)n;
+        for (j = 0; j < (size_t)NN_IN; j++) mean[j] += d->x[idx[k] * NN_IN + j] / scale[j];
+    for (j = 0; j < (size_t)NN_IN; j++) mean[j] /= (double)n; /* scaled */
     for (j = 0; j < (size_t)NN_IN; j++) std[j] = 0;
     for (k = 0; k < n; k++)
         for (j = 0; j < (size_t)NN_IN; j++) {
-            double dv = d->x[idx[k] * NN_IN + j] - mean[j];
+            double dv = d->x[idx[k] * NN_IN + j] / scale[j] - mean[j];
             std[j] += dv * dv;
         }
     for (j = 0; j < (size_t)NN_IN; j++) {
-        std[j] = sqrt(std[j] / (double)n);
+        std[j] = sqrt(std[j] / (double)n) * scale[j];
         if (std[j] == 0) std[j] = 1;
+        mean[j] *= scale[j];
     }
+    free(scale);
+}
+
+/* (x - mean) / std (docs/TRAINING.md step 3), halved when x - mean overflows. */
+static double nn_standardized(double x, double mean, double std) {
+    double dv = x - mean;
+    if (isfinite(dv)) return dv / std;
+    return ((x / 2 - mean / 2) / std) * 2;
 }
 
 /* The samples at idx[0..n), standardised when the model asks for it, rounded to the model's
@@ -101,10 +129,11 @@ void nn_gather(const nn_data *d, const size_t *idx, size_t n, const nn_state *s,
         if (NN_F32_MODEL) {
             float *dst = (float *)*x + k * NN_IN;
             for (j = 0; j < (size_t)NN_IN; j++)
-                dst[j] = NN_STANDARDIZE ? (float)((src[j] - s->mean[j]) / s->std[j]) : (float)src[j];
+                dst[j] = NN_STANDARDIZE ? (float)nn_standardized(src[j], s->mean[j], s->std[j]) : (float)src[j];
         } else {
             double *dst = (double *)*x + k * NN_IN;
-            for (j = 0; j < (size_t)NN_IN; j++) dst[j] = NN_STANDARDIZE ? (src[j] - s->mean[j]) / s->std[j] : src[j];
+            for (j = 0; j < (size_t)NN_IN; j++)
+                dst[j] = NN_STANDARDIZE ? nn_standardized(src[j], s->mean[j], s->std[j]) : src[j];
         }
     }
     if (NN_LABELS) {

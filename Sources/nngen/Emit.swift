@@ -4,10 +4,10 @@ import Foundation
 import ModelSpec
 
 /// `nngen emit MODEL -o DIR`: writes NAME.h, NAME.c and the standalone training program
-/// (train.c, Makefile, README.md).
+/// (train.c, the model-independent runtime nn_runtime.h/.c and nn_rt_*.c, Makefile, README.md).
 struct Emit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the model's generated C (NAME.h, NAME.c) and a standalone training program (train.c, Makefile, README.md) into a directory.",
+        abstract: "Write the model's generated C (NAME.h, NAME.c) and a standalone training program (train.c, the runtime nn_runtime.* and nn_rt_*, Makefile, README.md) into a directory.",
         discussion: "In DIR, `make` builds ./train with any C99 compiler; see DIR/README.md.")
 
     @Argument(help: "The model file (JSON).")

@@ -40,7 +40,7 @@ struct Grad: ParsableCommand {
     @Option(help: "Back end for the generated code: tcc or cc.")
     var backend: BackendName = .tcc
 
-    @Option(help: "Scalar type of the generated code: f32 or f64 (default f64).")
+    @Option(help: "Scalar type of the generated code: f32 or f64 (default f32, as every command).")
     var dtype: ScalarType?
 
     @Flag(help: "Use the Swift reference interpreter (float64) instead of the generated code.")
@@ -54,7 +54,7 @@ struct Grad: ParsableCommand {
 
     func run() throws {
         let analysis = try loadModel(model)
-        let engine: GradEngine = reference ? .reference : .generated(backend.backend, dtype ?? .f64)
+        let engine: GradEngine = reference ? .reference : .generated(backend.backend, dtype ?? .f32)
         if case .generated(_, let scalar) = engine { try analysis.model.validate(for: scalar, file: model) }
         let r = try computeGradients(analysis, parametersFile: params, batchFile: batch, outputFile: output,
                                      engine: engine)

@@ -52,3 +52,10 @@ public func compile(_ analysis: ModelAnalysis, options: CompileOptions = Compile
     return Compilation(analysis: analysis, lowered: lowered, differentiated: differentiated, fused: fused,
                        plan: plan, code: code)
 }
+
+/// The pipeline up to the memory plan, without writing C (what `nngen describe` reports: the
+/// arena and the naive sum): lower -> differentiate -> fuse -> planMemory.
+public func memoryPlan(for analysis: ModelAnalysis, options: CompileOptions = CompileOptions()) -> MemoryPlan {
+    let differentiated = differentiate(lower(analysis), inputGradient: options.inputGradient)
+    return planMemory(fuse(differentiated, rules: options.fusionRules))
+}

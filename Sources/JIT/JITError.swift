@@ -51,3 +51,30 @@ public enum JITError: Error, CustomStringConvertible, Equatable, Sendable {
         }
     }
 }
+
+extension JITError {
+    /// Whether a C compiler rejected the code (or tcc could not link it): for C that nngen
+    /// generated from a valid model, a bug in nngen rather than in the model.
+    public var isCompilerFailure: Bool {
+        switch self {
+        case .compileFailed, .relocationFailed: return true
+        default: return false
+        }
+    }
+
+    /// The message for a user whose model's generated C failed to compile: the error, the model
+    /// (and its file when known), and what to try (report the bug with the model file; the other
+    /// back end). Other errors: their description.
+    public func message(model: String?, file: String?) -> String {
+        guard isCompilerFailure else { return description }
+        let backend: String
+        if case let .compileFailed(name, _) = self { backend = name } else { backend = "tcc" }
+        let other = backend == "tcc" ? "cc" : "tcc"
+        var what = "the C generated for model"
+        if let model { what += " '\(model)'" }
+        if let file { what += " (\(file))" }
+        return "compiling \(what) failed: " + description + "\n"
+            + "This is a bug in nngen, not in the model: please report it with the model file"
+            + (file.map { " \($0)" } ?? "") + ". Meanwhile, try the other back end: --backend \(other)."
+    }
+}

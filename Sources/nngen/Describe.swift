@@ -30,7 +30,7 @@ struct Describe: ParsableCommand {
 /// activation gradients, with buffers reused once their last reader has run, and the naive sum
 /// of the same buffers without reuse.
 func plannedArena(_ analysis: ModelAnalysis) -> (arena: Int, naive: Int) {
-    let plan = compile(analysis).plan
+    let plan = memoryPlan(for: analysis)  // the plan alone: writing the C would take longer
     return (plan.arenaElements, plan.naiveElements)
 }
 
@@ -195,8 +195,9 @@ struct ModelSummary {
                 let pad = String(repeating: " ", count: widths[i] - cell.count)
                 parts.append(rightAligned.contains(i) ? pad + cell : cell + pad)
             }
-            let s = parts.joined(separator: "  ")
-            return String(s.reversed().drop { $0 == " " }.reversed())
+            var s = parts.joined(separator: "  ")
+            while s.last == " " { s.removeLast() }  // trailing spaces
+            return s
         }
         let spanned = min(ruleColumns ?? columns, columns)
         let width = widths.prefix(spanned).reduce(0, +) + 2 * max(0, spanned - 1)

@@ -55,6 +55,7 @@ extension Stage: ExpressibleByArgument {}
 func loadModel(_ path: String) throws -> ModelAnalysis {
     let url = URL(fileURLWithPath: path)
     let model = try Model.load(from: url)
+    lastLoadedModel = (model.name, path)
     return try model.analyze(file: path)
 }
 

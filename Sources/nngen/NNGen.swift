@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JIT
 import ModelSpec
 
 /// The `nngen` command: describe, compile, check and train fixed-shape neural networks.
@@ -65,8 +66,13 @@ func cutQuotedValues(_ text: String) -> String {
 
 /// Turns any error into a one-paragraph message for users.
 func describe(_ error: Error) -> String {
-    String(describing: error)
+    // A C compiler failure names the model and says what to try.
+    if let e = error as? JITError { return e.message(model: lastLoadedModel?.name, file: lastLoadedModel?.file) }
+    return String(describing: error)
 }
+
+/// The model file the command loaded last (`loadModel`), named in compiler failures.
+nonisolated(unsafe) var lastLoadedModel: (name: String, file: String)?
 
 /// A user-facing error: printed as `error: MESSAGE` on stderr with exit code 1.
 struct UserError: Error, CustomStringConvertible {

@@ -108,6 +108,17 @@ struct CSyntax {
 /// Turns a layer path (`layers[2].layers[1]`) into a C identifier fragment (`layers_2_layers_1`).
 /// Paths are made by nngen from indices only, never from user text.
 func cIdentifier(_ path: String) -> String {
+    if path.utf8.allSatisfy({ $0 < 128 }) {
+        // The same on bytes (ASCII text; "\r\n", one Character, gives one "_" either way).
+        var out: [UInt8] = []
+        out.reserveCapacity(path.utf8.count)
+        for b in path.utf8 {
+            let alnum = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122)
+            if alnum { out.append(b) } else if out.last != 95 { out.append(95) }
+        }
+        while out.last == 95 { out.removeLast() }
+        return out.isEmpty ? "model" : String(decoding: out, as: UTF8.self)
+    }
     var out = ""
     for ch in path {
         if ch.isASCII && (ch.isLetter || ch.isNumber) { out.append(ch) } else if !out.hasSuffix("_") { out.append("_") }

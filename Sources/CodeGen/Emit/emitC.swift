@@ -141,12 +141,16 @@ private struct CEmitter {
         var names = TensorNames()
         var taken: Set<String> = ["x", "y", "dx", "params", "grads", "arena", "scratch", "x_in", "out", "n"]
         var decls: [String] = []
+        var nextSuffix: [String: Int] = [:]
         let tensors = kernels.flatMap { $0.params.map(\.tensor) } + extra
         for t in tensors where names[t] == nil {
             guard let at = location(t) else { continue }
             if ["x", "y", "dx"].contains(at) { names[t] = at; continue }
-            var id = cIdentifier(graph[t].name), k = 2
-            while taken.contains(id) { id = cIdentifier(graph[t].name) + "_\(k)"; k += 1 }
+            let base = cIdentifier(graph[t].name)
+            var id = base, k = nextSuffix[base] ?? 2
+            if k > 2 { id = base + "_\(k)" }
+            while taken.contains(id) { id = base + "_\(k)"; k += 1 }
+            nextSuffix[base] = k  // the suffixes below k are taken: the next search starts at k
             taken.insert(id)
             names[t] = id
             let constness: String
@@ -239,12 +243,17 @@ private struct CEmitter {
 
     func initFunction() -> String {
         var s = "void \(name)_init(\(R) *params, uint64_t seed) {\n    nn_rng rng;\n    nn_rng_seed(&rng, seed);\n"
+        // A bias's fan-in is its layer weight's (the first weight of its layer).
+        var weightFanIn: [String: Int] = [:]
+        for p in analysis.parameters where p.role == .weight && weightFanIn[p.layerPath] == nil {
+            weightFanIn[p.layerPath] = p.shape.dropFirst().reduce(1, *)
+        }
         for p in analysis.parameters {
             let shape = p.shape.map(String.init).joined(separator: ", ")
             let at = p.offset == 0 ? "params" : "params + \(p.offset)"
             switch p.initializer {
             case .uniform:
-                let fanIn = p.role == .weight ? p.shape.dropFirst().reduce(1, *) : fanInOfBias(p)
+                let fanIn = p.role == .weight ? p.shape.dropFirst().reduce(1, *) : weightFanIn[p.layerPath] ?? 1
                 s += "    {   /* \(p.name) [\(shape)]: U(-1/sqrt(\(fanIn)), 1/sqrt(\(fanIn))) */\n"
                 s += "        const double bound = 1.0 / sqrt(\(fanIn).0);\n"
                 s += "        \(R) *p = \(at);\n"
@@ -256,11 +265,6 @@ private struct CEmitter {
             }
         }
         return s + "}\n"
-    }
-
-    /// A bias's fan-in is its layer weight's.
-    func fanInOfBias(_ p: ParameterInfo) -> Int {
-        analysis.parameters.first { $0.layerPath == p.layerPath && $0.role == .weight }.map { $0.shape.dropFirst().reduce(1, *) } ?? 1
     }
 
     func api(_ kernels: [(Node, Kernel)]) -> String {

@@ -93,25 +93,21 @@ public func planMemory(_ graph: Graph) -> MemoryPlan {
     }
 
     // Greedy placement in order of first use: the lowest aligned offset free over the range.
-    var placed: [(offset: Int, size: Int, range: ClosedRange<Int>)] = []
+    // The buffers placed so far that are still live when a class starts are exactly those it
+    // overlaps (classes come in order of first use), and they are disjoint in the arena: they sit
+    // in a search tree by offset (`ArenaBlocks`), and leave it once their last user has run.
+    var live = ArenaBlocks()
+    var expiry: [(last: Int, offset: Int)] = []  // a min-heap on `last`
     var arena = 0
     var ranges: [TensorID: ClosedRange<Int>] = [:]
     for c in arenaClasses.sorted(by: { ($0.range.lowerBound, -$0.size) < ($1.range.lowerBound, -$1.size) }) {
-        let busy = placed.filter { $0.range.overlaps(c.range) }.sorted { $0.offset < $1.offset }
-        var offset = 0
-        for b in busy where offset + c.size > b.offset && offset < b.offset + b.size {
-            offset = align(b.offset + b.size)
+        while let top = expiry.first, top.last < c.range.lowerBound {
+            live.remove(offset: top.offset)
+            popMin(&expiry)
         }
-        // A second pass: the sorted sweep above can skip past a later overlap.
-        var moved = true
-        while moved {
-            moved = false
-            for b in busy where offset < b.offset + b.size && b.offset < offset + c.size {
-                offset = align(b.offset + b.size)
-                moved = true
-            }
-        }
-        placed.append((offset, c.size, c.range))
+        let offset = live.firstFit(size: c.size)
+        live.insert(offset: offset, end: offset + c.size)
+        push(&expiry, (c.range.upperBound, offset))
         arena = max(arena, align(offset + c.size))
         for id in members[c.root] ?? [] {
             locations[id] = .arena(offset)
@@ -123,3 +119,111 @@ public func planMemory(_ graph: Graph) -> MemoryPlan {
 }
 
 private func align(_ n: Int) -> Int { (n + arenaAlignment - 1) / arenaAlignment * arenaAlignment }
+
+private func push(_ heap: inout [(last: Int, offset: Int)], _ e: (last: Int, offset: Int)) {
+    heap.append(e)
+    var c = heap.count - 1
+    while c > 0, heap[c].last < heap[(c - 1) / 2].last {
+        heap.swapAt(c, (c - 1) / 2)
+        c = (c - 1) / 2
+    }
+}
+
+private func popMin(_ heap: inout [(last: Int, offset: Int)]) {
+    let last = heap.removeLast()
+    guard !heap.isEmpty else { return }
+    heap[0] = last
+    var p = 0
+    while true {
+        let l = 2 * p + 1, r = l + 1
+        var m = p
+        if l < heap.count && heap[l].last < heap[m].last { m = l }
+        if r < heap.count && heap[r].last < heap[m].last { m = r }
+        if m == p { return }
+        heap.swapAt(p, m)
+        p = m
+    }
+}
+
+/// Disjoint arena blocks `[offset, end)` in a treap ordered by offset. Each subtree knows its
+/// first offset, its last end and the largest aligned gap between its blocks, so the lowest
+/// aligned offset where `size` elements fit is found in one descent (expected O(log n)).
+private struct ArenaBlocks {
+    private final class Node {
+        let offset: Int, end: Int, priority: UInt64
+        var left: Node?, right: Node?
+        var minOffset: Int, maxEnd: Int, maxGap: Int
+        init(offset: Int, end: Int, priority: UInt64) {
+            self.offset = offset; self.end = end; self.priority = priority
+            minOffset = offset; maxEnd = end; maxGap = 0
+        }
+        /// Elements free from the aligned end `a` up to `b`.
+        static func gap(_ a: Int, _ b: Int) -> Int { b - align(a) }
+        func update() {
+            minOffset = left?.minOffset ?? offset
+            maxEnd = right?.maxEnd ?? end
+            var g = max(left?.maxGap ?? 0, right?.maxGap ?? 0)
+            if let l = left { g = max(g, Node.gap(l.maxEnd, offset)) }
+            if let r = right { g = max(g, Node.gap(end, r.minOffset)) }
+            maxGap = g
+        }
+    }
+    private var root: Node?
+    private var seed: UInt64 = 0x9E3779B97F4A7C15
+
+    private static func split(_ t: Node?, _ key: Int) -> (Node?, Node?) {  // (< key, >= key)
+        guard let t else { return (nil, nil) }
+        if t.offset < key {
+            let (a, b) = split(t.right, key)
+            t.right = a; t.update()
+            return (t, b)
+        }
+        let (a, b) = split(t.left, key)
+        t.left = b; t.update()
+        return (a, t)
+    }
+
+    private static func merge(_ a: Node?, _ b: Node?) -> Node? {
+        guard let a else { return b }
+        guard let b else { return a }
+        if a.priority > b.priority {
+            a.right = merge(a.right, b); a.update()
+            return a
+        }
+        b.left = merge(a, b.left); b.update()
+        return b
+    }
+
+    mutating func insert(offset: Int, end: Int) {
+        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+        let (a, b) = Self.split(root, offset)
+        root = Self.merge(Self.merge(a, Node(offset: offset, end: end, priority: seed)), b)
+    }
+
+    mutating func remove(offset: Int) {
+        let (a, rest) = Self.split(root, offset)
+        let (_, b) = Self.split(rest, offset + 1)
+        root = Self.merge(a, b)
+    }
+
+    /// The lowest aligned offset `o` with `[o, o + size)` outside every block.
+    func firstFit(size: Int) -> Int {
+        guard let root else { return 0 }
+        if Node.gap(0, root.minOffset) >= size { return 0 }
+        return Self.find(root, size: size) ?? align(root.maxEnd)
+    }
+
+    /// Within `t` (whose first block is known not to leave room before it): the first gap between
+    /// its blocks where `size` fits.
+    private static func find(_ t: Node, size: Int) -> Int? {
+        if let l = t.left {
+            if l.maxGap >= size { return find(l, size: size) }
+            if Node.gap(l.maxEnd, t.offset) >= size { return align(l.maxEnd) }
+        }
+        if let r = t.right {
+            if Node.gap(t.end, r.minOffset) >= size { return align(t.end) }
+            if r.maxGap >= size { return find(r, size: size) }
+        }
+        return nil
+    }
+}

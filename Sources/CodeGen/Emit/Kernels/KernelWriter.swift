@@ -42,6 +42,8 @@ struct KernelWriter {
     let graph: Graph
     let c: CSyntax
     var usedNames = Set<String>()
+    /// Per base name, the suffix its next search starts from (the ones below are taken).
+    var nextSuffix: [String: Int] = [:]
 
     init(graph: Graph, scalar: ScalarType) {
         self.graph = graph
@@ -55,8 +57,10 @@ struct KernelWriter {
 
     /// A unique function name from the layer path and what the kernel does.
     mutating func uniqueName(_ base: String) -> String {
-        var name = base, k = 2
+        var name = base, k = nextSuffix[base] ?? 2
+        if k > 2 { name = "\(base)_\(k)" }
         while usedNames.contains(name) { name = "\(base)_\(k)"; k += 1 }
+        nextSuffix[base] = k
         usedNames.insert(name)
         return name
     }

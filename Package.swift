@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "Reference", targets: ["Reference"]),
         .library(name: "CodeGen", targets: ["CodeGen"]),
         .library(name: "JIT", targets: ["JIT"]),
+        // nngen as a library: `import NNGen` (the DSL, training, gradient checks, C emission).
+        .library(name: "NNGen", targets: ["NNGen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,6 +39,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("dl")]),
         // What the commands do (gradient checks, training, benchmarks), as a library the tests call.
         .target(name: "NNGenKit", dependencies: ["ModelSpec", "Reference", "DataIO", "CodeGen", "JIT"]),
+        // The library product: re-exports the above and adds a small API (ModelTrainer, ModelDataset, emitC).
+        .target(name: "NNGen", dependencies: ["ModelSpec", "DataIO", "CodeGen", "JIT", "NNGenKit"]),
         // The command-line tool: argument parsing and printing only.
         .executableTarget(name: "nngen", dependencies: [
             "ModelSpec", "Reference", "DataIO", "CodeGen", "JIT", "NNGenKit",
@@ -50,5 +54,6 @@ let package = Package(
         .testTarget(name: "JITTests", dependencies: ["JIT", "CodeGen", "Reference", "ModelSpec"]),
         .testTarget(name: "NNGenKitTests", dependencies: ["NNGenKit", "JIT", "CodeGen", "Reference", "DataIO", "ModelSpec"]),
         .testTarget(name: "nngenTests", dependencies: ["nngen"]),
+        .testTarget(name: "NNGenLibraryTests", dependencies: ["NNGen"]),
     ]
 )

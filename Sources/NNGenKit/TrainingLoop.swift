@@ -171,6 +171,34 @@ public final class Trainer {
         }
     }
 
+    /// Continues training an already compiled model in its current state (parameters, optimizer
+    /// state, step), with `epochsCompleted` epochs behind it: the library's `ModelTrainer` compiles
+    /// once and trains in several calls. The options and the data are checked as the other
+    /// initializer checks them; nothing is compiled or initialised. `standardizer`, when given
+    /// (from an earlier run on the same model), is used instead of fitting one.
+    public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, compiled: CompiledModel,
+                epochsCompleted: Int, standardizer: Standardizer? = nil) throws {
+        guard options.epochs >= 1 else { throw TrainingError.invalidOption("--epochs must be at least 1, got \(options.epochs)") }
+        guard options.learningRate.isFinite, options.learningRate > 0 else {
+            throw TrainingError.invalidOption("the learning rate must be a positive number, got \(options.learningRate)")
+        }
+        try analysis.model.validate(for: options.scalar)
+        if let problem = options.scalar.literalProblem(options.learningRate, field: "the learning rate") {
+            throw TrainingError.invalidOption(problem)
+        }
+        if let save = options.save { try SafetensorsFile.checkWritable(save) }
+        self.analysis = analysis
+        self.options = options
+        data = try TrainingData(data: dataset, model: analysis.model, seed: options.seed,
+                                validationSplit: options.validationSplit, standardizer: standardizer)
+        guard data.train.count >= analysis.model.batch else {
+            throw TrainingError.noFullBatch(trainingSamples: data.train.count, batch: analysis.model.batch,
+                                            validationSplit: options.validationSplit)
+        }
+        self.compiled = compiled
+        self.epochsCompleted = epochsCompleted
+    }
+
     /// The current state as a checkpoint; its model carries the learning rate of this run.
     public var checkpoint: Checkpoint {
         var model = analysis.model

@@ -32,7 +32,10 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(r.totalBytes, (2 * a.parameterCount + 0) * 4 + r.arenaBytes)
         XCTAssertGreaterThan(r.peakRSSBytes, r.totalBytes)
         XCTAssertTrue(r.lastLoss.isFinite && r.lastLoss > 0)
-        XCTAssertGreaterThan(r.compileMilliseconds, r.codegenMilliseconds)
+        // Both are times (the C generation is timed on its own, apart from the model's compilation,
+        // so on a loaded machine either may come out larger): only their presence is asserted.
+        XCTAssertGreaterThan(r.compileMilliseconds, 0)
+        XCTAssertGreaterThan(r.codegenMilliseconds, 0)
     }
 
     /// The work a step of each reference workload runs: docs/BENCHMARKS.md's count less the input

@@ -19,7 +19,7 @@ import XCTest
 /// `NNGEN_FUZZ_CLI_CASES` (default 8) the cases per reader that also go through the nngen binary.
 final class ReaderFuzzTests: XCTestCase {
     static let root = kitTestsPackageRoot
-    static let timeBox = 20.0
+    static let timeBox = 60.0
 
     // MARK: model files
 
@@ -530,7 +530,7 @@ enum Mutator {
             // Every field of one row replaced.
             let li = r.int(0, lines.count - 1)
             let count = lines[li].split(separator: ",", omittingEmptySubsequences: false).count
-            let v = r.pick(replacementFields)
+            let v = r.pick(replacementFields.filter { $0.utf8.count < 100 })  // huge fields: one at a time
             lines[li] = Array(repeating: v, count: count).joined(separator: ",")
             return ("every field of line \(li + 1) -> \(v.prefix(30))", joined())
         case 11:

@@ -13,6 +13,9 @@ import XCTest
 /// - `NNGEN_FUZZ_CASES`: mutated inputs per reader in ReaderFuzzTests (default 300).
 /// - `NNGEN_FUZZ_CLI_CASES`: mutated inputs per reader run through the built nngen binary
 ///   (default 8).
+/// - `NNGEN_FUZZ_TRACE=1`: print each reader case before it runs (to find one that crashes).
+/// - `NNGEN_FUZZ_FIRST=K` with `NNGEN_FUZZ_CASES=K+1`: reader case K alone.
+/// - `NNGEN_FUZZ_DUMP=DIR`: write each reader case's input to DIR.
 enum FuzzSettings {
     static let defaultSeed: UInt64 = 20261126
 
@@ -27,6 +30,17 @@ enum FuzzSettings {
         }
         return v
     }
+
+    /// `NNGEN_FUZZ_TRACE=1`: print each reader case to stderr before it runs, so that the last
+    /// line names the case that crashed the process.
+    static var trace: Bool { ProcessInfo.processInfo.environment["NNGEN_FUZZ_TRACE"] == "1" }
+
+    /// `NNGEN_FUZZ_FIRST=K`: reader cases start at index K (with `NNGEN_FUZZ_CASES=K+1`, one case).
+    static var firstCase: Int { max(0, integer("NNGEN_FUZZ_FIRST", default: 0)) }
+    /// The reader case indices to run.
+    static var caseRange: Range<Int> { firstCase..<max(firstCase, cases) }
+    /// `NNGEN_FUZZ_DUMP=DIR`: write each reader case's input to DIR before it runs.
+    static var dumpDirectory: String? { ProcessInfo.processInfo.environment["NNGEN_FUZZ_DUMP"] }
 
     static var models: Int { integer("NNGEN_FUZZ_MODELS", default: 50) }
     static var cases: Int { integer("NNGEN_FUZZ_CASES", default: 300) }

@@ -28,7 +28,7 @@ final class ReaderFuzzTests: XCTestCase {
         let log = FuzzLog()
         let base = FuzzSettings.seed
         let start = Date()
-        for i in 0..<FuzzSettings.cases {
+        for i in FuzzSettings.caseRange {
             let seed = FuzzSettings.caseSeed(base, stream: 2, index: i)
             var r = FuzzRandom(seed: seed)
             let (name, original) = r.pick(bases)
@@ -88,7 +88,7 @@ final class ReaderFuzzTests: XCTestCase {
         let log = FuzzLog()
         let base = FuzzSettings.seed
         let start = Date()
-        for i in 0..<FuzzSettings.cases {
+        for i in FuzzSettings.caseRange {
             let seed = FuzzSettings.caseSeed(base, stream: 3, index: i)
             var r = FuzzRandom(seed: seed)
             let csv = r.pick(bases)
@@ -145,7 +145,7 @@ final class ReaderFuzzTests: XCTestCase {
         let log = FuzzLog()
         let base = FuzzSettings.seed
         let start = Date()
-        for i in 0..<FuzzSettings.cases {
+        for i in FuzzSettings.caseRange {
             let seed = FuzzSettings.caseSeed(base, stream: 4, index: i)
             var r = FuzzRandom(seed: seed)
             let st = r.pick(bases)
@@ -189,6 +189,15 @@ final class ReaderFuzzTests: XCTestCase {
     /// Runs one case time-boxed and records its outcome or its problems.
     func runCase(_ label: String, log: FuzzLog, input: [UInt8],
                  _ body: @escaping @Sendable () -> (outcome: String, problems: [String])) {
+        if let dir = FuzzSettings.dumpDirectory {
+            // The input of every case, to replay one outside the tests.
+            let name = label.prefix { $0 != "(" }.replacingOccurrences(of: " ", with: "_")
+            try? Data(input).write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
+        }
+        if FuzzSettings.trace {
+            // A crash ends the test process: the last line names the case.
+            FileHandle.standardError.write(Data("fuzz case: \(label)\n".utf8))
+        }
         let box = ResultBox()
         let t0 = Date()
         let finished = runTimeBoxed(seconds: Self.timeBox) { box.set(body()) }
@@ -445,7 +454,8 @@ enum Mutator {
             let lastComma = b[open..<close].lastIndex(of: UInt8(ascii: ",")) ?? open
             let element = Array(b[(lastComma + 1)..<close])
             guard !element.allSatisfy({ $0 == 0x20 || $0 == 0x0A }) else { return bytes(b, &r) }
-            let n = r.pick([10, 1000, 20_000])
+            // At most about 4 MB added (an element may itself be a mutation's megabyte).
+            let n = min(r.pick([10, 1000, 20_000]), max(1, 4_000_000 / (element.count + 1)))
             var extra: [UInt8] = []
             for _ in 0..<n { extra += Array(",".utf8) + element }
             b.insert(contentsOf: extra, at: close)

@@ -8,7 +8,7 @@ import XCTest
 /// - `NNGEN_FUZZ_SEED`: the base seed (default `FuzzSettings.defaultSeed`); every case derives
 ///   its own seed from it and its index, and a failure prints both.
 /// - `NNGEN_FUZZ_MODELS`: how many random models ModelFuzzTests checks (default 50).
-/// - `NNGEN_FUZZ_CC`: which models also run on cc: `every:N` (every Nth model, default 4),
+/// - `NNGEN_FUZZ_CC`: which models also run on cc: `every:N` (every Nth model, default 2),
 ///   `all`, or `none`.
 /// - `NNGEN_FUZZ_CASES`: mutated inputs per reader in ReaderFuzzTests (default 300).
 /// - `NNGEN_FUZZ_CLI_CASES`: mutated inputs per reader run through the built nngen binary
@@ -48,10 +48,10 @@ enum FuzzSettings {
 
     /// Whether model `index` also runs on cc.
     static func usesCC(_ index: Int) -> Bool {
-        let text = ProcessInfo.processInfo.environment["NNGEN_FUZZ_CC"] ?? "every:4"
+        let text = ProcessInfo.processInfo.environment["NNGEN_FUZZ_CC"] ?? "every:2"
         if text == "all" { return true }
         if text == "none" { return false }
-        let n = text.hasPrefix("every:") ? Int(text.dropFirst(6)) ?? 4 : 4
+        let n = text.hasPrefix("every:") ? Int(text.dropFirst(6)) ?? 2 : 2
         return n > 0 && index % n == 0
     }
 

@@ -11,7 +11,7 @@ import XCTest
 /// `RandomModelGenerator` draws models from a seed: every layer and layer option, vector and
 /// sequence inputs, residual blocks nested up to 3 deep, odd sizes, batches 1...5, every loss and
 /// optimizer variant. Drafts that `Model.validate()` refuses are discarded and counted. Every
-/// model runs on tcc in f32 and f64; a subset (`NNGEN_FUZZ_CC`, default every 4th) also on cc
+/// model runs on tcc in f32 and f64; a subset (`NNGEN_FUZZ_CC`, default every 2nd) also on cc
 /// in both dtypes. A failure prints the model's seed and its JSON. See docs/TESTING.md.
 final class ModelFuzzTests: XCTestCase {
     /// The generator reaches every layer type, every option, every loss and every optimizer

@@ -161,7 +161,7 @@ enum RandomModelGenerator {
             var attempt = 0
             while true {
                 var r = FuzzRandom(seed: seed(base, i) &+ UInt64(attempt) &* 0x1_0000_0001)
-                let m = draft(&r, name: "fuzz\(i)")
+                let m = draft(&r, name: "fuzz\(i)", index: i)
                 if m.validate().isEmpty {
                     out.append(m)
                     break
@@ -176,16 +176,29 @@ enum RandomModelGenerator {
     /// One draft. Shapes are tracked so that most drafts are valid; the few that are not (a
     /// conv or pool left with no positions, a layernorm over fewer than 3 values...) are what
     /// validation is for.
-    static func draft(_ r: inout FuzzRandom, name: String) -> Model {
+    ///
+    /// So that every run covers the rare options, the first models of a run start with one of
+    /// them (`forcedFirstLayers`), and the loss and the optimizer variant follow the index.
+    static func draft(_ r: inout FuzzRandom, name: String, index: Int) -> Model {
         var shape: Shape = r.bool()
             ? .vector(r.int(1, 9))
             : .sequence(length: r.int(1, 12), channels: r.int(1, 5))
+        var layers: [Layer] = []
+        if index < forcedFirstLayers.count {
+            let (start, first) = forcedFirstLayers[index]
+            shape = start
+            layers.append(first)
+        }
         let input: InputShape
         switch shape {
         case .vector(let f): input = .features(f)
         case .sequence(let l, let c): input = .sequence(length: l, channels: c)
         }
-        var layers: [Layer] = []
+        if index < forcedFirstLayers.count {
+            // The shape after the forced layer.
+            let m = Model(name: name, input: input, batch: 1, layers: layers, loss: .mse)
+            if let a = try? m.analyze() { shape = a.outputShape }
+        }
         for _ in 0..<r.int(0, 6) {
             layers.append(layer(&r, &shape, depth: 0))
         }
@@ -195,7 +208,8 @@ enum RandomModelGenerator {
             if r.bool(0.3) { layers.append(activation(&r)) }
         }
         let loss: Loss
-        switch r.int(0, 3) {
+        _ = r.int(0, 3)
+        switch index % 4 {
         case 0: loss = .mse
         case 1: loss = .bceWithLogits
         case 2: loss = .softmaxCrossEntropy
@@ -203,8 +217,25 @@ enum RandomModelGenerator {
         }
         let outputs = loss == .softmaxCrossEntropy ? r.int(2, 5) : r.int(1, 4)
         layers.append(.dense(units: outputs, bias: r.bool(0.8)))
-        return Model(name: name, input: input, batch: r.int(1, 5), layers: layers, loss: loss, optimizer: optimizer(&r))
+        return Model(name: name, input: input, batch: r.int(1, 5), layers: layers, loss: loss,
+                     optimizer: optimizer(&r, variant: index % 6))
     }
+
+    /// The input shape and first layer of the first models of every run.
+    static let forcedFirstLayers: [(Shape, Layer)] = [
+        (.sequence(length: 9, channels: 2), .maxPool1d(kernel: 3, stride: 2)),
+        (.sequence(length: 8, channels: 3), .maxPool1d(kernel: 2, stride: 2)),
+        (.sequence(length: 11, channels: 2), .maxPool1d(kernel: 2, stride: 3)),
+        (.sequence(length: 7, channels: 3), .avgPool1d(kernel: 3, stride: 1)),
+        (.sequence(length: 6, channels: 2), .avgPool1d(kernel: 3, stride: 3)),
+        (.sequence(length: 10, channels: 1), .avgPool1d(kernel: 1, stride: 2)),
+        (.sequence(length: 7, channels: 2), .conv1d(filters: 3, kernel: 3, padding: .valid)),
+        (.sequence(length: 9, channels: 2), .conv1d(filters: 2, kernel: 2, stride: 2, padding: .explicit(1), dilation: 2, bias: false)),
+        (.sequence(length: 5, channels: 3), .conv1d(filters: 4, kernel: 4, padding: .same)),
+        (.vector(5), .residual([.residual([.residual([.dense(units: 5), .activation(.tanh)]), .layerNorm(eps: 0.01)])])),
+        (.vector(4), .layerNorm(eps: 0.1, affine: false)),
+        (.vector(3), .activation(.leakyReLU(negativeSlope: 0.2))),
+    ]
 
     static func activation(_ r: inout FuzzRandom) -> Layer {
         switch r.int(0, 7) {
@@ -250,8 +281,16 @@ enum RandomModelGenerator {
                 return activation(&r)
             case 4, 5: return activation(&r)
             case 6, 7:
-                let k = r.int(1, min(l, 4))
-                let s = r.int(1, 4)
+                // The stride below, equal to or above the kernel, a third of the time each.
+                var k = r.int(1, min(l, 4))
+                let s: Int
+                switch r.int(0, 2) {
+                case 0 where l >= 2:
+                    k = max(k, 2)
+                    s = r.int(1, k - 1)
+                case 1: s = k
+                default: s = r.int(k + 1, k + 2)
+                }
                 shape = .sequence(length: (l - k) / s + 1, channels: c)
                 return r.bool() ? .maxPool1d(kernel: k, stride: s) : .avgPool1d(kernel: k, stride: s)
             case 8:
@@ -334,10 +373,13 @@ enum RandomModelGenerator {
         return body
     }
 
-    static func optimizer(_ r: inout FuzzRandom) -> Optimizer {
+    /// Variant 0 sgd, 1 sgd with momentum, 2 nesterov, 3 adam, 4 adamw, 5 adam with weight decay.
+    static func optimizer(_ r: inout FuzzRandom, variant: Int) -> Optimizer {
         let lr = r.logUniform(1e-3, 0.1)
-        let wd = r.bool(0.4) ? r.pick([1e-4, 1e-3, 0.01, 0.1]) : 0
-        switch r.int(0, 4) {
+        var wd = r.bool(0.4) ? r.pick([1e-4, 1e-3, 0.01, 0.1]) : 0
+        _ = r.int(0, 4)
+        if variant == 5 { wd = r.pick([1e-4, 1e-3, 0.01, 0.1]) }
+        switch variant == 5 ? 3 : variant {
         case 0: return .sgd(lr: lr, weightDecay: wd)
         case 1: return .sgd(lr: lr, momentum: r.pick([0.5, 0.9, 0.99]), weightDecay: wd)
         case 2: return .sgd(lr: lr, momentum: r.pick([0.5, 0.9]), nesterov: true, weightDecay: wd)

@@ -2,7 +2,8 @@
 # Compares two builds of nngen on the reference workloads W1..W4 in one run: each row (workload,
 # back end, threads) is timed with the "before" and the "after" binary in turn, ROUNDS times
 # (before, after, before, after, ...), so both see the same machine; prints the median of each
-# side's per-round medians and their ratio (after / before: above 1 is slower).
+# side's per-round medians and their ratio (after / before: above 1 is slower), and the same for
+# the per-round minimums (less sensitive to a busy neighbour).
 #
 #   BEFORE=/path/to/old/nngen bench/compare.sh               # AFTER: this checkout's release build
 #   BEFORE=... AFTER=... ROUNDS=5 BACKENDS="cc tcc" THREADS="1 2" bench/compare.sh
@@ -47,10 +48,15 @@ runs = {}
 for line in open(sys.argv[1]):
     side, text = line.split(" ", 1)
     r = json.loads(text)
-    runs.setdefault((r["model"], r["backend"], r["threads"]), {}).setdefault(side, []).append(r["step_us_median"])
-print("| workload | back end | threads | before median us | after median us | after / before |")
-print("|---|---|---|---|---|---|")
+    runs.setdefault((r["model"], r["backend"], r["threads"]), {}).setdefault(side, []).append(
+        (r["step_us_median"], r["step_us_min"]))
+print("| workload | back end | threads | before median us | after median us | after / before | before min us | after min us | after / before |")
+print("|---|---|---|---|---|---|---|---|---|")
 for (model, backend, threads), sides in runs.items():
-    b, a = statistics.median(sides["before"]), statistics.median(sides["after"])
-    print("| %s | %s | %d | %.1f | %.1f | %.3f |" % (ids.get(model, model), backend, threads, b, a, a / b))
+    b = statistics.median(m for m, _ in sides["before"])
+    a = statistics.median(m for m, _ in sides["after"])
+    bm = min(m for _, m in sides["before"])
+    am = min(m for _, m in sides["after"])
+    print("| %s | %s | %d | %.1f | %.1f | %.3f | %.1f | %.1f | %.3f |" % (
+        ids.get(model, model), backend, threads, b, a, a / b, bm, am, am / bm))
 PY

@@ -17,7 +17,7 @@
 
 #define NN_VECTORS 1
 #define NN_TILE_INLINE static inline __attribute__((always_inline))
-#define NN_PARALLEL_FOR_IF(c)  /* no threads here */
+#define NN_PARALLEL_FOR  /* no threads here (NN_THREADED undefined) */
 typedef float nn_vf32 __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double nn_vf64 __attribute__((vector_size(32), aligned(8), may_alias));
 typedef int nn_vi32 __attribute__((vector_size(32)));
@@ -378,87 +378,285 @@ void nn_layernorm_grad_f32_avx2(int rows, int C, const float *restrict dout, con
     }
 }
 void nn_bias_rows_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias) {
-    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
+        return;
+    }
+#endif
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 void nn_add_f32_avx2(int n, float *restrict v, const float *restrict t) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] += t[i];
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
-void nn_relu_f32_avx2(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
+void nn_relu_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : 0);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : 0);
+        }
 }
-void nn_leaky_relu_f32_avx2(int n, float *restrict v, float slope) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : slope * v[i]);
+void nn_leaky_relu_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep, float slope) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : slope * x);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : slope * x);
+        }
 }
-void nn_sigmoid_f32_avx2(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (1 / (1 + expf(-v[i])));
+void nn_sigmoid_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (1 / (1 + expf(-x)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (1 / (1 + expf(-x)));
+        }
 }
-void nn_tanh_f32_avx2(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = nn_tanhf(v[i]);
+void nn_tanh_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = nn_tanhf(x);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = nn_tanhf(x);
+        }
 }
-void nn_gelu_f32_avx2(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + erff(v[i] * 0.7071067811865476f)));
+void nn_gelu_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (0.5f * x * (1 + erff(x * 0.7071067811865476f)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (0.5f * x * (1 + erff(x * 0.7071067811865476f)));
+        }
 }
-void nn_gelu_tanh_f32_avx2(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + nn_tanhf(0.7978845608028654f * (v[i] + 0.044715f * v[i] * v[i] * v[i]))));
+void nn_gelu_tanh_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (0.5f * x * (1 + nn_tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (0.5f * x * (1 + nn_tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
+        }
 }
-void nn_silu_f32_avx2(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] / (1 + expf(-v[i])));
+void nn_silu_f32_avx2(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x / (1 + expf(-x)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x / (1 + expf(-x)));
+        }
 }
 void nn_relu_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 void nn_leaky_relu_grad_f32_avx2(int n, float *restrict v, const float *restrict s, float slope) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
 }
 void nn_sigmoid_grad_out_f32_avx2(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
 }
 void nn_sigmoid_grad_in_f32_avx2(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dsigmoidf(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dsigmoidf(s[i]);
 }
 void nn_tanh_grad_out_f32_avx2(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
 }
 void nn_tanh_grad_in_f32_avx2(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (1 - nn_tanhf(s[i]) * nn_tanhf(s[i]));
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (1 - nn_tanhf(s[i]) * nn_tanhf(s[i]));
 }
 void nn_gelu_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dgeluf(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dgeluf(s[i]);
 }
 void nn_gelu_tanh_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanhf(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanhf(s[i]);
 }
 void nn_silu_grad_f32_avx2(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dsiluf(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dsiluf(s[i]);
 }
 void nn_sgd_f32_avx2(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            float gi = g[i] + weight_decay * p[i];
+            p[i] -= lr * gi;
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float gi = g[i] + weight_decay * p[i];
         p[i] -= lr * gi;
     }
 }
 void nn_sgd_momentum_f32_avx2(int n, float *restrict p, const float *restrict g, float *restrict v, float lr, float momentum, float weight_decay, int nesterov, int64_t step) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            float gi = g[i] + weight_decay * p[i];
+            v[i] = step == 1 ? gi : momentum * v[i] + gi;
+            p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float gi = g[i] + weight_decay * p[i];
         v[i] = step == 1 ? gi : momentum * v[i] + gi;
@@ -468,7 +666,24 @@ void nn_sgd_momentum_f32_avx2(int n, float *restrict p, const float *restrict g,
 void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
     const float bc1 = (float)(1.0 - pow(beta1, (double)step));
     const float bc2 = (float)(1.0 - pow(beta2, (double)step));
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            float gi;
+            if (decoupled) {
+                gi = g[i];
+                p[i] -= lr * weight_decay * p[i];
+            } else {
+                gi = g[i] + weight_decay * p[i];
+            }
+            m[i] = beta1 * m[i] + (1 - beta1) * gi;
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+            p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float gi;
         if (decoupled) {
@@ -724,87 +939,285 @@ void nn_layernorm_grad_f64_avx2(int rows, int C, const double *restrict dout, co
     }
 }
 void nn_bias_rows_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias) {
-    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
+        return;
+    }
+#endif
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 void nn_add_f64_avx2(int n, double *restrict v, const double *restrict t) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] += t[i];
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
-void nn_relu_f64_avx2(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
+void nn_relu_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : 0);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : 0);
+        }
 }
-void nn_leaky_relu_f64_avx2(int n, double *restrict v, double slope) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : slope * v[i]);
+void nn_leaky_relu_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep, double slope) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : slope * x);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : slope * x);
+        }
 }
-void nn_sigmoid_f64_avx2(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (1 / (1 + exp(-v[i])));
+void nn_sigmoid_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (1 / (1 + exp(-x)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (1 / (1 + exp(-x)));
+        }
 }
-void nn_tanh_f64_avx2(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = tanh(v[i]);
+void nn_tanh_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = tanh(x);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = tanh(x);
+        }
 }
-void nn_gelu_f64_avx2(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + erf(v[i] * 0.7071067811865476)));
+void nn_gelu_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (0.5 * x * (1 + erf(x * 0.7071067811865476)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (0.5 * x * (1 + erf(x * 0.7071067811865476)));
+        }
 }
-void nn_gelu_tanh_f64_avx2(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + tanh(0.7978845608028654 * (v[i] + 0.044715 * v[i] * v[i] * v[i]))));
+void nn_gelu_tanh_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
+        }
 }
-void nn_silu_f64_avx2(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] / (1 + exp(-v[i])));
+void nn_silu_f64_avx2(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x / (1 + exp(-x)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x / (1 + exp(-x)));
+        }
 }
 void nn_relu_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 void nn_leaky_relu_grad_f64_avx2(int n, double *restrict v, const double *restrict s, double slope) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
 }
 void nn_sigmoid_grad_out_f64_avx2(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
 }
 void nn_sigmoid_grad_in_f64_avx2(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dsigmoid(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dsigmoid(s[i]);
 }
 void nn_tanh_grad_out_f64_avx2(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
 }
 void nn_tanh_grad_in_f64_avx2(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (1 - tanh(s[i]) * tanh(s[i]));
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (1 - tanh(s[i]) * tanh(s[i]));
 }
 void nn_gelu_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dgelu(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu(s[i]);
 }
 void nn_gelu_tanh_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanh(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanh(s[i]);
 }
 void nn_silu_grad_f64_avx2(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dsilu(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dsilu(s[i]);
 }
 void nn_sgd_f64_avx2(int n, double *restrict p, const double *restrict g, double lr, double weight_decay) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            double gi = g[i] + weight_decay * p[i];
+            p[i] -= lr * gi;
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         double gi = g[i] + weight_decay * p[i];
         p[i] -= lr * gi;
     }
 }
 void nn_sgd_momentum_f64_avx2(int n, double *restrict p, const double *restrict g, double *restrict v, double lr, double momentum, double weight_decay, int nesterov, int64_t step) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            double gi = g[i] + weight_decay * p[i];
+            v[i] = step == 1 ? gi : momentum * v[i] + gi;
+            p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         double gi = g[i] + weight_decay * p[i];
         v[i] = step == 1 ? gi : momentum * v[i] + gi;
@@ -814,7 +1227,24 @@ void nn_sgd_momentum_f64_avx2(int n, double *restrict p, const double *restrict 
 void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
     const double bc1 = (double)(1.0 - pow(beta1, (double)step));
     const double bc2 = (double)(1.0 - pow(beta2, (double)step));
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            double gi;
+            if (decoupled) {
+                gi = g[i];
+                p[i] -= lr * weight_decay * p[i];
+            } else {
+                gi = g[i] + weight_decay * p[i];
+            }
+            m[i] = beta1 * m[i] + (1 - beta1) * gi;
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+            p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         double gi;
         if (decoupled) {
@@ -1139,87 +1569,285 @@ void nn_layernorm_grad_f32_generic(int rows, int C, const float *restrict dout, 
     }
 }
 void nn_bias_rows_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias) {
-    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
+        return;
+    }
+#endif
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 void nn_add_f32_generic(int n, float *restrict v, const float *restrict t) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] += t[i];
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
-void nn_relu_f32_generic(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
+void nn_relu_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : 0);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : 0);
+        }
 }
-void nn_leaky_relu_f32_generic(int n, float *restrict v, float slope) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : slope * v[i]);
+void nn_leaky_relu_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep, float slope) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : slope * x);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : slope * x);
+        }
 }
-void nn_sigmoid_f32_generic(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (1 / (1 + expf(-v[i])));
+void nn_sigmoid_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (1 / (1 + expf(-x)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (1 / (1 + expf(-x)));
+        }
 }
-void nn_tanh_f32_generic(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = nn_tanhf(v[i]);
+void nn_tanh_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = nn_tanhf(x);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = nn_tanhf(x);
+        }
 }
-void nn_gelu_f32_generic(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + erff(v[i] * 0.7071067811865476f)));
+void nn_gelu_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (0.5f * x * (1 + erff(x * 0.7071067811865476f)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (0.5f * x * (1 + erff(x * 0.7071067811865476f)));
+        }
 }
-void nn_gelu_tanh_f32_generic(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (0.5f * v[i] * (1 + nn_tanhf(0.7978845608028654f * (v[i] + 0.044715f * v[i] * v[i] * v[i]))));
+void nn_gelu_tanh_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (0.5f * x * (1 + nn_tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (0.5f * x * (1 + nn_tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
+        }
 }
-void nn_silu_f32_generic(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] / (1 + expf(-v[i])));
+void nn_silu_f32_generic(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x / (1 + expf(-x)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x / (1 + expf(-x)));
+        }
 }
 void nn_relu_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 void nn_leaky_relu_grad_f32_generic(int n, float *restrict v, const float *restrict s, float slope) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
 }
 void nn_sigmoid_grad_out_f32_generic(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
 }
 void nn_sigmoid_grad_in_f32_generic(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dsigmoidf(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dsigmoidf(s[i]);
 }
 void nn_tanh_grad_out_f32_generic(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
 }
 void nn_tanh_grad_in_f32_generic(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (1 - nn_tanhf(s[i]) * nn_tanhf(s[i]));
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (1 - nn_tanhf(s[i]) * nn_tanhf(s[i]));
 }
 void nn_gelu_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dgeluf(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dgeluf(s[i]);
 }
 void nn_gelu_tanh_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanhf(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanhf(s[i]);
 }
 void nn_silu_grad_f32_generic(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dsiluf(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dsiluf(s[i]);
 }
 void nn_sgd_f32_generic(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            float gi = g[i] + weight_decay * p[i];
+            p[i] -= lr * gi;
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float gi = g[i] + weight_decay * p[i];
         p[i] -= lr * gi;
     }
 }
 void nn_sgd_momentum_f32_generic(int n, float *restrict p, const float *restrict g, float *restrict v, float lr, float momentum, float weight_decay, int nesterov, int64_t step) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            float gi = g[i] + weight_decay * p[i];
+            v[i] = step == 1 ? gi : momentum * v[i] + gi;
+            p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float gi = g[i] + weight_decay * p[i];
         v[i] = step == 1 ? gi : momentum * v[i] + gi;
@@ -1229,7 +1857,24 @@ void nn_sgd_momentum_f32_generic(int n, float *restrict p, const float *restrict
 void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
     const float bc1 = (float)(1.0 - pow(beta1, (double)step));
     const float bc2 = (float)(1.0 - pow(beta2, (double)step));
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            float gi;
+            if (decoupled) {
+                gi = g[i];
+                p[i] -= lr * weight_decay * p[i];
+            } else {
+                gi = g[i] + weight_decay * p[i];
+            }
+            m[i] = beta1 * m[i] + (1 - beta1) * gi;
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+            p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float gi;
         if (decoupled) {
@@ -1485,87 +2130,285 @@ void nn_layernorm_grad_f64_generic(int rows, int C, const double *restrict dout,
     }
 }
 void nn_bias_rows_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias) {
-    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
+        return;
+    }
+#endif
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 void nn_add_f64_generic(int n, double *restrict v, const double *restrict t) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] += t[i];
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
-void nn_relu_f64_generic(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
+void nn_relu_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : 0);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : 0);
+        }
 }
-void nn_leaky_relu_f64_generic(int n, double *restrict v, double slope) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : slope * v[i]);
+void nn_leaky_relu_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep, double slope) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : slope * x);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : slope * x);
+        }
 }
-void nn_sigmoid_f64_generic(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (1 / (1 + exp(-v[i])));
+void nn_sigmoid_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (1 / (1 + exp(-x)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (1 / (1 + exp(-x)));
+        }
 }
-void nn_tanh_f64_generic(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = tanh(v[i]);
+void nn_tanh_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = tanh(x);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = tanh(x);
+        }
 }
-void nn_gelu_f64_generic(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + erf(v[i] * 0.7071067811865476)));
+void nn_gelu_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (0.5 * x * (1 + erf(x * 0.7071067811865476)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (0.5 * x * (1 + erf(x * 0.7071067811865476)));
+        }
 }
-void nn_gelu_tanh_f64_generic(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + tanh(0.7978845608028654 * (v[i] + 0.044715 * v[i] * v[i] * v[i]))));
+void nn_gelu_tanh_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
+        }
 }
-void nn_silu_f64_generic(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] / (1 + exp(-v[i])));
+void nn_silu_f64_generic(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x / (1 + exp(-x)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x / (1 + exp(-x)));
+        }
 }
 void nn_relu_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 void nn_leaky_relu_grad_f64_generic(int n, double *restrict v, const double *restrict s, double slope) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : slope);
 }
 void nn_sigmoid_grad_out_f64_generic(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] * (1 - s[i]));
 }
 void nn_sigmoid_grad_in_f64_generic(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dsigmoid(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dsigmoid(s[i]);
 }
 void nn_tanh_grad_out_f64_generic(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (1 - s[i] * s[i]);
 }
 void nn_tanh_grad_in_f64_generic(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (1 - tanh(s[i]) * tanh(s[i]));
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (1 - tanh(s[i]) * tanh(s[i]));
 }
 void nn_gelu_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dgelu(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu(s[i]);
 }
 void nn_gelu_tanh_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanh(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu_tanh(s[i]);
 }
 void nn_silu_grad_f64_generic(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dsilu(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dsilu(s[i]);
 }
 void nn_sgd_f64_generic(int n, double *restrict p, const double *restrict g, double lr, double weight_decay) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            double gi = g[i] + weight_decay * p[i];
+            p[i] -= lr * gi;
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         double gi = g[i] + weight_decay * p[i];
         p[i] -= lr * gi;
     }
 }
 void nn_sgd_momentum_f64_generic(int n, double *restrict p, const double *restrict g, double *restrict v, double lr, double momentum, double weight_decay, int nesterov, int64_t step) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            double gi = g[i] + weight_decay * p[i];
+            v[i] = step == 1 ? gi : momentum * v[i] + gi;
+            p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         double gi = g[i] + weight_decay * p[i];
         v[i] = step == 1 ? gi : momentum * v[i] + gi;
@@ -1575,7 +2418,24 @@ void nn_sgd_momentum_f64_generic(int n, double *restrict p, const double *restri
 void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
     const double bc1 = (double)(1.0 - pow(beta1, (double)step));
     const double bc2 = (double)(1.0 - pow(beta2, (double)step));
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            double gi;
+            if (decoupled) {
+                gi = g[i];
+                p[i] -= lr * weight_decay * p[i];
+            } else {
+                gi = g[i] + weight_decay * p[i];
+            }
+            m[i] = beta1 * m[i] + (1 - beta1) * gi;
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+            p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         double gi;
         if (decoupled) {

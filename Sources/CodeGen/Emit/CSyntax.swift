@@ -133,26 +133,40 @@ extension CSyntax {
     /// Emitted after the prelude: gcc may assume floating-point operations do not trap from here
     /// on, which lets it turn the selects of relu, clamps and derivatives into vector blends
     /// (values are unchanged: this allows no reassociation, contraction or other rewriting).
-    /// `NN_PARALLEL_FOR` and `NN_PARALLEL_FOR_IF(condition)` share a loop among OpenMP threads.
+    /// `NN_PARALLEL_FOR` shares a loop among OpenMP threads.
     static let optimizationPragmas = """
     #if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
     #pragma GCC optimize ("no-trapping-math")
     #endif
 
     /* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
-     * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results);
-     * NN_PARALLEL_FOR_IF(c) does so when c holds. */
+     * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
     #if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-    #define NN_PRAGMA(x) _Pragma(#x)
-    #define NN_PARALLEL_FOR NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS))
-    #define NN_PARALLEL_FOR_IF(c) NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS) if(c))
+    #define NN_THREADED 1
+    #define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
     #else
     #define NN_PARALLEL_FOR
-    #define NN_PARALLEL_FOR_IF(c)
     #endif
 
 
     """
+
+    /// A helper's `loop` (statements ending in a newline), shared among threads when `condition`
+    /// holds in a threaded build (`NN_THREADED`); elsewhere, and for small sizes, the plain loop, so
+    /// no call pays for an OpenMP region it does not split. The same loop text either way.
+    func parallelWhen(_ condition: String, _ loop: String) -> String {
+        let indented = loop.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "    " + $0 }
+            .joined(separator: "\n")
+        return """
+        #ifdef NN_THREADED
+            if (\(condition)) {
+                NN_PARALLEL_FOR
+        \(indented)        return;
+            }
+        #endif
+
+        """ + loop
+    }
 
     /// What the helpers' bodies need before them: with `vectors`, the vector types of gcc and
     /// clang (`NN_VECTORS`), `NN_TILE_INLINE`, and the multiply-add macros of the tiles.

@@ -91,15 +91,12 @@ static inline double nn_rng_uniform(nn_rng *r, double lo, double hi) {
 #endif
 
 /* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
- * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results);
- * NN_PARALLEL_FOR_IF(c) does so when c holds. */
+ * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
 #if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-#define NN_PRAGMA(x) _Pragma(#x)
-#define NN_PARALLEL_FOR NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS))
-#define NN_PARALLEL_FOR_IF(c) NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS) if(c))
+#define NN_THREADED 1
+#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
 #else
 #define NN_PARALLEL_FOR
-#define NN_PARALLEL_FOR_IF(c)
 #endif
 
 /* ---- helpers of the kernels ------------------------------------------------------------
@@ -139,7 +136,7 @@ void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float
 void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
 void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
-void nn_relu_f32(int n, float *restrict v);
+void nn_relu_f32(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep);
 void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
 void nn_sgd_f32(int n, float *restrict p, const float *restrict g, float lr, float weight_decay);
 #else
@@ -222,20 +219,58 @@ static inline void nn_col_sums_f32(int rows, int cols, const float *restrict x, 
         for (int j = 0; j < cols; j++) s[j] += x[r * cols + j];
 }
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
-    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
+        return;
+    }
+#endif
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
-static inline void nn_relu_f32(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
+static inline void nn_relu_f32(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : 0);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : 0);
+        }
 }
 static inline void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 static inline void nn_sgd_f32(int n, float *restrict p, const float *restrict g, float lr, float weight_decay) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            float gi = g[i] + weight_decay * p[i];
+            p[i] -= lr * gi;
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float gi = g[i] + weight_decay * p[i];
         p[i] -= lr * gi;
@@ -260,8 +295,7 @@ static void layers_0_dense_forward(
         nn_tile_f32(4, 1, 8, 4, x, 4, 1, bp, 8, out, 8, 0);
     }
     /* epilogue, over out while it is in cache */
-    nn_bias_rows_f32(4, 8, out, bias);
-    nn_relu_f32(32, out);  /* relu */
+    nn_relu_f32(4, 8, out, bias, NULL);  /* + bias, relu */
 }
 
 /* layers[2] (dense), forward: out[4, 3] = x[4, 8] weight[3, 8]^T + bias

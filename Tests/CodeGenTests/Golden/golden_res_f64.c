@@ -95,15 +95,12 @@ static inline double nn_rng_uniform(nn_rng *r, double lo, double hi) {
 #endif
 
 /* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
- * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results);
- * NN_PARALLEL_FOR_IF(c) does so when c holds. */
+ * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
 #if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-#define NN_PRAGMA(x) _Pragma(#x)
-#define NN_PARALLEL_FOR NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS))
-#define NN_PARALLEL_FOR_IF(c) NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS) if(c))
+#define NN_THREADED 1
+#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
 #else
 #define NN_PARALLEL_FOR
-#define NN_PARALLEL_FOR_IF(c)
 #endif
 
 /* ---- helpers of the kernels ------------------------------------------------------------
@@ -140,7 +137,7 @@ void nn_layernorm_f64(int rows, int C, double eps, const double *restrict x, con
 void nn_layernorm_grad_f64(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g);
 void nn_bias_rows_f64(int rows, int cols, double *restrict v, const double *restrict bias);
 void nn_add_f64(int n, double *restrict v, const double *restrict t);
-void nn_gelu_f64(int n, double *restrict v);
+void nn_gelu_f64(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep);
 void nn_gelu_grad_f64(int n, double *restrict v, const double *restrict s);
 void nn_adam_f64(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step);
 #else
@@ -309,26 +306,78 @@ static inline void nn_layernorm_grad_f64(int rows, int C, const double *restrict
     }
 }
 static inline void nn_bias_rows_f64(int rows, int cols, double *restrict v, const double *restrict bias) {
-    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
+        return;
+    }
+#endif
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
 static inline void nn_add_f64(int n, double *restrict v, const double *restrict t) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] += t[i];
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] += t[i];
 }
-static inline void nn_gelu_f64(int n, double *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (0.5 * v[i] * (1 + erf(v[i] * 0.7071067811865476)));
+static inline void nn_gelu_f64(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (0.5 * x * (1 + erf(x * 0.7071067811865476)));
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const double x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (0.5 * x * (1 + erf(x * 0.7071067811865476)));
+        }
 }
 static inline void nn_gelu_grad_f64(int n, double *restrict v, const double *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= nn_dgelu(s[i]);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= nn_dgelu(s[i]);
 }
 static inline void nn_adam_f64(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
     const double bc1 = (double)(1.0 - pow(beta1, (double)step));
     const double bc2 = (double)(1.0 - pow(beta2, (double)step));
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            double gi;
+            if (decoupled) {
+                gi = g[i];
+                p[i] -= lr * weight_decay * p[i];
+            } else {
+                gi = g[i] + weight_decay * p[i];
+            }
+            m[i] = beta1 * m[i] + (1 - beta1) * gi;
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+            p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         double gi;
         if (decoupled) {
@@ -393,9 +442,7 @@ static void layers_1_layers_1_dense_forward(
         nn_tile_f64(3, 2, 6, 6, x, 6, 1, bp, 8, out, 6, 0);
     }
     /* epilogue, over out while it is in cache */
-    nn_bias_rows_f64(3, 6, out, bias);
-    memcpy(keep1, out, 18 * sizeof(double));  /* kept for backward */
-    nn_gelu_f64(18, out);  /* gelu */
+    nn_gelu_f64(3, 6, out, bias, keep1);  /* + bias, kept for backward, gelu */
 }
 
 /* layers[1].layers[3] (dense), forward: out[3, 6] = x[3, 6] weight[6, 6]^T + bias + residual

@@ -94,15 +94,12 @@ static inline double nn_rng_uniform(nn_rng *r, double lo, double hi) {
 #endif
 
 /* NN_PARALLEL_FOR shares a loop's iterations among threads when the file is compiled with OpenMP
- * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results);
- * NN_PARALLEL_FOR_IF(c) does so when c holds. */
+ * and -DNN_THREADS=N, N > 1 (each iteration computes whole output elements: same results). */
 #if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
-#define NN_PRAGMA(x) _Pragma(#x)
-#define NN_PARALLEL_FOR NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS))
-#define NN_PARALLEL_FOR_IF(c) NN_PRAGMA(omp parallel for schedule(static) num_threads(NN_THREADS) if(c))
+#define NN_THREADED 1
+#define NN_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(NN_THREADS)")
 #else
 #define NN_PARALLEL_FOR
-#define NN_PARALLEL_FOR_IF(c)
 #endif
 
 /* ---- helpers of the kernels ------------------------------------------------------------
@@ -144,7 +141,7 @@ void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restric
 void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd);
 void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g);
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
-void nn_relu_f32(int n, float *restrict v);
+void nn_relu_f32(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep);
 void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
 void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
 #else
@@ -394,22 +391,68 @@ static inline void nn_layernorm_grad_f32(int rows, int C, const float *restrict 
     }
 }
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
-    NN_PARALLEL_FOR_IF(rows * cols >= 32768 && rows >= 2)
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
+        return;
+    }
+#endif
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 }
-static inline void nn_relu_f32(int n, float *restrict v) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
-    for (int i = 0; i < n; i++) v[i] = (v[i] > 0 ? v[i] : 0);
+static inline void nn_relu_f32(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep) {
+#ifdef NN_THREADED
+    if (rows * cols >= 32768 && rows >= 2) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                if (keep) keep[i * cols + j] = x;
+                v[i * cols + j] = (x > 0 ? x : 0);
+            }
+        return;
+    }
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+            if (keep) keep[i * cols + j] = x;
+            v[i * cols + j] = (x > 0 ? x : 0);
+        }
 }
 static inline void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s) {
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 static inline void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
     const float bc1 = (float)(1.0 - pow(beta1, (double)step));
     const float bc2 = (float)(1.0 - pow(beta2, (double)step));
-    NN_PARALLEL_FOR_IF(n >= 32768)
+#ifdef NN_THREADED
+    if (n >= 32768) {
+        NN_PARALLEL_FOR
+        for (int i = 0; i < n; i++) {
+            float gi;
+            if (decoupled) {
+                gi = g[i];
+                p[i] -= lr * weight_decay * p[i];
+            } else {
+                gi = g[i] + weight_decay * p[i];
+            }
+            m[i] = beta1 * m[i] + (1 - beta1) * gi;
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+            p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float gi;
         if (decoupled) {
@@ -454,8 +497,7 @@ static void layers_0_conv1d_forward(
         }
     }
     /* epilogue, over out while it is in cache */
-    nn_bias_rows_f32(16, 4, out, bias);
-    nn_relu_f32(64, out);  /* relu */
+    nn_relu_f32(16, 4, out, bias, NULL);  /* + bias, relu */
 }
 
 /* layers[2] (layernorm), forward: layernorm over the last axis, 16 rows of 4, eps 1e-05f, * weight + bias ; keeps mean and 1/std

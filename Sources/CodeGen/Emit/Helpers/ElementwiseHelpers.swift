@@ -7,21 +7,35 @@ extension CSyntax {
     /// A loop applying `statement` (of `v[i]`, and `t[i]` or `s[i]`) to `n` values, shared among
     /// threads when long enough (elementwise: any split gives the same results).
     func elementwisePass(_ statement: String) -> String {
-        """
-            NN_PARALLEL_FOR_IF(n >= \(KernelWriter.parallelMinimumElements))
+        parallelWhen("n >= \(KernelWriter.parallelMinimumElements)", """
             for (int i = 0; i < n; i++) \(statement)
 
-        """
+        """)
+    }
+
+    /// An activation's pass over `rows` x `cols` values: `x = v + bias[j]` (bias optional), kept
+    /// in `keep` when given, then `v = f(x)`: the epilogue bias -> keep -> activation of a product
+    /// in one pass. `f` is the C expression of `x`.
+    func activationPass(_ f: String) -> String {
+        let r = real
+        return parallelWhen("rows * cols >= \(KernelWriter.parallelMinimumElements) && rows >= 2", """
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) {
+                    const \(r) x = bias ? v[i * cols + j] + bias[j] : v[i * cols + j];
+                    if (keep) keep[i * cols + j] = x;
+                    v[i * cols + j] = \(f);
+                }
+
+        """)
     }
 
     /// `nn_bias_rows`: `v[r * cols + j] += bias[j]`.
     var biasRowsBody: String {
-        """
-            NN_PARALLEL_FOR_IF(rows * cols >= \(KernelWriter.parallelMinimumElements) && rows >= 2)
+        parallelWhen("rows * cols >= \(KernelWriter.parallelMinimumElements) && rows >= 2", """
             for (int r = 0; r < rows; r++)
                 for (int j = 0; j < cols; j++) v[r * cols + j] += bias[j];
 
-        """
+        """)
     }
 
     /// `nn_tanhf`: tanh for float32 as a rational function of x (odd degree 13 over even degree 6,

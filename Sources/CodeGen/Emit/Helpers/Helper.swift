@@ -27,7 +27,9 @@ enum Helper: Hashable {
     case rowStats, rowSums, layerNorm, layerNormGrad
     // Epilogue steps over a whole output.
     case biasRows, add
-    /// `v[i] = f(v[i])`; keyed by `Helper.key(_:)` (a leaky ReLU's slope is an argument).
+    /// `v = f(v + bias)` over rows x cols, keeping `v + bias` in `keep`; bias and keep optional
+    /// (NULL): a kernel's bias, kept pre-activation and activation in one pass. Keyed by
+    /// `Helper.key(_:)` (a leaky ReLU's slope is an argument).
     case activate(Activation)
     /// `v[i] *= f'(s[i])`, `s` the activation's output or input.
     case activationGrad(Activation, fromOutput: Bool)
@@ -170,7 +172,8 @@ enum Helper: Hashable {
         case .dot: return "\(r) \(f)(int n, const \(r) *restrict x, const \(r) *restrict y)"
         case .add: return "void \(f)(int n, \(r) *restrict v, const \(r) *restrict t)"
         case .activate(let a):
-            return "void \(f)(int n, \(r) *restrict v\(a.hasParameter ? ", \(r) slope" : ""))"
+            return "void \(f)(int rows, int cols, \(r) *restrict v, const \(r) *restrict bias, \(r) *restrict keep"
+                + "\(a.hasParameter ? ", \(r) slope" : ""))"
         case .activationGrad(let a, _):
             return "void \(f)(int n, \(r) *restrict v, const \(r) *restrict s\(a.hasParameter ? ", \(r) slope" : ""))"
         }
@@ -196,7 +199,7 @@ enum Helper: Hashable {
         case .layerNormGrad: return c.layerNormGradBody
         case .biasRows: return c.biasRowsBody
         case .add: return c.elementwisePass("v[i] += t[i];")
-        case .activate(let a): return c.elementwisePass("v[i] = \(c.activation(a, "v[i]", slope: "slope"));")
+        case .activate(let a): return c.activationPass(c.activation(a, "x", slope: "slope"))
         case .activationGrad(let a, let fromOutput):
             return c.elementwisePass("v[i] *= \(c.derivative(a, "s[i]", fromOutput: fromOutput, slope: "slope"));")
         case .sgd: return c.sgdBody

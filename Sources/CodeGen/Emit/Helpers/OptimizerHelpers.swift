@@ -7,29 +7,27 @@ extension CSyntax {
     /// `nn_sgd`: `g += weight_decay * p; p -= lr * g`.
     var sgdBody: String {
         let r = real
-        return """
-            NN_PARALLEL_FOR_IF(n >= \(KernelWriter.parallelMinimumElements))
+        return parallelWhen("n >= \(KernelWriter.parallelMinimumElements)", """
             for (int i = 0; i < n; i++) {
                 \(r) gi = g[i] + weight_decay * p[i];
                 p[i] -= lr * gi;
             }
 
-        """
+        """)
     }
 
     /// `nn_sgd_momentum`: `g += weight_decay * p; v = g` at step 1, else `v = momentum * v + g`;
     /// `p -= lr * v`, or `p -= lr * (g + momentum * v)` (Nesterov).
     var sgdMomentumBody: String {
         let r = real
-        return """
-            NN_PARALLEL_FOR_IF(n >= \(KernelWriter.parallelMinimumElements))
+        return parallelWhen("n >= \(KernelWriter.parallelMinimumElements)", """
             for (int i = 0; i < n; i++) {
                 \(r) gi = g[i] + weight_decay * p[i];
                 v[i] = step == 1 ? gi : momentum * v[i] + gi;
                 p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
             }
 
-        """
+        """)
     }
 
     /// `nn_adam`, bias-corrected: `g += weight_decay * p` (Adam) or `p -= lr * weight_decay * p`
@@ -40,7 +38,8 @@ extension CSyntax {
         return """
             const \(r) bc1 = (\(r))(1.0 - pow(beta1, (double)step));
             const \(r) bc2 = (\(r))(1.0 - pow(beta2, (double)step));
-            NN_PARALLEL_FOR_IF(n >= \(KernelWriter.parallelMinimumElements))
+
+        """ + parallelWhen("n >= \(KernelWriter.parallelMinimumElements)", """
             for (int i = 0; i < n; i++) {
                 \(r) gi;
                 if (decoupled) {
@@ -54,6 +53,6 @@ extension CSyntax {
                 p[i] -= lr * (m[i] / bc1) / (\(fn("sqrt"))(v[i] / bc2) + eps);
             }
 
-        """
+        """)
     }
 }

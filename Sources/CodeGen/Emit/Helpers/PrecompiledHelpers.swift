@@ -59,7 +59,7 @@ public func precompiledHelpersSource() -> String {
 
     #define NN_VECTORS 1
     #define NN_TILE_INLINE static inline __attribute__((always_inline))
-    #define NN_PARALLEL_FOR_IF(c)  /* no threads here */
+    #define NN_PARALLEL_FOR  /* no threads here (NN_THREADED undefined) */
     typedef float nn_vf32 __attribute__((vector_size(32), aligned(4), may_alias));
     typedef double nn_vf64 __attribute__((vector_size(32), aligned(8), may_alias));
 

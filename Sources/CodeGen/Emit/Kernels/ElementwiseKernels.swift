@@ -97,16 +97,29 @@ extension KernelWriter {
         var lines: [String] = []
         let total = rows * cols
         let params = epilogue(n, index: "i", col: "j", indent: "").params
-        for (k, e) in n.epilogue.enumerated() {
-            switch e {
+        let steps = n.epilogue
+        var k = 0
+        while k < steps.count {
+            defer { k += 1 }
+            // bias, keep, activation (each but the activation optional): one pass of the activation's helper.
+            var bias: String?, keep: String?, j = k
+            if case .bias = steps[j] { bias = "bias"; j += 1 }
+            if j < steps.count, case .store = steps[j] { keep = "keep\(j)"; j += 1 }
+            if j < steps.count, case .activation(let a) = steps[j], let h = Helper.activation(a) {
+                let slope = a.parameter.map { ", \(c.lit($0))" } ?? ""
+                let what = [bias.map { _ in "+ bias" }, keep.map { _ in "kept for backward" }, a.name].compactMap { $0 }
+                lines.append("\(h.name(c))(\(rows), \(cols), \(out), \(bias ?? "NULL"), \(keep ?? "NULL")\(slope));  /* "
+                             + what.joined(separator: ", ") + " */")
+                k = j
+                continue
+            }
+            switch steps[k] {
             case .bias:
                 lines.append("\(Helper.biasRows.name(c))(\(rows), \(cols), \(out), bias);")
             case .store:
                 lines.append("memcpy(keep\(k), \(out), \(total) * sizeof(\(c.real)));  /* kept for backward */")
-            case .activation(let a):
-                guard let h = Helper.activation(a) else { continue }
-                let slope = a.parameter.map { ", \(c.lit($0))" } ?? ""
-                lines.append("\(h.name(c))(\(total), \(out)\(slope));  /* \(a.name) */")
+            case .activation:
+                continue  // the identity
             case .add:
                 let name = epilogueAddName(n, k)
                 lines.append("\(Helper.add.name(c))(\(total), \(out), \(name));\(n.phase == .forward ? "  /* residual add */" : "  /* gradients meeting at a fork */")")

@@ -345,6 +345,10 @@ void nn_layernorm_f32_avx2(int rows, int C, float eps, const float *restrict x, 
     }
 }
 void nn_layernorm_grad_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const float *G = weight ? g : dout + r0 * C;
@@ -902,6 +906,10 @@ void nn_layernorm_f64_avx2(int rows, int C, double eps, const double *restrict x
     }
 }
 void nn_layernorm_grad_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const double *G = weight ? g : dout + r0 * C;
@@ -1528,6 +1536,10 @@ void nn_layernorm_f32_generic(int rows, int C, float eps, const float *restrict 
     }
 }
 void nn_layernorm_grad_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const float *G = weight ? g : dout + r0 * C;
@@ -2085,6 +2097,10 @@ void nn_layernorm_f64_generic(int rows, int C, double eps, const double *restric
     }
 }
 void nn_layernorm_grad_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const double *G = weight ? g : dout + r0 * C;

@@ -273,6 +273,10 @@ static inline void nn_layernorm_f64(int rows, int C, double eps, const double *r
     }
 }
 static inline void nn_layernorm_grad_f64(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const double *G = weight ? g : dout + r0 * C;
@@ -620,15 +624,10 @@ static void layers_1_layers_0_layernorm_backward(
     double *restrict dweight,
     double *restrict dbias) {
     double xh[48], g[48];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
-    for (int k = 0; k < 6; k++) dweight[k] = 0;
-    for (int k = 0; k < 6; k++) dbias[k] = 0;
     /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
-    for (int r0 = 0; r0 < 3; r0 += 8) {
-        const int n = 3 - r0 < 8 ? 3 - r0 : 8;
-        nn_layernorm_grad_f64(n, 6, dout + r0 * 6, x + r0 * 6, mean + r0, rstd + r0, weight, dx ? dx + r0 * 6 : NULL, dweight, dbias, xh, g);
-        {
-            nn_add_f64(n * 6, dx + r0 * 6, grad_other0 + r0 * 6);  /* gradients meeting at a fork */
-        }
+    nn_layernorm_grad_f64(3, 6, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
+    {
+        nn_add_f64(18, dx, grad_other0);  /* gradients meeting at a fork */
     }
 }
 

@@ -358,6 +358,10 @@ static inline void nn_layernorm_f32(int rows, int C, float eps, const float *res
     }
 }
 static inline void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += 8) {
         const int n = rows - r0 < 8 ? rows - r0 : 8;
         const float *G = weight ? g : dout + r0 * C;
@@ -611,15 +615,10 @@ static void layers_2_layernorm_backward(
     float *restrict dweight,
     float *restrict dbias) {
     float xh[32], g[32];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
-    for (int k = 0; k < 4; k++) dweight[k] = 0;
-    for (int k = 0; k < 4; k++) dbias[k] = 0;
     /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
-    for (int r0 = 0; r0 < 16; r0 += 8) {
-        const int n = 16 - r0 < 8 ? 16 - r0 : 8;
-        nn_layernorm_grad_f32(n, 4, dout + r0 * 4, x + r0 * 4, mean + r0, rstd + r0, weight, dx ? dx + r0 * 4 : NULL, dweight, dbias, xh, g);
-        {
-            nn_relu_grad_f32(n * 4, dx + r0 * 4, act_out0 + r0 * 4);  /* * relu' */
-        }
+    nn_layernorm_grad_f32(16, 4, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
+    {
+        nn_relu_grad_f32(64, dx, act_out0);  /* * relu' */
     }
 }
 

@@ -25,11 +25,14 @@ extension CSyntax {
 
     /// `nn_layernorm_grad`: with `xh` the normalised rows and `G` the gradient reaching them
     /// (`dout * weight`, or `dout`), `dx = rstd * (G - mean(G) - xh * mean(G * xh))` per row;
-    /// `dweight += sum dout * xh`, `dbias += sum dout` over the rows (the caller zeroes them once,
-    /// so blocks of rows can be passed one at a time). `xh` and `g` hold 8 rows of C.
+    /// `dweight = sum dout * xh`, `dbias = sum dout` over the rows. `xh` and `g` hold 8 rows of C.
     var layerNormGradBody: String {
         let r = real
         return """
+            if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+                for (int k = 0; k < C; k++) dweight[k] = 0;
+                for (int k = 0; k < C; k++) dbias[k] = 0;
+            }
             for (int r0 = 0; r0 < rows; r0 += 8) {
                 const int n = rows - r0 < 8 ? rows - r0 : 8;
                 const \(r) *G = weight ? g : dout + r0 * C;

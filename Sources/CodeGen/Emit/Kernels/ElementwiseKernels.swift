@@ -94,15 +94,8 @@ extension KernelWriter {
     /// residual add, derivative), which cc inlines and vectorises and tcc runs precompiled.
     /// Returns the extra parameters and the statements, one a line.
     func epilogueSteps(_ n: Node, out: String, rows: Int, cols: Int) -> (params: [(String, TensorID, Bool)], code: String) {
-        epilogueSteps(n, out: out, rows: "\(rows)", cols: cols, total: "\(rows * cols)", at: nil)
-    }
-
-    /// The same over a block of `rows` (a C expression) rows starting at element `at` of the
-    /// output and of every tensor the epilogue reads (nil: the start).
-    func epilogueSteps(_ n: Node, out: String, rows: String, cols: Int, total: String, at: String?)
-        -> (params: [(String, TensorID, Bool)], code: String) {
-        func ref(_ name: String) -> String { at.map { "\(name) + \($0)" } ?? name }
         var lines: [String] = []
+        let total = rows * cols
         let params = epilogue(n, index: "i", col: "j", indent: "").params
         let steps = n.epilogue
         var k = 0
@@ -111,7 +104,7 @@ extension KernelWriter {
             // bias, keep, activation (each but the activation optional): one pass of the activation's helper.
             var bias: String?, keep: String?, j = k
             if case .bias = steps[j] { bias = "bias"; j += 1 }
-            if j < steps.count, case .store = steps[j] { keep = ref("keep\(j)"); j += 1 }
+            if j < steps.count, case .store = steps[j] { keep = "keep\(j)"; j += 1 }
             if j < steps.count, case .activation(let a) = steps[j], let h = Helper.activation(a) {
                 let slope = a.parameter.map { ", \(c.lit($0))" } ?? ""
                 let what = [bias.map { _ in "+ bias" }, keep.map { _ in "kept for backward" }, a.name].compactMap { $0 }
@@ -124,14 +117,14 @@ extension KernelWriter {
             case .bias:
                 lines.append("\(Helper.biasRows.name(c))(\(rows), \(cols), \(out), bias);")
             case .store:
-                lines.append("memcpy(\(ref("keep\(k)")), \(out), \(total) * sizeof(\(c.real)));  /* kept for backward */")
+                lines.append("memcpy(keep\(k), \(out), \(total) * sizeof(\(c.real)));  /* kept for backward */")
             case .activation:
                 continue  // the identity
             case .add:
-                let name = ref(epilogueAddName(n, k))
+                let name = epilogueAddName(n, k)
                 lines.append("\(Helper.add.name(c))(\(total), \(out), \(name));\(n.phase == .forward ? "  /* residual add */" : "  /* gradients meeting at a fork */")")
             case .activationDerivative(let a, _, let fromOutput):
-                let name = ref(fromOutput ? "act_out\(k)" : "act_in\(k)")
+                let name = fromOutput ? "act_out\(k)" : "act_in\(k)"
                 guard let h = Helper.derivative(a, fromOutput: fromOutput, c) else { continue }
                 let slope = a.parameter.map { ", \(c.lit($0))" } ?? ""
                 lines.append("\(h.name(c))(\(total), \(out), \(name)\(slope));  /* * \(a.name)' */")

@@ -106,9 +106,9 @@ extension KernelWriter {
         var kern = KernelParts(n)
         let (dy, x, mean, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2], n.inputs[3])
         let C = shape(x).last!, rows = count(x) / C
-        let epParams = epilogue(n, index: "i", col: "j", indent: "").params
+        let ep = epilogueSteps(n, out: "dx", rows: rows, cols: C)
         kern.params = [("dout", dy, false), ("x", x, false), ("mean", mean, false), ("rstd", rstd, false)]
-            + (affine ? [("weight", n.inputs[4], false)] : []) + epParams + [("dx", n.outputs[0], true)]
+            + (affine ? [("weight", n.inputs[4], false)] : []) + ep.params + [("dx", n.outputs[0], true)]
             + (affine ? [("dweight", n.outputs[1], true), ("dbias", n.outputs[2], true)] : [])
         kern.what = "backward"
         kern.doc = "layernorm backward, \(rows) rows of \(C): dx\(affine ? ", dweight, dbias" : "") eight rows at a time \(epilogueDoc(n))"
@@ -120,22 +120,15 @@ extension KernelWriter {
         if !onStack { kern.scratch = (affine ? 2 : 1) * block }
         let math = "dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout"
             + (affine ? " * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k]" : "")
-        // Eight rows at a time, the epilogue applied to each block while it is in cache.
-        let ep = epilogueSteps(n, out: "dx + r0 * \(C)", rows: "n", cols: C, total: "n * \(C)", at: "r0 * \(C)")
-        let call = "\(Helper.layerNormGrad.name(c))(n, \(C), dout + r0 * \(C), x + r0 * \(C), mean + r0, rstd + r0, "
-            + "\(affine ? "weight" : "NULL"), dx ? dx + r0 * \(C) : NULL, \(affine ? "dweight, dbias" : "NULL, NULL"), xh, "
-            + "\(affine ? "g" : "NULL"));"
-        let blockEpilogue = ep.code.isEmpty ? "" : (n.optionalFirstOutput ? "        if (dx) {\n" : "        {\n")
-            + ep.code.split(separator: "\n", omittingEmptySubsequences: false).map { "        " + $0 }.joined(separator: "\n")
-            + "\n        }\n"
-        let zero = affine ? "    for (int k = 0; k < \(C); k++) dweight[k] = 0;\n    for (int k = 0; k < \(C); k++) dbias[k] = 0;\n" : ""
-        let gradients = affine ? ", and the gradients reaching them (dout * weight)" : ""
-        var body = "    \(rowBuffers)  /* 8 rows normalised\(gradients) */\n" + zero
-        body += "    /* \(math) */\n"
-        body += "    for (int r0 = 0; r0 < \(rows); r0 += 8) {\n"
-        body += "        const int n = \(rows) - r0 < 8 ? \(rows) - r0 : 8;\n"
-        body += "        \(call)\n" + blockEpilogue + "    }"
-        kern.body = body
+        let call = "\(Helper.layerNormGrad.name(c))(\(rows), \(C), dout, x, mean, rstd, \(affine ? "weight" : "NULL"), dx, "
+            + "\(affine ? "dweight, dbias" : "NULL, NULL"), xh, \(affine ? "g" : "NULL"));"
+        kern.body = "    \(rowBuffers)  /* 8 rows normalised\(affine ? ", and the gradients reaching them (dout * weight)" : "") */\n"
+            + "    /* \(math) */\n    \(call)"
+        if !ep.code.isEmpty {
+            kern.body += "\n" + (n.optionalFirstOutput ? "    if (dx) {\n" : "    {\n")
+                + ep.code.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n")
+                + "\n    }"
+        }
         return kern
     }
 }

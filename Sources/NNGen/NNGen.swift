@@ -173,17 +173,7 @@ public final class ModelTrainer: @unchecked Sendable {
     public convenience init(checkpoint path: String, backend: JITBackend = .tcc) throws {
         let ck = try Checkpoint.read(from: URL(fileURLWithPath: path))
         try self.init(ck.model, backend: backend, dtype: ck.scalar, seed: ck.seed, validationSplit: ck.validationSplit)
-        guard ck.parameters.count == analysis.parameterCount else {
-            throw CheckpointError.sizeMismatch(what: "checkpoint parameters", expected: analysis.parameterCount,
-                                               found: ck.parameters.count)
-        }
-        guard ck.optimizerState.count == analysis.optimizerStateElements else {
-            throw CheckpointError.sizeMismatch(what: "checkpoint optimizer state", expected: analysis.optimizerStateElements,
-                                               found: ck.optimizerState.count)
-        }
-        compiled.parameters = ck.parameters
-        compiled.optimizerState = ck.optimizerState
-        compiled.step = ck.step
+        try compiled.restore(ck)
         completed = ck.epoch
         standardizer = ck.standardizer
         learningRate = ck.learningRate ?? ck.model.optimizer.learningRate

@@ -128,6 +128,30 @@ public final class Trainer {
     /// `NAME_init(seed)`. `resumeFile` names the checkpoint's file in a divergence message.
     public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, backend: any CBackend,
                 resume: Checkpoint? = nil, resumeFile: URL? = nil) throws {
+        data = try Self.prepare(analysis, dataset, options, standardizer: resume?.standardizer)
+        self.analysis = analysis
+        self.options = options
+        compiled = try CompiledModel(analysis: analysis, backend: backend, scalar: options.scalar)
+        if let resume {
+            guard resume.scalar == options.scalar else {
+                throw TrainingError.resumeMismatch(file: resumeFile?.path ?? "the checkpoint", what: "dtype",
+                                                   checkpoint: resume.scalar.rawValue, requested: options.scalar.rawValue)
+            }
+            try compiled.restore(resume)
+            epochsCompleted = resume.epoch
+            lastGood = resumeFile.map { ($0, resume.epoch) }
+        } else {
+            compiled.initialize(seed: options.seed)
+            epochsCompleted = 0
+        }
+    }
+
+    /// What both initializers check before training, in this order: the options, the model's
+    /// constants and the learning rate against the dtype, the save path; then the data split (and
+    /// standardised: with `standardizer` when given, else fitted on the training part), which must
+    /// hold a full batch.
+    static func prepare(_ analysis: ModelAnalysis, _ dataset: Dataset, _ options: TrainingOptions,
+                        standardizer: Standardizer?) throws -> TrainingData {
         guard options.epochs >= 1 else { throw TrainingError.invalidOption("--epochs must be at least 1, got \(options.epochs)") }
         guard options.learningRate.isFinite, options.learningRate > 0 else {
             throw TrainingError.invalidOption("the learning rate must be a positive number, got \(options.learningRate)")
@@ -138,37 +162,13 @@ public final class Trainer {
             throw TrainingError.invalidOption(problem)
         }
         if let save = options.save { try SafetensorsFile.checkWritable(save) }
-        self.analysis = analysis
-        self.options = options
-        data = try TrainingData(data: dataset, model: analysis.model, seed: options.seed,
-                                validationSplit: options.validationSplit, standardizer: resume?.standardizer)
+        let data = try TrainingData(data: dataset, model: analysis.model, seed: options.seed,
+                                    validationSplit: options.validationSplit, standardizer: standardizer)
         guard data.train.count >= analysis.model.batch else {
             throw TrainingError.noFullBatch(trainingSamples: data.train.count, batch: analysis.model.batch,
                                             validationSplit: options.validationSplit)
         }
-        compiled = try CompiledModel(analysis: analysis, backend: backend, scalar: options.scalar)
-        if let resume {
-            guard resume.scalar == options.scalar else {
-                throw TrainingError.resumeMismatch(file: resumeFile?.path ?? "the checkpoint", what: "dtype",
-                                                   checkpoint: resume.scalar.rawValue, requested: options.scalar.rawValue)
-            }
-            guard resume.parameters.count == analysis.parameterCount else {
-                throw CheckpointError.sizeMismatch(what: "checkpoint parameters", expected: analysis.parameterCount,
-                                                   found: resume.parameters.count)
-            }
-            guard resume.optimizerState.count == analysis.optimizerStateElements else {
-                throw CheckpointError.sizeMismatch(what: "checkpoint optimizer state", expected: analysis.optimizerStateElements,
-                                                   found: resume.optimizerState.count)
-            }
-            compiled.parameters = resume.parameters
-            compiled.optimizerState = resume.optimizerState
-            compiled.step = resume.step
-            epochsCompleted = resume.epoch
-            lastGood = resumeFile.map { ($0, resume.epoch) }
-        } else {
-            compiled.initialize(seed: options.seed)
-            epochsCompleted = 0
-        }
+        return data
     }
 
     /// Continues training an already compiled model in its current state (parameters, optimizer
@@ -178,23 +178,9 @@ public final class Trainer {
     /// (from an earlier run on the same model), is used instead of fitting one.
     public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, compiled: CompiledModel,
                 epochsCompleted: Int, standardizer: Standardizer? = nil) throws {
-        guard options.epochs >= 1 else { throw TrainingError.invalidOption("--epochs must be at least 1, got \(options.epochs)") }
-        guard options.learningRate.isFinite, options.learningRate > 0 else {
-            throw TrainingError.invalidOption("the learning rate must be a positive number, got \(options.learningRate)")
-        }
-        try analysis.model.validate(for: options.scalar)
-        if let problem = options.scalar.literalProblem(options.learningRate, field: "the learning rate") {
-            throw TrainingError.invalidOption(problem)
-        }
-        if let save = options.save { try SafetensorsFile.checkWritable(save) }
+        data = try Self.prepare(analysis, dataset, options, standardizer: standardizer)
         self.analysis = analysis
         self.options = options
-        data = try TrainingData(data: dataset, model: analysis.model, seed: options.seed,
-                                validationSplit: options.validationSplit, standardizer: standardizer)
-        guard data.train.count >= analysis.model.batch else {
-            throw TrainingError.noFullBatch(trainingSamples: data.train.count, batch: analysis.model.batch,
-                                            validationSplit: options.validationSplit)
-        }
         self.compiled = compiled
         self.epochsCompleted = epochsCompleted
     }
@@ -289,5 +275,23 @@ public final class Trainer {
     private func divergence(epoch: Int, step: Int, steps: Int, loss: Double) -> TrainingError {
         .diverged(epoch: epoch, step: step, steps: steps, loss: loss, learningRate: options.learningRate,
                   checkpoint: lastGood?.file.path, checkpointEpoch: lastGood?.epoch)
+    }
+}
+
+extension CompiledModel {
+    /// Takes a checkpoint's parameters, optimizer state and step, after checking their sizes
+    /// against the model.
+    public func restore(_ checkpoint: Checkpoint) throws {
+        guard checkpoint.parameters.count == analysis.parameterCount else {
+            throw CheckpointError.sizeMismatch(what: "checkpoint parameters", expected: analysis.parameterCount,
+                                               found: checkpoint.parameters.count)
+        }
+        guard checkpoint.optimizerState.count == analysis.optimizerStateElements else {
+            throw CheckpointError.sizeMismatch(what: "checkpoint optimizer state", expected: analysis.optimizerStateElements,
+                                               found: checkpoint.optimizerState.count)
+        }
+        parameters = checkpoint.parameters
+        optimizerState = checkpoint.optimizerState
+        step = checkpoint.step
     }
 }

@@ -50,6 +50,17 @@ void {{NAME}}_update({{REAL}} *params, const {{REAL}} *grads, {{REAL}} *opt_stat
 {{REAL}} {{NAME}}_train_step({{REAL}} *params, {{REAL}} *grads, {{REAL}} *opt_state, int64_t *step,
                          const {{REAL}} *x, const {{TARGET_T}} *y, {{REAL}} lr, {{REAL}} *arena);
 
+/* Gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_): when
+ * max_norm / (norm + 1e-6) < 1, norm = sqrt(sum g^2) over all gradients (summed in double), every
+ * gradient is multiplied by it. Returns the norm before clipping. */
+double {{NAME}}_clip_grad_norm({{REAL}} *grads, {{REAL}} max_norm);
+
+/* {{NAME}}_train_step with the gradients clipped to global norm max_norm before the update
+ * (no clipping when max_norm <= 0). */
+{{REAL}} {{NAME}}_train_step_clip({{REAL}} *params, {{REAL}} *grads, {{REAL}} *opt_state, int64_t *step,
+                              const {{REAL}} *x, const {{TARGET_T}} *y, {{REAL}} lr, {{REAL}} max_norm,
+                              {{REAL}} *arena);
+
 /* Model outputs (logits) for the first n rows of x, 1 <= n <= {{NAME}}_BATCH; out holds n * OUTPUT_SIZE. */
 void {{NAME}}_predict(const {{REAL}} *params, const {{REAL}} *x, int n, {{REAL}} *out, {{REAL}} *arena);
 

@@ -16,7 +16,9 @@ const char *nn_prog = "train";
 static void nn_usage(FILE *f) {
     fprintf(f,
             "usage: %s DATA.csv|DATA.safetensors [--epochs N] [--lr X] [--seed S] [--val-split F]\n"
-            "       [--save CKPT] [--resume CKPT]\n"
+            "       [--save CKPT] [--resume CKPT] [--save-best CKPT] [--monitor val_loss|val_acc] [--patience N]\n"
+            "       [--min-delta D] [--schedule constant|step|cosine|onecycle] [--warmup E] [--step-size E]\n"
+            "       [--gamma G] [--lr-min X] [--clip-norm X] [--batch N] [--threads N]\n"
             "Trains model \"%s\" (%s, batch %d) with the generated %s.c.\n"
             "  --epochs N      the total number of epochs (default %d; --resume continues up to N)\n"
             "  --lr X          learning rate (default the model's, %g)\n"
@@ -24,12 +26,24 @@ static void nn_usage(FILE *f) {
             "  --val-split F   fraction of samples held out for validation, 0 <= F < 1 (default %g)\n"
             "  --save CKPT     write a safetensors checkpoint after every epoch (atomically)\n"
             "  --resume CKPT   continue from a checkpoint at its next epoch, with its seed and split\n"
+            "  --save-best CKPT  also write the checkpoint of the best epoch by --monitor\n"
+            "  --monitor M     val_loss (default, lower is better) or val_acc (classification)\n"
+            "  --patience N    stop after N epochs without improvement of --monitor (N >= 0)\n"
+            "  --min-delta D   an improvement must exceed D (default 0)\n"
+            "  --schedule S    constant (default), step, cosine or onecycle\n"
+            "  --warmup E      linear warm-up over the first E epochs, step by step (E < --epochs)\n"
+            "  --step-size E   step: epochs between two decays (default 10)\n"
+            "  --gamma G       step: decay factor, 0 < G <= 1 (default 0.1)\n"
+            "  --lr-min X      cosine: the floor, 0 <= X <= --lr (default 0)\n"
+            "  --clip-norm X   clip the gradients to global L2 norm X > 0 before every update\n"
+            "  --batch N       must be %d, the batch this program was generated for\n"
+            "  --threads N     must be %d, the threads this program was built for (make CFLAGS=... -fopenmp -DNN_THREADS=N)\n"
             "Exit codes: 0 success, 1 an error (bad data, a failed save, divergence), 2 bad arguments.\n",
             nn_prog, nn_m->name, NN_DTYPE_NAME, (int)NN_BATCH, nn_m->name, NN_DEFAULT_EPOCHS, nn_m->default_lr,
-            NN_DEFAULT_SEED, NN_DEFAULT_VAL_SPLIT);
+            NN_DEFAULT_SEED, NN_DEFAULT_VAL_SPLIT, (int)NN_BATCH, nn_m->threads);
 }
 
-static void nn_bad_usage(const char *fmt, ...) {
+void nn_bad_usage(const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "%s: ", nn_prog);
     va_start(ap, fmt);
@@ -40,6 +54,38 @@ static void nn_bad_usage(const char *fmt, ...) {
     exit(2);
 }
 
+static const char *const nn_flags[] = { "--epochs", "--lr", "--seed", "--val-split", "--save", "--resume",
+                                         "--save-best", "--monitor", "--patience", "--min-delta", "--schedule",
+                                         "--warmup", "--step-size", "--gamma", "--lr-min", "--clip-norm", "--batch",
+                                         "--threads", NULL };
+
+static int nn_known_flag(const char *name) {
+    int k;
+    for (k = 0; nn_flags[k]; k++)
+        if (strcmp(nn_flags[k], name) == 0) return 1;
+    return 0;
+}
+
+/* An integer flag of at least `min`. */
+static long long nn_count_flag(const char *name, const char *value, long long min) {
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(value, &end, 10);
+    if (!*value || *end || errno || v < min)
+        nn_bad_usage("%s needs an integer of at least %lld, got '%s'", name, min, value);
+    return v;
+}
+
+/* A finite number flag: positive when `positive`, else at least 0; `range` says which in the message. */
+static double nn_number_flag(const char *name, const char *value, int positive, const char *range) {
+    char *end;
+    double v = strtod(value, &end);
+    if (!*value || *end || !isfinite(v) || (positive ? !(v > 0) : !(v >= 0)))
+        nn_bad_usage("%s must be %s, got '%s'", name, range, value);
+    return v;
+}
+
 void nn_parse_args(int argc, char **argv, nn_options *o) {
     int i;
     memset(o, 0, sizeof *o);
@@ -47,6 +93,10 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
     o->lr = nn_m->default_lr;
     o->seed = NN_DEFAULT_SEED;
     o->val_split = NN_DEFAULT_VAL_SPLIT;
+    o->sched.kind = NN_SCHED_CONSTANT;
+    o->sched.step_size = 10;
+    o->sched.gamma = 0.1;
+    o->patience = -1;
     if (argc > 0 && argv[0] && argv[0][0]) nn_prog = argv[0];
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = NULL, *eq;
@@ -64,9 +114,7 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
         eq = strchr(arg, '=');
         if ((eq ? (size_t)(eq - arg) : strlen(arg)) >= sizeof name) nn_bad_usage("unknown option '%s'", arg);
         sprintf(name, "%.*s", (int)(eq ? (size_t)(eq - arg) : strlen(arg)), arg);
-        if (strcmp(name, "--epochs") && strcmp(name, "--lr") && strcmp(name, "--seed") && strcmp(name, "--val-split") &&
-            strcmp(name, "--save") && strcmp(name, "--resume"))
-            nn_bad_usage("unknown option '%s'", name);
+        if (!nn_known_flag(name)) nn_bad_usage("unknown option '%s'", name);
         if (eq) value = eq + 1;
         else if (i + 1 < argc) value = argv[++i];
         else nn_bad_usage("%s needs a value", name);
@@ -92,13 +140,82 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
                 nn_bad_usage("--val-split needs a fraction at least 0 and below 1, got '%s'", value);
             o->val_split = v;
             o->val_split_given = 1;
+        } else if (strcmp(name, "--patience") == 0) {
+            o->patience = nn_count_flag(name, value, 0);
+        } else if (strcmp(name, "--warmup") == 0) {
+            o->sched.warmup = nn_count_flag(name, value, 0);
+            o->warmup_given = 1;
+        } else if (strcmp(name, "--step-size") == 0) {
+            o->sched.step_size = nn_count_flag(name, value, 1);
+            o->step_size_given = 1;
+        } else if (strcmp(name, "--batch") == 0) {
+            o->batch = nn_count_flag(name, value, 1);
+        } else if (strcmp(name, "--threads") == 0) {
+            o->threads = nn_count_flag(name, value, 1);
+        } else if (strcmp(name, "--min-delta") == 0) {
+            o->min_delta = nn_number_flag(name, value, 0, "0 or more");
+            o->min_delta_given = 1;
+        } else if (strcmp(name, "--gamma") == 0) {
+            o->sched.gamma = nn_number_flag(name, value, 1, "in (0, 1]");
+            if (o->sched.gamma > 1) nn_bad_usage("--gamma must be in (0, 1], got '%s'", value);
+            o->gamma_given = 1;
+        } else if (strcmp(name, "--lr-min") == 0) {
+            o->sched.lr_min = nn_number_flag(name, value, 0, "0 or more");
+            o->lr_min_given = 1;
+        } else if (strcmp(name, "--clip-norm") == 0) {
+            o->clip_norm = nn_number_flag(name, value, 1, "a positive number");
+            o->clip_given = 1;
+        } else if (strcmp(name, "--schedule") == 0) {
+            int k;
+            for (k = 0; nn_schedule_names[k] && strcmp(nn_schedule_names[k], value) != 0; k++) continue;
+            if (!nn_schedule_names[k])
+                nn_bad_usage("--schedule must be one of constant, step, cosine, onecycle; got '%s'", value);
+            o->sched.kind = k;
+            o->sched_given = 1;
+        } else if (strcmp(name, "--monitor") == 0) {
+            if (strcmp(value, "val_loss") == 0) o->monitor = NN_MONITOR_LOSS;
+            else if (strcmp(value, "val_acc") == 0) o->monitor = NN_MONITOR_ACC;
+            else nn_bad_usage("--monitor must be val_loss or val_acc; got '%s'", value);
+            o->monitor_given = 1;
         } else if (!*value) {
             nn_bad_usage("%s needs a file name", name);
         } else if (strcmp(name, "--save") == 0) {
             o->save = value;
+        } else if (strcmp(name, "--save-best") == 0) {
+            o->save_best = value;
         } else {
             o->resume = value;
         }
     }
     if (!o->data) nn_bad_usage("a data file is required");
+    if (o->batch && o->batch != (long long)NN_BATCH)
+        nn_bad_usage("--batch %lld: this program was generated for batch %d; emit it again from the model with "
+                     "\"batch\": %lld", o->batch, (int)NN_BATCH, o->batch);
+    if (o->threads && o->threads != (long long)nn_m->threads)
+        nn_bad_usage("--threads %lld: this program was built for %d thread%s; build it with make CFLAGS=\"-O3 "
+                     "-march=native -fopenmp -DNN_THREADS=%lld\"", o->threads, nn_m->threads,
+                     nn_m->threads == 1 ? "" : "s", o->threads);
+}
+
+/* The checks that need the run's resolved settings (after --resume): the schedule against --epochs
+ * and --lr, and what --save-best and --patience watch; exit 2 with the flag's name otherwise. The
+ * same words as nngen train. */
+void nn_check_features(const nn_options *o, const nn_schedule *sc, double lr, double val_split, int monitors,
+                       int metric) {
+    char a[64], b[64];
+    if (sc->warmup > 0 && sc->warmup >= o->epochs)
+        nn_bad_usage("--warmup %lld must be fewer epochs than the run's %lld (--epochs), so that the schedule has "
+                     "epochs left", sc->warmup, o->epochs);
+    if (sc->kind == NN_SCHED_ONECYCLE && sc->warmup > 0)
+        nn_bad_usage("--warmup cannot be combined with --schedule onecycle, which warms up by itself (its first 30%% "
+                     "of the steps)");
+    sprintf(a, "%.6g", sc->lr_min);
+    sprintf(b, "%.6g", lr);
+    if (sc->lr_min > lr) nn_bad_usage("--lr-min %s must not exceed the learning rate %s", a, b);
+    if (monitors && val_split == 0)
+        nn_bad_usage("%s watches a validation metric, but --val-split is 0; hold out a validation part (--val-split "
+                     "0.2)", o->save_best ? "--save-best" : "--patience");
+    if (monitors && metric == NN_MONITOR_ACC && !NN_CLASSIFICATION)
+        nn_bad_usage("--monitor val_acc needs a classification loss; this model is scored by val_loss (use --monitor "
+                     "val_loss)");
 }

@@ -29,6 +29,55 @@ static char *nn_model_text(void) {
     return b.p;
 }
 
+/* ,"key":"text" */
+static void nn_meta(nn_buf *h, const char *key, const char *text) {
+    nn_buf_addc(h, ',');
+    nn_json_quote(h, key, strlen(key));
+    nn_buf_addc(h, ':');
+    nn_json_quote(h, text, strlen(text));
+}
+
+/* The train_* metadata, in key order: the monitor once it has a best epoch, the clipping norm, the
+ * schedule when it changes the rate (docs/CONVENTIONS.md, checkpoint format). */
+static void nn_training_meta(nn_buf *h, const nn_state *s) {
+    char text[64];
+    int mon = s->mon.active && s->mon.has_best;
+    int sched = s->sched.kind != NN_SCHED_CONSTANT || s->sched.warmup > 0;
+    if (mon) {
+        sprintf(text, "%lld", s->mon.bad_epochs);
+        nn_meta(h, "train_bad_epochs", text);
+        nn_double_text(text, s->mon.best);
+        nn_meta(h, "train_best", text);
+        sprintf(text, "%lld", s->mon.best_epoch);
+        nn_meta(h, "train_best_epoch", text);
+    }
+    if (s->clip_norm > 0) {
+        nn_double_text(text, s->clip_norm);
+        nn_meta(h, "train_clip_norm", text);
+    }
+    if (sched) {
+        nn_double_text(text, s->sched.gamma);
+        nn_meta(h, "train_gamma", text);
+        nn_double_text(text, s->sched.lr_min);
+        nn_meta(h, "train_lr_min", text);
+    }
+    if (mon) {
+        nn_double_text(text, s->mon.min_delta);
+        nn_meta(h, "train_min_delta", text);
+        nn_meta(h, "train_monitor", s->mon.metric == NN_MONITOR_LOSS ? "val_loss" : "val_acc");
+        if (s->mon.patience >= 0) sprintf(text, "%lld", s->mon.patience);
+        else strcpy(text, "none");
+        nn_meta(h, "train_patience", text);
+    }
+    if (sched) {
+        nn_meta(h, "train_schedule", nn_schedule_names[s->sched.kind]);
+        sprintf(text, "%lld", s->sched.step_size);
+        nn_meta(h, "train_step_size", text);
+        sprintf(text, "%lld", s->sched.warmup);
+        nn_meta(h, "train_warmup", text);
+    }
+}
+
 void nn_save(const char *path, const nn_state *s) {
     nn_buf h = { NULL, 0, 0 }, body = { NULL, 0, 0 }, file = { NULL, 0, 0 }, why = { NULL, 0, 0 };
     char text[64];
@@ -50,6 +99,7 @@ void nn_save(const char *path, const nn_state *s) {
     sprintf(text, "%llu", (unsigned long long)s->seed);
     nn_buf_adds(&h, ",\"seed\":");
     nn_json_quote(&h, text, strlen(text));
+    nn_training_meta(&h, s);
     nn_double_text(text, s->val_split);
     nn_buf_adds(&h, ",\"val_split\":");
     nn_json_quote(&h, text, strlen(text));
@@ -128,6 +178,71 @@ static void nn_read_reals(const nn_tensor *t, void *out) {
     for (i = 0; i < t->count; i++) nn_real_set(out, i, nn_st_double(t, i));
 }
 
+/* Metadata `key` as an integer of at least min (into *out; returns 0 when absent), or exits naming it. */
+static int nn_meta_int(const char *path, const nn_st *st, const char *key, long long min, long long *out) {
+    const nn_json *m = nn_st_meta(st, key);
+    char *end;
+    if (!m) return 0;
+    errno = 0;
+    *out = m->len ? strtoll(m->text, &end, 10) : 0;
+    if (!m->len || *end || errno || *out < min)
+        nn_fail_at(path, 0, 0, "metadata \"%s\" is %s; expected an integer of at least %lld", key, m->text, min);
+    return 1;
+}
+
+/* Metadata `key` as a finite number, positive or at least 0 (into *out; returns 0 when absent). */
+static int nn_meta_number(const char *path, const nn_st *st, const char *key, int positive, double *out) {
+    const nn_json *m = nn_st_meta(st, key);
+    char *end;
+    if (!m) return 0;
+    *out = m->len ? strtod(m->text, &end) : NAN;
+    if (!m->len || *end || !isfinite(*out) || (positive ? !(*out > 0) : !(*out >= 0)))
+        nn_fail_at(path, 0, 0, "metadata \"%s\" is %s; expected %s", key, m->text,
+                   positive ? "a positive number" : "a number of at least 0");
+    return 1;
+}
+
+/* The train_* metadata (absent in checkpoints of runs without those features, and in older ones). */
+static void nn_read_training_meta(const char *path, const nn_st *st, nn_state *s) {
+    const nn_json *m = nn_st_meta(st, "train_schedule");
+    if (m) {
+        int k;
+        for (k = 0; nn_schedule_names[k] && !nn_key_is(m->text, m->len, nn_schedule_names[k]); k++) continue;
+        if (!nn_schedule_names[k])
+            nn_fail_at(path, 0, 0, "metadata \"train_schedule\" is %s; expected constant, step, cosine or onecycle",
+                       m->text);
+        s->sched.kind = k;
+        if (!nn_meta_int(path, st, "train_warmup", 0, &s->sched.warmup) ||
+            !nn_meta_int(path, st, "train_step_size", 1, &s->sched.step_size) ||
+            !nn_meta_number(path, st, "train_gamma", 1, &s->sched.gamma) ||
+            !nn_meta_number(path, st, "train_lr_min", 0, &s->sched.lr_min))
+            nn_fail_at(path, 0, 0, "metadata \"train_schedule\" comes without train_warmup, train_step_size, "
+                                   "train_gamma and train_lr_min");
+        s->has_sched = 1;
+    }
+    s->has_clip = nn_meta_number(path, st, "train_clip_norm", 1, &s->clip_norm);
+    m = nn_st_meta(st, "train_monitor");
+    if (m) {
+        const nn_json *p = nn_st_meta(st, "train_patience"), *b = nn_st_meta(st, "train_best");
+        char *end;
+        if (nn_key_is(m->text, m->len, "val_loss")) s->mon.metric = NN_MONITOR_LOSS;
+        else if (nn_key_is(m->text, m->len, "val_acc")) s->mon.metric = NN_MONITOR_ACC;
+        else nn_fail_at(path, 0, 0, "metadata \"train_monitor\" is %s; expected val_loss or val_acc", m->text);
+        if (p && nn_key_is(p->text, p->len, "none")) s->mon.patience = -1;
+        else if (!nn_meta_int(path, st, "train_patience", 0, &s->mon.patience))
+            nn_fail_at(path, 0, 0, "metadata \"train_patience\" is missing; expected an integer or none");
+        if (!b || !b->len || (s->mon.best = strtod(b->text, &end), *end) || !isfinite(s->mon.best))
+            nn_fail_at(path, 0, 0, "metadata \"train_best\" is %s; expected a finite number", b ? b->text : "missing");
+        if (!nn_meta_number(path, st, "train_min_delta", 0, &s->mon.min_delta) ||
+            !nn_meta_int(path, st, "train_best_epoch", 1, &s->mon.best_epoch) ||
+            !nn_meta_int(path, st, "train_bad_epochs", 0, &s->mon.bad_epochs))
+            nn_fail_at(path, 0, 0, "metadata \"train_monitor\" comes without train_min_delta, train_best_epoch and "
+                                   "train_bad_epochs");
+        s->mon.has_best = 1;
+        s->has_mon = 1;
+    }
+}
+
 /* Restores everything a checkpoint holds into s (parameters, optimizer state and step, epochs
  * completed, standardizer, seed and split); errors name the file and the tensor. */
 void nn_resume(const char *path, nn_state *s) {
@@ -191,6 +306,7 @@ void nn_resume(const char *path, nn_state *s) {
     }
     s->step = (int64_t)nn_st_int(nn_ck_tensor(&st, "optimizer.step", NN_I64, no_shape, 0), 0);
     s->epoch = (int64_t)nn_st_int(nn_ck_tensor(&st, "training.epoch", NN_I64, no_shape, 0), 0);
+    nn_read_training_meta(path, &st, s);
     if (s->step < 0) nn_wrong_tensor(&st, "optimizer.step", "at least 0", "a negative count");
     if (s->epoch < 0) nn_wrong_tensor(&st, "training.epoch", "at least 0", "a negative count");
     if (NN_STANDARDIZE) {

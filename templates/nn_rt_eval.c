@@ -41,5 +41,6 @@ nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, 
     }
     r.loss = total ? loss / (double)total : 0;
     r.accuracy = total ? (double)correct / (double)total * 100 : 0;
+    r.fraction = total ? (double)correct / (double)total : 0;
     return r;
 }

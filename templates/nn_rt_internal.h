@@ -170,6 +170,34 @@ void nn_put_doubles(nn_buf *b, const double *v, size_t n);
 void nn_header_entry(nn_buf *h, const char *name, const char *dtype, const long long *shape, int ndim,
                      size_t *offset, size_t bytes);
 
+/* ---- learning-rate schedule and monitor ({{RT}}_rt_schedule.c) -------------------------- */
+
+enum { NN_SCHED_CONSTANT = 0, NN_SCHED_STEP = 1, NN_SCHED_COSINE = 2, NN_SCHED_ONECYCLE = 3 };
+extern const char *const nn_schedule_names[]; /* by kind, NULL-terminated */
+
+typedef struct {
+    int kind;                    /* NN_SCHED_* */
+    long long warmup, step_size; /* warm-up epochs; epochs between two decays (step) */
+    double gamma, lr_min;        /* decay factor (step); floor (cosine) */
+} nn_schedule;
+
+double nn_schedule_rate(const nn_schedule *sc, double lr, long long epoch, size_t step, size_t steps, long long epochs);
+
+enum { NN_MONITOR_LOSS = 0, NN_MONITOR_ACC = 1 };
+
+typedef struct {
+    int active;          /* --save-best or --patience given */
+    int metric;          /* NN_MONITOR_LOSS or NN_MONITOR_ACC */
+    double min_delta;
+    long long patience;  /* -1: never stop early */
+    int has_best;
+    double best;         /* the best value (val_acc as a fraction) and its epoch */
+    long long best_epoch, bad_epochs;
+} nn_monitor;
+
+int nn_monitor_observe(nn_monitor *m, double value, long long epoch);
+void nn_monitor_print_stop(FILE *f, const nn_monitor *m);
+
 /* ---- the run's state and checkpoints ({{RT}}_rt_checkpoint.c) --------------------------- */
 
 typedef struct {
@@ -180,6 +208,10 @@ typedef struct {
     uint64_t seed;
     double val_split;
     double lr; /* the learning rate of this run, saved as metadata "lr" for information */
+    nn_schedule sched; /* saved (train_schedule...) when it changes the rate */
+    double clip_norm;  /* 0: no clipping; saved as train_clip_norm otherwise */
+    nn_monitor mon;    /* saved (train_monitor...) once it has a best epoch */
+    int has_sched, has_clip, has_mon; /* what the resumed checkpoint held */
 } nn_state;
 
 void nn_state_free(nn_state *s);
@@ -199,6 +231,7 @@ void nn_gather(const nn_data *d, const size_t *idx, size_t n, const nn_state *s,
 
 typedef struct {
     double loss, accuracy; /* accuracy in percent, classification only */
+    double fraction;       /* the accuracy as a fraction, as --monitor val_acc compares it */
 } nn_metrics;
 
 nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
@@ -213,9 +246,23 @@ typedef struct {
     uint64_t seed;
     double val_split;
     int seed_given, val_split_given;
+    /* schedules, clipping, best checkpoint and early stopping; *_given: the flag was on the command line */
+    const char *save_best;
+    nn_schedule sched;
+    int sched_given, warmup_given, step_size_given, gamma_given, lr_min_given;
+    double clip_norm;
+    int clip_given;
+    int monitor, monitor_given;
+    double min_delta;
+    int min_delta_given;
+    long long patience; /* -1 when not given */
+    long long batch, threads; /* 0 when not given */
 } nn_options;
 
 extern const char *nn_prog; /* the program's name (argv[0]), for messages */
 void nn_parse_args(int argc, char **argv, nn_options *o);
+NN_NORETURN void nn_bad_usage(const char *fmt, ...);
+void nn_check_features(const nn_options *o, const nn_schedule *sc, double lr, double val_split, int monitors,
+                       int metric);
 
 #endif

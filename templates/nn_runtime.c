@@ -6,6 +6,7 @@
  * the nn_model struct that train.c fills in (see {{RUNTIME}}.h).
  *
  *   make && ./train DATA.csv [--epochs N] [--lr X] [--seed S] [--val-split F] [--save CKPT] [--resume CKPT]
+ *                            [--save-best CKPT] [--patience N] [--schedule S] [--warmup E] [--clip-norm X] ...
  *
  * It follows nngen's docs/TRAINING.md to the letter: the same data pipeline (split, standardise,
  * a fresh shuffle per epoch, the last partial batch dropped), the same per-epoch lines and the
@@ -59,6 +60,37 @@ static void nn_extension(const char *path, char *out) {
     out[i] = '\0';
 }
 
+/* The run's schedule, clipping and monitor: each flag given, else the resumed checkpoint's value, else
+ * the default; then the checks that need them all (exit 2). */
+static void nn_resolve_features(const nn_options *o, nn_state *s, double val_split) {
+    nn_monitor ck = s->mon;
+    if (!s->has_sched) {
+        s->sched = o->sched;
+    } else {
+        if (o->sched_given) s->sched.kind = o->sched.kind;
+        if (o->warmup_given) s->sched.warmup = o->sched.warmup;
+        if (o->step_size_given) s->sched.step_size = o->sched.step_size;
+        if (o->gamma_given) s->sched.gamma = o->sched.gamma;
+        if (o->lr_min_given) s->sched.lr_min = o->sched.lr_min;
+    }
+    if (o->clip_given || !s->has_clip) s->clip_norm = o->clip_given ? o->clip_norm : 0;
+    memset(&s->mon, 0, sizeof s->mon);
+    s->mon.metric = o->monitor_given ? o->monitor : s->has_mon ? ck.metric : NN_MONITOR_LOSS;
+    s->mon.min_delta = o->min_delta_given ? o->min_delta : s->has_mon ? ck.min_delta : 0;
+    s->mon.patience = o->patience >= 0 ? o->patience : s->has_mon ? ck.patience : -1;
+    s->mon.active = o->save_best != NULL || s->mon.patience >= 0;
+    if (s->mon.active && s->has_mon && ck.metric == s->mon.metric) {
+        s->mon.has_best = ck.has_best;
+        s->mon.best = ck.best;
+        s->mon.best_epoch = ck.best_epoch;
+        s->mon.bad_epochs = ck.bad_epochs;
+    }
+    nn_check_features(o, &s->sched, o->lr, val_split, s->mon.active, s->mon.metric);
+}
+
+/* Whether the schedule changes the rate during the run (then the epoch lines show it). */
+static int nn_schedule_varies(const nn_schedule *sc) { return sc->kind != NN_SCHED_CONSTANT || sc->warmup > 0; }
+
 int nn_train_main(const nn_model *model, int argc, char **argv) {
     nn_options o;
     nn_data d;
@@ -72,11 +104,13 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     const char *good = NULL; /* the last good checkpoint on disk and its epoch */
     long long good_epoch = 0;
     char ext[16];
+    int stopped = 0;
 
     nn_m = model;
     if (NN_REAL != 4 && NN_REAL != 8) nn_fail("internal error: the model's scalar size is %zu bytes, not 4 or 8", NN_REAL);
     nn_parse_args(argc, argv, &o);
     if (o.save) nn_check_save_path(o.save);
+    if (o.save_best) nn_check_save_path(o.save_best);
     memset(&s, 0, sizeof s);
     s.params = nn_aligned(NN_PARAM_COUNT, NN_REAL);
     s.grads = nn_aligned(NN_PARAM_COUNT, NN_REAL);
@@ -110,6 +144,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         good = o.resume;
         good_epoch = (long long)s.epoch;
     }
+    nn_resolve_features(&o, &s, s.val_split);
 
     /* 1. Load: .csv or .safetensors. */
     nn_extension(o.data, ext);
@@ -149,8 +184,9 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
 
     /* 4, 5. Epochs: a fresh order seeded seed + e, full batches only, one train_step each. */
     for (e = (long long)s.epoch + 1; e <= o.epochs; e++) {
-        double start = nn_now(), seconds, sum = 0, train_loss;
+        double start = nn_now(), seconds, sum = 0, train_loss, lr = o.lr;
         size_t step, k;
+        int improved = 0;
         nn_shuffled(perm, n_train, s.seed + (uint64_t)e);
         for (step = 0; step < steps; step++) {
             double loss;
@@ -163,7 +199,8 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
                     memcpy((unsigned char *)yb + k * target_bytes,
                            (const unsigned char *)train_yr + sample * target_bytes, target_bytes);
             }
-            loss = nn_m->step(s.params, s.grads, s.opt, &s.step, xb, yb, o.lr, s.arena);
+            lr = nn_schedule_rate(&s.sched, o.lr, e, step, steps, o.epochs);
+            loss = nn_m->step(s.params, s.grads, s.opt, &s.step, xb, yb, lr, s.clip_norm, s.arena);
             if (!isfinite(loss)) nn_diverged(e, step + 1, steps, loss, o.lr, good, good_epoch);
             sum += loss;
         }
@@ -172,11 +209,14 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         for (k = 0; k < (size_t)NN_PARAM_COUNT; k++)
             if (!isfinite(nn_real_get(s.params, k))) nn_diverged(e, steps, steps, train_loss, o.lr, good, good_epoch);
         s.epoch = (int64_t)e;
-        printf("epoch %lld/%lld  train_loss %.6f", e, o.epochs, train_loss);
+        printf("epoch %lld/%lld", e, o.epochs);
+        if (nn_schedule_varies(&s.sched)) printf("  lr %.6g", lr);
+        printf("  train_loss %.6f", train_loss);
         if (n_val > 0) {
             nn_metrics m = nn_evaluate(&s, val_x, val_labels, val_y, n_val, xb, out);
             printf("  val_loss %.6f", m.loss);
             if (NN_CLASSIFICATION) printf("  val_acc %.2f%%", m.accuracy);
+            if (s.mon.active) improved = nn_monitor_observe(&s.mon, s.mon.metric == NN_MONITOR_LOSS ? m.loss : m.fraction, e);
         }
         printf("  %.0f samples/s\n", (double)(steps * NN_BATCH) / (seconds > 1e-9 ? seconds : 1e-9));
         fflush(stdout);
@@ -185,8 +225,20 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
             good = o.save;
             good_epoch = e;
         }
+        if (improved && o.save_best) nn_save(o.save_best, &s);
+        if (s.mon.active && s.mon.patience >= 0 && s.mon.bad_epochs >= s.mon.patience && e < o.epochs) {
+            stopped = 1;
+            break;
+        }
+    }
+    if (stopped) {
+        fprintf(stderr, "%s: stopped early after epoch %lld: ", nn_prog, (long long)s.epoch);
+        nn_monitor_print_stop(stderr, &s.mon);
+        fputc('\n', stderr);
     }
     if (o.save) fprintf(stderr, "%s: saved %s (epoch %lld)\n", nn_prog, o.save, (long long)s.epoch);
+    if (o.save_best && s.mon.has_best)
+        fprintf(stderr, "%s: best %s (epoch %lld)\n", nn_prog, o.save_best, s.mon.best_epoch);
     free(order);
     free(perm);
     free(train_x);

@@ -41,6 +41,7 @@ typedef struct {
     int standardize;    /* whether inputs are standardised ("standardize": true) */
     int scoring;        /* NN_SCORE_REGRESSION, NN_SCORE_BINARY or NN_SCORE_CLASSES */
     double default_lr;  /* the model's learning rate, the default of --lr */
+    int threads;        /* the threads the model's code was built for (NN_THREADS with OpenMP, else 1) */
     int tensor_count;
     const nn_tensor_entry *tensors; /* the parameter tensors, in checkpoint order */
     int slot_count;
@@ -48,8 +49,9 @@ typedef struct {
     const char *const *json;       /* the model JSON in pieces, NULL-terminated; joined, the "model" metadata */
     /* The model's functions (train.c adapts them to these untyped signatures). */
     void (*seed_params)(void *params, uint64_t seed);
+    /* forward, backward, clipping to global norm max_norm (none when 0), update; the loss before the update */
     double (*step)(void *params, void *grads, void *opt_state, int64_t *step, const void *x, const void *y,
-                   double lr, void *arena); /* the loss before the update, exactly */
+                   double lr, double max_norm, void *arena);
     void (*outputs)(const void *params, const void *x, int n, void *out, void *arena);
     /* sum + the loss terms of n samples' outputs against labels or values (NAME_loss_sum) */
     double (*loss_sum)(const void *out, const int32_t *labels, const double *values, int n, double sum);

@@ -14,6 +14,13 @@
 /* Whether the model asks for standardised inputs ("standardize": true in its JSON). */
 #define {{NAME}}_STANDARDIZE {{STANDARDIZE}}
 
+/* The threads the model's products share: NN_THREADS when built with OpenMP (-fopenmp -DNN_THREADS=N). */
+#if defined(_OPENMP) && defined(NN_THREADS) && NN_THREADS > 1
+#define NN_BUILT_THREADS NN_THREADS
+#else
+#define NN_BUILT_THREADS 1
+#endif
+
 /* The parameter tensors in the flat array (names, shapes and offsets as in {{NAME}}.h). */
 static const long long nn_dims[] = { {{PARAM_DIMS}}0 };
 static const nn_tensor_entry nn_tensors[] = {
@@ -33,9 +40,10 @@ static const char *const nn_json[] = {
 static void nn_seed_fn(void *params, uint64_t seed) { {{NAME}}_init(({{REAL}} *)params, seed); }
 
 static double nn_step_fn(void *params, void *grads, void *opt_state, int64_t *step, const void *x, const void *y,
-                         double lr, void *arena) {
-    return (double){{NAME}}_train_step(({{REAL}} *)params, ({{REAL}} *)grads, ({{REAL}} *)opt_state, step,
-                                       (const {{REAL}} *)x, (const {{TARGET_T}} *)y, ({{REAL}})lr, ({{REAL}} *)arena);
+                         double lr, double max_norm, void *arena) {
+    return (double){{NAME}}_train_step_clip(({{REAL}} *)params, ({{REAL}} *)grads, ({{REAL}} *)opt_state, step,
+                                            (const {{REAL}} *)x, (const {{TARGET_T}} *)y, ({{REAL}})lr,
+                                            ({{REAL}})max_norm, ({{REAL}} *)arena);
 }
 
 static void nn_outputs_fn(const void *params, const void *x, int n, void *out, void *arena) {
@@ -61,6 +69,7 @@ int main(int argc, char **argv) {
         .standardize = {{NAME}}_STANDARDIZE,
         .scoring = {{SCORING}}, /* {{LOSS_NAME}} */
         .default_lr = {{LR}},
+        .threads = NN_BUILT_THREADS,
         .tensor_count = {{PARAM_TENSORS}},
         .tensors = nn_tensors,
         .slot_count = {{OPT_SLOTS}},

@@ -148,10 +148,18 @@ public final class CompiledModel {
         fns.update(params.raw, grads.raw, optState.raw, &stepCounter, learningRate)
     }
 
-    /// forward + backward + update; returns the loss before the update.
+    /// forward + backward + update; returns the loss before the update. With `clipNorm`, the
+    /// gradients are clipped to that global L2 norm before the update (`NAME_train_step_clip`).
     @discardableResult
-    public func trainStep(learningRate: Double) -> Double {
-        fns.trainStep(params.raw, grads.raw, optState.raw, &stepCounter, x.raw, y.raw, learningRate, arena.raw)
+    public func trainStep(learningRate: Double, clipNorm: Double? = nil) -> Double {
+        fns.trainStep(params.raw, grads.raw, optState.raw, &stepCounter, x.raw, y.raw, learningRate, clipNorm ?? 0, arena.raw)
+    }
+
+    /// Clips the current gradients to global L2 norm `maxNorm` with the generated
+    /// `NAME_clip_grad_norm`; returns the norm before clipping.
+    @discardableResult
+    public func clipGradients(maxNorm: Double) -> Double {
+        fns.clip(grads.raw, maxNorm)
     }
 
     /// Outputs for `rows` samples (at most the batch size) given row-major in `input`.
@@ -208,7 +216,8 @@ private struct Functions {
     let forward: (P, P, P, P) -> Double
     let backward: (P, P, P, P, P, P) -> Void
     let update: (P, P, P, UnsafeMutablePointer<Int64>, Double) -> Void
-    let trainStep: (P, P, P, UnsafeMutablePointer<Int64>, P, P, Double, P) -> Double
+    let trainStep: (P, P, P, UnsafeMutablePointer<Int64>, P, P, Double, Double, P) -> Double
+    let clip: (P, Double) -> Double
     let predict: (P, P, Int32, P, P) -> Void
 
     init(_ lib: any CompiledLibrary, name: String, scalar: ScalarType) throws {
@@ -224,23 +233,29 @@ private struct Functions {
         if scalar == .f32 {
             typealias Fwd = @convention(c) (P, P, P, P) -> Float
             typealias Upd = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, Float) -> Void
-            typealias Step = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, P, P, Float, P) -> Float
+            typealias Step = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, P, P, Float, Float, P) -> Float
+            typealias Clip = @convention(c) (P, Float) -> Double
             let f = try lib.function("\(name)_forward", as: Fwd.self)
             let u = try lib.function("\(name)_update", as: Upd.self)
-            let s = try lib.function("\(name)_train_step", as: Step.self)
+            let s = try lib.function("\(name)_train_step_clip", as: Step.self)
+            let c = try lib.function("\(name)_clip_grad_norm", as: Clip.self)
             forward = { Double(f($0, $1, $2, $3)) }
             update = { u($0, $1, $2, $3, Float($4)) }
-            trainStep = { Double(s($0, $1, $2, $3, $4, $5, Float($6), $7)) }
+            trainStep = { Double(s($0, $1, $2, $3, $4, $5, Float($6), Float($7), $8)) }
+            clip = { c($0, Float($1)) }
         } else {
             typealias Fwd = @convention(c) (P, P, P, P) -> Double
             typealias Upd = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, Double) -> Void
-            typealias Step = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, P, P, Double, P) -> Double
+            typealias Step = @convention(c) (P, P, P, UnsafeMutablePointer<Int64>, P, P, Double, Double, P) -> Double
+            typealias Clip = @convention(c) (P, Double) -> Double
             let f = try lib.function("\(name)_forward", as: Fwd.self)
             let u = try lib.function("\(name)_update", as: Upd.self)
-            let s = try lib.function("\(name)_train_step", as: Step.self)
+            let s = try lib.function("\(name)_train_step_clip", as: Step.self)
+            let c = try lib.function("\(name)_clip_grad_norm", as: Clip.self)
             forward = { f($0, $1, $2, $3) }
             update = { u($0, $1, $2, $3, $4) }
-            trainStep = { s($0, $1, $2, $3, $4, $5, $6, $7) }
+            trainStep = { s($0, $1, $2, $3, $4, $5, $6, $7, $8) }
+            clip = { c($0, $1) }
         }
     }
 }

@@ -39,11 +39,24 @@ public struct Checkpoint: Sendable, Equatable {
     /// The learning rate of the run that wrote the checkpoint (metadata `lr`, for information;
     /// nil when absent).
     public var learningRate: Double?
+    /// The run's learning-rate schedule, when it changes the rate (metadata `train_schedule`,
+    /// `train_warmup`, `train_step_size`, `train_gamma`, `train_lr_min`); nil for a constant rate.
+    /// Its position is `step` and `epoch`.
+    public var schedule: LearningRateSchedule?
+    /// The run's gradient clipping norm (metadata `train_clip_norm`), if any.
+    public var clipNorm: Double?
+    /// The monitor of `--save-best` / `--patience` after `epoch` (metadata `train_monitor`,
+    /// `train_min_delta`, `train_patience`, `train_best`, `train_best_epoch`, `train_bad_epochs`).
+    public var monitor: MonitorState?
 
     /// A checkpoint from its parts; sizes are checked when it is turned into a file.
     public init(model: Model, scalar: ScalarType, parameters: [Double], optimizerState: [Double], step: Int64,
                 epoch: Int, standardizer: Standardizer?, seed: UInt64, validationSplit: Double,
-                learningRate: Double? = nil) {
+                learningRate: Double? = nil, schedule: LearningRateSchedule? = nil, clipNorm: Double? = nil,
+                monitor: MonitorState? = nil) {
+        self.schedule = schedule
+        self.clipNorm = clipNorm
+        self.monitor = monitor
         self.model = model
         self.scalar = scalar
         self.parameters = parameters
@@ -106,6 +119,7 @@ public struct Checkpoint: Sendable, Equatable {
             "val_split": "\(validationSplit)",
         ]
         if let learningRate { metadata["lr"] = "\(learningRate)" }
+        metadata.merge(trainingMetadata) { a, _ in a }
         return try SafetensorsFile(tensors: tensors, metadata: metadata)
     }
 
@@ -165,9 +179,10 @@ public struct Checkpoint: Sendable, Equatable {
         if model.standardize {
             standardizer = try Self.readStandardizer(file, source: source, analysis: analysis, required: true)
         }
+        let (schedule, clipNorm, monitor) = try Self.readTrainingMetadata(meta, source: source)
         self.init(model: model, scalar: scalar, parameters: parameters, optimizerState: state, step: step,
                   epoch: Int(epoch), standardizer: standardizer, seed: seed, validationSplit: split,
-                  learningRate: meta["lr"].flatMap(Double.init))
+                  learningRate: meta["lr"].flatMap(Double.init), schedule: schedule, clipNorm: clipNorm, monitor: monitor)
     }
 
     /// Throws `CheckpointError.wrongModel` unless this checkpoint was trained for `model`:

@@ -18,16 +18,39 @@ public struct TrainingOptions: Sendable, Equatable {
     public var scalar: ScalarType
     /// Where to save a checkpoint at the end of every epoch, if anywhere.
     public var save: URL?
+    /// The learning-rate schedule (constant by default).
+    public var schedule: LearningRateSchedule
+    /// Clip the gradients to this global L2 norm before every update (nil: no clipping).
+    public var clipNorm: Double?
+    /// Where to save the checkpoint of the best epoch (by `monitor`), if anywhere.
+    public var saveBest: URL?
+    /// The metric `saveBest` and `patience` watch.
+    public var monitor: MonitoredMetric
+    /// The improvement an epoch must exceed to count as better.
+    public var minDelta: Double
+    /// Stop after this many epochs without improvement (nil: run every epoch).
+    public var patience: Int?
 
     public init(epochs: Int = TrainingDefaults.epochs, learningRate: Double, seed: UInt64 = TrainingDefaults.seed,
-                validationSplit: Double = TrainingDefaults.validationSplit, scalar: ScalarType = .f32, save: URL? = nil) {
+                validationSplit: Double = TrainingDefaults.validationSplit, scalar: ScalarType = .f32, save: URL? = nil,
+                schedule: LearningRateSchedule = LearningRateSchedule(), clipNorm: Double? = nil, saveBest: URL? = nil,
+                monitor: MonitoredMetric = .valLoss, minDelta: Double = 0, patience: Int? = nil) {
         self.epochs = epochs
         self.learningRate = learningRate
         self.seed = seed
         self.validationSplit = validationSplit
         self.scalar = scalar
         self.save = save
+        self.schedule = schedule
+        self.clipNorm = clipNorm
+        self.saveBest = saveBest
+        self.monitor = monitor
+        self.minDelta = minDelta
+        self.patience = patience
     }
+
+    /// Whether the run watches a validation metric (`--save-best` or `--patience`).
+    public var monitors: Bool { saveBest != nil || patience != nil }
 }
 
 /// One epoch's results, and its line as docs/TRAINING.md prints it.
@@ -44,21 +67,27 @@ public struct EpochReport: Sendable, Equatable {
     public var samplesPerSecond: Double
     /// The steps taken (full batches).
     public var steps: Int
+    /// The learning rate of the epoch's last step, when a schedule changes it during the run.
+    public var learningRate: Double?
 
     public init(epoch: Int, epochs: Int, trainLoss: Double, validation: EvaluationMetrics?, samplesPerSecond: Double,
-                steps: Int) {
+                steps: Int, learningRate: Double? = nil) {
         self.epoch = epoch
         self.epochs = epochs
         self.trainLoss = trainLoss
         self.validation = validation
         self.samplesPerSecond = samplesPerSecond
         self.steps = steps
+        self.learningRate = learningRate
     }
 
     /// `epoch 3/20  train_loss 0.123456  val_loss 0.234567  val_acc 96.11%  1234 samples/s`
-    /// (no `val_*` fields without validation, no `val_acc` for regression).
+    /// (no `val_*` fields without validation, no `val_acc` for regression; `  lr 0.00175` after
+    /// `3/20` when a schedule changes the learning rate).
     public var line: String {
-        var s = "epoch \(epoch)/\(epochs)  train_loss " + String(format: "%.6f", trainLoss)
+        var s = "epoch \(epoch)/\(epochs)"
+        if let lr = learningRate { s += "  lr " + String(format: "%.6g", lr) }
+        s += "  train_loss " + String(format: "%.6f", trainLoss)
         if let v = validation {
             s += "  val_loss " + String(format: "%.6f", v.loss)
             if let acc = v.accuracy { s += "  val_acc " + String(format: "%.2f%%", acc * 100) }
@@ -98,6 +127,10 @@ public struct TrainingSummary: Sendable {
     public var compileSeconds: Double
     /// The checkpoint written at the end of every epoch, if `save` was given.
     public var checkpoint: URL?
+    /// The best epoch's checkpoint, if `saveBest` was given, and its epoch.
+    public var bestCheckpoint: (file: URL, epoch: Int)?
+    /// Why training stopped before `epochs` (patience ran out), or nil when it ran every epoch.
+    public var stoppedEarly: String?
 
     /// The last epoch's report.
     public var final: EpochReport? { reports.last }
@@ -121,6 +154,9 @@ public final class Trainer {
     /// The last good checkpoint on disk and its epoch: the one this run saved last, or the one
     /// it resumed from.
     private var lastGood: (file: URL, epoch: Int)?
+    /// The best epoch so far and the epochs since, when the run monitors a metric (from the
+    /// checkpoint when resuming with the same metric).
+    public private(set) var monitorState: MonitorState?
 
     /// Compiles `analysis` with `backend`, prepares the data and sets the starting state: the
     /// checkpoint's parameters, optimizer state, step, epoch and standardizer when `resume` is
@@ -144,6 +180,19 @@ public final class Trainer {
             compiled.initialize(seed: options.seed)
             epochsCompleted = 0
         }
+        monitorState = Self.startingMonitor(options, resumed: resume?.monitor)
+    }
+
+    /// The monitor a run starts with: none unless it monitors; the checkpoint's best and count
+    /// when it watched the same metric, with this run's min-delta and patience.
+    static func startingMonitor(_ options: TrainingOptions, resumed: MonitorState?) -> MonitorState? {
+        guard options.monitors else { return nil }
+        var state = MonitorState(metric: options.monitor, minDelta: options.minDelta, patience: options.patience)
+        if let r = resumed, r.metric == options.monitor {
+            state.best = r.best
+            state.badEpochs = r.badEpochs
+        }
+        return state
     }
 
     /// What both initializers check before training, in this order: the options, the model's
@@ -162,6 +211,7 @@ public final class Trainer {
             throw TrainingError.invalidOption(problem)
         }
         if let save = options.save { try SafetensorsFile.checkWritable(save) }
+        try checkTrainingFeatures(analysis, options)
         let data = try TrainingData(data: dataset, model: analysis.model, seed: options.seed,
                                     validationSplit: options.validationSplit, standardizer: standardizer)
         guard data.train.count >= analysis.model.batch else {
@@ -183,6 +233,7 @@ public final class Trainer {
         self.options = options
         self.compiled = compiled
         self.epochsCompleted = epochsCompleted
+        monitorState = Self.startingMonitor(options, resumed: nil)
     }
 
     /// The current state as a checkpoint; its model carries the learning rate of this run.
@@ -192,7 +243,8 @@ public final class Trainer {
         return Checkpoint(model: model, scalar: options.scalar, parameters: compiled.parameters,
                    optimizerState: compiled.optimizerState, step: compiled.step, epoch: epochsCompleted,
                    standardizer: data.standardizer, seed: options.seed, validationSplit: options.validationSplit,
-                   learningRate: options.learningRate)
+                   learningRate: options.learningRate, schedule: options.schedule.varies ? options.schedule : nil,
+                   clipNorm: options.clipNorm, monitor: monitorState?.best == nil ? nil : monitorState)
     }
 
     /// Runs epochs `epochsCompleted + 1 ... options.epochs`. `onStep` is called after every step,
@@ -208,9 +260,11 @@ public final class Trainer {
         let train = data.train
         let n = train.count
         let steps = n / batch
-        let lr = options.learningRate
+        let schedule = options.schedule
+        var lr = options.learningRate
         var summary = TrainingSummary(reports: [], epochs: options.epochs, seconds: 0, compileSeconds: compiled.compileSeconds,
                                       checkpoint: options.save)
+        if let best = monitorState?.best, let file = options.saveBest { summary.bestCheckpoint = (file, best.epoch) }
         let runStart = DispatchTime.now().uptimeNanoseconds
         var xBatch = [Double](repeating: 0, count: batch * f)
         var labelBatch = [Int](repeating: 0, count: batch)
@@ -232,7 +286,8 @@ public final class Trainer {
                 }
                 try compiled.setBatch(x: xBatch, labels: labels == nil ? nil : labelBatch,
                                       values: values == nil ? nil : valueBatch)
-                let loss = compiled.trainStep(learningRate: lr)
+                lr = schedule.rate(options.learningRate, epoch: epoch, step: s, steps: steps, epochs: options.epochs)
+                let loss = compiled.trainStep(learningRate: lr, clipNorm: options.clipNorm)
                 if !loss.isFinite {
                     throw divergence(epoch: epoch, step: s + 1, steps: steps, loss: loss)
                 }
@@ -251,12 +306,22 @@ public final class Trainer {
             }
             let validation = try data.validation.map { try Evaluation.evaluate(compiled, on: $0) }
             epochsCompleted = epoch
+            var improved = false
+            if var state = monitorState, let v = validation, let value = state.metric.value(v) {
+                improved = state.observe(value, epoch: epoch)
+                monitorState = state
+            }
             if let save = options.save {
                 try checkpoint.write(to: save)
                 lastGood = (save, epoch)
             }
+            if improved, let best = options.saveBest {
+                try checkpoint.write(to: best)
+                summary.bestCheckpoint = (best, epoch)
+            }
             let report = EpochReport(epoch: epoch, epochs: options.epochs, trainLoss: trainLoss, validation: validation,
-                                     samplesPerSecond: Double(steps * batch) / max(seconds, 1e-9), steps: steps)
+                                     samplesPerSecond: Double(steps * batch) / max(seconds, 1e-9), steps: steps,
+                                     learningRate: schedule.varies ? lr : nil)
             summary.reports.append(report)
             if let v = validation {
                 if summary.bestLoss.map({ v.loss < $0.metrics.loss }) ?? true {
@@ -267,6 +332,10 @@ public final class Trainer {
                 }
             }
             onEpoch?(report)
+            if let state = monitorState, state.exhausted, epoch < options.epochs {
+                summary.stoppedEarly = state.stopReason
+                break
+            }
         }
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
         return summary

@@ -143,6 +143,7 @@ static inline double nn_dsilu(double x) {
 #define nn_sgd_f32 nn_sgd_f32_avx2
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
 #define nn_adam_f32 nn_adam_f32_avx2
+#define nn_clip_norm_f32 nn_clip_norm_f32_avx2
 NN_TILE_INLINE void nn_tile_f32_body_avx2(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -697,6 +698,17 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
+double nn_clip_norm_f32_avx2(int n, float *restrict g, float max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const float s = (float)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
+}
 #undef nn_tile_f32
 #undef nn_pack_t_f32
 #undef nn_pack_n_f32
@@ -729,6 +741,7 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
+#undef nn_clip_norm_f32
 #define nn_tile_f64 nn_tile_f64_avx2
 #define nn_pack_t_f64 nn_pack_t_f64_avx2
 #define nn_pack_n_f64 nn_pack_n_f64_avx2
@@ -761,6 +774,7 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #define nn_sgd_f64 nn_sgd_f64_avx2
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
 #define nn_adam_f64 nn_adam_f64_avx2
+#define nn_clip_norm_f64 nn_clip_norm_f64_avx2
 NN_TILE_INLINE void nn_tile_f64_body_avx2(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -1258,6 +1272,17 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
+double nn_clip_norm_f64_avx2(int n, double *restrict g, double max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const double s = (double)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
+}
 #undef nn_tile_f64
 #undef nn_pack_t_f64
 #undef nn_pack_n_f64
@@ -1290,6 +1315,7 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
+#undef nn_clip_norm_f64
 #undef NN_FMA_F32
 #undef NN_VFMA_F32
 #undef NN_FMA_F64
@@ -1334,6 +1360,7 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #define nn_sgd_f32 nn_sgd_f32_generic
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
 #define nn_adam_f32 nn_adam_f32_generic
+#define nn_clip_norm_f32 nn_clip_norm_f32_generic
 NN_TILE_INLINE void nn_tile_f32_body_generic(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -1888,6 +1915,17 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
+double nn_clip_norm_f32_generic(int n, float *restrict g, float max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const float s = (float)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
+}
 #undef nn_tile_f32
 #undef nn_pack_t_f32
 #undef nn_pack_n_f32
@@ -1920,6 +1958,7 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
+#undef nn_clip_norm_f32
 #define nn_tile_f64 nn_tile_f64_generic
 #define nn_pack_t_f64 nn_pack_t_f64_generic
 #define nn_pack_n_f64 nn_pack_n_f64_generic
@@ -1952,6 +1991,7 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #define nn_sgd_f64 nn_sgd_f64_generic
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
 #define nn_adam_f64 nn_adam_f64_generic
+#define nn_clip_norm_f64 nn_clip_norm_f64_generic
 NN_TILE_INLINE void nn_tile_f64_body_generic(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -2449,6 +2489,17 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
+double nn_clip_norm_f64_generic(int n, double *restrict g, double max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const double s = (double)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
+}
 #undef nn_tile_f64
 #undef nn_pack_t_f64
 #undef nn_pack_n_f64
@@ -2481,6 +2532,7 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
+#undef nn_clip_norm_f64
 
 /* ---- the table libtcc links against ------------------------------------------------------ */
 static const nn_kernel_symbol nn_generic_symbols[] = {
@@ -2516,6 +2568,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_generic},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
+    {"nn_clip_norm_f32", (void (*)(void))nn_clip_norm_f32_generic},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_generic},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_generic},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_generic},
@@ -2548,6 +2601,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_generic},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
+    {"nn_clip_norm_f64", (void (*)(void))nn_clip_norm_f64_generic},
 };
 
 #if defined(__x86_64__)
@@ -2584,6 +2638,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_avx2},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
+    {"nn_clip_norm_f32", (void (*)(void))nn_clip_norm_f32_avx2},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_avx2},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_avx2},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_avx2},
@@ -2616,6 +2671,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_avx2},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},
+    {"nn_clip_norm_f64", (void (*)(void))nn_clip_norm_f64_avx2},
 };
 #endif
 

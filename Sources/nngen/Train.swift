@@ -50,6 +50,15 @@ struct Train: ParsableCommand {
         one at the next epoch with its seed, split and dtype; --epochs is the total, so N epochs \
         then --resume to 2N give the same parameters bit for bit as 2N epochs straight (same \
         back end). A resumed run may change --lr but not the model.
+
+        Schedules, clipping, best checkpoint, early stopping (docs/TRAINING.md): --schedule step|cosine|\
+        onecycle with --warmup E (linear, step by step over the first E epochs), --step-size and \
+        --gamma (step, per epoch), --lr-min (cosine's floor, per epoch); onecycle changes the rate \
+        every step. The epoch line then shows the rate of its last step. --clip-norm X clips the \
+        gradients to global L2 norm X before every update (in the generated code). --save-best \
+        BEST writes the checkpoint of the best epoch by --monitor (val_loss or val_acc); \
+        --patience N stops after N epochs without an improvement larger than --min-delta. Each \
+        is saved in the checkpoint, so --resume continues them; a resumed run may change them.
         """)
 
     @Argument(help: "The model file (JSON). Default: the built-in digits MLP.")
@@ -90,12 +99,91 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Resume from this checkpoint; --epochs is the total number of epochs.", valueName: "ckpt"))
     var resume: String?
 
+    // Training features (issue 11, part A): best checkpoint, early stopping, schedules, clipping,
+    // batch and threads. Kept together; `featureFlags` turns them into NNGenKit's options.
+
+    @Option(help: ArgumentHelp("Also save the checkpoint of the best epoch by --monitor here (atomic).", valueName: "ckpt"))
+    var saveBest: String?
+
+    @Option(help: ArgumentHelp("The metric --save-best and --patience watch: val_loss (default) or val_acc.", valueName: "metric"))
+    var monitor: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop after N epochs without improvement of --monitor (N >= 0).", valueName: "n"))
+    var patience: Int?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("An improvement must exceed this (default 0).", valueName: "d"))
+    var minDelta: Double?
+
+    @Option(help: ArgumentHelp("Learning-rate schedule: constant (default), step, cosine or onecycle.", valueName: "name"))
+    var schedule: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Linear warm-up over the first E epochs, step by step (E < --epochs).", valueName: "e"))
+    var warmup: Int?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("step: epochs between two decays (default 10).", valueName: "e"))
+    var stepSize: Int?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("step: the decay factor, in (0, 1] (default 0.1).", valueName: "g"))
+    var gamma: Double?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("cosine: the floor, 0 <= X <= --lr (default 0).", valueName: "x"))
+    var lrMin: Double?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Clip the gradients to this global L2 norm before every update.", valueName: "x"))
+    var clipNorm: Double?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Train with this batch size instead of the model's (the code is generated for it).", valueName: "n"))
+    var batch: Int?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads for the big products (cc back end only; same results for any N).", valueName: "n"))
+    var threads: Int = 1
+
+    /// The training-feature flags, checked one by one (exit 2 naming the flag and its range).
+    func featureFlags() throws -> TrainingFeatureFlags {
+        var kind: LearningRateSchedule.Kind?
+        if let schedule {
+            guard let k = LearningRateSchedule.Kind(rawValue: schedule) else {
+                throw ValidationError("--schedule must be one of constant, step, cosine, onecycle (got '\(schedule)')")
+            }
+            kind = k
+        }
+        var metric: MonitoredMetric?
+        if let monitor {
+            guard let m = MonitoredMetric(rawValue: monitor) else {
+                throw ValidationError("--monitor must be val_loss or val_acc (got '\(monitor)')")
+            }
+            metric = m
+        }
+        if let patience, patience < 0 { throw ValidationError("--patience must be 0 or more epochs (got \(patience))") }
+        if let minDelta, !(minDelta.isFinite && minDelta >= 0) {
+            throw ValidationError("--min-delta must be 0 or more (got \(formatLR(minDelta)))")
+        }
+        if let warmup, warmup < 0 { throw ValidationError("--warmup must be 0 or more epochs (got \(warmup))") }
+        if let stepSize, stepSize < 1 { throw ValidationError("--step-size must be at least 1 epoch (got \(stepSize))") }
+        if let gamma, !(gamma.isFinite && gamma > 0 && gamma <= 1) {
+            throw ValidationError("--gamma must be in (0, 1] (got \(formatLR(gamma)))")
+        }
+        if let lrMin, !(lrMin.isFinite && lrMin >= 0) { throw ValidationError("--lr-min must be 0 or more (got \(formatLR(lrMin)))") }
+        if let clipNorm, !(clipNorm.isFinite && clipNorm > 0) {
+            throw ValidationError("--clip-norm must be a positive number (got \(formatLR(clipNorm)))")
+        }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+        guard threads >= 1 else { throw ValidationError("--threads must be 1 or more (got \(threads))") }
+        guard backend == .cc || threads == 1 else {
+            throw ValidationError("--threads \(threads) needs --backend cc (tcc has no OpenMP)")
+        }
+        return TrainingFeatureFlags(schedule: kind, warmup: warmup, stepSize: stepSize, gamma: gamma, lrMin: lrMin,
+                                    clipNorm: clipNorm, saveBest: saveBest.map { URL(fileURLWithPath: $0) }, monitor: metric,
+                                    minDelta: minDelta, patience: patience)
+    }
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be positive (got \(formatLR(lr)))") }
         if let valSplit, !(valSplit >= 0 && valSplit < 1) {
             throw ValidationError("--val-split must be at least 0 and below 1 (got \(formatLR(valSplit)))")
         }
+        _ = try featureFlags()
     }
 
     func run() throws {
@@ -118,6 +206,7 @@ struct Train: ParsableCommand {
             }
         }
         if standardize { spec.standardize = true }
+        if let batch { spec.batch = batch }
         let analysis = try spec.analyze(file: modelSource)
 
         // Resuming: the checkpoint decides seed, split and dtype.
@@ -126,6 +215,8 @@ struct Train: ParsableCommand {
         let options = try TrainingOptions.resolving(epochs: epochs, learningRate: lr, seed: seed, validationSplit: valSplit,
                                                     scalar: dtype, save: save.map { URL(fileURLWithPath: $0) },
                                                     model: spec, resuming: checkpoint, checkpointFile: resume ?? "")
+            .applying(try featureFlags(), resuming: checkpoint)
+        if let problem = options.featureProblem(analysis) { throw ValidationError(problem) }
         // Before any data is read or code compiled: the model's constants must hold in the
         // dtype, and so must --lr; the checkpoint must be writable where --save says.
         try spec.validate(for: options.scalar, file: modelSource)
@@ -133,6 +224,7 @@ struct Train: ParsableCommand {
             throw ValidationError(problem)
         }
         if let save { try SafetensorsFile.checkWritable(URL(fileURLWithPath: save)) }
+        if let saveBest { try SafetensorsFile.checkWritable(URL(fileURLWithPath: saveBest)) }
         if let ck = checkpoint, ck.epoch >= epochs {
             print("\(resume ?? "the checkpoint") already holds \(ck.epoch) epochs; --epochs \(epochs) is the total, so there is "
                   + "nothing to train (pass a larger --epochs to continue)")
@@ -151,7 +243,8 @@ struct Train: ParsableCommand {
         }
         let dataset = try ModelData.load(dataURL, for: analysis)
 
-        let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options, backend: backend.backend,
+        let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options,
+                                  backend: try benchBackend(backend.rawValue, threads: threads),
                                   resume: checkpoint, resumeFile: resume.map { URL(fileURLWithPath: $0) })
         let batch = spec.batch
         let nTrain = trainer.data.train.count
@@ -207,6 +300,12 @@ struct Train: ParsableCommand {
             lines.append("  checkpoint:    \(ck.path) (epoch \(s.final?.epoch ?? 0))")
         } else {
             lines.append("  checkpoint:    none (pass --save FILE to keep the trained parameters)")
+        }
+        if let best = s.bestCheckpoint {
+            lines.append("  best checkpoint: \(best.file.path) (epoch \(best.epoch))")
+        }
+        if let why = s.stoppedEarly {
+            lines.append("  stopped early after epoch \(s.final?.epoch ?? 0): \(why)")
         }
         return lines.joined(separator: "\n")
     }

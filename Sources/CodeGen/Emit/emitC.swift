@@ -86,6 +86,7 @@ private struct CEmitter {
         var definitions = ""
         for (_, k) in kernels { definitions += definition(k) + "\n" }
         definitions += optimizerFunction(model: name, optimizer: analysis.model.optimizer, count: analysis.parameterCount, c)
+        definitions += "\n" + clipFunction(model: name, count: analysis.parameterCount, c)
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
         src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
         src += Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas
@@ -290,12 +291,16 @@ private struct CEmitter {
         // update
         s += "void \(name)_update(\(R) *params, const \(R) *grads, \(R) *opt_state, int64_t *step, \(R) lr) {\n"
         s += "    *step += 1;\n    \(name)_optimizer(params, grads, opt_state, *step, lr);\n}\n\n"
-        // train step
-        s += "\(R) \(name)_train_step(\(R) *params, \(R) *grads, \(R) *opt_state, int64_t *step,\n"
-        s += "        const \(R) *x, const \(T) *y, \(R) lr, \(R) *arena) {\n"
+        // train step, with and without clipping
+        s += "\(R) \(name)_train_step_clip(\(R) *params, \(R) *grads, \(R) *opt_state, int64_t *step,\n"
+        s += "        const \(R) *x, const \(T) *y, \(R) lr, \(R) max_norm, \(R) *arena) {\n"
         s += "    \(R) loss = \(name)_forward(params, x, y, arena);\n"
         s += "    \(name)_backward(params, x, y, grads, NULL, arena);\n"
+        s += "    if (max_norm > 0) \(name)_clip_grad_norm(grads, max_norm);\n"
         s += "    \(name)_update(params, grads, opt_state, step, lr);\n    return loss;\n}\n\n"
+        s += "\(R) \(name)_train_step(\(R) *params, \(R) *grads, \(R) *opt_state, int64_t *step,\n"
+        s += "        const \(R) *x, const \(T) *y, \(R) lr, \(R) *arena) {\n"
+        s += "    return \(name)_train_step_clip(params, grads, opt_state, step, x, y, lr, 0, arena);\n}\n\n"
         // predict
         let inSize = analysis.model.input.shape.elementCount, outSize = analysis.outputCount
         let B = analysis.model.batch

@@ -35,6 +35,8 @@ enum Helper: Hashable {
     case activationGrad(Activation, fromOutput: Bool)
     // Optimizers over the flat parameter array.
     case sgd, sgdMomentum, adam
+    /// `nn_clip_norm`: gradient clipping by the global L2 norm of the flat gradient array.
+    case clipNorm
 
     /// Every helper for one scalar type, callees before callers (the order they are defined in).
     static func all(_ scalar: ScalarType) -> [Helper] {
@@ -50,7 +52,7 @@ enum Helper: Hashable {
             list.append(.activationGrad(a, fromOutput: true))
             if c.derivativeDependsOnSource(a) { list.append(.activationGrad(a, fromOutput: false)) }
         }
-        return list + [.sgd, .sgdMomentum, .adam]
+        return list + [.sgd, .sgdMomentum, .adam, .clipNorm]
     }
 
     /// The helper that applies `a` (nil for the identity, which needs none).
@@ -122,6 +124,7 @@ enum Helper: Hashable {
         case .sgd: return "sgd"
         case .sgdMomentum: return "sgd_momentum"
         case .adam: return "adam"
+        case .clipNorm: return "clip_norm"
         }
     }
 
@@ -167,6 +170,7 @@ enum Helper: Hashable {
         case .adam:
             return "void \(f)(int n, \(r) *restrict p, const \(r) *restrict g, \(r) *restrict m, \(r) *restrict v, "
                 + "\(r) lr, \(r) beta1, \(r) beta2, \(r) eps, \(r) weight_decay, int decoupled, int64_t step)"
+        case .clipNorm: return "double \(f)(int n, \(r) *restrict g, \(r) max_norm)"
         case .sum: return "\(r) \(f)(int n, const \(r) *restrict x)"
         case .sumsqDev: return "\(r) \(f)(int n, const \(r) *restrict x, \(r) mu)"
         case .dot: return "\(r) \(f)(int n, const \(r) *restrict x, const \(r) *restrict y)"
@@ -205,6 +209,7 @@ enum Helper: Hashable {
         case .sgd: return c.sgdBody
         case .sgdMomentum: return c.sgdMomentumBody
         case .adam: return c.adamBody
+        case .clipNorm: return c.clipNormBody
         }
     }
 

@@ -55,4 +55,24 @@ extension CSyntax {
 
         """)
     }
+
+    /// `nn_clip_norm`, torch.nn.utils.clip_grad_norm_ over the flat gradients: `norm = sqrt(sum g^2)`
+    /// (summed in double, in index order, so any thread count gives the same norm); when
+    /// `coef = max_norm / (norm + 1e-6)` is below 1 every gradient is multiplied by it. Returns the
+    /// norm before clipping.
+    var clipNormBody: String {
+        let r = real
+        return """
+            double sumsq = 0;
+            for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+            const double norm = sqrt(sumsq);
+            const double coef = (double)max_norm / (norm + 1e-6);
+            if (coef < 1.0) {
+                const \(r) s = (\(r))coef;
+                for (int i = 0; i < n; i++) g[i] *= s;
+            }
+            return norm;
+
+        """
+    }
 }

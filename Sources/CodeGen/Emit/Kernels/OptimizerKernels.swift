@@ -30,3 +30,19 @@ func optimizerFunction(model name: String, optimizer: Optimizer, count: Int, _ c
 
     """
 }
+
+/// `NAME_clip_grad_norm(g, max_norm)`: gradient clipping by the global L2 norm of all `count`
+/// gradients (torch.nn.utils.clip_grad_norm_) as one pass of its helper over the flat gradient
+/// array, before the optimizer's loop. `NAME_train_step_clip` calls it when `max_norm > 0`.
+func clipFunction(model name: String, count: Int, _ c: CSyntax) -> String {
+    let r = c.real
+    return """
+    /* ---- gradient clipping: one pass over all \(count) gradients (torch.nn.utils.clip_grad_norm_) -------- */
+    /* norm = sqrt(sum g^2) over every gradient, summed in double; when max_norm / (norm + 1e-6) < 1,
+     * every gradient is multiplied by it. Returns the norm before clipping. */
+    double \(name)_clip_grad_norm(\(r) *restrict g, \(r) max_norm) {
+        return \(Helper.clipNorm.name(c))(\(count), g, max_norm);
+    }
+
+    """
+}

@@ -140,6 +140,7 @@ void nn_add_f64(int n, double *restrict v, const double *restrict t);
 void nn_gelu_f64(int rows, int cols, double *restrict v, const double *restrict bias, double *restrict keep);
 void nn_gelu_grad_f64(int n, double *restrict v, const double *restrict s);
 void nn_adam_f64(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step);
+double nn_clip_norm_f64(int n, double *restrict g, double max_norm);
 #else
 static inline double nn_dgelu(double x) {
     /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
@@ -390,6 +391,17 @@ static inline void nn_adam_f64(int n, double *restrict p, const double *restrict
         v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
+}
+static inline double nn_clip_norm_f64(int n, double *restrict g, double max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const double s = (double)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
 }
 #endif
 
@@ -671,6 +683,13 @@ static void golden_res_optimizer(double *restrict p, const double *restrict g, d
     nn_adam_f64(133, p, g, state, state + 133, lr, 0.9, 0.999, 1e-08, 0.01, 1, step);
 }
 
+/* ---- gradient clipping: one pass over all 133 gradients (torch.nn.utils.clip_grad_norm_) -------- */
+/* norm = sqrt(sum g^2) over every gradient, summed in double; when max_norm / (norm + 1e-6) < 1,
+ * every gradient is multiplied by it. Returns the norm before clipping. */
+double golden_res_clip_grad_norm(double *restrict g, double max_norm) {
+    return nn_clip_norm_f64(133, g, max_norm);
+}
+
 void golden_res_init(double *params, uint64_t seed) {
     nn_rng rng;
     nn_rng_seed(&rng, seed);
@@ -817,12 +836,18 @@ void golden_res_update(double *params, const double *grads, double *opt_state, i
     golden_res_optimizer(params, grads, opt_state, *step, lr);
 }
 
-double golden_res_train_step(double *params, double *grads, double *opt_state, int64_t *step,
-        const double *x, const double *y, double lr, double *arena) {
+double golden_res_train_step_clip(double *params, double *grads, double *opt_state, int64_t *step,
+        const double *x, const double *y, double lr, double max_norm, double *arena) {
     double loss = golden_res_forward(params, x, y, arena);
     golden_res_backward(params, x, y, grads, NULL, arena);
+    if (max_norm > 0) golden_res_clip_grad_norm(grads, max_norm);
     golden_res_update(params, grads, opt_state, step, lr);
     return loss;
+}
+
+double golden_res_train_step(double *params, double *grads, double *opt_state, int64_t *step,
+        const double *x, const double *y, double lr, double *arena) {
+    return golden_res_train_step_clip(params, grads, opt_state, step, x, y, lr, 0, arena);
 }
 
 void golden_res_predict(const double *params, const double *x_in, int n, double *out, double *arena) {

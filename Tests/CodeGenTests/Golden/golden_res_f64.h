@@ -59,6 +59,17 @@ void golden_res_update(double *params, const double *grads, double *opt_state, i
 double golden_res_train_step(double *params, double *grads, double *opt_state, int64_t *step,
                          const double *x, const double *y, double lr, double *arena);
 
+/* Gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_): when
+ * max_norm / (norm + 1e-6) < 1, norm = sqrt(sum g^2) over all gradients (summed in double), every
+ * gradient is multiplied by it. Returns the norm before clipping. */
+double golden_res_clip_grad_norm(double *grads, double max_norm);
+
+/* golden_res_train_step with the gradients clipped to global norm max_norm before the update
+ * (no clipping when max_norm <= 0). */
+double golden_res_train_step_clip(double *params, double *grads, double *opt_state, int64_t *step,
+                              const double *x, const double *y, double lr, double max_norm,
+                              double *arena);
+
 /* Model outputs (logits) for the first n rows of x, 1 <= n <= golden_res_BATCH; out holds n * OUTPUT_SIZE. */
 void golden_res_predict(const double *params, const double *x, int n, double *out, double *arena);
 

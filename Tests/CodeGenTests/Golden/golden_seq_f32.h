@@ -55,6 +55,17 @@ void golden_seq_update(float *params, const float *grads, float *opt_state, int6
 float golden_seq_train_step(float *params, float *grads, float *opt_state, int64_t *step,
                          const float *x, const float *y, float lr, float *arena);
 
+/* Gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_): when
+ * max_norm / (norm + 1e-6) < 1, norm = sqrt(sum g^2) over all gradients (summed in double), every
+ * gradient is multiplied by it. Returns the norm before clipping. */
+double golden_seq_clip_grad_norm(float *grads, float max_norm);
+
+/* golden_seq_train_step with the gradients clipped to global norm max_norm before the update
+ * (no clipping when max_norm <= 0). */
+float golden_seq_train_step_clip(float *params, float *grads, float *opt_state, int64_t *step,
+                              const float *x, const float *y, float lr, float max_norm,
+                              float *arena);
+
 /* Model outputs (logits) for the first n rows of x, 1 <= n <= golden_seq_BATCH; out holds n * OUTPUT_SIZE. */
 void golden_seq_predict(const float *params, const float *x, int n, float *out, float *arena);
 

@@ -191,7 +191,10 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
     if (o->batch && o->batch != (long long)NN_BATCH)
         nn_bad_usage("--batch %lld: this program was generated for batch %d; emit it again from the model with "
                      "\"batch\": %lld", o->batch, (int)NN_BATCH, o->batch);
-    if (o->threads && o->threads != (long long)nn_m->threads)
+    if (o->threads == 1 && nn_m->threads != 1)
+        nn_bad_usage("--threads 1: this program was built for %d threads; build it again without -fopenmp",
+                     nn_m->threads);
+    if (o->threads > 1 && o->threads != (long long)nn_m->threads)
         nn_bad_usage("--threads %lld: this program was built for %d thread%s; build it with make CFLAGS=\"-O3 "
                      "-march=native -fopenmp -DNN_THREADS=%lld\"", o->threads, nn_m->threads,
                      nn_m->threads == 1 ? "" : "s", o->threads);

@@ -218,4 +218,27 @@ final class TrainingFeaturesTests: XCTestCase {
             XCTAssertEqual("\(error)", "b.safetensors: metadata \"train_bad_epochs\" should be an integer of at least 0, found \"-1\"")
         }
     }
+
+    // MARK: batch and threads
+
+    /// `--threads 2` (OpenMP, cc) gives the same epoch lines and parameters bit for bit as one
+    /// thread; `--batch 8` trains code generated for batch 8 (twice the steps of batch 16).
+    func testThreadsChangeNothingAndBatchChangesTheSteps() throws {
+        var model = try Model.load(from: trainingPackageRoot.appendingPathComponent("examples/digits_mlp.json"))
+        let analysis = try model.analyze()
+        let dataset = try trainingExampleData("digits", for: analysis)
+        let options = TrainingOptions(epochs: 2, learningRate: 0.002, schedule: LearningRateSchedule(kind: .onecycle), clipNorm: 1)
+        let one = try Trainer(analysis: analysis, dataset: dataset, options: options, backend: CCBackend())
+        let two = try Trainer(analysis: analysis, dataset: dataset, options: options, backend: try benchBackend("cc", threads: 2))
+        let a = try one.run(), b = try two.run()
+        func fields(_ r: EpochReport) -> String { r.line.components(separatedBy: "  ").dropLast().joined(separator: "  ") }
+        XCTAssertEqual(a.reports.map(fields), b.reports.map(fields))
+        XCTAssertTrue(zip(one.compiled.parameters, two.compiled.parameters).allSatisfy { $0.bitPattern == $1.bitPattern })
+
+        model.batch = 8
+        let small = try Trainer(analysis: try model.analyze(), dataset: dataset, options: options, backend: TCCBackend())
+        let s = try small.run()
+        XCTAssertEqual(s.reports.first?.steps, small.data.train.count / 8)
+        XCTAssertEqual(a.reports.first?.steps, one.data.train.count / 32)
+    }
 }

@@ -196,7 +196,8 @@ public final class Trainer {
     }
 
     /// What both initializers check before training, in this order: the options, the model's
-    /// constants and the learning rate against the dtype, the save path; then the data split (and
+    /// constants and the learning rate against the dtype, the save paths, the schedule, clipping
+    /// and monitor settings (`featureProblem`); then the data split (and
     /// standardised: with `standardizer` when given, else fitted on the training part), which must
     /// hold a full batch.
     static func prepare(_ analysis: ModelAnalysis, _ dataset: Dataset, _ options: TrainingOptions,
@@ -211,6 +212,7 @@ public final class Trainer {
             throw TrainingError.invalidOption(problem)
         }
         if let save = options.save { try SafetensorsFile.checkWritable(save) }
+        if let best = options.saveBest { try SafetensorsFile.checkWritable(best) }
         try checkTrainingFeatures(analysis, options)
         let data = try TrainingData(data: dataset, model: analysis.model, seed: options.seed,
                                     validationSplit: options.validationSplit, standardizer: standardizer)

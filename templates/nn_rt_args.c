@@ -189,8 +189,8 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
     }
     if (!o->data) nn_bad_usage("a data file is required");
     if (o->batch && o->batch != (long long)NN_BATCH)
-        nn_bad_usage("--batch %lld: this program was generated for batch %d; emit it again from the model with "
-                     "\"batch\": %lld", o->batch, (int)NN_BATCH, o->batch);
+        nn_bad_usage("--batch %lld: this program was generated for batch %d; emit it again with nngen emit "
+                     "--batch %lld", o->batch, (int)NN_BATCH, o->batch);
     if (o->threads == 1 && nn_m->threads != 1)
         nn_bad_usage("--threads 1: this program was built for %d threads; build it again without -fopenmp",
                      nn_m->threads);

@@ -25,8 +25,20 @@ struct Emit: ParsableCommand {
     @Flag(help: "Apply no fusion rule: one kernel per primitive node (to see what fusion does).")
     var noFusion = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("Generate the code for this batch size instead of the model's (as train --batch).", valueName: "n"))
+    var batch: Int?
+
+    func validate() throws {
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+    }
+
     func run() throws {
-        let analysis = try loadModel(model)
+        var analysis = try loadModel(model)
+        if let batch {
+            var spec = analysis.model
+            spec.batch = batch
+            analysis = try spec.analyze(file: model)
+        }
         try analysis.model.validate(for: dtype, file: model)
         let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all))
         if let stage = dumpAfter {

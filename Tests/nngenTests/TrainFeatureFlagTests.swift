@@ -56,4 +56,17 @@ extension CLITests {
             $0.hasPrefix("  stopped early after epoch \(epochs.count): val_loss has not improved by more than 0.006 for 1 epoch (--patience 1); best ")
         }, r.stdout)
     }
+
+    /// `nngen emit --batch N` generates the code (and ./train) for batch N, as `train --batch`.
+    func testEmitBatchGeneratesTheCodeForThatBatch() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nngen-emit-batch-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try nngen(["emit", "examples/iris.json", "-o", dir.path, "--batch", "8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let header = try String(contentsOf: dir.appendingPathComponent("iris.h"), encoding: .utf8)
+        XCTAssertTrue(header.contains("#define iris_BATCH 8\n"), header)
+        let bad = try nngen(["emit", "examples/iris.json", "-o", dir.path, "--batch", "0"])
+        XCTAssertEqual(bad.status, 2, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--batch must be at least 1 (got 0)"), bad.stderr)
+    }
 }

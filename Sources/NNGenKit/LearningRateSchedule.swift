@@ -51,19 +51,16 @@ public struct LearningRateSchedule: Sendable, Equatable {
     /// Whether the learning rate changes during a run (then the epoch lines show it).
     public var varies: Bool { kind != .constant || warmupEpochs > 0 }
 
-    /// Why these settings cannot be used for a run of `epochs` epochs at base rate `lr`, in the
-    /// words of the flags; nil when they can.
+    /// Why these settings cannot be used together for a run of `epochs` epochs at base rate `lr`,
+    /// in the words of the flags; nil when they can. (Each value's own range is
+    /// `TrainingFeatureFlags.problem`.)
     public func problem(epochs: Int, learningRate lr: Double) -> String? {
-        if warmupEpochs < 0 { return "--warmup must be 0 or more epochs (got \(warmupEpochs))" }
         if warmupEpochs > 0 && warmupEpochs >= epochs {
             return "--warmup \(warmupEpochs) must be fewer epochs than the run's \(epochs) (--epochs), so that the schedule has epochs left"
         }
         if kind == .onecycle && warmupEpochs > 0 {
             return "--warmup cannot be combined with --schedule onecycle, which warms up by itself (its first 30% of the steps)"
         }
-        if stepSize < 1 { return "--step-size must be at least 1 epoch (got \(stepSize))" }
-        if !(gamma.isFinite && gamma > 0 && gamma <= 1) { return "--gamma must be in (0, 1] (got \(formatNumber(gamma)))" }
-        if !(lrMin.isFinite && lrMin >= 0) { return "--lr-min must be 0 or more (got \(formatNumber(lrMin)))" }
         if lrMin > lr { return "--lr-min \(formatNumber(lrMin)) must not exceed the learning rate \(formatNumber(lr))" }
         return nil
     }

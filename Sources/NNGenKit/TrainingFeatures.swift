@@ -67,15 +67,14 @@ extension TrainingOptions {
     }
 
     /// Why the schedule, clipping and monitoring options cannot train `analysis`, in the words of
-    /// the flags (`nngen train` reports it as a usage error); nil when they can.
+    /// the flags (`nngen train` reports it as a usage error); nil when they can. First each value
+    /// on its own (`TrainingFeatureFlags.problem`), then the values together.
     public func featureProblem(_ analysis: ModelAnalysis) -> String? {
+        let flags = TrainingFeatureFlags(warmup: schedule.warmupEpochs, stepSize: schedule.stepSize, gamma: schedule.gamma,
+                                         lrMin: schedule.lrMin, clipNorm: clipNorm, minDelta: minDelta, patience: patience)
+        if let p = flags.problem { return p }
         if let p = schedule.problem(epochs: epochs, learningRate: learningRate) { return p }
-        if let c = clipNorm {
-            guard c.isFinite, c > 0 else { return "--clip-norm must be a positive number (got \(formatNumber(c)))" }
-            if let p = scalar.literalProblem(c, field: "--clip-norm") { return p }
-        }
-        if let p = patience, p < 0 { return "--patience must be 0 or more epochs (got \(p))" }
-        guard minDelta.isFinite, minDelta >= 0 else { return "--min-delta must be 0 or more (got \(formatNumber(minDelta)))" }
+        if let c = clipNorm, let p = scalar.literalProblem(c, field: "--clip-norm") { return p }
         if monitors {
             let flag = saveBest != nil ? "--save-best" : "--patience"
             if validationSplit == 0 {
@@ -86,6 +85,21 @@ extension TrainingOptions {
                     + "(use --monitor val_loss)"
             }
         }
+        return nil
+    }
+}
+
+extension TrainingFeatureFlags {
+    /// The first flag whose value is out of its range on its own, as a sentence naming the flag,
+    /// the range and the value; nil when every given value is in range.
+    public var problem: String? {
+        if let v = warmup, v < 0 { return "--warmup must be 0 or more epochs (got \(v))" }
+        if let v = stepSize, v < 1 { return "--step-size must be at least 1 epoch (got \(v))" }
+        if let v = gamma, !(v.isFinite && v > 0 && v <= 1) { return "--gamma must be in (0, 1] (got \(formatNumber(v)))" }
+        if let v = lrMin, !(v.isFinite && v >= 0) { return "--lr-min must be 0 or more (got \(formatNumber(v)))" }
+        if let v = clipNorm, !(v.isFinite && v > 0) { return "--clip-norm must be a positive number (got \(formatNumber(v)))" }
+        if let v = patience, v < 0 { return "--patience must be 0 or more epochs (got \(v))" }
+        if let v = minDelta, !(v.isFinite && v >= 0) { return "--min-delta must be 0 or more (got \(formatNumber(v)))" }
         return nil
     }
 }

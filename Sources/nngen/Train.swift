@@ -154,27 +154,16 @@ struct Train: ParsableCommand {
             }
             metric = m
         }
-        if let patience, patience < 0 { throw ValidationError("--patience must be 0 or more epochs (got \(patience))") }
-        if let minDelta, !(minDelta.isFinite && minDelta >= 0) {
-            throw ValidationError("--min-delta must be 0 or more (got \(formatLR(minDelta)))")
-        }
-        if let warmup, warmup < 0 { throw ValidationError("--warmup must be 0 or more epochs (got \(warmup))") }
-        if let stepSize, stepSize < 1 { throw ValidationError("--step-size must be at least 1 epoch (got \(stepSize))") }
-        if let gamma, !(gamma.isFinite && gamma > 0 && gamma <= 1) {
-            throw ValidationError("--gamma must be in (0, 1] (got \(formatLR(gamma)))")
-        }
-        if let lrMin, !(lrMin.isFinite && lrMin >= 0) { throw ValidationError("--lr-min must be 0 or more (got \(formatLR(lrMin)))") }
-        if let clipNorm, !(clipNorm.isFinite && clipNorm > 0) {
-            throw ValidationError("--clip-norm must be a positive number (got \(formatLR(clipNorm)))")
-        }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
         guard threads >= 1 else { throw ValidationError("--threads must be 1 or more (got \(threads))") }
         guard backend == .cc || threads == 1 else {
             throw ValidationError("--threads \(threads) needs --backend cc (tcc has no OpenMP)")
         }
-        return TrainingFeatureFlags(schedule: kind, warmup: warmup, stepSize: stepSize, gamma: gamma, lrMin: lrMin,
-                                    clipNorm: clipNorm, saveBest: saveBest.map { URL(fileURLWithPath: $0) }, monitor: metric,
-                                    minDelta: minDelta, patience: patience)
+        let flags = TrainingFeatureFlags(schedule: kind, warmup: warmup, stepSize: stepSize, gamma: gamma, lrMin: lrMin,
+                                         clipNorm: clipNorm, saveBest: saveBest.map { URL(fileURLWithPath: $0) },
+                                         monitor: metric, minDelta: minDelta, patience: patience)
+        if let problem = flags.problem { throw ValidationError(problem) }
+        return flags
     }
 
     func validate() throws {

@@ -68,14 +68,21 @@ final class TrainingFeaturesTests: XCTestCase {
         XCTAssertEqual(at(5), 0.06112620, accuracy: 1e-8)  // 0.0499998 * (cos(3 pi / 7) + 1) + 4e-7
     }
 
-    func testScheduleSettingsAreChecked() {
+    func testScheduleSettingsAreChecked() throws {
         XCTAssertEqual(LearningRateSchedule(kind: .cosine, warmupEpochs: 5).problem(epochs: 5, learningRate: 0.1),
                        "--warmup 5 must be fewer epochs than the run's 5 (--epochs), so that the schedule has epochs left")
         XCTAssertNotNil(LearningRateSchedule(kind: .onecycle, warmupEpochs: 1).problem(epochs: 5, learningRate: 0.1))
         XCTAssertEqual(LearningRateSchedule(kind: .cosine, lrMin: 0.5).problem(epochs: 5, learningRate: 0.1),
                        "--lr-min 0.5 must not exceed the learning rate 0.1")
-        XCTAssertEqual(LearningRateSchedule(kind: .step, gamma: 1.5).problem(epochs: 5, learningRate: 0.1),
-                       "--gamma must be in (0, 1] (got 1.5)")
+        XCTAssertEqual(TrainingFeatureFlags(gamma: 1.5).problem, "--gamma must be in (0, 1] (got 1.5)")
+        XCTAssertEqual(TrainingFeatureFlags(clipNorm: 0).problem, "--clip-norm must be a positive number (got 0)")
+        XCTAssertNil(TrainingFeatureFlags(warmup: 0, stepSize: 1, gamma: 1, lrMin: 0, clipNorm: 1e-3, minDelta: 0, patience: 0).problem)
+        // Options built in code are checked the same way (the library's path).
+        let iris = try Model.load(from: trainingPackageRoot.appendingPathComponent("examples/iris.json")).analyze()
+        XCTAssertEqual(TrainingOptions(epochs: 3, learningRate: 0.1, patience: -2).featureProblem(iris),
+                       "--patience must be 0 or more epochs (got -2)")
+        XCTAssertEqual(TrainingOptions(epochs: 3, learningRate: 0.1, clipNorm: 1e39).featureProblem(iris)?.hasPrefix("--clip-norm"),
+                       true)
         XCTAssertNil(LearningRateSchedule(kind: .cosine, warmupEpochs: 4).problem(epochs: 5, learningRate: 0.1))
     }
 

@@ -93,48 +93,57 @@ extension StandaloneTests {
     /// improved) resumes to the same final bytes as the straight run, in both trainers, with the
     /// flags repeated or left out (the checkpoint keeps them).
     func testResumeContinuesMidScheduleAndMidPatienceBitForBit() throws {
-        let build = try Self.build("iris", .f32)
+        try checkResumeMidRun("iris", "iris.csv", .f32, FeatureRun(
+            epochs: 16, flags: TrainingFeatureFlags(schedule: .cosine, warmup: 3, clipNorm: 0.3, minDelta: 0.005, patience: 3),
+            args: ["--schedule", "cosine", "--warmup", "3", "--clip-norm", "0.3", "--min-delta", "0.005", "--patience", "3"]),
+            after: 3)
+        // A schedule that changes every step, in f64, watching the accuracy.
+        try checkResumeMidRun("breast_cancer", "breast_cancer.csv", .f64, FeatureRun(
+            epochs: 12, flags: TrainingFeatureFlags(schedule: .onecycle, clipNorm: 2, monitor: .valAcc, patience: 4),
+            args: ["--schedule", "onecycle", "--clip-norm", "2", "--monitor", "val_acc", "--patience", "4"]),
+            after: 1)
+    }
+
+    private func checkResumeMidRun(_ name: String, _ data: String, _ scalar: ScalarType, _ run: FeatureRun, after: Int) throws {
+        let build = try Self.build(name, scalar)
         let dir = try makeScratchDirectory()
-        let run = FeatureRun(epochs: 16, flags: TrainingFeatureFlags(schedule: .cosine, warmup: 3, clipNorm: 0.3, minDelta: 0.005,
-                                                                     patience: 3),
-                             args: ["--schedule", "cosine", "--warmup", "3", "--clip-norm", "0.3", "--min-delta", "0.005",
-                                    "--patience", "3"])
         let save = dir.appendingPathComponent("straight.st"), mid = dir.appendingPathComponent("mid.st")
-        let straight = try Self.swiftTrainer(build, "iris.csv", run, scalar: .f32, save: save, best: nil)
+        let straight = try Self.swiftTrainer(build, data, run, scalar: scalar, save: save, best: nil)
         var midEpoch = 0
         let straightSummary = try straight.run(onEpoch: { report in
-            // The first epoch that did not improve, after the warm-up: mid-schedule, mid-patience.
-            if midEpoch == 0, report.epoch > 3, (straight.monitorState?.badEpochs ?? 0) > 0 {
+            // The first epoch that did not improve (after `after`): mid-schedule, mid-patience.
+            if midEpoch == 0, report.epoch > after, (straight.monitorState?.badEpochs ?? 0) > 0 {
                 midEpoch = report.epoch
                 try? FileManager.default.copyItem(at: save, to: mid)
             }
         })
-        XCTAssertGreaterThan(midEpoch, 0, "no epoch without improvement")
-        XCTAssertLessThan(midEpoch, straightSummary.reports.last?.epoch ?? 0)
+        XCTAssertGreaterThan(midEpoch, 0, "\(name): no epoch without improvement")
+        XCTAssertLessThan(midEpoch, straightSummary.reports.last?.epoch ?? 0, name)
         let midCheckpoint = try Checkpoint.read(from: mid)
-        XCTAssertEqual(midCheckpoint.schedule?.kind, .cosine)
-        XCTAssertGreaterThan(midCheckpoint.monitor?.badEpochs ?? 0, 0)
+        XCTAssertEqual(midCheckpoint.schedule?.kind, run.flags.schedule, name)
+        XCTAssertGreaterThan(midCheckpoint.monitor?.badEpochs ?? 0, 0, name)
         let final = try Data(contentsOf: save)
         let straightLines = straightSummary.reports.filter { $0.epoch > midEpoch }.map { Self.withoutSpeed($0.line) }
 
         // Swift, flags repeated.
         let resumedSave = dir.appendingPathComponent("resumed.st")
         try FileManager.default.copyItem(at: mid, to: resumedSave)
-        let resumed = try Self.swiftTrainer(build, "iris.csv", run, scalar: .f32, save: resumedSave, best: nil, resume: resumedSave)
+        let resumed = try Self.swiftTrainer(build, data, run, scalar: scalar, save: resumedSave, best: nil, resume: resumedSave)
         let resumedSummary = try resumed.run()
-        XCTAssertEqual(resumedSummary.reports.map { Self.withoutSpeed($0.line) }, straightLines)
-        XCTAssertEqual(resumedSummary.stoppedEarly, straightSummary.stoppedEarly)
-        XCTAssertEqual(try Data(contentsOf: resumedSave), final, "Swift resume")
+        XCTAssertEqual(resumedSummary.reports.map { Self.withoutSpeed($0.line) }, straightLines, name)
+        XCTAssertEqual(resumedSummary.stoppedEarly, straightSummary.stoppedEarly, name)
+        XCTAssertEqual(try Data(contentsOf: resumedSave), final, "\(name): Swift resume")
 
         // ./train, flags repeated, then left out.
         for args in [run.args, []] {
             let out = dir.appendingPathComponent("c-resumed.st")
             try? FileManager.default.removeItem(at: out)
             try FileManager.default.copyItem(at: mid, to: out)
-            let c = try Self.train(build, "iris.csv", ["--epochs", "16", "--resume", out.path, "--save", out.path] + args, in: dir)
+            let c = try Self.train(build, data, ["--epochs", "\(run.epochs)", "--resume", out.path, "--save", out.path] + args,
+                                   in: dir)
             XCTAssertEqual(c.status, 0, c.stderr)
-            XCTAssertEqual(Self.epochLinesWithoutSpeed(c.stdout), straightLines, "args \(args)")
-            XCTAssertEqual(try Data(contentsOf: out), final, "./train resume with args \(args)")
+            XCTAssertEqual(Self.epochLinesWithoutSpeed(c.stdout), straightLines, "\(name): args \(args)")
+            XCTAssertEqual(try Data(contentsOf: out), final, "\(name): ./train resume with args \(args)")
             if let why = straightSummary.stoppedEarly { XCTAssertTrue(c.stderr.contains(why), c.stderr) }
         }
     }

@@ -12,18 +12,19 @@
 #define {{NAME}}_DEVICE_LR {{LR}}    /* learning rate ({{OPTIMIZER}}) */
 #define {{NAME}}_DATA_ROWS {{ROWS}}      /* rows of the embedded data set */
 #define {{NAME}}_DEVICE_MAX_ROWS {{ROWS}} /* the most rows {{NAME}}_device_fit takes (the order array) */
+#define {{NAME}}_DEVICE_ROW_TARGETS ({{NAME}}_TARGET_COUNT / {{NAME}}_BATCH) /* targets of one row */
 #define {{NAME}}_DEVICE_HAS_PARAMS {{HAS_PARAMS}} /* 1: start from {{NAME}}_initial_params ({{NAME}}_params.c) */
 
 /* The embedded data set ({{NAME}}_data.c, from {{DATA_SOURCE}}): {{NAME}}_DATA_ROWS rows of
- * {{NAME}}_INPUT_SIZE inputs{{STANDARDIZED}}, and {{NAME}}_TARGET_COUNT {{TARGET_DOC}} per row. */
+ * {{NAME}}_INPUT_SIZE inputs{{STANDARDIZED}}, and {{NAME}}_DEVICE_ROW_TARGETS {{TARGET_DOC}} per row. */
 extern const {{REAL}} {{NAME}}_data_x[{{NAME}}_DATA_ROWS * {{NAME}}_INPUT_SIZE];
-extern const {{TARGET_T}} {{NAME}}_data_y[{{NAME}}_DATA_ROWS * {{NAME}}_TARGET_COUNT];
+extern const {{TARGET_T}} {{NAME}}_data_y[{{NAME}}_DATA_ROWS * {{NAME}}_DEVICE_ROW_TARGETS];
 #if {{NAME}}_DEVICE_HAS_PARAMS
 /* The parameters training starts from ({{NAME}}_params.c, from {{PARAMS_SOURCE}}). */
 extern const {{REAL}} {{NAME}}_initial_params[{{NAME}}_PARAM_COUNT];
 #endif
 
-/* Trains `epochs` epochs on `rows` rows (x: rows * INPUT_SIZE values, y: rows * TARGET_COUNT
+/* Trains `epochs` epochs on `rows` rows (x: rows * INPUT_SIZE values, y: rows * DEVICE_ROW_TARGETS
  * targets), from the initial parameters, with fresh optimizer state. Returns 0, or 1 when rows is
  * below one batch or above {{NAME}}_DEVICE_MAX_ROWS. */
 int {{NAME}}_device_fit(const {{REAL}} *x, const {{TARGET_T}} *y, long rows, int epochs);

@@ -35,7 +35,7 @@ static {{REAL}} nn_grads[{{NAME}}_PARAM_COUNT] NN_DEVICE_ALIGNED;       /* their
 static {{REAL}} nn_opt_state[{{NAME}}_OPT_STATE_COUNT + 1] NN_DEVICE_ALIGNED; /* optimizer state (+1: never empty) */
 static {{REAL}} nn_arena[{{NAME}}_ARENA_COUNT] NN_DEVICE_ALIGNED;       /* activations, reused by liveness */
 static {{REAL}} nn_batch_x[{{NAME}}_BATCH * {{NAME}}_INPUT_SIZE] NN_DEVICE_ALIGNED; /* one batch, gathered */
-static {{TARGET_T}} nn_batch_y[{{NAME}}_BATCH * {{NAME}}_TARGET_COUNT];
+static {{TARGET_T}} nn_batch_y[{{NAME}}_TARGET_COUNT];
 static {{INDEX_T}} nn_order[{{NAME}}_DEVICE_MAX_ROWS];               /* the epoch's order of the rows */
 static int64_t nn_step;                                               /* optimizer steps taken */
 
@@ -125,8 +125,8 @@ int {{NAME}}_device_fit(const {{REAL}} *x, const {{TARGET_T}} *y, long rows, int
                 long r = (long)nn_order[s * {{NAME}}_BATCH + b];
                 memcpy(nn_batch_x + b * {{NAME}}_INPUT_SIZE, x + r * {{NAME}}_INPUT_SIZE,
                        sizeof({{REAL}}) * {{NAME}}_INPUT_SIZE);
-                memcpy(nn_batch_y + b * {{NAME}}_TARGET_COUNT, y + r * {{NAME}}_TARGET_COUNT,
-                       sizeof({{TARGET_T}}) * {{NAME}}_TARGET_COUNT);
+                memcpy(nn_batch_y + b * {{NAME}}_DEVICE_ROW_TARGETS, y + r * {{NAME}}_DEVICE_ROW_TARGETS,
+                       sizeof({{TARGET_T}}) * {{NAME}}_DEVICE_ROW_TARGETS);
             }
             sum += (double){{NAME}}_train_step(nn_params, nn_grads, nn_opt_state, &nn_step, nn_batch_x, nn_batch_y,
                                                ({{REAL}}){{NAME}}_DEVICE_LR, nn_arena);

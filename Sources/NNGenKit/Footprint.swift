@@ -87,7 +87,7 @@ public struct Footprint: Sendable, Equatable {
             buffer("optimizer state", state + 1, s, real),
             buffer("arena", arena, s, real),
             buffer("batch inputs", batch * inputs, s, real),
-            buffer("batch targets", batch * targets, labels ? 4 : s, labels ? "int32_t" : real),
+            buffer("batch targets", targets, labels ? 4 : s, labels ? "int32_t" : real),
         ]
         if let rows = dataRows {
             let index = Device.indexType(rows: rows)
@@ -107,7 +107,7 @@ public struct Footprint: Sendable, Equatable {
         }
         if let rows = dataRows {
             let features = compilation.analysis.model.input.shape.elementCount
-            let targetBytes = labels ? 4 : s * targets
+            let targetBytes = labels ? 4 : s * targets / max(batch, 1)
             flash.append(Item(name: "embedded data", bytes: rows * (features * s + targetBytes),
                               note: "\(ByteSize.grouped(rows)) rows"))
         }
@@ -131,7 +131,7 @@ public struct Footprint: Sendable, Equatable {
         rows.append("flash")
         rows += flash.map(line)
         rows.append(line(Item(name: "flash total", bytes: flashBytes,
-                              note: "+ the trainer, start-up and newlib's libm (about 10 KiB; `make size`)")))
+                              note: "+ train_device.c, start-up, libgcc and newlib (`make size` links them)")))
         return rows.map { var r = $0; while r.last == " " { r.removeLast() }; return r }.joined(separator: "\n") + "\n"
     }
 

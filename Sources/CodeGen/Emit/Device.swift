@@ -144,7 +144,7 @@ public enum Device {
 
         """
         s += valueLines(data.x.map { literal($0, scalar) })
-        s += "};\n\nconst \(targetType) \(name)_data_y[\(name)_DATA_ROWS * \(name)_TARGET_COUNT] = {\n"
+        s += "};\n\nconst \(targetType) \(name)_data_y[\(name)_DATA_ROWS * \(name)_DEVICE_ROW_TARGETS] = {\n"
         if let labels = data.labels {
             s += valueLines(labels.map(String.init))
         } else {

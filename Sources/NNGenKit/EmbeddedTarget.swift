@@ -35,7 +35,7 @@ public enum EmbeddedTarget {
         if bytes > limit {
             let perRow = Device.dataBytes(rows: 1, analysis: analysis, scalar: scalar)
             throw EmbeddedTargetError(
-                "\(url.path): \(set.count) rows take \(ByteSize.text(bytes)) as C arrays (\(perRow) bytes a row in "
+                "\(url.path): \(ByteSize.grouped(set.count)) rows take \(ByteSize.text(bytes)) as C arrays (\(perRow) bytes a row in "
                 + "\(scalar.rawValue)), over the --embed-limit of \(ByteSize.text(limit)); embed at most "
                 + "\(limit / perRow) rows (--embed-rows \(limit / perRow)) or raise --embed-limit")
         }

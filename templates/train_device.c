@@ -36,7 +36,7 @@ static {{REAL}} nn_grads[{{NAME}}_GRAD_COUNT] NN_DEVICE_ALIGNED;
 #else
 static {{REAL}} nn_grads[{{NAME}}_PARAM_COUNT] NN_DEVICE_ALIGNED;       /* their gradients */
 #endif
-static {{REAL}} nn_opt_state[{{NAME}}_OPT_STATE_COUNT + 1] NN_DEVICE_ALIGNED; /* optimizer state (+1: never empty) */
+static {{REAL}} nn_opt_state[{{NAME}}_OPT_STATE_COUNT] NN_DEVICE_ALIGNED;  /* optimizer state (at least 1) */
 static {{REAL}} nn_arena[{{NAME}}_ARENA_COUNT] NN_DEVICE_ALIGNED;       /* activations, reused by liveness */
 static {{REAL}} nn_batch_x[{{NAME}}_BATCH * {{NAME}}_INPUT_SIZE] NN_DEVICE_ALIGNED; /* one batch, gathered */
 static {{TARGET_T}} nn_batch_y[{{NAME}}_TARGET_COUNT];

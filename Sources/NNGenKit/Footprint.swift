@@ -84,7 +84,7 @@ public struct Footprint: Sendable, Equatable {
         var ram = [
             buffer("parameters", params, s, real),
             buffer("gradients", grads, s, real),
-            buffer("optimizer state", state + 1, s, real),
+            buffer("optimizer state", state, s, real),
             buffer("arena", arena, s, real),
             buffer("batch inputs", batch * inputs, s, real),
             buffer("batch targets", targets, labels ? 4 : s, labels ? "int32_t" : real),

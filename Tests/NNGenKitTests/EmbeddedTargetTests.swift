@@ -203,7 +203,7 @@ final class EmbeddedTargetTests: XCTestCase {
         let bytes = Dictionary(uniqueKeysWithValues: f.ram.map { ($0.name, $0.bytes) })
         XCTAssertEqual(bytes["parameters"], 524)
         XCTAssertEqual(bytes["gradients"], 524)
-        XCTAssertEqual(bytes["optimizer state"], 4 * 263)
+        XCTAssertEqual(bytes["optimizer state"], 4 * 262)
         XCTAssertEqual(bytes["arena"], 4 * 736)
         XCTAssertEqual(bytes["batch inputs"], 256)
         XCTAssertEqual(bytes["batch targets"], 64)

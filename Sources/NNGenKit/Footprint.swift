@@ -145,7 +145,7 @@ public struct Footprint: Sendable, Equatable {
         var advice: [String] = []
         if let big = analysis.layers.filter({ $0.depth == 0 }).max(by: { $0.parameterCount < $1.parameterCount }),
            big.parameterCount > 0 {
-            advice.append("freeze or shrink layer \(big.path) (\(ByteSize.grouped(big.parameterCount)) parameters: "
+            advice.append("freeze (\"trainable\": false) or shrink layer \(big.path) (\(ByteSize.grouped(big.parameterCount)) parameters: "
                           + "a frozen layer needs no gradients and no optimizer state)")
         }
         if model.optimizer.stateSlotsPerParameter > 0 {

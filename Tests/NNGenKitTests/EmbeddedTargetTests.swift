@@ -224,7 +224,7 @@ final class EmbeddedTargetTests: XCTestCase {
             XCTAssertTrue(text.hasPrefix("model digits_mlp needs "), text)
             XCTAssertTrue(text.contains(" over the --ram-budget of 256.0 KiB (262,144 B) (largest: optimizer state 134.6 KiB"), text)
             XCTAssertTrue(text.contains(ByteSize.text(f.ramBytes - 262_144) + " over"), text)
-            XCTAssertTrue(text.contains("freeze or shrink layer layers[0] (8,320 parameters"), text)
+            XCTAssertTrue(text.contains("freeze (\"trainable\": false) or shrink layer layers[0] (8,320 parameters"), text)
             XCTAssertTrue(text.contains("use sgd without momentum"), text)
         }
     }

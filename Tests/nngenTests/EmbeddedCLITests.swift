@@ -43,7 +43,7 @@ extension CLITests {
         let over = try nngen(["emit", "examples/digits_mlp.json", "-o", dir.path, "--target", "embedded",
                               "--embed-data", "examples/data/digits.csv", "--ram-budget", "256KiB"])
         assertUserError(over, contains: ["model digits_mlp needs ", " over the --ram-budget of 256.0 KiB (262,144 B)",
-                                         "freeze or shrink layer layers[0]"])
+                                         "freeze (\"trainable\": false) or shrink layer layers[0]"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("train_device.c").path))
         let big = try nngen(["emit", "examples/digits_mlp.json", "-o", dir.path, "--target", "embedded",
                              "--embed-data", "examples/data/digits.csv", "--embed-limit", "64KiB"])

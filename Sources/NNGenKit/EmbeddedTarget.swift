@@ -50,15 +50,29 @@ public enum EmbeddedTarget {
                           source: url.lastPathComponent, standardized: model.standardize)
     }
 
-    /// The parameters and standardiser of the checkpoint at `url`, which must hold `model` (the
-    /// learning rate aside) in `scalar`.
-    public static func parameters(from url: URL, model: Model, scalar: ScalarType) throws
+    /// The parameters and standardiser of the checkpoint at `url`, in `scalar`, whose parameter
+    /// tensors (names and shapes, in order) are `analysis`'s. Its model may differ otherwise (name,
+    /// learning rate, optimizer, which layers train): fine-tuning starts from a model trained in
+    /// full. Fails naming the file and the first tensor that differs.
+    public static func parameters(from url: URL, analysis: ModelAnalysis, scalar: ScalarType) throws
         -> (parameters: [Double], standardizer: Standardizer?) {
         let checkpoint = try Checkpoint.read(from: url)
-        try checkpoint.checkSameModel(as: model, source: url.path)
         if checkpoint.scalar != scalar {
             throw EmbeddedTargetError("\(url.path): the checkpoint holds \(checkpoint.scalar.rawValue) parameters; "
                                       + "emit with --dtype \(checkpoint.scalar.rawValue)")
+        }
+        let stored = try checkpoint.model.analyze(file: url.path).parameters.map { ($0.name, $0.shape) }
+        let wanted = analysis.parameters.map { ($0.name, $0.shape) }
+        func text(_ p: (String, [Int])?) -> String {
+            p.map { "\($0.0) [\($0.1.map(String.init).joined(separator: ", "))]" } ?? "nothing"
+        }
+        if let i = (0..<max(stored.count, wanted.count)).first(where: { i in
+            i >= stored.count || i >= wanted.count || stored[i].0 != wanted[i].0 || stored[i].1 != wanted[i].1
+        }) {
+            throw EmbeddedTargetError(
+                "\(url.path): the checkpoint's parameters do not fit model \(analysis.model.name): tensor \(i + 1) is "
+                + "\(text(i < stored.count ? stored[i] : nil)) in the checkpoint, \(text(i < wanted.count ? wanted[i] : nil)) "
+                + "in the model")
         }
         return (checkpoint.parameters, checkpoint.standardizer)
     }

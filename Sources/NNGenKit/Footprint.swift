@@ -45,6 +45,14 @@ public struct Footprint: Sendable, Equatable {
     public var flash: [Item]
     /// Whether the code size and stack were measured by the cross compiler (else estimated).
     public var measured: Bool
+    /// The parameters trained (`NAME_GRAD_COUNT` when the header has it) and all of them.
+    public var trained: (count: Int, of: Int) = (0, 0)
+
+    /// Two footprints are equal when their figures are.
+    public static func == (a: Footprint, b: Footprint) -> Bool {
+        a.core == b.core && a.ram == b.ram && a.flash == b.flash && a.measured == b.measured
+            && a.trained.count == b.trained.count && a.trained.of == b.trained.of
+    }
 
     /// Total RAM bytes.
     public var ramBytes: Int { ram.reduce(0) { $0 + $1.bytes } }
@@ -114,12 +122,15 @@ public struct Footprint: Sendable, Equatable {
         if embedsParameters {
             flash.append(buffer("initial parameters", params, s, real))
         }
-        return Footprint(core: core, ram: ram, flash: flash, measured: measurement != nil)
+        return Footprint(core: core, ram: ram, flash: flash, measured: measurement != nil, trained: (grads, params))
     }
 
     /// The report `nngen describe --target` and `nngen emit --target embedded` print.
     public var text: String {
-        var rows: [String] = ["Footprint on \(core.rawValue) (train_device.c, full training)"]
+        let what = trained.count < trained.of
+            ? "fine-tuning: \(ByteSize.grouped(trained.count)) of \(ByteSize.grouped(trained.of)) parameters trained"
+            : "full training"
+        var rows: [String] = ["Footprint on \(core.rawValue) (train_device.c, \(what))"]
         func line(_ i: Item) -> String {
             "  " + i.name.padding(toLength: 20, withPad: " ", startingAt: 0)
                 + String(repeating: " ", count: max(0, 24 - ByteSize.text(i.bytes).count)) + ByteSize.text(i.bytes)

@@ -111,7 +111,8 @@ struct Emit: ParsableCommand {
         }
         var initial: (parameters: [Double], standardizer: Standardizer?)?
         if let ckpt = embedParams {
-            initial = try EmbeddedTarget.parameters(from: URL(fileURLWithPath: ckpt), model: model, scalar: dtype)
+            initial = try EmbeddedTarget.parameters(from: URL(fileURLWithPath: ckpt), analysis: compilation.analysis,
+                                                     scalar: dtype)
         }
         let data = try EmbeddedTarget.data(from: URL(fileURLWithPath: embedData ?? ""), analysis: compilation.analysis,
                                            scalar: dtype, maxRows: embedRows, limit: embedLimit.bytes,

@@ -6,7 +6,7 @@
 # for the emulated instruction set; it says nothing of cycles, caches or wait states).
 #
 #   bench/embedded.sh                 # debug build of nngen in .build; prints one Markdown table
-#   NNGEN=path/to/nngen bench/embedded.sh
+#   NNGEN=path/to/nngen MODELS="a.json b.json" bench/embedded.sh   # another nngen, other models
 #
 # Method: each program embeds 4 batches of its data set; it is built twice, for 1 and for 3 epochs,
 # and instructions per step = (count(3 epochs) - count(1 epoch)) / (2 epochs x 4 steps): start-up,
@@ -34,7 +34,7 @@ count() { grep '^instructions ' | awk '{print $2}'; }
 
 echo "| model | flash (program) | data/row | RAM: static | RAM: stack used | RAM total | M4 instructions/step | aarch64 instructions/step (NEON) | aarch64 (plain C) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-for json in examples/*.json; do
+for json in ${MODELS:-examples/*.json}; do
     model=$(basename "$json" .json)
     batch=$(grep -o '"batch": *[0-9]*' "$json" | grep -o '[0-9]*$')
     rows=$((4 * batch))

@@ -249,6 +249,32 @@ final class EmbeddedTargetTests: XCTestCase {
         XCTAssertEqual(d.x[0..<40].reduce(0, +) / 40, 0, accuracy: 1, "standardised over the 40 rows")
     }
 
+    /// --embed-params takes a checkpoint whose tensors fit, whatever its model's name or learning
+    /// rate, and names the first tensor that differs otherwise.
+    func testEmbedParamsChecksTheTensorsNotTheModelName() throws {
+        let iris = try example("iris")
+        let dir = try scratchDirectory(self, "nngen-embed-params")
+        var other = iris.model
+        other.name = "iris_pretrained"
+        let values = (0..<iris.parameterCount).map { Double(Float(Double($0) / 1000)) }  // exact in f32
+        let url = dir.appendingPathComponent("c.safetensors")
+        try Checkpoint(model: other, scalar: .f32, parameters: values, optimizerState: [Double](repeating: 0, count: 262),
+                       step: 3, epoch: 1, standardizer: try Standardizer(mean: [0, 0, 0, 0], std: [1, 1, 1, 1]), seed: 1,
+                       validationSplit: 0.2).write(to: url)
+        let loaded = try EmbeddedTarget.parameters(from: url, analysis: iris, scalar: .f32)
+        XCTAssertEqual(loaded.parameters, values)
+        XCTAssertThrowsError(try EmbeddedTarget.parameters(from: url, analysis: iris, scalar: .f64)) { error in
+            XCTAssertEqual("\(error)", "\(url.path): the checkpoint holds f32 parameters; emit with --dtype f32")
+        }
+        let digits = try example("digits_mlp")
+        XCTAssertThrowsError(try EmbeddedTarget.parameters(from: url, analysis: digits, scalar: .f32)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(url.path): the checkpoint's parameters do not fit model digits_mlp: "
+                                              + "tensor 1 is "), "\(error)")
+            XCTAssertTrue("\(error)".contains("[16, 4] in the checkpoint"), "\(error)")
+            XCTAssertTrue("\(error)".contains("[128, 64] in the model"), "\(error)")
+        }
+    }
+
     /// A safetensors data file gives the rows its CSV gives (its inputs stored as float32).
     func testEmbedDataReadsSafetensorsLikeCSV() throws {
         let a = try example("iris")

@@ -2,26 +2,6 @@ import CodeGen
 import Foundation
 import ModelSpec
 
-/// The Cortex-M cores the embedded target builds for, with the flags of their hard-float ABI.
-public enum DeviceCore: String, CaseIterable, Sendable {
-    /// Cortex-M4F: single-precision FPU (fpv4-sp-d16).
-    case cortexM4 = "cortex-m4"
-    /// Cortex-M7: FPU with double precision (fpv5-d16).
-    case cortexM7 = "cortex-m7"
-
-    /// The `arm-none-eabi-gcc` flags of the core (the device Makefile's M4 and M7).
-    public var flags: [String] {
-        switch self {
-        case .cortexM4: return ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
-        case .cortexM7: return ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"]
-        }
-    }
-
-    /// The flags every Arm build of the core takes (the device Makefile's ARM_FLAGS, with -O2).
-    public static let commonFlags = ["-O2", "-std=c99", "-DNN_PLAIN_C", "-ffunction-sections", "-fdata-sections",
-                                     "-fno-aggressive-loop-optimizations"]
-}
-
 /// Where the on-device trainer's bytes go on a Cortex-M core: RAM (each static buffer of
 /// train_device.c, sized by the macros of the generated `NAME.h`, and the stack the kernels need)
 /// and flash (the model's code, measured with `arm-none-eabi-size` when the cross compiler is
@@ -201,7 +181,7 @@ public struct Footprint: Sendable, Equatable {
             try Data(compilation.code.source.utf8).write(to: dir.appendingPathComponent("\(name).c"))
         } catch { return nil }
         let object = dir.appendingPathComponent("\(name).o").path
-        guard run(compiler, core.flags + DeviceCore.commonFlags + ["-fstack-usage", "-c", "\(name).c", "-o", object],
+        guard run(compiler, core.flags + ["-O2"] + DeviceCore.commonFlags + ["-fstack-usage", "-c", "\(name).c", "-o", object],
                   in: dir) != nil else { return nil }
         let sizeTool = compiler.hasSuffix("gcc") ? String(compiler.dropLast(3)) + "size" : "arm-none-eabi-size"
         guard let sizes = run(sizeTool, [object], in: dir),

@@ -161,7 +161,7 @@ final class EmbeddedTargetTests: XCTestCase {
     func testEveryExampleBuildsStrictlyWithBothCrossCompilers() throws {
         let arm = try crossTool("arm-none-eabi-gcc"), a64 = try crossTool("aarch64-linux-gnu-gcc")
         let strict = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
-        let armFlags = DeviceCore.cortexM4.flags + ["-DNN_PLAIN_C", "-fno-aggressive-loop-optimizations"]
+        let armFlags = DeviceCore.cortexM4.flags + DeviceCore.commonFlags
         let dir = try scratchDirectory(self, "nngen-cross-strict")
         for a in try exampleModelFiles(bench: false) {
             for scalar in ScalarType.allCases {

@@ -52,6 +52,29 @@ public struct DeviceOptions: Sendable, Equatable {
     }
 }
 
+/// The Cortex-M cores the embedded target builds for, with the flags of their hard-float ABI.
+public enum DeviceCore: String, CaseIterable, Sendable {
+    /// Cortex-M4F: single-precision FPU (fpv4-sp-d16).
+    case cortexM4 = "cortex-m4"
+    /// Cortex-M7: FPU with double precision (fpv5-d16).
+    case cortexM7 = "cortex-m7"
+
+    /// The `arm-none-eabi-gcc` flags of the core (the device Makefile's M4 and M7).
+    public var flags: [String] {
+        switch self {
+        case .cortexM4: return ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+        case .cortexM7: return ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"]
+        }
+    }
+
+    /// The flags every Arm build takes besides the core's and the optimisation level (the device
+    /// Makefile's ARM_FLAGS): C99 (so no contraction of multiply-adds), the kernels' plain loops,
+    /// a section per function for --gc-sections, and no aggressive loop optimisations (gcc 12 for
+    /// 32-bit Arm warns falsely about the reduction helpers' tail loops otherwise).
+    public static let commonFlags = ["-std=c99", "-DNN_PLAIN_C", "-ffunction-sections", "-fdata-sections",
+                                     "-fno-aggressive-loop-optimizations"]
+}
+
 /// The on-device trainer `nngen emit --target embedded` writes next to `NAME.h` and `NAME.c`:
 /// `NAME_device.h`, `train_device.c` (every buffer static, no malloc and no stdio), the data set
 /// as const arrays (`NAME_data.c`), the initial parameters (`NAME_params.c`, when given), a
@@ -126,6 +149,9 @@ public enum Device {
             GeneratedFile(name: "device_host.c", contents: Templates.text("device_host.c")),
             GeneratedFile(name: "Makefile", contents: Templates.render("Makefile.device", [
                 "NAME": name, "SOURCES": sources.joined(separator: " "),
+                "ARM_FLAGS": DeviceCore.commonFlags.joined(separator: " "),
+                "M4_FLAGS": DeviceCore.cortexM4.flags.joined(separator: " "),
+                "M7_FLAGS": DeviceCore.cortexM7.flags.joined(separator: " "),
             ])),
         ]
         return files

@@ -319,3 +319,13 @@ public enum Standalone {
         value.isFinite ? "\(value)" : "0.001"
     }
 }
+
+// MARK: - Targets of `nngen emit`
+
+/// What `nngen emit` writes beside the model's core (`NAME.h`, `NAME.c`).
+public enum EmitTarget: String, CaseIterable, Sendable {
+    /// The standalone training program for a machine with files and a heap (``Standalone``).
+    case standalone
+    /// The on-device trainer for a microcontroller: static buffers, compiled-in data (``Device``).
+    case embedded
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import CodeGen
 import Foundation
 import ModelSpec
+import NNGenKit
 
 /// `nngen describe MODEL`: the layer table and totals.
 struct Describe: ParsableCommand {
@@ -16,10 +17,28 @@ struct Describe: ParsableCommand {
     @Argument(help: "The model file (JSON).")
     var model: String
 
+    // MARK: the footprint on a microcontroller (issue 16, docs/EMBEDDED.md)
+
+    @Option(help: "Also print the RAM and flash of training on this core with train_device.c (float32): \(DeviceCore.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var target: DeviceCore?
+
+    @Option(help: "With --target: fail unless the RAM fits this many bytes (e.g. 256KiB).")
+    var ramBudget: ByteCount?
+
+    func validate() throws {
+        if ramBudget != nil && target == nil { throw ValidationError("--ram-budget needs --target (e.g. --target cortex-m4)") }
+    }
+
     func run() throws {
         let m = try Model.load(from: URL(fileURLWithPath: model))
         let a = try m.analyze(file: model)
         print(ModelSummary(a).text, terminator: "")
+        if let core = target {
+            try m.validate(for: .f32, file: model)
+            let footprint = Footprint.of(compile(a, options: CompileOptions(scalar: .f32)), core: core)
+            print("\n" + footprint.text, terminator: "")
+            if let budget = ramBudget { try footprint.check(ramBudget: budget.bytes, analysis: a) }
+        }
     }
 }
 

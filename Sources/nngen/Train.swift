@@ -87,10 +87,20 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Save a checkpoint here at the end of every epoch (atomic).", valueName: "ckpt"))
     var save: String?
 
-    @Option(help: ArgumentHelp("Resume from this checkpoint; --epochs is the total number of epochs.", valueName: "ckpt"))
+    @Option(help: ArgumentHelp("Resume from this checkpoint (it carries its model: MODEL may be left out); --epochs is the total number of epochs.", valueName: "ckpt"))
     var resume: String?
 
+    @Option(help: ArgumentHelp("Write one row of metrics per epoch here: .csv or .jsonl (epoch, lr, train_loss, val_loss, val_acc or val_r2, samples_per_s, wall_s).", valueName: "file"))
+    var log: String?
+
+    @Option(help: ArgumentHelp("Draw the train/validation loss and the validation metric per epoch here, as SVG (redrawn after every epoch).", valueName: "file.svg"))
+    var plot: String?
+
     func validate() throws {
+        if model != nil && data == nil {
+            throw ValidationError("--data FILE is required with a MODEL (the default data examples/data/digits.csv goes with "
+                                  + "the built-in model only): add --data FILE")
+        }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be positive (got \(formatLR(lr)))") }
         if let valSplit, !(valSplit >= 0 && valSplit < 1) {
@@ -102,7 +112,12 @@ struct Train: ParsableCommand {
         // The model, with --optimizer and --standardize applied.
         var spec: Model
         let modelSource: String
-        if let model {
+        // Resuming: the checkpoint decides seed, split and dtype, and carries its model.
+        let checkpoint = try resume.map { try Checkpoint.read(from: URL(fileURLWithPath: $0)) }
+        if model == nil, let checkpoint, let resume {
+            spec = checkpoint.model
+            modelSource = resume
+        } else if let model {
             spec = try Model.load(from: URL(fileURLWithPath: model))
             modelSource = model
         } else {
@@ -120,8 +135,6 @@ struct Train: ParsableCommand {
         if standardize { spec.standardize = true }
         let analysis = try spec.analyze(file: modelSource)
 
-        // Resuming: the checkpoint decides seed, split and dtype.
-        let checkpoint = try resume.map { try Checkpoint.read(from: URL(fileURLWithPath: $0)) }
         let epochs = self.epochs ?? TrainingDefaults.epochs
         let options = try TrainingOptions.resolving(epochs: epochs, learningRate: lr, seed: seed, validationSplit: valSplit,
                                                     scalar: dtype, save: save.map { URL(fileURLWithPath: $0) },
@@ -133,6 +146,8 @@ struct Train: ParsableCommand {
             throw ValidationError(problem)
         }
         if let save { try SafetensorsFile.checkWritable(URL(fileURLWithPath: save)) }
+        let recorder = try TrainingRecorder(log: log.map { URL(fileURLWithPath: $0) }, plot: plot.map { URL(fileURLWithPath: $0) },
+                                            loss: spec.loss)
         if let ck = checkpoint, ck.epoch >= epochs {
             print("\(resume ?? "the checkpoint") already holds \(ck.epoch) epochs; --epochs \(epochs) is the total, so there is "
                   + "nothing to train (pass a larger --epochs to continue)")
@@ -143,13 +158,21 @@ struct Train: ParsableCommand {
         let dataURL: URL
         if let data {
             dataURL = URL(fileURLWithPath: data)
-        } else if model == nil {
+        } else if model == nil && (checkpoint == nil || checkpoint?.model.jsonString == (try? Model.decode(Data(TrainingDefaults.modelJSON.utf8), source: "")).map(\.jsonString)) {
             dataURL = try TrainingDefaults.locateData()
         } else {
-            throw UserError("--data FILE is required with a MODEL (the default data examples/data/digits.csv goes with "
-                            + "the built-in model only)")
+            throw ValidationError("--data FILE is required " + (model != nil ? "with a MODEL" : "to resume \(spec.name)")
+                                  + " (the default data examples/data/digits.csv goes with the built-in model only): "
+                                  + "add --data FILE")
         }
-        let dataset = try ModelData.load(dataURL, for: analysis)
+        let dataset: Dataset
+        do {
+            dataset = try ModelData.load(dataURL, for: analysis)
+        } catch where model == nil && checkpoint == nil && data != nil {
+            throw UserError("\(error)\nMODEL was omitted, so the built-in \(spec.name) (\(spec.input.shape.elementCount) inputs, "
+                            + "\(analysis.outputCount) classes) was used; give the MODEL file that fits \(dataURL.path) "
+                            + "(nngen train MODEL --data \(dataURL.path))")
+        }
 
         let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options, backend: backend.backend,
                                   resume: checkpoint, resumeFile: resume.map { URL(fileURLWithPath: $0) })
@@ -168,6 +191,7 @@ struct Train: ParsableCommand {
         let terminal = isatty(STDOUT_FILENO) == 1
         let bar = ProgressBar()
         let summary: TrainingSummary
+        recorder.begin()
         do {
             summary = try trainer.run(
                 onStep: terminal ? { bar.update($0) } : nil,
@@ -175,12 +199,24 @@ struct Train: ParsableCommand {
                     if terminal { bar.clear() }
                     print(report.line)
                     flushStdout()
+                    try recordEpoch(recorder, report, learningRate: options.learningRate, checkpoint: save)
                 })
         } catch {
             if terminal { bar.clear() }
             throw error
         }
         print(summaryText(summary, loss: spec.loss))
+    }
+
+    /// Adds the epoch to --log and --plot; a failed write stops the run with a message saying the
+    /// checkpoint of that epoch is saved.
+    private func recordEpoch(_ recorder: TrainingRecorder, _ report: EpochReport, learningRate: Double,
+                             checkpoint: String?) throws {
+        do {
+            try recorder.record(report, learningRate: learningRate)
+        } catch {
+            throw UserError("\(error)" + (checkpoint.map { "; the checkpoint \($0) (epoch \(report.epoch)) is saved" } ?? ""))
+        }
     }
 
     private func summaryText(_ s: TrainingSummary, loss: Loss) -> String {

@@ -16,7 +16,7 @@ const char *nn_prog = "train";
 static void nn_usage(FILE *f) {
     fprintf(f,
             "usage: %s DATA.csv|DATA.safetensors [--epochs N] [--lr X] [--seed S] [--val-split F]\n"
-            "       [--save CKPT] [--resume CKPT]\n"
+            "       [--save CKPT] [--resume CKPT] [--log FILE.csv|FILE.jsonl] [--plot FILE.svg]\n"
             "Trains model \"%s\" (%s, batch %d) with the generated %s.c.\n"
             "  --epochs N      the total number of epochs (default %d; --resume continues up to N)\n"
             "  --lr X          learning rate (default the model's, %g)\n"
@@ -24,6 +24,8 @@ static void nn_usage(FILE *f) {
             "  --val-split F   fraction of samples held out for validation, 0 <= F < 1 (default %g)\n"
             "  --save CKPT     write a safetensors checkpoint after every epoch (atomically)\n"
             "  --resume CKPT   continue from a checkpoint at its next epoch, with its seed and split\n"
+            "  --log FILE      write one row of metrics per epoch, CSV (.csv) or JSON Lines (.jsonl)\n"
+            "  --plot FILE     draw the loss and validation curves per epoch as SVG (.svg)\n"
             "Exit codes: 0 success, 1 an error (bad data, a failed save, divergence), 2 bad arguments.\n",
             nn_prog, nn_m->name, NN_DTYPE_NAME, (int)NN_BATCH, nn_m->name, NN_DEFAULT_EPOCHS, nn_m->default_lr,
             NN_DEFAULT_SEED, NN_DEFAULT_VAL_SPLIT);
@@ -65,7 +67,7 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
         if ((eq ? (size_t)(eq - arg) : strlen(arg)) >= sizeof name) nn_bad_usage("unknown option '%s'", arg);
         sprintf(name, "%.*s", (int)(eq ? (size_t)(eq - arg) : strlen(arg)), arg);
         if (strcmp(name, "--epochs") && strcmp(name, "--lr") && strcmp(name, "--seed") && strcmp(name, "--val-split") &&
-            strcmp(name, "--save") && strcmp(name, "--resume"))
+            strcmp(name, "--save") && strcmp(name, "--resume") && strcmp(name, "--log") && strcmp(name, "--plot"))
             nn_bad_usage("unknown option '%s'", name);
         if (eq) value = eq + 1;
         else if (i + 1 < argc) value = argv[++i];
@@ -96,6 +98,13 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
             nn_bad_usage("%s needs a file name", name);
         } else if (strcmp(name, "--save") == 0) {
             o->save = value;
+        } else if (strcmp(name, "--log") == 0) {
+            if (!nn_has_extension(value, "csv") && !nn_has_extension(value, "jsonl"))
+                nn_bad_usage("--log needs a file ending in .csv or .jsonl, got '%s'", value);
+            o->log = value;
+        } else if (strcmp(name, "--plot") == 0) {
+            if (!nn_has_extension(value, "svg")) nn_bad_usage("--plot needs a file ending in .svg, got '%s'", value);
+            o->plot = value;
         } else {
             o->resume = value;
         }

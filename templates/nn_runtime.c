@@ -6,6 +6,7 @@
  * the nn_model struct that train.c fills in (see {{RUNTIME}}.h).
  *
  *   make && ./train DATA.csv [--epochs N] [--lr X] [--seed S] [--val-split F] [--save CKPT] [--resume CKPT]
+ *                        [--log FILE.csv|FILE.jsonl] [--plot FILE.svg]
  *
  * It follows nngen's docs/TRAINING.md to the letter: the same data pipeline (split, standardise,
  * a fresh shuffle per epoch, the last partial batch dropped), the same per-epoch lines and the
@@ -72,11 +73,17 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     const char *good = NULL; /* the last good checkpoint on disk and its epoch */
     long long good_epoch = 0;
     char ext[16];
+    nn_curves curves; /* --log and --plot */
+    double run_start;
 
     nn_m = model;
     if (NN_REAL != 4 && NN_REAL != 8) nn_fail("internal error: the model's scalar size is %zu bytes, not 4 or 8", NN_REAL);
     nn_parse_args(argc, argv, &o);
     if (o.save) nn_check_save_path(o.save);
+    memset(&curves, 0, sizeof curves);
+    curves.log = o.log;
+    curves.plot = o.plot;
+    nn_curves_check(&curves);
     memset(&s, 0, sizeof s);
     s.params = nn_aligned(NN_PARAM_COUNT, NN_REAL);
     s.grads = nn_aligned(NN_PARAM_COUNT, NN_REAL);
@@ -148,9 +155,12 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     perm = (size_t *)nn_alloc(nn_mul(n_train, sizeof(size_t)));
 
     /* 4, 5. Epochs: a fresh order seeded seed + e, full batches only, one train_step each. */
+    run_start = nn_now();
     for (e = (long long)s.epoch + 1; e <= o.epochs; e++) {
-        double start = nn_now(), seconds, sum = 0, train_loss;
+        double start = nn_now(), seconds, sum = 0, train_loss, samples;
+        nn_metrics m;
         size_t step, k;
+        memset(&m, 0, sizeof m);
         nn_shuffled(perm, n_train, s.seed + (uint64_t)e);
         for (step = 0; step < steps; step++) {
             double loss;
@@ -174,18 +184,21 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         s.epoch = (int64_t)e;
         printf("epoch %lld/%lld  train_loss %.6f", e, o.epochs, train_loss);
         if (n_val > 0) {
-            nn_metrics m = nn_evaluate(&s, val_x, val_labels, val_y, n_val, xb, out);
+            m = nn_evaluate(&s, val_x, val_labels, val_y, n_val, xb, out);
             printf("  val_loss %.6f", m.loss);
             if (NN_CLASSIFICATION) printf("  val_acc %.2f%%", m.accuracy);
         }
-        printf("  %.0f samples/s\n", (double)(steps * NN_BATCH) / (seconds > 1e-9 ? seconds : 1e-9));
+        samples = (double)(steps * NN_BATCH) / (seconds > 1e-9 ? seconds : 1e-9);
+        printf("  %.0f samples/s\n", samples);
         fflush(stdout);
         if (o.save) {
             nn_save(o.save, &s);
             good = o.save;
             good_epoch = e;
         }
+        nn_curves_add(&curves, e, o.lr, train_loss, n_val > 0 ? &m : NULL, samples, nn_now() - run_start, o.save);
     }
+    free(curves.rows);
     if (o.save) fprintf(stderr, "%s: saved %s (epoch %lld)\n", nn_prog, o.save, (long long)s.epoch);
     free(order);
     free(perm);

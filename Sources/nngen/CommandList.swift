@@ -10,6 +10,7 @@ enum CommandList {
         Train.self,
         Predict.self,
         Eval.self,
+        Plot.self,
         Init.self,
         Bench.self,
     ]

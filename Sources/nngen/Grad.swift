@@ -37,7 +37,7 @@ struct Grad: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the loss and the gradients (safetensors).")
     var output: String
 
-    @Option(help: "Back end for the generated code: tcc or cc.")
+    @Option(help: backendHelp)
     var backend: BackendName = .tcc
 
     @Option(help: "Scalar type of the generated code: f32 or f64 (default f32, as every command).")

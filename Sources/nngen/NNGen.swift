@@ -23,6 +23,9 @@ struct NNGen: ParsableCommand {
         } catch let error as UserError {
             FileHandle.standardError.write(Data(("error: " + error.message + "\n").utf8))
             Foundation.exit(1)
+        } catch let error as UsageError {
+            FileHandle.standardError.write(Data(("error: " + error.message + "\n").utf8))
+            Foundation.exit(2)
         } catch let error as CleanExit {
             exit(withError: error)
         } catch let error as ExitCode {
@@ -74,9 +77,23 @@ func describe(_ error: Error) -> String {
 /// The model file the command loaded last (`loadModel`), named in compiler failures.
 nonisolated(unsafe) var lastLoadedModel: (name: String, file: String)?
 
+/// A usage error found while running (after parsing), such as a missing option that depends on
+/// a file's contents: printed as `error: MESSAGE` on stderr with exit code 2.
+struct UsageError: Error, CustomStringConvertible {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
 /// A user-facing error: printed as `error: MESSAGE` on stderr with exit code 1.
 struct UserError: Error, CustomStringConvertible {
     var message: String
     init(_ message: String) { self.message = message }
     var description: String { message }
 }
+
+/// The `--backend` help of every command that runs generated code: its values and the default.
+let backendHelp = ArgumentHelp("Back end: tcc (libtcc, in-process, fast to compile; the default) or cc (the system C compiler, optimised code).")
+
+/// The `--dtype` help of every command that generates code: its values and the default.
+let dtypeHelp = ArgumentHelp("Scalar type of the generated code: f32 (the default) or f64.")

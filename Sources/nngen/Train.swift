@@ -68,7 +68,7 @@ struct Train: ParsableCommand {
     @Option(help: "Replace the model's optimizer type, keeping its lr.")
     var optimizer: OptimizerChoice?
 
-    @Option(help: "Back end: tcc (fast compile) or cc (optimised).")
+    @Option(help: backendHelp)
     var backend: SingleBackendChoice = .tcc
 
     @Option(help: "Scalar type: f32 or f64 (default f32; a resumed run keeps the checkpoint's).")
@@ -161,7 +161,7 @@ struct Train: ParsableCommand {
         } else if model == nil && (checkpoint == nil || checkpoint?.model.jsonString == (try? Model.decode(Data(TrainingDefaults.modelJSON.utf8), source: "")).map(\.jsonString)) {
             dataURL = try TrainingDefaults.locateData()
         } else {
-            throw ValidationError("--data FILE is required " + (model != nil ? "with a MODEL" : "to resume \(spec.name)")
+            throw UsageError("--data FILE is required " + (model != nil ? "with a MODEL" : "to resume \(spec.name)")
                                   + " (the default data examples/data/digits.csv goes with the built-in model only): "
                                   + "add --data FILE")
         }

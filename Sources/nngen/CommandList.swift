@@ -11,6 +11,7 @@ enum CommandList {
         Predict.self,
         Eval.self,
         Plot.self,
+        Inspect.self,
         Init.self,
         Bench.self,
     ]

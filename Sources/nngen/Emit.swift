@@ -13,10 +13,10 @@ struct Emit: ParsableCommand {
     @Argument(help: "The model file (JSON).")
     var model: String
 
-    @Option(name: .shortAndLong, help: "The output directory (created if missing).")
-    var output: String
+    @Option(name: .shortAndLong, help: "The output directory (created if missing); not needed with --dump-after.")
+    var output: String?
 
-    @Option(help: "Scalar type of the generated code: f32 or f64.")
+    @Option(help: dtypeHelp)
     var dtype: ScalarType = .f32
 
     @Option(help: "Print what a stage produced instead of writing files: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -24,6 +24,12 @@ struct Emit: ParsableCommand {
 
     @Flag(help: "Apply no fusion rule: one kernel per primitive node (to see what fusion does).")
     var noFusion = false
+
+    func validate() throws {
+        if output == nil && dumpAfter == nil {
+            throw ValidationError("emit needs -o DIR, the directory to write the files into (or --dump-after STAGE to print a stage)")
+        }
+    }
 
     func run() throws {
         let analysis = try loadModel(model)
@@ -33,6 +39,7 @@ struct Emit: ParsableCommand {
             print(compilation.dump(after: stage), terminator: "")
             return
         }
+        guard let output else { return }  // validate() asks for -o without --dump-after
         let dir = URL(fileURLWithPath: output)
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

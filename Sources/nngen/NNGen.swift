@@ -13,6 +13,7 @@ struct NNGen: ParsableCommand {
         Exit codes: 0 success, 1 a user error (message on stderr), 2 a usage error.
         Model files are JSON (see README.md); MODEL may also be omitted where a default is documented.
         """,
+        version: nngenVersion,
         subcommands: CommandList.all)
 
     /// Runs the command; maps errors to the documented exit codes (0, 1, 2) with no stack trace.
@@ -51,6 +52,9 @@ struct NNGen: ParsableCommand {
         String(describing: type(of: error)).contains("CommandError") || error is ValidationError
     }
 }
+
+/// What `nngen --version` prints.
+let nngenVersion = "nngen 0.11.0"
 
 /// `text` with every value argument-parser echoes between single quotes (`The value '...' is
 /// invalid for '--dtype <dtype>'`) cut by `Messages.shown`.

@@ -33,13 +33,13 @@ struct NNGen: ParsableCommand {
             Foundation.exit(error.rawValue)
         } catch {
             let code = exitCode(for: error)
+            if code == .success {  // --help, --version: printed as they are
+                exit(withError: error)
+            }
             if code == .validationFailure || isUsageError(error) {
                 let text = cutQuotedValues(fullMessage(for: error))
                 FileHandle.standardError.write(Data((text + "\n").utf8))
                 Foundation.exit(2)
-            }
-            if code == .success {
-                exit(withError: error)
             }
             // Any other error is a user error: print its description, no stack trace.
             FileHandle.standardError.write(Data(("error: " + describe(error) + "\n").utf8))

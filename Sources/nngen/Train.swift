@@ -206,6 +206,8 @@ struct Train: ParsableCommand {
             throw error
         }
         print(summaryText(summary, loss: spec.loss))
+        if let log { print("  log:           \(log) (\(recorder.log.rows.count) epochs)") }
+        if let plot { print("  plot:          \(plot)") }
     }
 
     /// Adds the epoch to --log and --plot; a failed write stops the run with a message saying the

@@ -101,6 +101,12 @@ struct Train: ParsableCommand {
             throw ValidationError("--data FILE is required with a MODEL (the default data examples/data/digits.csv goes with "
                                   + "the built-in model only): add --data FILE")
         }
+        if let log, MetricsLogFormat(path: log) == nil {
+            throw ValidationError("--log needs a file ending in .csv or .jsonl, got \(log)")
+        }
+        if let plot, URL(fileURLWithPath: plot).pathExtension.lowercased() != "svg" {
+            throw ValidationError("--plot needs a file ending in .svg, got \(plot)")
+        }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be positive (got \(formatLR(lr)))") }
         if let valSplit, !(valSplit >= 0 && valSplit < 1) {
@@ -181,7 +187,7 @@ struct Train: ParsableCommand {
         let dropped = nTrain % batch
         print("training \(spec.name) (\(ModelSummary.grouped(analysis.parameterCount)) parameters, "
               + "\(spec.optimizer.typeName) lr \(formatLR(options.learningRate)), \(options.scalar.rawValue), \(backend.rawValue), "
-              + "compiled in \(String(format: "%.0f", trainer.compiled.compileSeconds * 1000)) ms) on \(dataURL.path)")
+              + "compiled in \(String(format: "%.0f", trainer.compiled.compileSeconds * 1000)) ms) on \(data ?? dataURL.path)")
         print("  \(nTrain) training + \(trainer.data.validation?.count ?? 0) validation samples, seed \(options.seed); "
               + "\(nTrain / batch) steps of \(batch) per epoch"
               + (dropped > 0 ? " (the last \(dropped) samples of each epoch's order are dropped)" : "")
@@ -242,7 +248,7 @@ struct Train: ParsableCommand {
             lines.append(t)
         }
         if let ck = s.checkpoint {
-            lines.append("  checkpoint:    \(ck.path) (epoch \(s.final?.epoch ?? 0))")
+            lines.append("  checkpoint:    \(save ?? ck.path) (epoch \(s.final?.epoch ?? 0))")
         } else {
             lines.append("  checkpoint:    none (pass --save FILE to keep the trained parameters)")
         }

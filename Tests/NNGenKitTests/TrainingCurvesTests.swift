@@ -226,3 +226,38 @@ final class SVGElements: NSObject, XMLParserDelegate {
         text = ""
     }
 }
+
+/// A log or plot that cannot be written after training started stops the run with the write's
+/// error, after the epoch's checkpoint is saved: the checkpoint is never lost to it.
+final class TrainingRecorderFailureTests: XCTestCase {
+    func testAFailedLogWriteKeepsTheCheckpoint() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("RecorderFailure-\(UUID().uuidString)")
+        let logs = root.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: root) }
+        let analysis = try Model.load(from: StandaloneTests.root.appendingPathComponent("examples/iris.json")).analyze()
+        let dataset = try ModelData.load(StandaloneTests.dataURL("iris.csv"), for: analysis)
+        let ck = root.appendingPathComponent("ck.safetensors")
+        let options = TrainingOptions(epochs: 3, learningRate: analysis.model.optimizer.learningRate, save: ck)
+        let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options, backend: TCCBackend())
+        let recorder = try TrainingRecorder(log: logs.appendingPathComponent("run.csv"), plot: nil, loss: analysis.model.loss)
+        // The folder disappears after the check, before the first epoch's row.
+        try FileManager.default.removeItem(at: logs)
+        XCTAssertThrowsError(try trainer.run(onEpoch: { try recorder.record($0, learningRate: options.learningRate) })) {
+            XCTAssertTrue("\($0)".hasPrefix("\(logs.path)/run.csv: cannot write the file (any earlier file there is unchanged)"),
+                          "\($0)")
+        }
+        XCTAssertEqual(try Checkpoint.read(from: ck).epoch, 1, "epoch 1's checkpoint was saved before its log row")
+        XCTAssertEqual(recorder.log.rows.map(\.epoch), [1])
+    }
+
+    /// Bad extensions are refused by the recorder itself (library callers), naming the flag.
+    func testExtensionsAreChecked() throws {
+        XCTAssertThrowsError(try TrainingRecorder(log: URL(fileURLWithPath: "/tmp/x.txt"), plot: nil, loss: .mse)) {
+            XCTAssertEqual("\($0)", "--log needs a file ending in .csv or .jsonl, got /tmp/x.txt")
+        }
+        XCTAssertThrowsError(try TrainingRecorder(log: nil, plot: URL(fileURLWithPath: "/tmp/x.png"), loss: .mse)) {
+            XCTAssertEqual("\($0)", "--plot needs a file ending in .svg, got /tmp/x.png")
+        }
+    }
+}

@@ -52,6 +52,25 @@ final class TrainingCurvesTests: XCTestCase {
         }
     }
 
+    /// Without a validation part: empty val columns, one loss curve, "no validation part" on the
+    /// right; the runtime's SVG is the one TrainingPlot draws from its log.
+    func testNoValidationPart() throws {
+        let build = try StandaloneTests.build("iris", .f32)
+        let dir = try scratch()
+        let run = try StandaloneTests.train(build, "iris.csv", ["--epochs", "2", "--val-split", "0", "--log", "p.csv",
+                                                                "--plot", "p.svg"], in: dir)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let text = try String(contentsOf: dir.appendingPathComponent("p.csv"), encoding: .utf8)
+        let rows = text.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        XCTAssertEqual(rows.map { Array($0[3...4]) }, [["", ""], ["", ""]])
+        let log = try MetricsLog.read(from: dir.appendingPathComponent("p.csv"))
+        let svg = try String(contentsOf: dir.appendingPathComponent("p.svg"), encoding: .utf8)
+        XCTAssertEqual(TrainingPlot.svg([.init(label: nil, log: log)]), svg)
+        let elements = try SVGElements(svg)
+        XCTAssertEqual(elements.all.filter { $0.name == "polyline" }.count, 1)
+        XCTAssertTrue(elements.texts.contains("no validation part"))
+    }
+
     /// The log's text, exactly: header, rows, missing values empty (CSV) or null (JSON Lines).
     func testLogText() throws {
         let rows = [MetricsRow(epoch: 1, learningRate: 0.01, trainLoss: 1.0 / 3, valLoss: nil, valMetric: nil,

@@ -100,6 +100,21 @@ final class CLIWorkflowTests: XCTestCase {
         XCTAssertEqual(plot.stdout, "wrote again.svg: 1 run (4 epochs)\n")
         XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("again.svg")),
                        try Data(contentsOf: dir.appendingPathComponent("run.svg")))
+        // Two runs compared: both names in the legends, two colours; a regression log cannot join.
+        let slow = try nngen(["train", iris, "--data", irisData, "--epochs", "3", "--lr", "0.003", "--log", "slow.jsonl"], in: dir)
+        XCTAssertEqual(slow.status, 0, slow.stderr)
+        let both = try nngen(["plot", "run.csv", "slow.jsonl", "-o", "both.svg"], in: dir)
+        XCTAssertEqual(both.stdout, "wrote both.svg: 2 runs (4, 3 epochs)\n")
+        let svg = try String(contentsOf: dir.appendingPathComponent("both.svg"), encoding: .utf8)
+        for text in [">run train<", ">run validation<", ">slow train<", ">slow validation<", "stroke=\"#ff7f0e\""] {
+            XCTAssertTrue(svg.contains(text), text)
+        }
+        try "epoch,lr,train_loss,val_loss,val_r2,samples_per_s,wall_s\n1,0.1,1,1,0.5,1,1\n"
+            .write(to: dir.appendingPathComponent("reg.csv"), atomically: true, encoding: .utf8)
+        let mixed = try nngen(["plot", "run.csv", "reg.csv", "-o", "mixed.svg"], in: dir)
+        XCTAssertEqual(mixed.status, 1)
+        XCTAssertEqual(mixed.stderr, "error: reg.csv logs val_r2 but run.csv logs val_acc; a classification run and a "
+                       + "regression run cannot share one plot\n")
         let inspect = try nngen(["inspect", "ck.safetensors"], in: dir)
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
         for text in ["ck.safetensors: 3.46 KiB (3,540 bytes), 16 tensors\n", "  seed       1\n", "  val_split  0.2\n",

@@ -19,6 +19,7 @@ static void nn_usage(FILE *f) {
             "       [--save CKPT] [--resume CKPT] [--save-best CKPT] [--monitor val_loss|val_acc] [--patience N]\n"
             "       [--min-delta D] [--schedule constant|step|cosine|onecycle] [--warmup E] [--step-size E]\n"
             "       [--gamma G] [--lr-min X] [--clip-norm X] [--batch N] [--threads N]\n"
+            "       [--log FILE.csv|FILE.jsonl] [--plot FILE.svg]\n"
             "Trains model \"%s\" (%s, batch %d) with the generated %s.c.\n"
             "  --epochs N      the total number of epochs (default %d; --resume continues up to N)\n"
             "  --lr X          learning rate (default the model's, %g)\n"
@@ -38,6 +39,8 @@ static void nn_usage(FILE *f) {
             "  --clip-norm X   clip the gradients to global L2 norm X > 0 before every update\n"
             "  --batch N       must be %d, the batch this program was generated for\n"
             "  --threads N     must be %d, the threads this program was built for (make CFLAGS=... -fopenmp -DNN_THREADS=N)\n"
+            "  --log FILE      write one row of metrics per epoch, CSV (.csv) or JSON Lines (.jsonl)\n"
+            "  --plot FILE     draw the loss and validation curves per epoch as SVG (.svg)\n"
             "Exit codes: 0 success, 1 an error (bad data, a failed save, divergence), 2 bad arguments.\n",
             nn_prog, nn_m->name, NN_DTYPE_NAME, (int)NN_BATCH, nn_m->name, NN_DEFAULT_EPOCHS, nn_m->default_lr,
             NN_DEFAULT_SEED, NN_DEFAULT_VAL_SPLIT, (int)NN_BATCH, nn_m->threads);
@@ -57,7 +60,7 @@ void nn_bad_usage(const char *fmt, ...) {
 static const char *const nn_flags[] = { "--epochs", "--lr", "--seed", "--val-split", "--save", "--resume",
                                          "--save-best", "--monitor", "--patience", "--min-delta", "--schedule",
                                          "--warmup", "--step-size", "--gamma", "--lr-min", "--clip-norm", "--batch",
-                                         "--threads", NULL };
+                                         "--threads", "--log", "--plot", NULL };
 
 static int nn_known_flag(const char *name) {
     int k;
@@ -183,6 +186,13 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
             o->save = value;
         } else if (strcmp(name, "--save-best") == 0) {
             o->save_best = value;
+        } else if (strcmp(name, "--log") == 0) {
+            if (!nn_has_extension(value, "csv") && !nn_has_extension(value, "jsonl"))
+                nn_bad_usage("--log needs a file ending in .csv or .jsonl, got '%s'", value);
+            o->log = value;
+        } else if (strcmp(name, "--plot") == 0) {
+            if (!nn_has_extension(value, "svg")) nn_bad_usage("--plot needs a file ending in .svg, got '%s'", value);
+            o->plot = value;
         } else {
             o->resume = value;
         }

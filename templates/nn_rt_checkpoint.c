@@ -147,15 +147,7 @@ void nn_save(const char *path, const nn_state *s) {
 /* Checks, before training, that checkpoints can be saved at path: it must not name a folder, and
  * a temporary file must be creatable beside it (stale temporaries of earlier saves go first);
  * exits with 1 naming the path and the reason otherwise. */
-void nn_check_save_path(const char *path) {
-    struct stat st;
-    nn_buf why = { NULL, 0, 0 };
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        nn_fail_at(path, 0, 0, "cannot write the file (any earlier file there is unchanged): it is a folder; --save "
-                               "needs a file name");
-    if (nn_write_atomically(path, NULL, 0, &why, 1) != 0)
-        nn_fail_at(path, 0, 0, "cannot write the file (any earlier file there is unchanged): %s", why.p);
-}
+void nn_check_save_path(const char *path) { nn_check_output_path(path, "--save"); }
 
 /* The tensor called name with the given dtype and shape, or the error saying what it should be. */
 static const nn_tensor *nn_ck_tensor(const nn_st *st, const char *name, int dtype, const long long *shape, int ndim) {

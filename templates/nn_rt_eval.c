@@ -5,6 +5,30 @@
  */
 #include "{{RT}}_rt_internal.h"
 
+/* R^2 of outputs z against targets y (n samples of NN_OUT): 1 - SS_res / SS_tot per output (its
+ * own mean for SS_tot), averaged over outputs; 0 with *ok = 0 when some output's targets are
+ * constant. Sums in sample order, in double. */
+static double nn_r_squared(const double *z, const double *y, size_t n, int *ok) {
+    double total = 0;
+    size_t i, j, k = (size_t)NN_OUT;
+    *ok = 0;
+    if (n == 0) return 0;
+    for (j = 0; j < k; j++) {
+        double mean = 0, res = 0, tot = 0;
+        for (i = 0; i < n; i++) mean += y[i * k + j];
+        mean /= (double)n;
+        for (i = 0; i < n; i++) {
+            double d = z[i * k + j] - y[i * k + j], t = y[i * k + j] - mean;
+            res += d * d;
+            tot += t * t;
+        }
+        if (!(tot > 0)) return 0;
+        total += 1 - res / tot;
+    }
+    *ok = 1;
+    return total / (double)k;
+}
+
 /* Loss (and accuracy) over n samples: inputs x (rows of NN_IN), targets labels or y (doubles),
  * from the model's outputs on consecutive chunks of at most NN_BATCH rows, all in double. */
 nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
@@ -12,6 +36,7 @@ nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, 
     nn_metrics r;
     double loss = 0;
     size_t correct = 0, start, total = 0;
+    double *zs = NN_SCORING == NN_SCORE_REGRESSION ? (double *)nn_alloc(nn_mul(nn_mul(n, NN_OUT), sizeof(double))) : NULL;
     for (start = 0; start < n; start += NN_BATCH) {
         size_t m = n - start < (size_t)NN_BATCH ? n - start : (size_t)NN_BATCH, i, o;
         memcpy(xb, NN_AT(x, start * NN_IN), m * NN_IN * NN_REAL);
@@ -33,6 +58,7 @@ nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, 
             } else {
                 for (o = 0; o < (size_t)NN_OUT; o++) {
                     double zo = nn_real_get(out, z + o), t = y[(start + i) * NN_OUT + o];
+                    if (zs) zs[(start + i) * NN_OUT + o] = zo;
                     if (NN_SCORING == NN_SCORE_BINARY && (zo > 0) == (t >= 0.5)) correct++;
                     total++;
                 }
@@ -42,5 +68,8 @@ nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, 
     r.loss = total ? loss / (double)total : 0;
     r.accuracy = total ? (double)correct / (double)total * 100 : 0;
     r.fraction = total ? (double)correct / (double)total : 0;
+    r.has_r2 = 0;
+    r.r2 = zs ? nn_r_squared(zs, y, n, &r.has_r2) : 0;
+    free(zs);
     return r;
 }

@@ -149,3 +149,15 @@ fail:
 }
 
 /* Saves every tensor of docs/TRAINING.md's checkpoint table atomically; exits with 1 on failure. */
+
+/* Exits with a message naming path and the reason in plain words unless a file can be written
+ * there (atomically); flag names the option that asked for it. Called before training starts. */
+void nn_check_output_path(const char *path, const char *flag) {
+    struct stat st;
+    nn_buf why = { NULL, 0, 0 };
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        nn_fail_at(path, 0, 0, "cannot write the file (any earlier file there is unchanged): it is a folder; %s "
+                               "needs a file name", flag);
+    if (nn_write_atomically(path, NULL, 0, &why, 1) != 0)
+        nn_fail_at(path, 0, 0, "cannot write the file (any earlier file there is unchanged): %s", why.p);
+}

@@ -89,6 +89,7 @@ const char *nn_nonfinite_text(double v);
 
 unsigned char *nn_read_file(const char *path, size_t *size);
 int nn_write_atomically(const char *path, const void *data, size_t size, nn_buf *why, int probe);
+void nn_check_output_path(const char *path, const char *flag);
 
 /* ---- data sets: reading ({{RT}}_rt_csv.c, {{RT}}_rt_safetensors.c), split, standardisation,
  * shuffles and gathering ({{RT}}_rt_data.c) -------------------------------------------------- */
@@ -231,16 +232,40 @@ void nn_gather(const nn_data *d, const size_t *idx, size_t n, const nn_state *s,
 
 typedef struct {
     double loss, accuracy; /* accuracy in percent, classification only */
-    double fraction;       /* the accuracy as a fraction, as --monitor val_acc compares it */
+    double fraction;       /* correct / judged, classification only (the log's val_acc; --monitor val_acc) */
+    double r2;             /* regression: 1 - SS_res / SS_tot averaged over outputs ... */
+    int has_r2;            /* ... unless some output's targets are constant */
 } nn_metrics;
 
 nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
                        void *xb, void *out);
 
+/* ---- the metrics log and the curves ({{RT}}_rt_log.c, {{RT}}_rt_plot.c) --------------- */
+
+/* One epoch, its numbers rounded to the text the log writes (%.9g; samples/s %.0f; wall_s %.3f). */
+typedef struct {
+    long long epoch;
+    double lr, train_loss, val_loss, metric, samples, wall; /* metric: val_acc (a fraction) or val_r2 */
+    int has_val, has_metric;
+} nn_curve_row;
+
+typedef struct {
+    const char *log, *plot; /* --log FILE.csv|FILE.jsonl and --plot FILE.svg, or NULL */
+    nn_curve_row *rows;
+    size_t n, cap;
+} nn_curves;
+
+int nn_has_extension(const char *path, const char *ext);
+void nn_curves_check(const nn_curves *c);
+void nn_curves_add(nn_curves *c, long long epoch, double lr, double train_loss, const nn_metrics *val,
+                   double samples, double wall, const char *ck);
+void nn_plot_svg(const nn_curves *c, nn_buf *out);
+
 /* ---- arguments ({{RT}}_rt_args.c) ------------------------------------------------------- */
 
 typedef struct {
     const char *data, *save, *resume;
+    const char *log, *plot; /* --log FILE.csv|FILE.jsonl, --plot FILE.svg */
     long long epochs;
     double lr;
     uint64_t seed;

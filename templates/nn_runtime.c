@@ -7,6 +7,7 @@
  *
  *   make && ./train DATA.csv [--epochs N] [--lr X] [--seed S] [--val-split F] [--save CKPT] [--resume CKPT]
  *                            [--save-best CKPT] [--patience N] [--schedule S] [--warmup E] [--clip-norm X] ...
+ *                            [--log FILE.csv|FILE.jsonl] [--plot FILE.svg]
  *
  * It follows nngen's docs/TRAINING.md to the letter: the same data pipeline (split, standardise,
  * a fresh shuffle per epoch, the last partial batch dropped), the same per-epoch lines and the
@@ -105,12 +106,18 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     long long good_epoch = 0;
     char ext[16];
     int stopped = 0;
+    nn_curves curves; /* --log and --plot */
+    double run_start;
 
     nn_m = model;
     if (NN_REAL != 4 && NN_REAL != 8) nn_fail("internal error: the model's scalar size is %zu bytes, not 4 or 8", NN_REAL);
     nn_parse_args(argc, argv, &o);
     if (o.save) nn_check_save_path(o.save);
     if (o.save_best) nn_check_save_path(o.save_best);
+    memset(&curves, 0, sizeof curves);
+    curves.log = o.log;
+    curves.plot = o.plot;
+    nn_curves_check(&curves);
     memset(&s, 0, sizeof s);
     s.params = nn_aligned(NN_PARAM_COUNT, NN_REAL);
     s.grads = nn_aligned(NN_PARAM_COUNT, NN_REAL);
@@ -183,10 +190,13 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     perm = (size_t *)nn_alloc(nn_mul(n_train, sizeof(size_t)));
 
     /* 4, 5. Epochs: a fresh order seeded seed + e, full batches only, one train_step each. */
+    run_start = nn_now();
     for (e = (long long)s.epoch + 1; e <= o.epochs; e++) {
-        double start = nn_now(), seconds, sum = 0, train_loss, lr = o.lr;
+        double start = nn_now(), seconds, sum = 0, train_loss, lr = o.lr, samples;
+        nn_metrics m;
         size_t step, k;
         int improved = 0;
+        memset(&m, 0, sizeof m);
         nn_shuffled(perm, n_train, s.seed + (uint64_t)e);
         for (step = 0; step < steps; step++) {
             double loss;
@@ -213,12 +223,13 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         if (nn_schedule_varies(&s.sched)) printf("  lr %.6g", lr);
         printf("  train_loss %.6f", train_loss);
         if (n_val > 0) {
-            nn_metrics m = nn_evaluate(&s, val_x, val_labels, val_y, n_val, xb, out);
+            m = nn_evaluate(&s, val_x, val_labels, val_y, n_val, xb, out);
             printf("  val_loss %.6f", m.loss);
             if (NN_CLASSIFICATION) printf("  val_acc %.2f%%", m.accuracy);
             if (s.mon.active) improved = nn_monitor_observe(&s.mon, s.mon.metric == NN_MONITOR_LOSS ? m.loss : m.fraction, e);
         }
-        printf("  %.0f samples/s\n", (double)(steps * NN_BATCH) / (seconds > 1e-9 ? seconds : 1e-9));
+        samples = (double)(steps * NN_BATCH) / (seconds > 1e-9 ? seconds : 1e-9);
+        printf("  %.0f samples/s\n", samples);
         fflush(stdout);
         if (o.save) {
             nn_save(o.save, &s);
@@ -226,6 +237,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
             good_epoch = e;
         }
         if (improved && o.save_best) nn_save(o.save_best, &s);
+        nn_curves_add(&curves, e, lr, train_loss, n_val > 0 ? &m : NULL, samples, nn_now() - run_start, o.save);
         if (s.mon.active && s.mon.patience >= 0 && s.mon.bad_epochs >= s.mon.patience && e < o.epochs) {
             stopped = 1;
             break;
@@ -236,6 +248,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         nn_monitor_print_stop(stderr, &s.mon);
         fputc('\n', stderr);
     }
+    free(curves.rows);
     if (o.save) fprintf(stderr, "%s: saved %s (epoch %lld)\n", nn_prog, o.save, (long long)s.epoch);
     if (o.save_best && s.mon.has_best)
         fprintf(stderr, "%s: best %s (epoch %lld)\n", nn_prog, o.save_best, s.mon.best_epoch);

@@ -150,12 +150,28 @@ public struct GradBatch: Sendable {
 }
 
 /// Reads `x` and `y` from a batch file and checks them against the model (see `computeGradients`).
+/// A CSV file (labelled rows as `nngen train` reads them) gives its first `batch` rows, in file
+/// order and not standardised.
 /// - Throws: `GradInputError` naming the file, the tensor and what was expected.
 public func readBatch(_ analysis: ModelAnalysis, from path: String) throws -> GradBatch {
-    let file = try SafetensorsFile.read(from: URL(fileURLWithPath: path))
     let m = analysis.model
     let B = m.batch
     let xShape = [B] + m.input.shape.dimensions
+    if URL(fileURLWithPath: path).pathExtension.lowercased() == "csv" {
+        let data = try ModelData.load(URL(fileURLWithPath: path), for: analysis)
+        guard data.count >= B else {
+            throw GradInputError("\(path): \(data.count) rows; model \(m.name) takes a batch of \(B) (the first \(B) "
+                                 + "rows are used)")
+        }
+        let f = m.input.shape.elementCount, k = analysis.outputCount
+        let targets: Targets
+        switch data.targets {
+        case .labels(let l, _): targets = .labels(Array(l.prefix(B)))
+        case .values(let v, _): targets = .values(Array(v.prefix(B * k)))
+        }
+        return GradBatch(x: Array(data.x.prefix(B * f)), xShape: xShape, targets: targets)
+    }
+    let file = try SafetensorsFile.read(from: URL(fileURLWithPath: path))
     let xDoc: String
     switch m.input {
     case .features(let f): xDoc = "batch \(B) x \(f) features"

@@ -43,6 +43,13 @@ public enum ModelData {
         public var count: Int
         /// The targets, when the file holds them.
         public var targets: DatasetTargets?
+
+        /// `count` samples of inputs `x`, with `targets` when known.
+        public init(x: [Double], count: Int, targets: DatasetTargets?) {
+            self.x = x
+            self.count = count
+            self.targets = targets
+        }
     }
 
     /// Loads a data file whose rows hold the inputs and, optionally, the targets: a CSV row may

@@ -250,11 +250,11 @@ public final class Trainer {
     }
 
     /// Runs epochs `epochsCompleted + 1 ... options.epochs`. `onStep` is called after every step,
-    /// `onEpoch` after every epoch (after the checkpoint is saved).
+    /// `onEpoch` after every epoch (after the checkpoint is saved; an error it throws stops the run).
     /// - Throws: `TrainingError.diverged` (the checkpoint of the previous epoch stays on disk),
-    ///   checkpoint write errors, or errors from the compiled model.
+    ///   checkpoint write errors, errors from `onEpoch`, or errors from the compiled model.
     @discardableResult
-    public func run(onStep: ((StepProgress) -> Void)? = nil, onEpoch: ((EpochReport) -> Void)? = nil) throws -> TrainingSummary {
+    public func run(onStep: ((StepProgress) -> Void)? = nil, onEpoch: ((EpochReport) throws -> Void)? = nil) throws -> TrainingSummary {
         let model = analysis.model
         let batch = model.batch
         let f = model.input.shape.elementCount
@@ -333,7 +333,7 @@ public final class Trainer {
                     summary.bestAccuracy = (epoch, v)
                 }
             }
-            onEpoch?(report)
+            try onEpoch?(report)
             if let state = monitorState, state.exhausted, epoch < options.epochs {
                 summary.stoppedEarly = state.stopReason
                 break

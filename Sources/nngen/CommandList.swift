@@ -10,6 +10,8 @@ enum CommandList {
         Train.self,
         Predict.self,
         Eval.self,
+        Plot.self,
+        Inspect.self,
         Init.self,
         Bench.self,
     ]

@@ -20,10 +20,10 @@ struct Emit: ParsableCommand {
     @Argument(help: "The model file (JSON).")
     var model: String
 
-    @Option(name: .shortAndLong, help: "The output directory (created if missing).")
-    var output: String
+    @Option(name: .shortAndLong, help: "The output directory (created if missing); not needed with --dump-after.")
+    var output: String?
 
-    @Option(help: "Scalar type of the generated code: f32 or f64.")
+    @Option(help: dtypeHelp)
     var dtype: ScalarType = .f32
 
     @Option(help: "Print what a stage produced instead of writing files: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -68,6 +68,9 @@ struct Emit: ParsableCommand {
     var ramBudget: ByteCount?
 
     func validate() throws {
+        if output == nil && dumpAfter == nil {
+            throw ValidationError("emit needs -o DIR, the directory to write the files into (or --dump-after STAGE to print a stage)")
+        }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
         if target != .embedded {
             let given = [("--embed-data", embedData != nil), ("--embed-rows", embedRows != nil),
@@ -97,6 +100,7 @@ struct Emit: ParsableCommand {
             print(compilation.dump(after: stage), terminator: "")
             return
         }
+        guard let output else { return }  // validate() asks for -o without --dump-after
         let dir = URL(fileURLWithPath: output)
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -12,7 +12,8 @@ struct Grad: ParsableCommand {
         discussion: """
         Reads the parameters (every parameter by name with exactly its shape, F32 or F64; a checkpoint \
         works too) and a batch (x: [B, F] or [B, L, C] with B the model's batch; y: [B] integer labels \
-        for softmax cross-entropy, else [B, outputs]), runs one forward and backward pass with the \
+        for softmax cross-entropy, else [B, outputs]; or a labelled CSV file as train reads it, of \
+        which the first B rows are the batch), runs one forward and backward pass with the \
         generated code (or the Swift reference interpreter with --reference), and writes `loss` \
         (shape []), one gradient per parameter under the parameter's own name, and `input` (the \
         gradient of x, x's shape), in the run's dtype (F64 for --reference). x is used as given: it is \
@@ -31,16 +32,16 @@ struct Grad: ParsableCommand {
     @Option(help: "The parameters (safetensors).")
     var params: String
 
-    @Option(help: "The batch (safetensors with x and y).")
+    @Option(help: "The batch: safetensors with x and y, or a labelled CSV file (its first B rows).")
     var batch: String
 
     @Option(name: .shortAndLong, help: "Where to write the loss and the gradients (safetensors).")
     var output: String
 
-    @Option(help: "Back end for the generated code: tcc or cc.")
+    @Option(help: backendHelp)
     var backend: BackendName = .tcc
 
-    @Option(help: "Scalar type of the generated code: f32 or f64 (default f32, as every command).")
+    @Option(help: dtypeHelp)
     var dtype: ScalarType?
 
     @Flag(help: "Use the Swift reference interpreter (float64) instead of the generated code.")

@@ -77,7 +77,7 @@ struct Train: ParsableCommand {
     @Option(help: "Replace the model's optimizer type, keeping its lr.")
     var optimizer: OptimizerChoice?
 
-    @Option(help: "Back end: tcc (fast compile) or cc (optimised).")
+    @Option(help: backendHelp)
     var backend: SingleBackendChoice = .tcc
 
     @Option(help: "Scalar type: f32 or f64 (default f32; a resumed run keeps the checkpoint's).")
@@ -96,7 +96,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Save a checkpoint here at the end of every epoch (atomic).", valueName: "ckpt"))
     var save: String?
 
-    @Option(help: ArgumentHelp("Resume from this checkpoint; --epochs is the total number of epochs.", valueName: "ckpt"))
+    @Option(help: ArgumentHelp("Resume from this checkpoint (it carries its model: MODEL may be left out); --epochs is the total number of epochs.", valueName: "ckpt"))
     var resume: String?
 
     // Training features (issue 11, part A): best checkpoint, early stopping, schedules, clipping,
@@ -165,8 +165,23 @@ struct Train: ParsableCommand {
         if let problem = flags.problem { throw ValidationError(problem) }
         return flags
     }
+    @Option(help: ArgumentHelp("Write one row of metrics per epoch here: .csv or .jsonl (epoch, lr, train_loss, val_loss, val_acc or val_r2, samples_per_s, wall_s).", valueName: "file"))
+    var log: String?
+
+    @Option(help: ArgumentHelp("Draw the train/validation loss and the validation metric per epoch here, as SVG (redrawn after every epoch).", valueName: "file.svg"))
+    var plot: String?
 
     func validate() throws {
+        if model != nil && data == nil {
+            throw ValidationError("--data FILE is required with a MODEL (the default data examples/data/digits.csv goes with "
+                                  + "the built-in model only): add --data FILE")
+        }
+        if let log, MetricsLogFormat(path: log) == nil {
+            throw ValidationError("--log needs a file ending in .csv or .jsonl, got \(log)")
+        }
+        if let plot, URL(fileURLWithPath: plot).pathExtension.lowercased() != "svg" {
+            throw ValidationError("--plot needs a file ending in .svg, got \(plot)")
+        }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be positive (got \(formatLR(lr)))") }
         if let valSplit, !(valSplit >= 0 && valSplit < 1) {
@@ -179,7 +194,12 @@ struct Train: ParsableCommand {
         // The model, with --optimizer and --standardize applied.
         var spec: Model
         let modelSource: String
-        if let model {
+        // Resuming: the checkpoint decides seed, split and dtype, and carries its model.
+        let checkpoint = try resume.map { try Checkpoint.read(from: URL(fileURLWithPath: $0)) }
+        if model == nil, let checkpoint, let resume {
+            spec = checkpoint.model
+            modelSource = resume
+        } else if let model {
             spec = try Model.load(from: URL(fileURLWithPath: model))
             modelSource = model
         } else {
@@ -198,8 +218,6 @@ struct Train: ParsableCommand {
         if let batch { spec.batch = batch }
         let analysis = try spec.analyze(file: modelSource)
 
-        // Resuming: the checkpoint decides seed, split and dtype.
-        let checkpoint = try resume.map { try Checkpoint.read(from: URL(fileURLWithPath: $0)) }
         let epochs = self.epochs ?? TrainingDefaults.epochs
         let options = try TrainingOptions.resolving(epochs: epochs, learningRate: lr, seed: seed, validationSplit: valSplit,
                                                     scalar: dtype, save: save.map { URL(fileURLWithPath: $0) },
@@ -214,6 +232,8 @@ struct Train: ParsableCommand {
         }
         if let save { try SafetensorsFile.checkWritable(URL(fileURLWithPath: save)) }
         if let saveBest { try SafetensorsFile.checkWritable(URL(fileURLWithPath: saveBest)) }
+        let recorder = try TrainingRecorder(log: log.map { URL(fileURLWithPath: $0) }, plot: plot.map { URL(fileURLWithPath: $0) },
+                                            loss: spec.loss)
         if let ck = checkpoint, ck.epoch >= epochs {
             print("\(resume ?? "the checkpoint") already holds \(ck.epoch) epochs; --epochs \(epochs) is the total, so there is "
                   + "nothing to train (pass a larger --epochs to continue)")
@@ -224,13 +244,21 @@ struct Train: ParsableCommand {
         let dataURL: URL
         if let data {
             dataURL = URL(fileURLWithPath: data)
-        } else if model == nil {
+        } else if model == nil && (checkpoint == nil || checkpoint?.model.jsonString == (try? Model.decode(Data(TrainingDefaults.modelJSON.utf8), source: "")).map(\.jsonString)) {
             dataURL = try TrainingDefaults.locateData()
         } else {
-            throw UserError("--data FILE is required with a MODEL (the default data examples/data/digits.csv goes with "
-                            + "the built-in model only)")
+            throw UsageError("--data FILE is required " + (model != nil ? "with a MODEL" : "to resume \(spec.name)")
+                                  + " (the default data examples/data/digits.csv goes with the built-in model only): "
+                                  + "add --data FILE")
         }
-        let dataset = try ModelData.load(dataURL, for: analysis)
+        let dataset: Dataset
+        do {
+            dataset = try ModelData.load(dataURL, for: analysis)
+        } catch where model == nil && checkpoint == nil && data != nil {
+            throw UserError("\(error)\nMODEL was omitted, so the built-in \(spec.name) (\(spec.input.shape.elementCount) inputs, "
+                            + "\(analysis.outputCount) classes) was used; give the MODEL file that fits \(dataURL.path) "
+                            + "(nngen train MODEL --data \(dataURL.path))")
+        }
 
         let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options,
                                   backend: try benchBackend(backend.rawValue, threads: threads),
@@ -240,7 +268,7 @@ struct Train: ParsableCommand {
         let dropped = nTrain % batch
         print("training \(spec.name) (\(ModelSummary.grouped(analysis.parameterCount)) parameters, "
               + "\(spec.optimizer.typeName) lr \(formatLR(options.learningRate)), \(options.scalar.rawValue), \(backend.rawValue), "
-              + "compiled in \(String(format: "%.0f", trainer.compiled.compileSeconds * 1000)) ms) on \(dataURL.path)")
+              + "compiled in \(String(format: "%.0f", trainer.compiled.compileSeconds * 1000)) ms) on \(data ?? dataURL.path)")
         print("  \(nTrain) training + \(trainer.data.validation?.count ?? 0) validation samples, seed \(options.seed); "
               + "\(nTrain / batch) steps of \(batch) per epoch"
               + (dropped > 0 ? " (the last \(dropped) samples of each epoch's order are dropped)" : "")
@@ -250,6 +278,7 @@ struct Train: ParsableCommand {
         let terminal = isatty(STDOUT_FILENO) == 1
         let bar = ProgressBar()
         let summary: TrainingSummary
+        recorder.begin()
         do {
             summary = try trainer.run(
                 onStep: terminal ? { bar.update($0) } : nil,
@@ -257,12 +286,26 @@ struct Train: ParsableCommand {
                     if terminal { bar.clear() }
                     print(report.line)
                     flushStdout()
+                    try recordEpoch(recorder, report, learningRate: report.learningRate ?? options.learningRate, checkpoint: save)
                 })
         } catch {
             if terminal { bar.clear() }
             throw error
         }
         print(summaryText(summary, loss: spec.loss))
+        if let log { print("  log:           \(log) (\(recorder.log.rows.count) epochs)") }
+        if let plot { print("  plot:          \(plot)") }
+    }
+
+    /// Adds the epoch to --log and --plot; a failed write stops the run with a message saying the
+    /// checkpoint of that epoch is saved.
+    private func recordEpoch(_ recorder: TrainingRecorder, _ report: EpochReport, learningRate: Double,
+                             checkpoint: String?) throws {
+        do {
+            try recorder.record(report, learningRate: learningRate)
+        } catch {
+            throw UserError("\(error)" + (checkpoint.map { "; the checkpoint \($0) (epoch \(report.epoch)) is saved" } ?? ""))
+        }
     }
 
     private func summaryText(_ s: TrainingSummary, loss: Loss) -> String {
@@ -286,7 +329,7 @@ struct Train: ParsableCommand {
             lines.append(t)
         }
         if let ck = s.checkpoint {
-            lines.append("  checkpoint:    \(ck.path) (epoch \(s.final?.epoch ?? 0))")
+            lines.append("  checkpoint:    \(save ?? ck.path) (epoch \(s.final?.epoch ?? 0))")
         } else {
             lines.append("  checkpoint:    none (pass --save FILE to keep the trained parameters)")
         }

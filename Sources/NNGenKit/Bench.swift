@@ -195,7 +195,7 @@ public func runBenchmark(_ analysis: ModelAnalysis, options: BenchOptions) throw
         : (samples[samples.count / 2 - 1] + samples[samples.count / 2]) / 2
     let s = options.scalar.size
     let arenaBytes = model.compilation.code.arenaElements * s
-    let stateBytes = (2 * analysis.parameterCount + analysis.optimizerStateElements) * s
+    let stateBytes = (analysis.parameterCount + analysis.gradientCount + analysis.optimizerStateElements) * s
     return BenchResult(
         model: analysis.model.name, backend: backend.name, threads: options.threads, scalar: options.scalar,
         compileMilliseconds: model.compileSeconds * 1000, codegenMilliseconds: codegen * 1000,

@@ -77,8 +77,9 @@ public struct Checkpoint: Sendable, Equatable {
             throw CheckpointError.sizeMismatch(what: "parameters", expected: count, found: parameters.count)
         }
         let slots = model.optimizer.stateSlotsPerParameter
-        guard optimizerState.count == slots * count else {
-            throw CheckpointError.sizeMismatch(what: "optimizer state", expected: slots * count, found: optimizerState.count)
+        let trained = analysis.gradientCount  // frozen parameters have no optimizer state
+        guard optimizerState.count == slots * trained else {
+            throw CheckpointError.sizeMismatch(what: "optimizer state", expected: slots * trained, found: optimizerState.count)
         }
         var tensors: [Tensor] = []
         for p in analysis.parameters {
@@ -87,8 +88,9 @@ public struct Checkpoint: Sendable, Equatable {
         }
         for slot in 0..<slots {
             for p in analysis.parameters {
+                guard let at = p.gradientOffset else { continue }
                 let name = Self.optimizerTensorNames(model.optimizer, parameter: p.name)[slot]
-                let start = slot * count + p.offset
+                let start = slot * trained + at
                 tensors.append(try Tensor(name: name, shape: p.shape,
                                           doubles: Array(optimizerState[start..<(start + p.count)]), dtype: dtype))
             }
@@ -148,9 +150,9 @@ public struct Checkpoint: Sendable, Equatable {
         let dtype = DType(scalar)
         let parameters = try Self.readParameters(file, source: source, analysis: analysis, dtype: dtype)
         var state: [Double] = []
-        state.reserveCapacity(model.optimizer.stateSlotsPerParameter * analysis.parameterCount)
+        state.reserveCapacity(model.optimizer.stateSlotsPerParameter * analysis.gradientCount)
         for slot in 0..<model.optimizer.stateSlotsPerParameter {
-            for p in analysis.parameters {
+            for p in analysis.parameters where p.trainable {
                 let name = Self.optimizerTensorNames(model.optimizer, parameter: p.name)[slot]
                 state += try Self.tensor(file, name, source: source, shape: p.shape, dtypes: [dtype]).asDoubles()
             }

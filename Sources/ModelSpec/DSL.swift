@@ -29,7 +29,7 @@ extension LayerConvertible {
     }
 
     /// The layer frozen: no gradient, no update (`"trainable": false`).
-    public func frozen() -> TrainableLayer { trainable(.none) }
+    public func frozen() -> TrainableLayer { trainable(.frozen) }
 
     /// Only the layer's bias trains (`"trainable": "bias"`).
     public func biasOnly() -> TrainableLayer { trainable(.biasOnly) }

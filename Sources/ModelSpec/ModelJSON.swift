@@ -71,7 +71,7 @@ extension Model: Codable {
         }
         switch trainable[path] {
         case .all?: pairs.append(("trainable", .bool(true)))
-        case .none?: pairs.append(("trainable", .bool(false)))
+        case .frozen?: pairs.append(("trainable", .bool(false)))
         case .biasOnly?: pairs.append(("trainable", .string("bias")))
         case .weightOnly?: pairs.append(("trainable", .string("weight")))
         case nil: break
@@ -325,7 +325,7 @@ private final class Reader {
         if let t = field(o, "trainable") {
             switch t {
             case .bool(true): trainable[path] = .all
-            case .bool(false): trainable[path] = .none
+            case .bool(false): trainable[path] = .frozen
             case .string("bias"): trainable[path] = .biasOnly
             case .string("weight"): trainable[path] = .weightOnly
             default:

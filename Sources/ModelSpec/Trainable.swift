@@ -8,7 +8,7 @@ public enum Trainable: Hashable, Sendable, CustomStringConvertible {
     /// Every parameter is trained.
     case all
     /// Nothing is trained: no gradient, no update, no optimizer state.
-    case none
+    case frozen
     /// Only biases are trained.
     case biasOnly
     /// Only weights are trained.
@@ -21,7 +21,7 @@ public enum Trainable: Hashable, Sendable, CustomStringConvertible {
     public func trains(_ role: ParameterRole) -> Bool {
         switch self {
         case .all: return true
-        case .none: return false
+        case .frozen: return false
         case .biasOnly: return role == .bias
         case .weightOnly: return role == .weight
         }
@@ -31,7 +31,7 @@ public enum Trainable: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .all: return "true"
-        case .none: return "false"
+        case .frozen: return "false"
         case .biasOnly: return "\"bias\""
         case .weightOnly: return "\"weight\""
         }
@@ -41,7 +41,7 @@ public enum Trainable: Hashable, Sendable, CustomStringConvertible {
     public init(weight: Bool, bias: Bool) {
         switch (weight, bias) {
         case (true, true): self = .all
-        case (false, false): self = .none
+        case (false, false): self = .frozen
         case (false, true): self = .biasOnly
         case (true, false): self = .weightOnly
         }

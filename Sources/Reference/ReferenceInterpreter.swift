@@ -149,7 +149,7 @@ public struct ReferenceInterpreter: Sendable {
             let trains: Bool
             switch setting {
             case .all: trains = true
-            case .none: trains = false
+            case .frozen: trains = false
             case .biasOnly: trains = p.role == .bias
             case .weightOnly: trains = p.role == .weight
             }

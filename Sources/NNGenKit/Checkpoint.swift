@@ -356,7 +356,18 @@ public func modelDifferences(stored: Model, requested: Model, ignoringLearningRa
         s.split(whereSeparator: { $0 == " " }).joined(separator: " ")
     }
     if !architectureOnly { field("name", stored.name, requested.name) }
-    let a = stored.json, b = requested.json
+    // What trains is compared on its own line (and not at all for prediction).
+    if !architectureOnly && stored.trainable != requested.trainable {
+        func settings(_ m: Model) -> String {
+            m.trainable.isEmpty ? "every layer trainable"
+                : m.trainable.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+        field("trainable", settings(stored), settings(requested))
+    }
+    var plainStored = stored, plainRequested = requested
+    plainStored.trainable = [:]
+    plainRequested.trainable = [:]
+    let a = plainStored.json, b = plainRequested.json
     guard case .object(let pa) = a, case .object(let pb) = b else { return ["the model JSON differs"] }
     let da = Dictionary(pa, uniquingKeysWith: { x, _ in x }), db = Dictionary(pb, uniquingKeysWith: { x, _ in x })
     var keys = ["input", "layers", "loss"]

@@ -90,12 +90,26 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Resume from this checkpoint; --epochs is the total number of epochs.", valueName: "ckpt"))
     var resume: String?
 
+    // Fine-tuning (docs/TRAINING.md "Fine-tuning"): --freeze, --train-only, --init, --init-partial.
+    @OptionGroup var trainable: TrainableOptions
+
+    @Option(name: .customLong("init"), help: ArgumentHelp(
+        "Start from the parameters of this safetensors file, by name (nngen's or PyTorch nn.Sequential's).", valueName: "file"))
+    var initFile: String?
+
+    @Flag(name: .customLong("init-partial"), help: "With --init: parameters the file lacks keep their seeded values.")
+    var initPartial = false
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be positive (got \(formatLR(lr)))") }
         if let valSplit, !(valSplit >= 0 && valSplit < 1) {
             throw ValidationError("--val-split must be at least 0 and below 1 (got \(formatLR(valSplit)))")
         }
+        if initFile != nil && resume != nil {
+            throw ValidationError("--init and --resume cannot be combined: a resumed run takes its parameters from the checkpoint")
+        }
+        if initPartial && initFile == nil { throw ValidationError("--init-partial needs --init FILE") }
     }
 
     func run() throws {
@@ -118,6 +132,7 @@ struct Train: ParsableCommand {
             }
         }
         if standardize { spec.standardize = true }
+        spec = try trainable.apply(to: spec, file: modelSource)
         let analysis = try spec.analyze(file: modelSource)
 
         // Resuming: the checkpoint decides seed, split and dtype.
@@ -153,6 +168,11 @@ struct Train: ParsableCommand {
 
         let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options, backend: backend.backend,
                                   resume: checkpoint, resumeFile: resume.map { URL(fileURLWithPath: $0) })
+        let initLine = try initFile.map { file -> String in
+            let r = try trainer.compiled.loadInitialParameters(from: URL(fileURLWithPath: file), partial: initPartial)
+            return "  initial parameters: \(r.loaded.count) tensors from \(file)"
+                + (r.missing.isEmpty ? "" : "; \(r.missing.count) keep their seeded values (\(r.missing.joined(separator: ", ")))")
+        }
         let batch = spec.batch
         let nTrain = trainer.data.train.count
         let dropped = nTrain % batch
@@ -163,6 +183,11 @@ struct Train: ParsableCommand {
               + "\(nTrain / batch) steps of \(batch) per epoch"
               + (dropped > 0 ? " (the last \(dropped) samples of each epoch's order are dropped)" : "")
               + (checkpoint.map { "; resuming after epoch \($0.epoch)" } ?? ""))
+        if let initLine { print(initLine) }
+        if analysis.hasFrozenParameters {
+            print("  training \(ModelSummary.grouped(analysis.gradientCount)) of \(ModelSummary.grouped(analysis.parameterCount)) "
+                  + "parameters; frozen: " + analysis.parameters.filter { !$0.trainable }.map(\.name).joined(separator: ", "))
+        }
         flushStdout()
 
         let terminal = isatty(STDOUT_FILENO) == 1

@@ -16,7 +16,7 @@ const char *nn_prog = "train";
 static void nn_usage(FILE *f) {
     fprintf(f,
             "usage: %s DATA.csv|DATA.safetensors [--epochs N] [--lr X] [--seed S] [--val-split F]\n"
-            "       [--save CKPT] [--resume CKPT]\n"
+            "       [--save CKPT] [--resume CKPT] [--init FILE [--init-partial]]\n"
             "Trains model \"%s\" (%s, batch %d) with the generated %s.c.\n"
             "  --epochs N      the total number of epochs (default %d; --resume continues up to N)\n"
             "  --lr X          learning rate (default the model's, %g)\n"
@@ -24,6 +24,9 @@ static void nn_usage(FILE *f) {
             "  --val-split F   fraction of samples held out for validation, 0 <= F < 1 (default %g)\n"
             "  --save CKPT     write a safetensors checkpoint after every epoch (atomically)\n"
             "  --resume CKPT   continue from a checkpoint at its next epoch, with its seed and split\n"
+            "  --init FILE     start from the parameters of a safetensors file, by name (nngen's or PyTorch\n"
+            "                  nn.Sequential's: 0.weight is layers.0.weight); --init-partial: missing ones keep\n"
+            "                  their seeded values\n"
             "Exit codes: 0 success, 1 an error (bad data, a failed save, divergence), 2 bad arguments.\n",
             nn_prog, nn_m->name, NN_DTYPE_NAME, (int)NN_BATCH, nn_m->name, NN_DEFAULT_EPOCHS, nn_m->default_lr,
             NN_DEFAULT_SEED, NN_DEFAULT_VAL_SPLIT);
@@ -56,6 +59,10 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
             nn_usage(stdout);
             exit(0);
         }
+        if (strcmp(arg, "--init-partial") == 0) {
+            o->init_partial = 1;
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0) {
             if (o->data) nn_bad_usage("one data file expected, got '%s' and '%s'", o->data, arg);
             o->data = arg;
@@ -65,7 +72,7 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
         if ((eq ? (size_t)(eq - arg) : strlen(arg)) >= sizeof name) nn_bad_usage("unknown option '%s'", arg);
         sprintf(name, "%.*s", (int)(eq ? (size_t)(eq - arg) : strlen(arg)), arg);
         if (strcmp(name, "--epochs") && strcmp(name, "--lr") && strcmp(name, "--seed") && strcmp(name, "--val-split") &&
-            strcmp(name, "--save") && strcmp(name, "--resume"))
+            strcmp(name, "--save") && strcmp(name, "--resume") && strcmp(name, "--init"))
             nn_bad_usage("unknown option '%s'", name);
         if (eq) value = eq + 1;
         else if (i + 1 < argc) value = argv[++i];
@@ -96,9 +103,14 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
             nn_bad_usage("%s needs a file name", name);
         } else if (strcmp(name, "--save") == 0) {
             o->save = value;
+        } else if (strcmp(name, "--init") == 0) {
+            o->init = value;
         } else {
             o->resume = value;
         }
     }
     if (!o->data) nn_bad_usage("a data file is required");
+    if (o->init && o->resume)
+        nn_bad_usage("--init and --resume cannot be combined: a resumed run takes its parameters from the checkpoint");
+    if (o->init_partial && !o->init) nn_bad_usage("--init-partial needs --init FILE");
 }

@@ -21,7 +21,7 @@ static const nn_tensor_entry nn_tensors[] = {
 };
 
 /* Optimizer state ({{OPTIMIZER}}): one array of {{NAME}}_PARAM_COUNT values per slot, saved as optimizer.SLOT.PARAM. */
-static const char *const nn_slots[] = { {{SLOT_NAMES}}NULL };
+static const char *const nn_slots[] = { {{SLOT_NAMES}}NULL };{{GRAD_OFFSETS}}
 
 /* The model JSON (Model.jsonString), stored in checkpoints as the "model" metadata; pieces
  * concatenated at run time. */
@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
         .seed_params = nn_seed_fn,
         .step = nn_step_fn,
         .outputs = nn_outputs_fn,
-        .loss_sum = nn_loss_sum_fn,
+        .loss_sum = nn_loss_sum_fn,{{GRAD_FIELDS}}
     };
     return nn_train_main(&model, argc, argv);
 }

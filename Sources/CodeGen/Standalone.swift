@@ -127,6 +127,13 @@ public enum Standalone {
             "PARAM_DIMS": dims,
             "PARAM_ENTRIES": entries,
             "MODEL_JSON": json,
+            // Only a model with frozen parameters has gradient offsets of its own.
+            "GRAD_OFFSETS": !analysis.hasFrozenParameters ? "" : "\n\n/* Each tensor's offset in grads and in each optimizer slot "
+                + "(\(model.name)_GRAD_COUNT values); -1: frozen, no gradient, no optimizer state. */\n"
+                + "static const long long nn_grad_offsets[] = { "
+                + analysis.parameters.map { "\($0.gradientOffset ?? -1), " }.joined() + "0 };",
+            "GRAD_FIELDS": !analysis.hasFrozenParameters ? "" : "\n        .grad_count = \(model.name)_GRAD_COUNT,"
+                + "\n        .grad_offsets = nn_grad_offsets,",
         ])
     }
 

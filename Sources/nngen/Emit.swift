@@ -25,8 +25,14 @@ struct Emit: ParsableCommand {
     @Flag(help: "Apply no fusion rule: one kernel per primitive node (to see what fusion does).")
     var noFusion = false
 
+    /// Freezing is decided when the code is generated: ./train takes no --freeze of its own.
+    @OptionGroup var trainable: TrainableOptions
+
     func run() throws {
-        let analysis = try loadModel(model)
+        var analysis = try loadModel(model)
+        if !trainable.freeze.isEmpty || !trainable.trainOnly.isEmpty {
+            analysis = try trainable.apply(to: analysis.model, file: model).analyze(file: model)
+        }
         try analysis.model.validate(for: dtype, file: model)
         let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all))
         if let stage = dumpAfter {

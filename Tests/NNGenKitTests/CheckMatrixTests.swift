@@ -159,7 +159,7 @@ final class CheckMatrixTests: XCTestCase {
 
     func testExampleModels() throws {
         let models = try exampleModelFiles(bench: false)
-        XCTAssertEqual(models.map(\.model.name), ["breast_cancer", "diabetes", "diabetes_huber", "digits_conv", "digits_mlp", "iris"])
+        XCTAssertEqual(models.map(\.model.name), ["breast_cancer", "diabetes", "diabetes_huber", "digits_conv", "digits_mlp", "digits_mlp_finetune", "iris"])
         try runChecks(Self.jobs(models))
     }
 

@@ -136,15 +136,15 @@ extension Layer {
         return .object(p)
     }
 
-    /// The fields each layer type accepts besides `type`.
+    /// The fields each layer type accepts besides `type` and `trainable` (which every layer accepts).
     public static let fieldsByType: [String: [String]] = [
-        "dense": ["units", "bias", "trainable"],
-        "conv1d": ["filters", "kernel", "stride", "padding", "dilation", "bias", "trainable"],
-        "layernorm": ["eps", "affine", "trainable"],
+        "dense": ["units", "bias"],
+        "conv1d": ["filters", "kernel", "stride", "padding", "dilation", "bias"],
+        "layernorm": ["eps", "affine"],
         "leaky_relu": ["negative_slope"],
         "maxpool1d": ["kernel", "stride"],
         "avgpool1d": ["kernel", "stride"],
-        "residual": ["layers", "trainable"],
+        "residual": ["layers"],
     ]
 }
 
@@ -193,7 +193,8 @@ private final class Reader {
         for (k, _) in pairs {
             if !seen.insert(k).inserted { fail(place, "field \"\(Messages.shown(k))\" appears twice") }
             if !allowed.contains(k) {
-                let valid = allowed.allSatisfy({ $0 == "type" }) ? "it takes no fields besides \"type\""
+                let valid = allowed == ["type"] ? "it takes no fields besides \"type\""
+                    : allowed == ["type", "trainable"] ? "it takes no fields besides \"type\" and \"trainable\""
                     : "valid fields: " + allowed.joined(separator: ", ")
                 fail(place, "unknown field \"\(Messages.shown(k))\"; \(valid)")
             }
@@ -320,7 +321,7 @@ private final class Reader {
             return nil
         }
         let place = "\(path) (\(type))"
-        guard let o = object(v, place: place, allowed: ["type"] + (Layer.fieldsByType[type] ?? [])) else { return nil }
+        guard let o = object(v, place: place, allowed: ["type"] + (Layer.fieldsByType[type] ?? []) + ["trainable"]) else { return nil }
         let before = issues.count
         if let t = field(o, "trainable") {
             switch t {

@@ -58,9 +58,13 @@ final class TrainableTests: XCTestCase {
         assertSingleProblem(number, at: "layers[0] (dense)", "got a number")
     }
 
-    func testTrainableOnALayerWithoutParametersIsAnUnknownField() {
-        let issues = problems(modelText(layers: #"[{"type": "relu", "trainable": false}, {"type": "dense", "units": 1}]"#))
-        assertSingleProblem(issues, at: "layers[0] (relu)", #"unknown field "trainable""#)
+    /// Any layer may carry the field (docs/CONVENTIONS.md); on one without parameters only
+    /// true and false mean something.
+    func testTrainableOnALayerWithoutParameters() throws {
+        let ok = try decodeModel(modelText(layers: #"[{"type": "relu", "trainable": false}, {"type": "dense", "units": 1}]"#))
+        XCTAssertEqual(try ok.analyze().gradientCount, 5)
+        let issues = problems(modelText(layers: #"[{"type": "relu", "trainable": "bias"}, {"type": "dense", "units": 1}]"#))
+        assertSingleProblem(issues, at: "layers[0] (relu)", #""trainable": "bias" but the layer has no bias"#)
     }
 
     func testBiasOnlyWithoutABiasIsRefused() {

@@ -62,7 +62,7 @@ final class BenchTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as? [String: Any]
         let keys = Set(object?.keys.map { $0 } ?? [])
         for k in ["compile_ms", "step_us_median", "step_us_min", "samples_per_s", "gflops", "arena_bytes",
-                  "total_bytes", "peak_rss_bytes", "backend", "threads", "performed_flops", "gflops_performed"] {
+                  "total_bytes", "params_bytes", "peak_rss_bytes", "backend", "threads", "performed_flops", "gflops_performed"] {
             XCTAssertTrue(keys.contains(k), "missing \(k) in \(r.json)")
         }
         XCTAssertEqual(object?["backend"] as? String, "tcc")

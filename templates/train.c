@@ -2,6 +2,7 @@
  * regenerate with `nngen emit` instead.
  *
  *   make && ./train DATA.csv [--epochs N] [--lr X] [--seed S] [--val-split F] [--save CKPT] [--resume CKPT]
+ *                            [--init FILE [--init-partial]]
  *
  * The model-specific part of the program: it describes model {{NAME}} ({{NAME}}.h, {{NAME}}.c) to
  * the model-independent runtime ({{RUNTIME}}.h, {{RUNTIME}}.c, the same files for every model),

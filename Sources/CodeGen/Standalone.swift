@@ -212,7 +212,8 @@ public enum Standalone {
         let slots = slotNames(model.optimizer)
         if !slots.isEmpty {
             table += "| " + slots.map { "`optimizer.\($0).NAME`" }.joined(separator: ", ")
-                + " for each parameter NAME (\(model.optimizer.typeName) state) | \(dtype) | the parameter's |\n"
+                + " for each \(analysis.hasFrozenParameters ? "trainable " : "")parameter NAME "
+                + "(\(model.optimizer.typeName) state) | \(dtype) | the parameter's |\n"
         }
         let standardizerRows = model.standardize
             ? "| `standardizer.mean`, `standardizer.std` | F64 | `[\(features)]` |\n" : ""

@@ -55,7 +55,6 @@ for v in $VARIANTS; do
     "$NNGEN" emit "examples/bench/$v.json" -o "$d" > /dev/null
     make -s -C "$d" CC=cc "CFLAGS=-O2 -march=x86-64-v3" > /dev/null
     data="$WORK/${v:0:2}.csv"
-    rss=$( { /usr/bin/time -f "%M" "$d/train" "$data" --epochs 1 --val-split 0 > /dev/null 2> /dev/null; } 2>&1 || true)
     rss=$( (cd "$d" && /usr/bin/time -f "%M" ./train "$data" --epochs 1 --val-split 0 2>&1 >/dev/null) | tail -1)
     ir=0
     if [ "$CALLGRIND" = 1 ]; then
@@ -87,10 +86,10 @@ for m in models:
     fb = [r for r in rows if r["model"] == base][-1]
     for r in (last, fb): r["beyond_bytes"] = r["total_bytes"] - r["params_bytes"]
     s, sb = sa[m], sa[base]
-    print("| %s | %s | %.2f | %.3f (%.3f-%.3f) | %.1f | %s | %s | %.3f | %.1f | %.1f | %.3f |" % (
+    ir = ("%.1f | %.3f" % (s["ir"] / s["steps"] / 1e6, s["ir"] / sb["ir"])) if sb["ir"] else "- | -"
+    print("| %s | %s | %.2f | %.3f (%.3f-%.3f) | %.1f | %s | %s | %.3f | %.1f | %s |" % (
         base, {"": "full"}.get(m[len(base):], m[len(base) + 1:]),
         statistics.median(t.values()) / 1e3, statistics.median(ratios), ratios[0], ratios[-1],
         last["performed_flops"] / 1e6, mib(last["total_bytes"]), mib(last["beyond_bytes"]),
-        last["beyond_bytes"] / fb["beyond_bytes"], s["rss_kib"] / 1024, s["ir"] / s["steps"] / 1e6,
-        s["ir"] / max(sb["ir"], 1)))
+        last["beyond_bytes"] / fb["beyond_bytes"], s["rss_kib"] / 1024, ir))
 PY

@@ -221,6 +221,8 @@ private struct CEmitter {
             "SUMMARY": summary,
             "REAL": R,
             "OPT_STATE_DOC": stateDoc,
+            "GRADS_DOC": frozen ? "\(name)_GRAD_COUNT         gradients of the trainable parameters only (offsets below)"
+                : "\(name)_PARAM_COUNT        gradients, same offsets",
             "TARGET_DOC": labels ? "\(name)_BATCH labels (int32_t, 0 .. \(name)_OUTPUT_SIZE-1)"
                 : "\(name)_BATCH * \(name)_OUTPUT_SIZE target values",
             "TARGET_T": targetType,

@@ -4,7 +4,7 @@
  *
  * Every function works on buffers the caller owns; sizes are in elements of {{REAL}}:
  *   params     {{NAME}}_PARAM_COUNT        flat parameters (names and offsets below)
- *   grads      {{NAME}}_PARAM_COUNT        gradients, same offsets
+ *   grads      {{GRADS_DOC}}
  *   opt_state  {{NAME}}_OPT_STATE_COUNT    optimizer state ({{OPT_STATE_DOC}})
  *   arena      {{NAME}}_ARENA_COUNT        activations and scratch, reused by liveness
  *   x          {{NAME}}_BATCH * {{NAME}}_INPUT_SIZE

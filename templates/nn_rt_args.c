@@ -19,7 +19,7 @@ static void nn_usage(FILE *f) {
             "       [--save CKPT] [--resume CKPT] [--save-best CKPT] [--monitor val_loss|val_acc] [--patience N]\n"
             "       [--min-delta D] [--schedule constant|step|cosine|onecycle] [--warmup E] [--step-size E]\n"
             "       [--gamma G] [--lr-min X] [--clip-norm X] [--batch N] [--threads N]\n"
-            "       [--log FILE.csv|FILE.jsonl] [--plot FILE.svg]\n"
+            "       [--log FILE.csv|FILE.jsonl] [--plot FILE.svg] [--init FILE [--init-partial]]\n"
             "Trains model \"%s\" (%s, batch %d) with the generated %s.c.\n"
             "  --epochs N      the total number of epochs (default %d; --resume continues up to N)\n"
             "  --lr X          learning rate (default the model's, %g)\n"
@@ -41,6 +41,9 @@ static void nn_usage(FILE *f) {
             "  --threads N     must be %d, the threads this program was built for (make CFLAGS=... -fopenmp -DNN_THREADS=N)\n"
             "  --log FILE      write one row of metrics per epoch, CSV (.csv) or JSON Lines (.jsonl)\n"
             "  --plot FILE     draw the loss and validation curves per epoch as SVG (.svg)\n"
+            "  --init FILE     start from the parameters of a safetensors file, by name (nngen's or PyTorch\n"
+            "                  nn.Sequential's: 0.weight is layers.0.weight); --init-partial: missing ones keep\n"
+            "                  their seeded values\n"
             "Exit codes: 0 success, 1 an error (bad data, a failed save, divergence), 2 bad arguments.\n",
             nn_prog, nn_m->name, NN_DTYPE_NAME, (int)NN_BATCH, nn_m->name, NN_DEFAULT_EPOCHS, nn_m->default_lr,
             NN_DEFAULT_SEED, NN_DEFAULT_VAL_SPLIT, (int)NN_BATCH, nn_m->threads);
@@ -60,7 +63,7 @@ void nn_bad_usage(const char *fmt, ...) {
 static const char *const nn_flags[] = { "--epochs", "--lr", "--seed", "--val-split", "--save", "--resume",
                                          "--save-best", "--monitor", "--patience", "--min-delta", "--schedule",
                                          "--warmup", "--step-size", "--gamma", "--lr-min", "--clip-norm", "--batch",
-                                         "--threads", "--log", "--plot", NULL };
+                                         "--threads", "--log", "--plot", "--init", NULL };
 
 static int nn_known_flag(const char *name) {
     int k;
@@ -108,6 +111,10 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             nn_usage(stdout);
             exit(0);
+        }
+        if (strcmp(arg, "--init-partial") == 0) {
+            o->init_partial = 1;
+            continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
             if (o->data) nn_bad_usage("one data file expected, got '%s' and '%s'", o->data, arg);
@@ -193,11 +200,16 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
         } else if (strcmp(name, "--plot") == 0) {
             if (!nn_has_extension(value, "svg")) nn_bad_usage("--plot needs a file ending in .svg, got '%s'", value);
             o->plot = value;
+        } else if (strcmp(name, "--init") == 0) {
+            o->init = value;
         } else {
             o->resume = value;
         }
     }
     if (!o->data) nn_bad_usage("a data file is required");
+    if (o->init && o->resume)
+        nn_bad_usage("--init and --resume cannot be combined: a resumed run takes its parameters from the checkpoint");
+    if (o->init_partial && !o->init) nn_bad_usage("--init-partial needs --init FILE");
     if (o->batch && o->batch != (long long)NN_BATCH)
         nn_bad_usage("--batch %lld: this program was generated for batch %d; emit it again with nngen emit "
                      "--batch %lld", o->batch, (int)NN_BATCH, o->batch);

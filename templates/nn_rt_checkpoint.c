@@ -113,9 +113,10 @@ void nn_save(const char *path, const nn_state *s) {
         for (i = 0; i < nn_m->tensor_count; i++) {
             const nn_tensor_entry *p = &nn_m->tensors[i];
             nn_buf name = { NULL, 0, 0 };
+            if (NN_GRAD_AT(i) < 0) continue; /* frozen: no optimizer state */
             nn_buf_printf(&name, "optimizer.%s.%s", nn_m->slot_names[k], p->name);
             nn_header_entry(&h, name.p, NN_DTYPE, p->shape, p->ndim, &offset, p->count * NN_REAL);
-            nn_put_reals(&body, NN_AT(s->opt, (size_t)k * NN_PARAM_COUNT + p->offset), p->count);
+            nn_put_reals(&body, NN_AT(s->opt, (size_t)k * NN_GRAD_COUNT + (size_t)NN_GRAD_AT(i)), p->count);
             free(name.p);
         }
     }
@@ -290,9 +291,10 @@ void nn_resume(const char *path, nn_state *s) {
         for (i = 0; i < nn_m->tensor_count; i++) {
             const nn_tensor_entry *p = &nn_m->tensors[i];
             nn_buf name = { NULL, 0, 0 };
+            if (NN_GRAD_AT(i) < 0) continue; /* frozen: no optimizer state */
             nn_buf_printf(&name, "optimizer.%s.%s", nn_m->slot_names[k], p->name);
             t = nn_ck_tensor(&st, name.p, NN_DTYPE_ID, p->shape, p->ndim);
-            nn_read_reals(t, NN_AT(s->opt, (size_t)k * NN_PARAM_COUNT + p->offset));
+            nn_read_reals(t, NN_AT(s->opt, (size_t)k * NN_GRAD_COUNT + (size_t)NN_GRAD_AT(i)));
             free(name.p);
         }
     }
@@ -314,5 +316,96 @@ void nn_resume(const char *path, nn_state *s) {
         }
     }
     free(model);
+    nn_st_free(&st);
+}
+
+/* Whether tensor name t (not NUL-terminated) names parameter p: the same name, or p without its
+ * leading "layers." when t starts with a digit (a PyTorch nn.Sequential state_dict: 0.weight). */
+static int nn_init_name_is(const nn_tensor *t, const char *p) {
+    if (t->nlen > 0 && t->name[0] >= '0' && t->name[0] <= '9') {
+        if (strncmp(p, "layers.", 7) != 0) return 0;
+        p += 7;
+    }
+    return strlen(p) == t->nlen && memcmp(t->name, p, t->nlen) == 0;
+}
+
+/* --init FILE: the parameters of a pretrained safetensors file, matched by name (nngen's or
+ * PyTorch nn.Sequential's), F32 or F64; an nngen checkpoint's other tensors are skipped. Missing
+ * parameters are an error unless partial (they keep their seeded values); extra, misshapen or
+ * non-float tensors always are; every problem is listed at once, as nngen train --init does. */
+void nn_init_params(const char *path, int partial, nn_state *s) {
+    nn_st st;
+    const nn_json *m;
+    nn_buf missing = { NULL, 0, 0 }, extra = { NULL, 0, 0 }, bad = { NULL, 0, 0 }, all = { NULL, 0, 0 };
+    size_t j, n_missing = 0, n_extra = 0, loaded = 0;
+    int i, checkpoint;
+    char *found;
+    nn_st_read(path, &st);
+    m = nn_st_meta(&st, "format");
+    checkpoint = m && nn_key_is(m->text, m->len, NN_FORMAT);
+    for (j = 0; j < st.n; j++) {
+        const nn_tensor *t = &st.t[j];
+        int match = -1;
+        if (checkpoint && ((t->nlen > 10 && memcmp(t->name, "optimizer.", 10) == 0) ||
+                           (t->nlen > 9 && memcmp(t->name, "training.", 9) == 0) ||
+                           (t->nlen > 13 && memcmp(t->name, "standardizer.", 13) == 0)))
+            continue;
+        for (i = 0; i < nn_m->tensor_count && match < 0; i++)
+            if (nn_init_name_is(t, nn_m->tensors[i].name)) match = i;
+        if (match < 0) {
+            nn_buf_printf(&extra, "%s%.*s", n_extra++ ? ", " : "", (int)t->nlen, t->name);
+            continue;
+        }
+        if (t->dtype != NN_F32 && t->dtype != NN_F64) {
+            nn_buf_printf(&bad, "\n  \"%.*s\" is %s, expected F32 or F64", (int)t->nlen, t->name, nn_dtype_names[t->dtype]);
+        } else {
+            const nn_tensor_entry *p = &nn_m->tensors[match];
+            int same = t->ndim == (size_t)p->ndim;
+            for (i = 0; same && i < p->ndim; i++) same = t->shape[i] == p->shape[i];
+            if (!same) {
+                nn_buf_printf(&bad, "\n  \"%.*s\" has shape ", (int)t->nlen, t->name);
+                nn_shape_text(&bad, t->shape, t->ndim);
+                nn_buf_printf(&bad, ", %s needs ", p->name);
+                nn_shape_text(&bad, p->shape, (size_t)p->ndim);
+            }
+        }
+    }
+    for (i = 0; i < nn_m->tensor_count; i++) {
+        const nn_tensor_entry *p = &nn_m->tensors[i];
+        const nn_tensor *t = NULL;
+        for (j = 0; j < st.n && !t; j++)
+            if (nn_init_name_is(&st.t[j], p->name)) t = &st.t[j];
+        nn_buf_printf(&all, "%s%s ", i ? ", " : "", p->name);
+        nn_shape_text(&all, p->shape, (size_t)p->ndim);
+        if (!t) nn_buf_printf(&missing, "%s%s", n_missing++ ? ", " : "", p->name);
+    }
+    if (n_extra || bad.len || (n_missing && !partial)) {
+        nn_buf msg = { NULL, 0, 0 };
+        nn_buf_printf(&msg, "%s cannot give this model's parameters:", path);
+        if (n_missing && !partial)
+            nn_buf_printf(&msg, "\n  missing (%zu): %s (pass --init-partial to keep their seeded values)", n_missing,
+                          missing.p);
+        if (n_extra) nn_buf_printf(&msg, "\n  not parameters of the model (%zu): %s", n_extra, extra.p);
+        if (bad.len) nn_buf_adds(&msg, bad.p);
+        nn_buf_printf(&msg, "\n  the model's parameters: %s (PyTorch nn.Sequential names such as 0.weight are read as "
+                            "layers.0.weight)", all.p);
+        nn_fail("%s", msg.p);
+    }
+    for (i = 0; i < nn_m->tensor_count; i++) {
+        for (j = 0; j < st.n; j++) {
+            if (!nn_init_name_is(&st.t[j], nn_m->tensors[i].name)) continue;
+            nn_read_reals(&st.t[j], NN_AT(s->params, nn_m->tensors[i].offset));
+            loaded++;
+            break;
+        }
+    }
+    found = missing.p;
+    fprintf(stderr, "%s: initial parameters: %zu tensors from %s", nn_prog, loaded, path);
+    if (n_missing) fprintf(stderr, "; %zu keep their seeded values (%s)", n_missing, found);
+    fputc('\n', stderr);
+    free(missing.p);
+    free(extra.p);
+    free(bad.p);
+    free(all.p);
     nn_st_free(&st);
 }

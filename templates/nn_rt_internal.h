@@ -31,6 +31,9 @@ extern const nn_model *nn_m;
 #define NN_LABELS (nn_m->targets_are_labels)
 #define NN_PARAM_COUNT (nn_m->param_count)
 #define NN_OPT_STATE_COUNT (nn_m->opt_state_count)
+/* Gradients and each optimizer slot: their length, and tensor i's offset in them (-1: frozen). */
+#define NN_GRAD_COUNT (nn_m->grad_offsets ? nn_m->grad_count : nn_m->param_count)
+#define NN_GRAD_AT(i) (nn_m->grad_offsets ? nn_m->grad_offsets[i] : (long long)nn_m->tensors[i].offset)
 #define NN_ARENA_COUNT (nn_m->arena_count)
 #define NN_STANDARDIZE (nn_m->standardize)
 #define NN_SCORING (nn_m->scoring)
@@ -219,6 +222,7 @@ void nn_state_free(nn_state *s);
 void nn_save(const char *path, const nn_state *s);
 void nn_check_save_path(const char *path);
 void nn_resume(const char *path, nn_state *s);
+void nn_init_params(const char *path, int partial, nn_state *s);
 
 /* ---- split, standardisation, shuffles, gathering ({{RT}}_rt_data.c) --------------------- */
 
@@ -264,13 +268,13 @@ void nn_plot_svg(const nn_curves *c, nn_buf *out);
 /* ---- arguments ({{RT}}_rt_args.c) ------------------------------------------------------- */
 
 typedef struct {
-    const char *data, *save, *resume;
+    const char *data, *save, *resume, *init; /* init: --init FILE */
     const char *log, *plot; /* --log FILE.csv|FILE.jsonl, --plot FILE.svg */
     long long epochs;
     double lr;
     uint64_t seed;
     double val_split;
-    int seed_given, val_split_given;
+    int seed_given, val_split_given, init_partial;
     /* schedules, clipping, best checkpoint and early stopping; *_given: the flag was on the command line */
     const char *save_best;
     nn_schedule sched;

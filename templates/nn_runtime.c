@@ -120,7 +120,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     nn_curves_check(&curves);
     memset(&s, 0, sizeof s);
     s.params = nn_aligned(NN_PARAM_COUNT, NN_REAL);
-    s.grads = nn_aligned(NN_PARAM_COUNT, NN_REAL);
+    s.grads = nn_aligned(NN_GRAD_COUNT, NN_REAL);
     s.opt = nn_aligned(NN_OPT_STATE_COUNT, NN_REAL);
     s.arena = nn_aligned(NN_ARENA_COUNT, NN_REAL);
     s.mean = (double *)nn_alloc(nn_mul(NN_IN, sizeof(double)));
@@ -179,6 +179,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
 
     /* 6. Parameters from the seed, unless resumed. */
     if (!o.resume) nn_m->seed_params(s.params, s.seed);
+    if (o.init) nn_init_params(o.init, o.init_partial, &s); /* fine-tuning: pretrained parameters by name */
     fprintf(stderr, "%s: %zu samples from %s: %zu for training (%zu steps of %d per epoch), %zu for validation%s\n",
             nn_prog, d.n, o.data, n_train, steps, (int)NN_BATCH, n_val, o.resume ? ", resuming" : "");
 

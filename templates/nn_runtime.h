@@ -55,6 +55,11 @@ typedef struct {
     void (*outputs)(const void *params, const void *x, int n, void *out, void *arena);
     /* sum + the loss terms of n samples' outputs against labels or values (NAME_loss_sum) */
     double (*loss_sum)(const void *out, const int32_t *labels, const double *values, int n, double sum);
+    /* Frozen parameters ("trainable" in the model): grads and each optimizer slot hold grad_count
+     * values, tensor i's at grad_offsets[i], or none when it is -1. NULL when every parameter
+     * trains: then they hold param_count values at the tensors' own offsets. */
+    size_t grad_count;
+    const long long *grad_offsets;
 } nn_model;
 
 /* The whole program: parses argv, trains, prints, saves; returns the exit status (or exits with

@@ -3,6 +3,7 @@
  *
  *   make && ./train DATA.csv [--epochs N] [--lr X] [--seed S] [--val-split F] [--save CKPT] [--resume CKPT]
  *                            [--save-best CKPT] [--patience N] [--schedule S] [--warmup E] [--clip-norm X] ...
+ *                            [--log FILE] [--plot FILE.svg] [--init FILE [--init-partial]]
  *
  * The model-specific part of the program: it describes model {{NAME}} ({{NAME}}.h, {{NAME}}.c) to
  * the model-independent runtime ({{RUNTIME}}.h, {{RUNTIME}}.c, the same files for every model),
@@ -29,7 +30,7 @@ static const nn_tensor_entry nn_tensors[] = {
 };
 
 /* Optimizer state ({{OPTIMIZER}}): one array of {{NAME}}_PARAM_COUNT values per slot, saved as optimizer.SLOT.PARAM. */
-static const char *const nn_slots[] = { {{SLOT_NAMES}}NULL };
+static const char *const nn_slots[] = { {{SLOT_NAMES}}NULL };{{GRAD_OFFSETS}}
 
 /* The model JSON (Model.jsonString), stored in checkpoints as the "model" metadata; pieces
  * concatenated at run time. */
@@ -79,7 +80,7 @@ int main(int argc, char **argv) {
         .seed_params = nn_seed_fn,
         .step = nn_step_fn,
         .outputs = nn_outputs_fn,
-        .loss_sum = nn_loss_sum_fn,
+        .loss_sum = nn_loss_sum_fn,{{GRAD_FIELDS}}
     };
     return nn_train_main(&model, argc, argv);
 }

@@ -43,9 +43,12 @@ public struct Compilation: Sendable {
 }
 
 /// Runs the whole pipeline: lower -> differentiate -> fuse -> planMemory -> emitC.
+///
+/// A model with frozen parameters gets no input gradient: its backward pass stops before the
+/// first trainable parameter (`dx` is left untouched).
 public func compile(_ analysis: ModelAnalysis, options: CompileOptions = CompileOptions()) -> Compilation {
     let lowered = lower(analysis)
-    let differentiated = differentiate(lowered, inputGradient: options.inputGradient)
+    let differentiated = differentiate(lowered, inputGradient: options.inputGradient && !analysis.hasFrozenParameters)
     let fused = fuse(differentiated, rules: options.fusionRules)
     let plan = planMemory(fused)
     let code = emitC(plan, scalar: options.scalar)
@@ -56,6 +59,6 @@ public func compile(_ analysis: ModelAnalysis, options: CompileOptions = Compile
 /// The pipeline up to the memory plan, without writing C (what `nngen describe` reports: the
 /// arena and the naive sum): lower -> differentiate -> fuse -> planMemory.
 public func memoryPlan(for analysis: ModelAnalysis, options: CompileOptions = CompileOptions()) -> MemoryPlan {
-    let differentiated = differentiate(lower(analysis), inputGradient: options.inputGradient)
+    let differentiated = differentiate(lower(analysis), inputGradient: options.inputGradient && !analysis.hasFrozenParameters)
     return planMemory(fuse(differentiated, rules: options.fusionRules))
 }

@@ -127,6 +127,13 @@ public enum Standalone {
             "PARAM_DIMS": dims,
             "PARAM_ENTRIES": entries,
             "MODEL_JSON": json,
+            // Only a model with frozen parameters has gradient offsets of its own.
+            "GRAD_OFFSETS": !analysis.hasFrozenParameters ? "" : "\n\n/* Each tensor's offset in grads and in each optimizer slot "
+                + "(\(model.name)_GRAD_COUNT values); -1: frozen, no gradient, no optimizer state. */\n"
+                + "static const long long nn_grad_offsets[] = { "
+                + analysis.parameters.map { "\($0.gradientOffset ?? -1), " }.joined() + "0 };",
+            "GRAD_FIELDS": !analysis.hasFrozenParameters ? "" : "\n        .grad_count = \(model.name)_GRAD_COUNT,"
+                + "\n        .grad_offsets = nn_grad_offsets,",
         ])
     }
 
@@ -205,7 +212,8 @@ public enum Standalone {
         let slots = slotNames(model.optimizer)
         if !slots.isEmpty {
             table += "| " + slots.map { "`optimizer.\($0).NAME`" }.joined(separator: ", ")
-                + " for each parameter NAME (\(model.optimizer.typeName) state) | \(dtype) | the parameter's |\n"
+                + " for each \(analysis.hasFrozenParameters ? "trainable " : "")parameter NAME "
+                + "(\(model.optimizer.typeName) state) | \(dtype) | the parameter's |\n"
         }
         let standardizerRows = model.standardize
             ? "| `standardizer.mean`, `standardizer.std` | F64 | `[\(features)]` |\n" : ""

@@ -51,7 +51,7 @@ public final class CompiledModel {
         backendName = backend.name
         let s = scalar.size
         params = Buffer(bytes: analysis.parameterCount * s)
-        grads = Buffer(bytes: analysis.parameterCount * s)
+        grads = Buffer(bytes: max(analysis.gradientCount, 1) * s)  // the trainable parameters only
         optState = Buffer(bytes: max(analysis.optimizerStateElements, 1) * s)
         arena = Buffer(bytes: compilation.code.arenaElements * s)  // NAME_ARENA_COUNT
         x = Buffer(bytes: analysis.inputElements * s)
@@ -75,13 +75,24 @@ public final class CompiledModel {
         set { write(newValue, to: params, analysis.parameterCount) }
     }
 
-    /// The gradients of the last `backward` or `trainStep`.
-    public var gradients: [Double] { read(grads, analysis.parameterCount) }
+    /// The gradients of the last `backward` or `trainStep`, in the flat parameter layout
+    /// (`ParameterInfo.offset`); 0 for frozen parameters, which have none.
+    public var gradients: [Double] {
+        let g = read(grads, analysis.gradientCount)
+        guard analysis.hasFrozenParameters else { return g }
+        var out = [Double](repeating: 0, count: analysis.parameterCount)
+        for p in analysis.parameters {
+            guard let at = p.gradientOffset else { continue }
+            out.replaceSubrange(p.offset..<(p.offset + p.count), with: g[at..<(at + p.count)])
+        }
+        return out
+    }
 
     /// The input gradient of the last `backward(inputGradient: true)`.
     public var inputGradient: [Double] { read(dx, analysis.inputElements) }
 
-    /// Optimizer state (momentum buffer, or Adam's m then v).
+    /// Optimizer state (momentum buffer, or Adam's m then v), each slot over the trainable
+    /// parameters at their `gradientOffset`.
     public var optimizerState: [Double] {
         get { read(optState, analysis.optimizerStateElements) }
         set { write(newValue, to: optState, analysis.optimizerStateElements) }

@@ -31,6 +31,13 @@ public struct ParameterInfo: Hashable, Sendable {
     public var layerPath: String
     /// How it is initialised.
     public var initializer: ParameterInit
+    /// Whether training updates it (`Model.trainable`); a frozen parameter has no gradient,
+    /// no optimizer state and keeps its value.
+    public var trainable: Bool = true
+    /// Offset in elements in the flat gradient array, which holds the trainable parameters only,
+    /// in parameter order (equal to `offset` when every parameter trains); nil when frozen.
+    /// Each slot of optimizer state uses the same offsets.
+    public var gradientOffset: Int? = nil
 }
 
 /// One layer with its shapes, resolved options and costs.
@@ -87,8 +94,28 @@ public struct ModelAnalysis: Hashable, Sendable {
     public var inputElements: Int { model.batch * model.input.shape.elementCount }
     /// Elements of one batch of targets: `B` labels or `B * outputs` values.
     public var targetElements: Int { model.loss.usesLabels ? model.batch : model.batch * outputCount }
-    /// Optimizer state elements (slots times parameters).
-    public var optimizerStateElements: Int { model.optimizer.stateSlotsPerParameter * parameterCount }
+    /// Trainable parameter elements: the size of the flat gradient array.
+    public var gradientCount: Int { parameters.reduce(0) { $0 + ($1.trainable ? $1.count : 0) } }
+    /// Whether some parameter is frozen (`Model.trainable`).
+    public var hasFrozenParameters: Bool { parameters.contains { !$0.trainable } }
+    /// Optimizer state elements (slots times trainable parameters).
+    public var optimizerStateElements: Int { model.optimizer.stateSlotsPerParameter * gradientCount }
+    /// FLOPs of one training step with the model's frozen parameters (docs/BENCHMARKS.md's
+    /// counting): the forward pass, plus for each layer's products a weight gradient where its
+    /// weight trains and an input gradient where some parameter before it trains. With nothing
+    /// frozen this is `trainingStepFLOPs` (forward times 3).
+    public var trainableStepFLOPs: Int {
+        guard hasFrozenParameters else { return trainingStepFLOPs }
+        var total = forwardFLOPs
+        var trainableBefore = false
+        for l in layers {
+            if case .residual = l.layer { continue }
+            if l.parameters.contains(where: { $0.role == .weight && $0.trainable }) { total += l.forwardFLOPs }
+            if trainableBefore { total += l.forwardFLOPs }
+            if l.parameters.contains(where: \.trainable) { trainableBefore = true }
+        }
+        return total
+    }
 
     /// The parameter with this name.
     public func parameter(named name: String) -> ParameterInfo? {

@@ -11,30 +11,81 @@
 public protocol LayerConvertible {
     /// The layer it stands for.
     var layer: Layer { get }
+    /// Its `Trainable` settings by path relative to it: `""` for itself, `"layers[1]"` for the
+    /// second layer of a residual body. Empty (everything trains) unless `.frozen()`,
+    /// `.biasOnly()` or `.trainable(_:)` said otherwise.
+    var trainableSettings: [String: Trainable] { get }
+}
+
+extension LayerConvertible {
+    /// No settings: everything trains.
+    public var trainableSettings: [String: Trainable] { [:] }
+
+    /// The same layer (or residual block, for all it holds) with a training setting.
+    public func trainable(_ setting: Trainable) -> TrainableLayer {
+        var s = trainableSettings
+        s[""] = setting
+        return TrainableLayer(layer: layer, trainableSettings: s)
+    }
+
+    /// The layer frozen: no gradient, no update (`"trainable": false`).
+    public func frozen() -> TrainableLayer { trainable(.frozen) }
+
+    /// Only the layer's bias trains (`"trainable": "bias"`).
+    public func biasOnly() -> TrainableLayer { trainable(.biasOnly) }
 }
 
 extension Layer: LayerConvertible {
     public var layer: Layer { self }
 }
 
+/// A layer with training settings (what `.frozen()` and `.biasOnly()` give).
+public struct TrainableLayer: LayerConvertible {
+    public var layer: Layer
+    public var trainableSettings: [String: Trainable]
+}
+
+/// One layer written in a DSL block, with its training settings (see `LayerConvertible`).
+public struct LayerEntry: Sendable {
+    /// The layer.
+    public var layer: Layer
+    /// Settings by relative path (`""` for the layer itself).
+    public var trainable: [String: Trainable]
+
+    /// Settings keyed by full path, for the layer at `path`.
+    func settings(at path: String) -> [String: Trainable] {
+        Dictionary(uniqueKeysWithValues: trainable.map { ($0.key.isEmpty ? path : path + "." + $0.key, $0.value) })
+    }
+}
+
 /// Collects the layers written in a DSL block.
 @resultBuilder
 public enum LayerBuilder {
-    public static func buildExpression(_ l: some LayerConvertible) -> [Layer] { [l.layer] }
-    public static func buildExpression(_ l: [Layer]) -> [Layer] { l }
-    public static func buildBlock(_ parts: [Layer]...) -> [Layer] { parts.flatMap { $0 } }
-    public static func buildOptional(_ part: [Layer]?) -> [Layer] { part ?? [] }
-    public static func buildEither(first: [Layer]) -> [Layer] { first }
-    public static func buildEither(second: [Layer]) -> [Layer] { second }
-    public static func buildArray(_ parts: [[Layer]]) -> [Layer] { parts.flatMap { $0 } }
+    public static func buildExpression(_ l: some LayerConvertible) -> [LayerEntry] {
+        [LayerEntry(layer: l.layer, trainable: l.trainableSettings)]
+    }
+    public static func buildExpression(_ l: [Layer]) -> [LayerEntry] { l.map { LayerEntry(layer: $0, trainable: [:]) } }
+    public static func buildBlock(_ parts: [LayerEntry]...) -> [LayerEntry] { parts.flatMap { $0 } }
+    public static func buildOptional(_ part: [LayerEntry]?) -> [LayerEntry] { part ?? [] }
+    public static func buildEither(first: [LayerEntry]) -> [LayerEntry] { first }
+    public static func buildEither(second: [LayerEntry]) -> [LayerEntry] { second }
+    public static func buildArray(_ parts: [[LayerEntry]]) -> [LayerEntry] { parts.flatMap { $0 } }
+}
+
+/// The settings of a list of entries, keyed by path relative to the list (`layers[i]...`).
+private func settings(of entries: [LayerEntry]) -> [String: Trainable] {
+    var out: [String: Trainable] = [:]
+    for (i, e) in entries.enumerated() { out.merge(e.settings(at: "layers[\(i)]")) { _, b in b } }
+    return out
 }
 
 extension Model {
     /// A model whose layers are written in a `LayerBuilder` block.
     public init(_ name: String, input: InputShape, batch: Int, loss: Loss, optimizer: Optimizer = .adam(),
-                standardize: Bool = false, @LayerBuilder layers: () -> [Layer]) {
-        self.init(name: name, input: input, batch: batch, layers: layers(), loss: loss,
-                  optimizer: optimizer, standardize: standardize)
+                standardize: Bool = false, @LayerBuilder layers: () -> [LayerEntry]) {
+        let entries = layers()
+        self.init(name: name, input: input, batch: batch, layers: entries.map(\.layer), loss: loss,
+                  optimizer: optimizer, standardize: standardize, trainable: settings(of: entries))
     }
 }
 
@@ -135,5 +186,11 @@ public struct Flatten: LayerConvertible {
 /// `y = x + f(x)`, with `f` the layers of the block.
 public struct Residual: LayerConvertible {
     public var layer: Layer
-    public init(@LayerBuilder _ body: () -> [Layer]) { layer = .residual(body()) }
+    /// The settings of the layers of its body (`layers[1]` for the second).
+    public var trainableSettings: [String: Trainable]
+    public init(@LayerBuilder _ body: () -> [LayerEntry]) {
+        let entries = body()
+        layer = .residual(entries.map(\.layer))
+        trainableSettings = settings(of: entries)
+    }
 }

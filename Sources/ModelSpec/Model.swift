@@ -17,10 +17,16 @@ public struct Model: Hashable, Sendable {
     /// Whether training standardises the input features (mean 0, std 1 from the training
     /// part of the data). Stored in the model file as `"standardize"`; default false.
     public var standardize: Bool
+    /// Which parameters training updates, by layer path (`layers[2]`, `layers[2].layers[1]`);
+    /// a layer not listed takes its enclosing residual block's setting, else `.all`. Stored in
+    /// the model file as each layer's `"trainable"` field (see `Trainable`).
+    public var trainable: [String: Trainable]
 
     /// Creates a model from its parts.
     public init(name: String, input: InputShape, batch: Int, layers: [Layer],
-                loss: Loss, optimizer: Optimizer = .adam(), standardize: Bool = false) {
+                loss: Loss, optimizer: Optimizer = .adam(), standardize: Bool = false,
+                trainable: [String: Trainable] = [:]) {
+        self.trainable = trainable
         self.name = name
         self.input = input
         self.batch = batch

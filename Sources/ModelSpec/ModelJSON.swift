@@ -57,9 +57,25 @@ extension Model: Codable {
         }
         pairs.append(("batch", .number(JSONNumber(Double(batch)))))
         if standardize { pairs.append(("standardize", .bool(true))) }
-        pairs.append(("layers", .array(layers.map(\.json))))
+        pairs.append(("layers", .array(layers.enumerated().map { layerJSON($1, path: "layers[\($0)]") })))
         pairs.append(("loss", loss.json))
         pairs.append(("optimizer", optimizer.json))
+        return .object(pairs)
+    }
+
+    /// A layer's JSON with its `"trainable"` field when the model gives it one.
+    private func layerJSON(_ layer: Layer, path: String) -> JSONValue {
+        guard case .object(var pairs) = layer.json else { return layer.json }
+        if case .residual(let body) = layer, let i = pairs.firstIndex(where: { $0.0 == "layers" }) {
+            pairs[i].1 = .array(body.enumerated().map { layerJSON($1, path: "\(path).layers[\($0)]") })
+        }
+        switch trainable[path] {
+        case .all?: pairs.append(("trainable", .bool(true)))
+        case .frozen?: pairs.append(("trainable", .bool(false)))
+        case .biasOnly?: pairs.append(("trainable", .string("bias")))
+        case .weightOnly?: pairs.append(("trainable", .string("weight")))
+        case nil: break
+        }
         return .object(pairs)
     }
 
@@ -85,7 +101,7 @@ extension Model: Codable {
             throw ModelSpecError(file: file, place: "model", "the model is incomplete")
         }
         self.init(name: name, input: input, batch: batch, layers: layers, loss: loss,
-                  optimizer: optimizer, standardize: standardize)
+                  optimizer: optimizer, standardize: standardize, trainable: r.trainable)
     }
 }
 
@@ -120,7 +136,7 @@ extension Layer {
         return .object(p)
     }
 
-    /// The fields each layer type accepts besides `type`.
+    /// The fields each layer type accepts besides `type` and `trainable` (which every layer accepts).
     public static let fieldsByType: [String: [String]] = [
         "dense": ["units", "bias"],
         "conv1d": ["filters", "kernel", "stride", "padding", "dilation", "bias"],
@@ -160,6 +176,8 @@ extension Loss {
 private final class Reader {
     let file: String?
     var issues: [ModelIssue] = []
+    /// The `"trainable"` fields read, by layer path.
+    var trainable: [String: Trainable] = [:]
     init(file: String?) { self.file = file }
 
     func fail(_ place: String, _ message: String) { issues.append(ModelIssue(place: place, message: message)) }
@@ -175,7 +193,8 @@ private final class Reader {
         for (k, _) in pairs {
             if !seen.insert(k).inserted { fail(place, "field \"\(Messages.shown(k))\" appears twice") }
             if !allowed.contains(k) {
-                let valid = allowed.allSatisfy({ $0 == "type" }) ? "it takes no fields besides \"type\""
+                let valid = allowed == ["type"] ? "it takes no fields besides \"type\""
+                    : allowed == ["type", "trainable"] ? "it takes no fields besides \"type\" and \"trainable\""
                     : "valid fields: " + allowed.joined(separator: ", ")
                 fail(place, "unknown field \"\(Messages.shown(k))\"; \(valid)")
             }
@@ -302,8 +321,19 @@ private final class Reader {
             return nil
         }
         let place = "\(path) (\(type))"
-        guard let o = object(v, place: place, allowed: ["type"] + (Layer.fieldsByType[type] ?? [])) else { return nil }
+        guard let o = object(v, place: place, allowed: ["type"] + (Layer.fieldsByType[type] ?? []) + ["trainable"]) else { return nil }
         let before = issues.count
+        if let t = field(o, "trainable") {
+            switch t {
+            case .bool(true): trainable[path] = .all
+            case .bool(false): trainable[path] = .frozen
+            case .string("bias"): trainable[path] = .biasOnly
+            case .string("weight"): trainable[path] = .weightOnly
+            default:
+                fail(place, "\"trainable\" must be \(Trainable.validValues), got "
+                     + (t.kindName == "a string" ? Messages.shown(t.formatted()) : t.kindName))
+            }
+        }
         let layer: Layer?
         switch type {
         case "dense":

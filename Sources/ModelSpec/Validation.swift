@@ -58,8 +58,43 @@ private struct Checker {
         }
         let output = walk(model.layers, from: inputShape, pathPrefix: "", namePrefix: "", depth: 0)
         if let output { checkLoss(output) }
+        if issues.isEmpty { checkTrainable() }
         guard issues.isEmpty, let output else { return nil }
         return ModelAnalysis(model: model, layers: layers, parameters: parameters, outputShape: output)
+    }
+
+    /// Checks `Model.trainable` against the layers and marks each parameter trainable or frozen,
+    /// giving the trainable ones their offsets in the flat gradient array.
+    mutating func checkTrainable() {
+        for (path, setting) in model.trainable.sorted(by: { $0.key < $1.key }) {
+            guard let l = layers.first(where: { $0.path == path }) else {
+                issue("trainable", "no layer at \"\(Messages.shown(path))\"; layer paths look like layers[0] or layers[2].layers[1]")
+                continue
+            }
+            let held = layers.filter { $0.path == path || $0.path.hasPrefix(path + ".") }.flatMap(\.parameters)
+            switch setting {
+            case .biasOnly where !held.contains(where: { $0.role == .bias }):
+                issue(l.label, "\"trainable\": \"bias\" but the layer has no bias; use true or false")
+            case .weightOnly where !held.contains(where: { $0.role == .weight }):
+                issue(l.label, "\"trainable\": \"weight\" but the layer has no weight; use true or false")
+            default: break
+            }
+        }
+        var at = 0
+        for i in parameters.indices {
+            let t = model.trainability(ofLayerAt: parameters[i].layerPath).trains(parameters[i].role)
+            parameters[i].trainable = t
+            parameters[i].gradientOffset = t ? at : nil
+            if t { at += parameters[i].count }
+        }
+        if !parameters.isEmpty && at == 0 {
+            issue("trainable", "nothing is trainable: every parameter is frozen (\"trainable\": false); "
+                  + "let at least one layer train, e.g. the last dense layer")
+        }
+        let byName = Dictionary(parameters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for i in layers.indices {
+            layers[i].parameters = layers[i].parameters.map { byName[$0.name] ?? $0 }
+        }
     }
 
     mutating func checkModelFields() {

@@ -191,6 +191,19 @@ public final class ModelTrainer: @unchecked Sendable {
     /// The current parameters, flat, in the order of `ModelAnalysis.parameters`.
     public var parameters: [Double] { locked { compiled.parameters } }
 
+    /// Starts from pretrained parameters (`nngen train --init`): every tensor of the safetensors
+    /// file at `path` is matched to a parameter by name (nngen's `layers.0.weight`, or a PyTorch
+    /// `nn.Sequential` state_dict's `0.weight`), F32 or F64; an nngen checkpoint's optimizer state
+    /// is skipped. With `partial`, parameters the file lacks keep their current values. Call it
+    /// before `fit`; the model's `trainable` settings decide what `fit` then updates.
+    /// - Returns: the names of the parameters loaded.
+    /// - Throws: `InitialParametersError` listing missing, extra and misshapen tensors;
+    ///   `DataError` when the file cannot be read.
+    @discardableResult
+    public func loadParameters(from path: String, partial: Bool = false) throws -> [String] {
+        try locked { try compiled.loadInitialParameters(from: URL(fileURLWithPath: path), partial: partial).loaded }
+    }
+
     /// Trains `epochs` more epochs on `data` and returns their reports (`onEpoch` is called after
     /// each one). `learningRate` replaces the model's (or the checkpoint's) from now on; `save`
     /// writes a checkpoint atomically at the end of every epoch.

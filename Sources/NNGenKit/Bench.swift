@@ -77,6 +77,8 @@ public struct BenchResult: Sendable {
     public var arenaBytes: Int
     /// Bytes of parameters + gradients + optimizer state + arena.
     public var totalBytes: Int
+    /// Bytes of the parameters alone (`totalBytes` less them: what training costs beyond the model).
+    public var parameterBytes: Int = 0
     /// The process's peak resident set size so far (getrusage), bytes.
     public var peakRSSBytes: Int
     /// The loss of the last timed step (finite when the run was sane).
@@ -93,7 +95,7 @@ public struct BenchResult: Sendable {
             ("steps", "\(steps)"), ("samples_per_s", num(samplesPerSecond)), ("gflops", num(gflops)),
             ("step_flops", "\(stepFLOPs)"), ("performed_flops", "\(performedFLOPs)"),
             ("gflops_performed", num(performedGFLOPs)),
-            ("arena_bytes", "\(arenaBytes)"), ("total_bytes", "\(totalBytes)"),
+            ("arena_bytes", "\(arenaBytes)"), ("total_bytes", "\(totalBytes)"), ("params_bytes", "\(parameterBytes)"),
             ("peak_rss_bytes", "\(peakRSSBytes)"), ("last_loss", num(lastLoss)),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
@@ -145,7 +147,10 @@ extension Compilation {
     /// docs/BENCHMARKS.md count (`ModelAnalysis.trainingStepFLOPs`, 3 x the forward products) less the
     /// input-gradient products `train_step` skips (it asks for no gradient of the input). Such a
     /// product has as many multiply-adds as its layer's forward product.
+    /// With frozen parameters it is `ModelAnalysis.trainableStepFLOPs` (no weight gradient for a
+    /// frozen weight, no input gradient before the first trainable parameter).
     public var performedTrainingStepFLOPs: Int {
+        if analysis.hasFrozenParameters { return analysis.trainableStepFLOPs }
         let skippedLayers = Set(fused.nodes.filter { n in
             guard n.inputGradientOnly else { return false }
             switch n.kind {
@@ -195,14 +200,14 @@ public func runBenchmark(_ analysis: ModelAnalysis, options: BenchOptions) throw
         : (samples[samples.count / 2 - 1] + samples[samples.count / 2]) / 2
     let s = options.scalar.size
     let arenaBytes = model.compilation.code.arenaElements * s
-    let stateBytes = (2 * analysis.parameterCount + analysis.optimizerStateElements) * s
+    let stateBytes = (analysis.parameterCount + analysis.gradientCount + analysis.optimizerStateElements) * s
     return BenchResult(
         model: analysis.model.name, backend: backend.name, threads: options.threads, scalar: options.scalar,
         compileMilliseconds: model.compileSeconds * 1000, codegenMilliseconds: codegen * 1000,
         stepMicrosecondsMedian: median * 1e6, stepMicrosecondsMin: samples[0] * 1e6, steps: samples.count,
         samplesPerSecond: Double(analysis.model.batch) / median,
         stepFLOPs: analysis.trainingStepFLOPs, performedFLOPs: model.compilation.performedTrainingStepFLOPs,
-        arenaBytes: arenaBytes, totalBytes: stateBytes + arenaBytes,
+        arenaBytes: arenaBytes, totalBytes: stateBytes + arenaBytes, parameterBytes: analysis.parameterCount * s,
         peakRSSBytes: peakResidentBytes(), lastLoss: loss)
 }
 

@@ -90,8 +90,9 @@ public struct Checkpoint: Sendable, Equatable {
             throw CheckpointError.sizeMismatch(what: "parameters", expected: count, found: parameters.count)
         }
         let slots = model.optimizer.stateSlotsPerParameter
-        guard optimizerState.count == slots * count else {
-            throw CheckpointError.sizeMismatch(what: "optimizer state", expected: slots * count, found: optimizerState.count)
+        let trained = analysis.gradientCount  // frozen parameters have no optimizer state
+        guard optimizerState.count == slots * trained else {
+            throw CheckpointError.sizeMismatch(what: "optimizer state", expected: slots * trained, found: optimizerState.count)
         }
         var tensors: [Tensor] = []
         for p in analysis.parameters {
@@ -100,8 +101,9 @@ public struct Checkpoint: Sendable, Equatable {
         }
         for slot in 0..<slots {
             for p in analysis.parameters {
+                guard let at = p.gradientOffset else { continue }
                 let name = Self.optimizerTensorNames(model.optimizer, parameter: p.name)[slot]
-                let start = slot * count + p.offset
+                let start = slot * trained + at
                 tensors.append(try Tensor(name: name, shape: p.shape,
                                           doubles: Array(optimizerState[start..<(start + p.count)]), dtype: dtype))
             }
@@ -162,9 +164,9 @@ public struct Checkpoint: Sendable, Equatable {
         let dtype = DType(scalar)
         let parameters = try Self.readParameters(file, source: source, analysis: analysis, dtype: dtype)
         var state: [Double] = []
-        state.reserveCapacity(model.optimizer.stateSlotsPerParameter * analysis.parameterCount)
+        state.reserveCapacity(model.optimizer.stateSlotsPerParameter * analysis.gradientCount)
         for slot in 0..<model.optimizer.stateSlotsPerParameter {
-            for p in analysis.parameters {
+            for p in analysis.parameters where p.trainable {
                 let name = Self.optimizerTensorNames(model.optimizer, parameter: p.name)[slot]
                 state += try Self.tensor(file, name, source: source, shape: p.shape, dtypes: [dtype]).asDoubles()
             }
@@ -369,7 +371,18 @@ public func modelDifferences(stored: Model, requested: Model, ignoringLearningRa
         s.split(whereSeparator: { $0 == " " }).joined(separator: " ")
     }
     if !architectureOnly { field("name", stored.name, requested.name) }
-    let a = stored.json, b = requested.json
+    // What trains is compared on its own line (and not at all for prediction).
+    if !architectureOnly && stored.trainable != requested.trainable {
+        func settings(_ m: Model) -> String {
+            m.trainable.isEmpty ? "every layer trainable"
+                : m.trainable.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+        field("trainable", settings(stored), settings(requested))
+    }
+    var plainStored = stored, plainRequested = requested
+    plainStored.trainable = [:]
+    plainRequested.trainable = [:]
+    let a = plainStored.json, b = plainRequested.json
     guard case .object(let pa) = a, case .object(let pb) = b else { return ["the model JSON differs"] }
     let da = Dictionary(pa, uniquingKeysWith: { x, _ in x }), db = Dictionary(pb, uniquingKeysWith: { x, _ in x })
     var keys = ["input", "layers", "loss"]

@@ -58,7 +58,8 @@ public struct GradInputError: Error, CustomStringConvertible, Sendable, Equatabl
 /// `nngen grad`: reads parameters and one batch, runs one forward and backward pass (generated
 /// code or the reference interpreter) and writes `loss` (shape `[]`), one gradient per parameter
 /// under the parameter's own name and `input` (the gradient of `x`) to `outputFile` as
-/// safetensors, in the engine's dtype (F64 for the reference).
+/// safetensors, in the engine's dtype (F64 for the reference). The model's `trainable` settings
+/// are ignored here: every parameter gets its gradient.
 ///
 /// - Parameters:
 ///   - parametersFile: safetensors holding every parameter by name with exactly its shape, in
@@ -73,6 +74,10 @@ public struct GradInputError: Error, CustomStringConvertible, Sendable, Equatabl
 @discardableResult
 public func computeGradients(_ analysis: ModelAnalysis, parametersFile: String, batchFile: String,
                              outputFile: String, engine: GradEngine) throws -> GradResult {
+    // Gradients are a diagnostic: every parameter's and the input's, whatever the model freezes.
+    var everything = analysis.model
+    everything.trainable = [:]
+    let analysis = analysis.hasFrozenParameters ? try everything.analyze() : analysis
     let parameters = try readParameters(analysis, from: parametersFile)
     let batch = try readBatch(analysis, from: batchFile)
     let loss: Double, grads: [Double], input: [Double]

@@ -158,20 +158,32 @@ public func checkGradients(_ analysis: ModelAnalysis, backend: any CBackend, sca
         rows.append(compare(p.name, Array(grads[range]), Array(ref.parameters[range]), tolerance: tol, shape: p.shape,
                             writer: writers[p.name]))
     }
-    rows.append(compare("input", model.inputGradient, ref.input ?? [], tolerance: tol,
-                        shape: [analysis.model.batch] + analysis.model.input.shape.dimensions, writer: writers["x"]))
+    // A model with frozen parameters has no input gradient (its backward stops before them).
+    if !analysis.hasFrozenParameters {
+        rows.append(compare("input", model.inputGradient, ref.input ?? [], tolerance: tol,
+                            shape: [analysis.model.batch] + analysis.model.input.shape.dimensions, writer: writers["x"]))
+    }
 
     if steps > 0 {
         var refParams = params
         var opt = ReferenceOptimizer(analysis.model.optimizer, parameterCount: analysis.parameterCount)
+        opt.trainable = analysis.hasFrozenParameters ? reference.trainableMask : nil
         let lr = analysis.model.optimizer.learningRate
         for _ in 0..<steps {
             model.trainStep(learningRate: lr)
             let g = try reference.gradients(parameters: refParams, input: batch.x, targets: batch.targets, inputGradient: false)
             try opt.update(parameters: &refParams, gradients: g.parameters)
         }
-        rows.append(compare("parameters after \(steps) steps", model.parameters, refParams, tolerance: tol,
+        let after = model.parameters
+        rows.append(compare("parameters after \(steps) steps", after, refParams, tolerance: tol,
                             writer: "\(name)_optimizer"))
+        // Frozen parameters: bit for bit the values they started with.
+        let frozen = analysis.parameters.filter { !$0.trainable }
+        if !frozen.isEmpty {
+            let pick = { (v: [Double]) in frozen.flatMap { v[$0.offset..<($0.offset + $0.count)] } }
+            rows.append(compare("frozen parameters after \(steps) steps (exact)", pick(after), pick(params), tolerance: 0,
+                                writer: "\(name)_optimizer"))
+        }
     }
     return CheckReport(backend: backend.name, scalar: scalar, rows: rows, compileSeconds: model.compileSeconds)
 }

@@ -12,7 +12,7 @@ public enum Targets: Hashable, Sendable {
 public struct Gradients: Hashable, Sendable {
     /// The loss of the batch (a mean, see docs/CONVENTIONS.md).
     public var loss: Double
-    /// `dL/dparameters` in the flat parameter layout (`ParameterInfo.offset`).
+    /// `dL/dparameters` in the flat parameter layout (`ParameterInfo.offset`); 0 for frozen parameters.
     public var parameters: [Double]
     /// `dL/dinput`, `rows * inputs` values, or nil when not asked for.
     public var input: [Double]?
@@ -132,8 +132,30 @@ public struct ReferenceInterpreter: Sendable {
         var grads = [Double](repeating: 0, count: parameters.count)
         let dOutput = lossGradient(loss, output, targets, classes: classes)
         let dInput = runBackward(records, dOutput, rows: n, parameters: parameters, gradients: &grads)
+        // Frozen parameters have no gradient (docs/CONVENTIONS.md "Trainable parameters").
+        for (i, trains) in trainableMask.enumerated() where !trains { grads[i] = 0 }
         return Gradients(loss: lossValue(loss, output, targets, classes: classes), parameters: grads,
                          input: inputGradient ? dInput : nil, output: output)
+    }
+
+    /// One flag per element of the flat parameter array: whether training updates it. Worked
+    /// out here from the model's `trainable` settings (the layer's own, else its enclosing
+    /// block's, else true), not from the analysis's offsets.
+    public var trainableMask: [Bool] {
+        var mask: [Bool] = []
+        mask.reserveCapacity(analysis.parameterCount)
+        for p in analysis.parameters {
+            let setting = analysis.model.trainability(ofLayerAt: p.layerPath)
+            let trains: Bool
+            switch setting {
+            case .all: trains = true
+            case .frozen: trains = false
+            case .biasOnly: trains = p.role == .bias
+            case .weightOnly: trains = p.role == .weight
+            }
+            mask += Array(repeating: trains, count: max(p.count, 0))
+        }
+        return mask
     }
 
     // MARK: - Argument checks

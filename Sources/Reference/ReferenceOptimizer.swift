@@ -25,6 +25,9 @@ public struct ReferenceOptimizer: Hashable, Sendable {
     /// The state slots (see the type's description), `optimizer.stateSlotsPerParameter`
     /// arrays of `parameterCount` values.
     public var state: [[Double]]
+    /// Which elements are updated (`ReferenceInterpreter.trainableMask`); nil updates all.
+    /// A frozen element keeps its value (no weight decay either) and its state stays 0.
+    public var trainable: [Bool]?
 
     /// A fresh optimizer: step 0, every state value 0.
     /// - Precondition: `parameterCount >= 0`.
@@ -72,7 +75,20 @@ public struct ReferenceOptimizer: Hashable, Sendable {
             throw .optimizerSize(what: "gradients", expected: parameterCount, got: gradients.count)
         }
         try checkState()
+        if let t = trainable, t.count != parameterCount {
+            throw .optimizerSize(what: "trainable mask", expected: parameterCount, got: t.count)
+        }
+        let before = parameters
         step += 1
+        defer {
+            if let t = trainable { for i in 0..<parameterCount where !t[i] { parameters[i] = before[i] } }
+        }
+        let grads = trainable.map { t in gradients.indices.map { t[$0] ? gradients[$0] : 0 } } ?? gradients
+        let savedState = state
+        defer {
+            if let t = trainable { for k in state.indices { for i in 0..<parameterCount where !t[i] { state[k][i] = savedState[k][i] } } }
+        }
+        let gradients = grads
         switch optimizer {
         case .sgd(let lr, let momentum, let nesterov, let weightDecay):
             sgdStep(&parameters, gradients, lr: lr, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)

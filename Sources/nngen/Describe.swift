@@ -12,10 +12,14 @@ struct Describe: ParsableCommand {
         The model is validated first; every problem found is printed and the exit code is 1.
         FLOPs follow docs/BENCHMARKS.md: 2*M*N*K for each matrix product of the forward pass (a conv1d \
         counts 2*B*L_out*C_out*C_in*kernel), elementwise work not counted; a training step is 3x forward.
+        A model with frozen parameters ("trainable" in the model file, or --freeze / --train-only) also \
+        gets a table of what training it costs next to full training.
         """)
 
     @Argument(help: "The model file (JSON).")
     var model: String
+
+    @OptionGroup var trainable: TrainableOptions
 
     // MARK: the footprint on a microcontroller (issue 16, docs/EMBEDDED.md)
 
@@ -30,7 +34,7 @@ struct Describe: ParsableCommand {
     }
 
     func run() throws {
-        let m = try Model.load(from: URL(fileURLWithPath: model))
+        let m = try trainable.apply(to: Model.load(from: URL(fileURLWithPath: model)), file: model)
         let a = try m.analyze(file: model)
         print(ModelSummary(a).text, terminator: "")
         if let core = target {
@@ -63,6 +67,34 @@ struct ModelSummary {
 
     var text: String {
         header + "\n" + layerTable + "\n" + totals + "\n" + memoryTable
+            + (analysis.hasFrozenParameters ? "\n" + trainingTable : "")
+    }
+
+    /// Frozen parameters: what a training step costs as given and with every parameter trained.
+    var trainingTable: String {
+        var fullModel = model
+        fullModel.trainable = [:]
+        guard let full = try? fullModel.analyze() else { return "" }
+        let s = 4  // float32 bytes
+        func costs(_ a: ModelAnalysis) -> [Int] {
+            let arena = plannedArena(a).arena
+            let beyond = a.gradientCount + a.optimizerStateElements + arena
+            return [a.gradientCount, a.gradientCount * s, a.optimizerStateElements * s, arena * s, beyond * s,
+                    (a.parameterCount + beyond) * s, a.trainableStepFLOPs]
+        }
+        let given = costs(analysis), all = costs(full)
+        let names = ["trainable parameters", "gradients", "optimizer state", "arena (planned)",
+                     "memory beyond parameters", "total with parameters", "FLOPs per training step"]
+        var rows: [[String]] = [["Training (float32)", "as given", "full training", "as given / full"]]
+        for i in names.indices {
+            let text: (Int) -> String = i == 0 || i == names.count - 1 ? { Self.grouped($0) } : { Self.bytes($0) }
+            let ratio = all[i] > 0 ? String(format: "%.3f", Double(given[i]) / Double(all[i])) : "-"
+            rows.append([names[i], text(given[i]), text(all[i]), ratio])
+        }
+        let frozen = analysis.parameters.filter { !$0.trainable }.count
+        return Self.table(rows, rightAligned: [1, 2, 3])
+            + "(\(frozen) of \(analysis.parameters.count) parameter tensors frozen: no gradient, no optimizer state, "
+            + "no backward work before the first trainable one)\n"
     }
 
     private var model: Model { analysis.model }
@@ -169,6 +201,10 @@ struct ModelSummary {
             ["Parameters", Self.grouped(p), ""],
             ["Forward FLOPs", Self.grouped(f), "(\(Self.si(f)) per batch of \(model.batch))"],
             ["FLOPs per training step", Self.grouped(t), "(\(Self.si(t)), 3 x forward)"],
+        ] + (!analysis.hasFrozenParameters ? [] : [
+            ["FLOPs per training step, frozen parameters pruned", Self.grouped(analysis.trainableStepFLOPs),
+             "(\(Self.si(analysis.trainableStepFLOPs)))"],
+        ]) + [
         ]
         return Self.table(rows, rightAligned: [1], header: false)
     }
@@ -179,7 +215,8 @@ struct ModelSummary {
         let state = analysis.optimizerStateElements
         let activations = analysis.naiveActivationElements + analysis.inputElements
         let planned = plannedArena(analysis)
-        let total = p + p + state + planned.arena
+        let g = analysis.gradientCount
+        let total = p + g + state + planned.arena
         func row(_ name: String, _ elements: Int, _ note: String = "") -> [String] {
             [name, Self.grouped(elements), Self.bytes(elements * 4), Self.bytes(elements * 8), note]
         }
@@ -187,7 +224,7 @@ struct ModelSummary {
         let rows: [[String]] = [
             ["Memory", "Elements", "float32", "float64", ""],
             row("parameters", p),
-            row("gradients", p),
+            row("gradients", g, g == p ? "" : "trainable parameters only"),
             row("optimizer state", state, "\(model.optimizer.typeName): \(slots) per parameter"),
             row("activations", activations, "input + every layer output"),
             row("arena, naive", planned.naive, "every forward and backward buffer, no reuse"),

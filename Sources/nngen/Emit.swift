@@ -67,6 +67,9 @@ struct Emit: ParsableCommand {
     @Option(help: "embedded: fail unless the RAM the device needs fits this many bytes (e.g. 256KiB).")
     var ramBudget: ByteCount?
 
+    /// Freezing is decided when the code is generated: ./train takes no --freeze of its own.
+    @OptionGroup var trainable: TrainableOptions
+
     func validate() throws {
         if output == nil && dumpAfter == nil {
             throw ValidationError("emit needs -o DIR, the directory to write the files into (or --dump-after STAGE to print a stage)")
@@ -93,6 +96,9 @@ struct Emit: ParsableCommand {
             var spec = analysis.model
             spec.batch = batch
             analysis = try spec.analyze(file: model)
+        }
+        if !trainable.freeze.isEmpty || !trainable.trainOnly.isEmpty {
+            analysis = try trainable.apply(to: analysis.model, file: model).analyze(file: model)
         }
         try analysis.model.validate(for: dtype, file: model)
         let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all))

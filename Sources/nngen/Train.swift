@@ -170,6 +170,15 @@ struct Train: ParsableCommand {
 
     @Option(help: ArgumentHelp("Draw the train/validation loss and the validation metric per epoch here, as SVG (redrawn after every epoch).", valueName: "file.svg"))
     var plot: String?
+    // Fine-tuning (docs/TRAINING.md "Fine-tuning"): --freeze, --train-only, --init, --init-partial.
+    @OptionGroup var trainable: TrainableOptions
+
+    @Option(name: .customLong("init"), help: ArgumentHelp(
+        "Start from the parameters of this safetensors file, by name (nngen's or PyTorch nn.Sequential's).", valueName: "file"))
+    var initFile: String?
+
+    @Flag(name: .customLong("init-partial"), help: "With --init: parameters the file lacks keep their seeded values.")
+    var initPartial = false
 
     func validate() throws {
         if model != nil && data == nil {
@@ -188,6 +197,10 @@ struct Train: ParsableCommand {
             throw ValidationError("--val-split must be at least 0 and below 1 (got \(formatLR(valSplit)))")
         }
         _ = try featureFlags()
+        if initFile != nil && resume != nil {
+            throw ValidationError("--init and --resume cannot be combined: a resumed run takes its parameters from the checkpoint")
+        }
+        if initPartial && initFile == nil { throw ValidationError("--init-partial needs --init FILE") }
     }
 
     func run() throws {
@@ -216,6 +229,7 @@ struct Train: ParsableCommand {
         }
         if standardize { spec.standardize = true }
         if let batch { spec.batch = batch }
+        spec = try trainable.apply(to: spec, file: modelSource)
         let analysis = try spec.analyze(file: modelSource)
 
         let epochs = self.epochs ?? TrainingDefaults.epochs
@@ -263,6 +277,11 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options,
                                   backend: try benchBackend(backend.rawValue, threads: threads),
                                   resume: checkpoint, resumeFile: resume.map { URL(fileURLWithPath: $0) })
+        let initLine = try initFile.map { file -> String in
+            let r = try trainer.compiled.loadInitialParameters(from: URL(fileURLWithPath: file), partial: initPartial)
+            return "  initial parameters: \(r.loaded.count) tensors from \(file)"
+                + (r.missing.isEmpty ? "" : "; \(r.missing.count) keep their seeded values (\(r.missing.joined(separator: ", ")))")
+        }
         let batch = spec.batch
         let nTrain = trainer.data.train.count
         let dropped = nTrain % batch
@@ -273,6 +292,11 @@ struct Train: ParsableCommand {
               + "\(nTrain / batch) steps of \(batch) per epoch"
               + (dropped > 0 ? " (the last \(dropped) samples of each epoch's order are dropped)" : "")
               + (checkpoint.map { "; resuming after epoch \($0.epoch)" } ?? ""))
+        if let initLine { print(initLine) }
+        if analysis.hasFrozenParameters {
+            print("  training \(ModelSummary.grouped(analysis.gradientCount)) of \(ModelSummary.grouped(analysis.parameterCount)) "
+                  + "parameters; frozen: " + analysis.parameters.filter { !$0.trainable }.map(\.name).joined(separator: ", "))
+        }
         flushStdout()
 
         let terminal = isatty(STDOUT_FILENO) == 1

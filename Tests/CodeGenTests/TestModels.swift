@@ -27,7 +27,8 @@ func exampleAnalyses(file: StaticString = #filePath, line: UInt = #line) throws 
             result.append(try Model.load(from: URL(fileURLWithPath: path)).analyze(file: path))
         }
     }
-    XCTAssertEqual(result.count, 10, "expected 6 examples and 4 bench models", file: file, line: line)
+    XCTAssertEqual(result.count, 15, "expected 7 examples (digits_mlp_finetune among them) and 8 bench models (W1..W4 "
+                   + "and the last-layer-only and bias-only variants of W3 and W4)", file: file, line: line)
     return result
 }
 

@@ -233,9 +233,9 @@ final class JSONFormatTests: XCTestCase {
     func testUnknownFieldsAreReportedInFileOrder() {
         let issues = problems(modelText(layers: #"[{"type": "dense", "units": 2, "zz": 1, "aa": 2, "mm": 3}]"#))
         XCTAssertEqual(issues.map(\.message), [
-            #"unknown field "zz"; valid fields: type, units, bias"#,
-            #"unknown field "aa"; valid fields: type, units, bias"#,
-            #"unknown field "mm"; valid fields: type, units, bias"#,
+            #"unknown field "zz"; valid fields: type, units, bias, trainable"#,
+            #"unknown field "aa"; valid fields: type, units, bias, trainable"#,
+            #"unknown field "mm"; valid fields: type, units, bias, trainable"#,
         ])
     }
 

@@ -30,7 +30,7 @@ final class ValidationTests: XCTestCase {
         assertSingleProblem(nested, at: "layers[3].layers[1] (conv1d)",
                             #"unknown field "strides"; valid fields: type, filters, kernel, stride, padding, dilation, bias"#)
         assertSingleProblem(problems(modelText(layers: #"[{"type": "relu", "slope": 1}, {"type": "dense", "units": 1}]"#)),
-                            at: "layers[0] (relu)", #"unknown field "slope"; it takes no fields besides "type""#)
+                            at: "layers[0] (relu)", #"unknown field "slope"; it takes no fields besides "type" and "trainable""#)
         assertSingleProblem(problems(modelText(layers: #"[{"type": "dense", "units": 1}]"#)
                                 .replacingOccurrences(of: "\"batch\"", with: "\"epochs\": 3, \"batch\"")),
                             at: "model", #"unknown field "epochs"; valid fields: name, input, batch, layers, loss, optimizer, standardize"#)

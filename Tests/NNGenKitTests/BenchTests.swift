@@ -47,9 +47,15 @@ final class BenchTests: XCTestCase {
             "w2_mnist_mlp": 513_540_096 - 2 * 128 * 784 * 512,
             "w3_conv1d_ln": 82_575_360 - 2 * 32 * 64 * 32 * 8 * 5,
             "w4_resmlp": 402_751_488,
+            // Frozen variants: the forward, the last dense layer's weight gradient (W4 256 -> 1,
+            // W3 2048 -> 10), and for bias-only every input gradient after the first layer's bias.
+            "w4_resmlp_last": 402_751_488 / 3 + 2 * 64 * 256 * 1,
+            "w4_resmlp_bias": 2 * (402_751_488 / 3),
+            "w3_conv1d_ln_last": 82_575_360 / 3 + 2 * 32 * 2048 * 10,
+            "w3_conv1d_ln_bias": 82_575_360 / 3 + 2 * 32 * 64 * 32 * 32 * 5 + 2 * 32 * 2048 * 10,
         ]
         let models = try exampleModelFiles(bench: true)
-        XCTAssertEqual(models.count, 4)
+        XCTAssertEqual(models.count, 8)
         for a in models {
             let c = compile(a, options: CompileOptions(scalar: .f32))
             XCTAssertEqual(c.performedTrainingStepFLOPs, expected[a.model.name], a.model.name)
@@ -62,7 +68,7 @@ final class BenchTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as? [String: Any]
         let keys = Set(object?.keys.map { $0 } ?? [])
         for k in ["compile_ms", "step_us_median", "step_us_min", "samples_per_s", "gflops", "arena_bytes",
-                  "total_bytes", "peak_rss_bytes", "backend", "threads", "performed_flops", "gflops_performed"] {
+                  "total_bytes", "params_bytes", "peak_rss_bytes", "backend", "threads", "performed_flops", "gflops_performed"] {
             XCTAssertTrue(keys.contains(k), "missing \(k) in \(r.json)")
         }
         XCTAssertEqual(object?["backend"] as? String, "tcc")

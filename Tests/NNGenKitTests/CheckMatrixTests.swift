@@ -122,15 +122,51 @@ final class CheckMatrixTests: XCTestCase {
         try runChecks(Self.jobs(try Self.matrixModels()))
     }
 
+    /// Models with frozen parameters (docs/CONVENTIONS.md "Trainable parameters"): a frozen
+    /// prefix, a frozen layer in the middle of a residual block, bias-only conv, layernorm and
+    /// dense, everything frozen but the head, and a weight-only layernorm. Their reports have
+    /// no input row and a row of the frozen parameters after the steps, compared exactly.
+    static func frozenModels() throws -> [ModelAnalysis] {
+        func model(_ name: String, _ input: InputShape, _ loss: Loss, _ opt: Optimizer, _ t: [String: Trainable],
+                   _ layers: [Layer]) throws -> ModelAnalysis {
+            try Model(name: name, input: input, batch: 3, layers: layers, loss: loss, optimizer: opt, trainable: t).analyze()
+        }
+        return [
+            try model("frozen_prefix_mse", .features(4), .mse, .sgd(lr: 0.1, momentum: 0.9, weightDecay: 0.01),
+                      ["layers[0]": .frozen, "layers[2]": .frozen],
+                      [.dense(units: 5), .activation(.tanh), .dense(units: 4), .activation(.relu), .dense(units: 3)]),
+            try model("frozen_in_residual_ce", .features(4), .softmaxCrossEntropy, .adam(lr: 0.01, weightDecay: 0.01),
+                      ["layers[1].layers[1]": .frozen],
+                      [.dense(units: 4), .residual([.layerNorm(), .dense(units: 4), .activation(.gelu), .dense(units: 4)]),
+                       .dense(units: 3)]),
+            try model("bias_only_conv_ln_dense_bce", .sequence(length: 6, channels: 2), .bceWithLogits, .adamw(lr: 0.01),
+                      ["layers[0]": .biasOnly, "layers[2]": .biasOnly, "layers[4]": .biasOnly],
+                      [.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.tanh), .layerNorm(), .flatten,
+                       .dense(units: 2)]),
+            try model("frozen_all_but_head_huber", .sequence(length: 6, channels: 3), .huber(delta: 0.5), .sgd(lr: 0.05),
+                      ["layers[0]": .frozen, "layers[1]": .frozen, "layers[2]": .frozen],
+                      [.residual([.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.silu)]), .layerNorm(),
+                       .residual([.conv1d(filters: 3, kernel: 1)]), .flatten, .dense(units: 2)]),
+            try model("weight_only_ln_mse", .features(4), .mse, .adam(lr: 0.01),
+                      ["layers[1]": .weightOnly, "layers[3]": .frozen],
+                      [.dense(units: 4), .layerNorm(), .activation(.relu), .dense(units: 4), .dense(units: 2)]),
+        ]
+    }
+
+    func testFrozenModelsOnBothBackEndsAndDtypes() throws {
+        try runChecks(Self.jobs(try Self.frozenModels()))
+    }
+
     func testExampleModels() throws {
         let models = try exampleModelFiles(bench: false)
-        XCTAssertEqual(models.map(\.model.name), ["breast_cancer", "diabetes", "diabetes_huber", "digits_conv", "digits_mlp", "iris"])
+        XCTAssertEqual(models.map(\.model.name), ["breast_cancer", "diabetes", "diabetes_huber", "digits_conv", "digits_mlp", "digits_mlp_finetune", "iris"])
         try runChecks(Self.jobs(models))
     }
 
     func testBenchModels() throws {
         let models = try exampleModelFiles(bench: true)
-        XCTAssertEqual(models.map(\.model.name), ["w1_digits_mlp", "w2_mnist_mlp", "w3_conv1d_ln", "w4_resmlp"])
+        XCTAssertEqual(models.map(\.model.name), ["w1_digits_mlp", "w2_mnist_mlp", "w3_conv1d_ln", "w3_conv1d_ln_bias",
+                                                 "w3_conv1d_ln_last", "w4_resmlp", "w4_resmlp_bias", "w4_resmlp_last"])
         let jobs = Self.jobs(models)
         try runChecks(jobs)
     }

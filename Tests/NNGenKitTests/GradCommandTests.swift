@@ -43,6 +43,26 @@ final class GradCommandTests: XCTestCase {
         return (paramsURL.path, batchURL.path, values, data)
     }
 
+    /// `nngen grad` on a model with frozen layers gives every gradient (and the input's) as if
+    /// nothing were frozen: it is a diagnostic of the math, not of what training updates.
+    func testFrozenModelsGetEveryGradient() throws {
+        let plain = try iris()
+        var m = plain.model
+        m.trainable = ["layers[0]": .frozen]
+        let frozen = try m.analyze()
+        let dir = try scratchDirectory(self, "nngen-grad-frozen")
+        let (params, batch, _, _) = try writeInputs(plain, in: dir)
+        let a = try computeGradients(frozen, parametersFile: params, batchFile: batch,
+                                     outputFile: dir.appendingPathComponent("a.safetensors").path,
+                                     engine: .generated(TCCBackend(), .f64))
+        let b = try computeGradients(plain, parametersFile: params, batchFile: batch,
+                                     outputFile: dir.appendingPathComponent("b.safetensors").path,
+                                     engine: .generated(TCCBackend(), .f64))
+        XCTAssertEqual(a.gradients, b.gradients)
+        XCTAssertEqual(a.input, b.input)
+        XCTAssertTrue(a.gradients["layers.0.weight"]?.contains { $0 != 0 } ?? false)
+    }
+
     func testGeneratedFloat64MatchesTheReferenceAndWritesEveryTensor() throws {
         for a in [try iris(), try sequenceModel()] {
             let dir = try scratchDirectory(self, "nngen-grad")

@@ -74,6 +74,18 @@ final class ModelFuzzTests: XCTestCase {
                             "adam", "adam weight decay", "adamw"])
         expected.formUnion(Loss.allCases.map { "loss " + $0.typeName })
         expected.formUnion((1...5).map { "batch \($0)" })
+        // Freezing: every setting, on the layers that can take it.
+        for m in models {
+            for (path, t) in m.trainable where !path.contains(".") {
+                let i = Int(path.dropFirst("layers[".count).dropLast()) ?? 0
+                seen.insert("trainable \(t) on \(m.layers[i].typeName)")
+            }
+        }
+        expected.formUnion(["trainable false on dense", "trainable \"bias\" on dense", "trainable \"weight\" on dense",
+                            "trainable false on conv1d", "trainable \"bias\" on conv1d",
+                            "trainable false on layernorm", "trainable false on residual"])
+        // (a bias-only layernorm is in CheckMatrixTests.frozenModels; top-level affine layernorms
+        // are too rare among these drafts to count on one)
         XCTAssertEqual(expected.subtracting(seen), [], "not generated in \(models.count) models")
     }
 
@@ -217,8 +229,31 @@ enum RandomModelGenerator {
         }
         let outputs = loss == .softmaxCrossEntropy ? r.int(2, 5) : r.int(1, 4)
         layers.append(.dense(units: outputs, bias: r.bool(0.8)))
-        return Model(name: name, input: input, batch: r.int(1, 5), layers: layers, loss: loss,
-                     optimizer: optimizer(&r, variant: index % 6))
+        let batch = r.int(1, 5)
+        let opt = optimizer(&r, variant: index % 6)
+        return Model(name: name, input: input, batch: batch, layers: layers, loss: loss, optimizer: opt,
+                     trainable: index % 3 == 1 ? trainable(&r, layers) : [:])
+    }
+
+    /// Every third model freezes some of its layers (drawn after everything else, so the layers
+    /// are those the model would have anyway): a top-level dense, conv1d or affine layernorm
+    /// trains fully, not at all, only its bias or only its weight; a residual block is frozen
+    /// or not. The output layer always trains, so something does.
+    static func trainable(_ r: inout FuzzRandom, _ layers: [Layer]) -> [String: Trainable] {
+        var out: [String: Trainable] = [:]
+        for (i, l) in layers.dropLast().enumerated() {
+            switch l {
+            case .dense(_, let bias), .conv1d(_, _, _, _, _, let bias):
+                out["layers[\(i)]"] = r.pick(bias ? [.frozen, .biasOnly, .weightOnly, .all] : [.frozen, .all])
+            case .layerNorm(_, true):
+                out["layers[\(i)]"] = r.pick([.frozen, .biasOnly, .weightOnly, .all])
+            case .residual:
+                if r.bool() { out["layers[\(i)]"] = .frozen }
+            default:
+                break
+            }
+        }
+        return out
     }
 
     /// The input shape and first layer of the first models of every run.

@@ -111,6 +111,43 @@ final class StandaloneTests: XCTestCase {
         }
     }
 
+    /// A model with frozen layers: the same losses and checkpoint bytes in both trainers (no
+    /// optimizer state for the frozen parameters); with --init from a file of PyTorch names, too.
+    func testFrozenModelAndInitAgreeWithSwiftTrainer() throws {
+        try assertTrainersAgree("digits_mlp_finetune", "digits.csv", .f32)
+        let build = try Self.build("digits_mlp_finetune", .f32)
+        let dir = try makeScratchDirectory()
+        // Pretrained values (0.1 sin i), under PyTorch nn.Sequential names.
+        let a = build.analysis
+        let values = (0..<a.parameterCount).map { 0.1 * sin(Double($0)) }
+        let torch = try SafetensorsFile(tensors: a.parameters.map {
+            try Tensor(name: String($0.name.dropFirst("layers.".count)), shape: $0.shape,
+                       doubles: Array(values[$0.offset..<($0.offset + $0.count)]), dtype: .f64)
+        })
+        let file = dir.appendingPathComponent("torch.safetensors")
+        try torch.write(to: file)
+        let run = try Self.train(build, "digits.csv", ["--epochs", "2", "--init", file.path, "--save", "c.safetensors"], in: dir)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("initial parameters: 6 tensors from \(file.path)"), run.stderr)
+        let dataset = try ModelData.load(Self.dataURL("digits.csv"), for: a)
+        let swiftCheckpoint = dir.appendingPathComponent("swift.safetensors")
+        let options = TrainingOptions(epochs: 2, learningRate: a.model.optimizer.learningRate, seed: 1, validationSplit: 0.2,
+                                      scalar: .f32, save: swiftCheckpoint)
+        let trainer = try Trainer(analysis: a, dataset: dataset, options: options, backend: CCBackend())
+        try trainer.compiled.loadInitialParameters(from: file, partial: false)
+        let summary = try trainer.run()
+        XCTAssertEqual(try Self.epochLines(run.stdout).map(\.fields),
+                       try Self.epochLines(summary.reports.map(\.line).joined(separator: "\n")).map(\.fields))
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("c.safetensors")), try Data(contentsOf: swiftCheckpoint))
+        // A misshapen tensor: the same listing as nngen's, exit 1.
+        let bad = try SafetensorsFile(tensors: [try Tensor(name: "0.bias", shape: [3], doubles: [1, 2, 3], dtype: .f32)])
+        try bad.write(to: dir.appendingPathComponent("bad.safetensors"))
+        let failed = try Self.train(build, "digits.csv", ["--init", "bad.safetensors", "--init-partial"], in: dir)
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertTrue(failed.stderr.contains("bad.safetensors cannot give this model's parameters:\n"
+                                             + "  \"0.bias\" has shape [3], layers.0.bias needs [128]\n"), failed.stderr)
+    }
+
     /// A column of +-1e300 standardises without overflow, and both trainers agree on it.
     func testHugeColumnStandardisesTheSameInBothTrainers() throws {
         let dir = try makeScratchDirectory()

@@ -14,9 +14,9 @@ final class GradientCheckTests: XCTestCase {
     /// weights and biases are not 1 and 0), inputs in U(-1, 1) and targets, redrawing until
     /// every relu/leaky_relu input and every maxpool top-two gap is more than 10h away from
     /// its kink; then checks every parameter tensor and the input.
-    func check(_ name: String, input: InputShape, batch: Int = 2, loss: Loss, _ layers: [Layer],
-               file: StaticString = #filePath, line: UInt = #line) throws {
-        let analysis = try analyze(name, input: input, batch: batch, loss: loss, layers)
+    func check(_ name: String, input: InputShape, batch: Int = 2, loss: Loss, trainable: [String: Trainable] = [:],
+               _ layers: [Layer], file: StaticString = #filePath, line: UInt = #line) throws {
+        let analysis = try analyze(name, input: input, batch: batch, loss: loss, trainable: trainable, layers)
         let interpreter = ReferenceInterpreter(analysis)
         for attempt in 0..<20 {
             var rng = Xoshiro256StarStar(seed: 1000 + UInt64(attempt))
@@ -128,5 +128,58 @@ final class GradientCheckTests: XCTestCase {
 
     func testSingleOutputBCE() throws {
         try check("dense1_bce", input: .features(2), batch: 4, loss: .bceWithLogits, [.dense(units: 1)])
+    }
+
+    // MARK: freezing (docs/CONVENTIONS.md "Trainable parameters"): trainable tensors match finite
+    // differences, frozen ones have a gradient of exactly 0.
+
+    func testFrozenPrefix() throws {
+        try check("frozen_prefix_mse", input: .features(4), batch: 3, loss: .mse,
+                  trainable: ["layers[0]": .frozen, "layers[2]": .frozen],
+                  [.dense(units: 5), .activation(.tanh), .dense(units: 4), .activation(.relu), .dense(units: 3)])
+    }
+
+    func testFrozenMiddleLayerInsideAResidual() throws {
+        try check("frozen_in_residual_ce", input: .features(4), batch: 3, loss: .softmaxCrossEntropy,
+                  trainable: ["layers[1].layers[1]": .frozen],
+                  [.dense(units: 4), .residual([.layerNorm(), .dense(units: 4), .activation(.gelu), .dense(units: 4)]),
+                   .dense(units: 3)])
+    }
+
+    func testBiasOnlyConvLayerNormAndDense() throws {
+        try check("bias_only_conv_ln_dense_bce", input: .sequence(length: 6, channels: 2), loss: .bceWithLogits,
+                  trainable: ["layers[0]": .biasOnly, "layers[2]": .biasOnly, "layers[4]": .biasOnly],
+                  [.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.tanh), .layerNorm(), .flatten,
+                   .dense(units: 2)])
+    }
+
+    func testEverythingFrozenButTheHead() throws {
+        try check("frozen_all_but_head_huber", input: .sequence(length: 6, channels: 3), loss: .huber(delta: 0.5),
+                  trainable: ["layers[0]": .frozen, "layers[1]": .frozen, "layers[2]": .frozen],
+                  [.residual([.conv1d(filters: 3, kernel: 3, padding: .same), .activation(.silu)]), .layerNorm(),
+                   .residual([.conv1d(filters: 3, kernel: 1)]), .flatten, .dense(units: 2)])
+    }
+
+    /// A frozen parameter keeps its value bit for bit through the reference optimizer (weight
+    /// decay included), and its state stays 0; the others move.
+    func testReferenceOptimizerLeavesFrozenParametersAlone() throws {
+        let a = try analyze("opt_frozen", input: .features(3), batch: 2, loss: .mse,
+                            optimizer: .adamw(lr: 0.1, weightDecay: 0.1), trainable: ["layers[0]": .biasOnly],
+                            [.dense(units: 2), .dense(units: 1)])
+        let interpreter = ReferenceInterpreter(a)
+        let start = interpreter.initialParameters(seed: 3)
+        let mask = interpreter.trainableMask
+        XCTAssertEqual(mask, Array(repeating: false, count: 6) + Array(repeating: true, count: 2 + 3))
+        var opt = ReferenceOptimizer(a.model.optimizer, parameterCount: a.parameterCount)
+        opt.trainable = mask
+        var p = start
+        for _ in 0..<3 {
+            let g = try interpreter.gradients(parameters: p, input: [0.5, -1, 0.25, 1, 0, -0.5], targets: .values([0.3, -0.2]))
+            XCTAssertEqual(Array(g.parameters[0..<6]), Array(repeating: 0, count: 6))
+            try opt.update(parameters: &p, gradients: g.parameters)
+        }
+        XCTAssertEqual(Array(p[0..<6]), Array(start[0..<6]))
+        XCTAssertTrue(zip(p[6...], start[6...]).allSatisfy { $0 != $1 })
+        XCTAssertEqual(opt.state.map { Array($0[0..<6]) }, [Array(repeating: 0, count: 6), Array(repeating: 0, count: 6)])
     }
 }

@@ -85,8 +85,8 @@ private struct CEmitter {
         let header = renderHeader()
         var definitions = ""
         for (_, k) in kernels { definitions += definition(k) + "\n" }
-        definitions += optimizerFunction(model: name, optimizer: analysis.model.optimizer, count: analysis.parameterCount, c)
-        definitions += "\n" + clipFunction(model: name, count: analysis.parameterCount, c)
+        definitions += optimizerFunction(model: name, optimizer: analysis.model.optimizer, analysis: analysis, c)
+        definitions += "\n" + clipFunction(model: name, count: analysis.gradientCount, c)
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
         src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
         src += Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas
@@ -201,9 +201,15 @@ private struct CEmitter {
         case .sgd: stateDoc = slots == 0 ? "none for plain SGD" : "the momentum buffer"
         case .adam, .adamw: stateDoc = "first moments m, then second moments v"
         }
+        let frozen = analysis.hasFrozenParameters
         let table = analysis.parameters.map {
             " *   \($0.name) [\($0.shape.map(String.init).joined(separator: ", "))] at \($0.offset), \($0.count) elements"
+                + (!frozen ? "" : $0.gradientOffset.map { ", gradient at \($0)" } ?? ", frozen (no gradient)")
         }.joined(separator: "\n")
+        // Only a model with frozen parameters has a gradient array shorter than its parameters.
+        let gradCountDefine = frozen
+            ? "\n#define \(name)_GRAD_COUNT \(max(analysis.gradientCount, 1))  /* grads: the trainable parameters only */" : ""
+
         let summary = "\(m.input.shape) -> \(analysis.outputShape) per sample, batch \(m.batch), \(analysis.layers.count) layers, "
             + "loss \(m.loss.typeName), optimizer \(m.optimizer.typeName), \(R)"
         return render(Templates.text("header.h"), [
@@ -216,6 +222,8 @@ private struct CEmitter {
             "SUMMARY": summary,
             "REAL": R,
             "OPT_STATE_DOC": stateDoc,
+            "GRADS_DOC": frozen ? "\(name)_GRAD_COUNT         gradients of the trainable parameters only (offsets below)"
+                : "\(name)_PARAM_COUNT        gradients, same offsets",
             "TARGET_DOC": labels ? "\(name)_BATCH labels (int32_t, 0 .. \(name)_OUTPUT_SIZE-1)"
                 : "\(name)_BATCH * \(name)_OUTPUT_SIZE target values",
             "TARGET_T": targetType,
@@ -225,7 +233,7 @@ private struct CEmitter {
             "TARGET_COUNT": "\(analysis.targetElements)",
             "LABELS": labels ? "1" : "0",
             "PARAM_COUNT": "\(analysis.parameterCount)",
-            "OPT_STATE_COUNT": "\(max(analysis.optimizerStateElements, 1))",
+            "OPT_STATE_COUNT": "\(max(analysis.optimizerStateElements, 1))" + gradCountDefine,
             "ARENA_COUNT": "\(arenaCount)",
             "SCALAR_BYTES": "\(scalar.size)",
             "PARAM_TABLE": table,

@@ -5,8 +5,10 @@ import ModelSpec
 /// Walks the forward nodes from last to first and applies one vector-Jacobian rule per node
 /// kind (`vjp` below), so any combination of layers composes without a hand-written backward.
 /// Gradients that meet at a fork (a residual block's input) are summed with `add` nodes.
-/// Only tensors that lead to a parameter (or to the input, when `inputGradient` is true)
-/// get gradients. After the backward nodes come one `optimizerUpdate` node per parameter.
+/// Only tensors that lead to a trainable parameter (or to the input, when `inputGradient` is
+/// true) get gradients: a frozen parameter (`ParameterInfo.trainable`) gets no gradient, and the
+/// backward pass stops before the first trainable parameter. After the backward nodes come one
+/// `optimizerUpdate` node per trainable parameter.
 public func differentiate(_ forward: Graph, inputGradient: Bool = true) -> Graph {
     var d = Differentiation(graph: forward, inputGradient: inputGradient)
     d.run()
@@ -29,7 +31,7 @@ private struct Differentiation {
     mutating func run() {
         // Which tensors depend on something trainable (or on the input, if its gradient is wanted).
         if inputGradient { requiresGrad.insert(graph.input) }
-        for t in graph.tensors { if case .parameter = t.role { requiresGrad.insert(t.id) } }
+        for t in graph.tensors { if case .parameter(let p) = t.role, p.trainable { requiresGrad.insert(t.id) } }
         for n in graph.nodes where n.inputs.contains(where: requiresGrad.contains) {
             n.outputs.forEach { requiresGrad.insert($0) }
         }
@@ -125,7 +127,7 @@ private struct Differentiation {
                 contribute(x, dx)
             }
         case .biasAdd:
-            emit(.biasGrad, [dy], [parameterGradient(n.inputs[1])])
+            if requiresGrad.contains(n.inputs[1]) { emit(.biasGrad, [dy], [parameterGradient(n.inputs[1])]) }
             contribute(n.inputs[0], dy)
         case .activation(let a):
             let x = n.inputs[0]
@@ -151,7 +153,10 @@ private struct Differentiation {
         case .scaleShift:
             let (xhat, w, b) = (n.inputs[0], n.inputs[1], n.inputs[2])
             let dxhat = gradTensor(for: xhat)
-            emit(.scaleShiftGrad, [dy, xhat, w], [dxhat, parameterGradient(w), parameterGradient(b)])
+            // A frozen scale or shift still gets its sums, into scratch (they are [C] wide).
+            let dw = requiresGrad.contains(w) ? parameterGradient(w) : gradTensor(for: w)
+            let db = requiresGrad.contains(b) ? parameterGradient(b) : gradTensor(for: b)
+            emit(.scaleShiftGrad, [dy, xhat, w], [dxhat, dw, db])
             contribute(xhat, dxhat)
         case .maxPool1d(let k, let s):
             let x = n.inputs[0]

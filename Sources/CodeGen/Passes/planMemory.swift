@@ -39,7 +39,8 @@ public struct MemoryPlan: Sendable {
 /// Alignment of arena buffers in elements: 16 elements is 64 bytes in float32 (and 128 in float64).
 public let arenaAlignment = 16
 
-/// Places parameters, gradients and optimizer state at ModelSpec's flat offsets, and every
+/// Places parameters, gradients and optimizer state at ModelSpec's flat offsets (gradients at
+/// `ParameterInfo.gradientOffset`: the trainable parameters only), and every
 /// other tensor in one arena whose offsets come from liveness: a buffer is reused once the
 /// last node reading its previous tenant has run. What backward needs from forward stays
 /// alive because backward nodes read it. `reshape` outputs share their input's memory.
@@ -75,7 +76,7 @@ public func planMemory(_ graph: Graph) -> MemoryPlan {
             case .input: external = .input
             case .target: external = .target
             case .parameter(let p): external = .parameters(p.offset)
-            case .parameterGradient(let p): external = .gradients(p.offset)
+            case .parameterGradient(let p): external = .gradients(p.gradientOffset ?? p.offset)
             case .inputGradient: external = .inputGradient
             case .loss, .temporary: break
             }

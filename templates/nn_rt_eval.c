@@ -9,7 +9,6 @@
  * from the model's outputs on consecutive chunks of at most NN_BATCH rows, all in double. */
 nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
                               void *xb, void *out) {
-    nn_metrics r;
     double loss = 0;
     size_t correct = 0, start, total = 0;
     for (start = 0; start < n; start += NN_BATCH) {
@@ -39,7 +38,16 @@ nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, 
             }
         }
     }
-    r.loss = total ? loss / (double)total : 0;
-    r.accuracy = total ? (double)correct / (double)total * 100 : 0;
+    return nn_metrics_of(loss, (double)correct, (double)total);
+}
+
+/* The mean loss over total terms and the accuracy in percent, from their sums (0 when total is 0). */
+nn_metrics nn_metrics_of(double loss_sum, double correct, double total) {
+    nn_metrics r;
+    r.loss_sum = loss_sum;
+    r.correct = correct;
+    r.total = total;
+    r.loss = total ? loss_sum / total : 0;
+    r.accuracy = total ? correct / total * 100 : 0;
     return r;
 }

@@ -199,8 +199,10 @@ void nn_gather(const nn_data *d, const size_t *idx, size_t n, const nn_state *s,
 
 typedef struct {
     double loss, accuracy; /* accuracy in percent, classification only */
+    double loss_sum, correct, total; /* what they are computed from (nn_metrics_of) */
 } nn_metrics;
 
+nn_metrics nn_metrics_of(double loss_sum, double correct, double total);
 nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
                        void *xb, void *out);
 
@@ -217,5 +219,16 @@ typedef struct {
 
 extern const char *nn_prog; /* the program's name (argv[0]), for messages */
 void nn_parse_args(int argc, char **argv, nn_options *o);
+
+/* ---- processes: data-parallel training over MPI ({{RT}}_rt_mpi.c; without NN_MPI, one process) */
+
+extern int nn_rank, nn_ranks; /* this process's rank and the number of processes: 0 and 1 in ./train */
+void nn_mpi_start(void);
+int nn_mpi_agree(int stopping);
+int nn_mpi_stop(void);
+void nn_mpi_check(void);
+double nn_mpi_average(void *grads, size_t n, double loss);
+void nn_mpi_metrics(nn_metrics *m);
+void nn_mpi_report(double train_seconds);
 
 #endif

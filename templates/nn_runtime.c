@@ -69,17 +69,20 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     double *train_y, *val_y;
     void *xb, *yb; /* one batch: inputs, and labels or target values */
     long long e;
+    size_t global;      /* the global batch: NN_BATCH x the number of processes (1 in ./train) */
+    double train_seconds = 0;
     const char *good = NULL; /* the last good checkpoint on disk and its epoch */
     long long good_epoch = 0;
     char ext[16];
 
     nn_m = model;
     if (NN_REAL != 4 && NN_REAL != 8) nn_fail("internal error: the model's scalar size is %zu bytes, not 4 or 8", NN_REAL);
+    nn_mpi_start(); /* train_mpi: rank and processes (./train: rank 0 of 1) */
     nn_parse_args(argc, argv, &o);
-    if (o.save) nn_check_save_path(o.save);
+    if (o.save && nn_rank == 0) nn_check_save_path(o.save);
     memset(&s, 0, sizeof s);
     s.params = nn_aligned(NN_PARAM_COUNT, NN_REAL);
-    s.grads = nn_aligned(NN_PARAM_COUNT, NN_REAL);
+    s.grads = nn_aligned(NN_PARAM_COUNT + 1, NN_REAL); /* + 1: the loss, averaged with the gradients in train_mpi */
     s.opt = nn_aligned(NN_OPT_STATE_COUNT, NN_REAL);
     s.arena = nn_aligned(NN_ARENA_COUNT, NN_REAL);
     s.mean = (double *)nn_alloc(nn_mul(NN_IN, sizeof(double)));
@@ -110,6 +113,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         good = o.resume;
         good_epoch = (long long)s.epoch;
     }
+    nn_mpi_check();
 
     /* 1. Load: .csv or .safetensors. */
     nn_extension(o.data, ext);
@@ -129,16 +133,18 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     nn_gather(&d, order, n_train, &s, &train_x, &train_labels, &train_y, &train_yr);
     nn_gather(&d, order + n_train, n_val, &s, &val_x, &val_labels, &val_y, &val_yr);
     nn_data_free(&d);
-    steps = n_train / NN_BATCH;
+    global = (size_t)NN_BATCH * (size_t)nn_ranks; /* train_mpi: each process takes its batch of every global batch */
+    steps = n_train / global;
     if (steps == 0)
-        nn_fail("the training part holds %zu samples, fewer than one batch of %d: an epoch would take no step (the "
-                "last partial batch is dropped). Use more data, a smaller batch in the model, or a smaller "
-                "--val-split (now %g)", n_train, (int)NN_BATCH, s.val_split);
+        nn_fail("the training part holds %zu samples, fewer than one batch of %zu: an epoch would take no step (the "
+                "last partial batch is dropped). Use more data, a smaller batch in the model%s, or a smaller "
+                "--val-split (now %g)", n_train, global, nn_ranks > 1 ? " or fewer processes" : "", s.val_split);
+    nn_mpi_check();
 
     /* 6. Parameters from the seed, unless resumed. */
     if (!o.resume) nn_m->seed_params(s.params, s.seed);
-    fprintf(stderr, "%s: %zu samples from %s: %zu for training (%zu steps of %d per epoch), %zu for validation%s\n",
-            nn_prog, d.n, o.data, n_train, steps, (int)NN_BATCH, n_val, o.resume ? ", resuming" : "");
+    fprintf(stderr, "%s: %zu samples from %s: %zu for training (%zu steps of %zu per epoch), %zu for validation%s\n",
+            nn_prog, d.n, o.data, n_train, steps, global, n_val, o.resume ? ", resuming" : "");
 
     row_bytes = (size_t)NN_IN * NN_REAL;
     target_bytes = NN_LABELS ? sizeof(int32_t) : (size_t)NN_OUT * NN_REAL;
@@ -155,7 +161,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         for (step = 0; step < steps; step++) {
             double loss;
             for (k = 0; k < (size_t)NN_BATCH; k++) {
-                size_t sample = perm[step * NN_BATCH + k];
+                size_t sample = perm[step * global + (size_t)nn_rank * NN_BATCH + k];
                 memcpy((unsigned char *)xb + k * row_bytes, (const unsigned char *)train_x + sample * row_bytes,
                        row_bytes);
                 if (NN_LABELS) ((int32_t *)yb)[k] = train_labels[sample];
@@ -163,29 +169,42 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
                     memcpy((unsigned char *)yb + k * target_bytes,
                            (const unsigned char *)train_yr + sample * target_bytes, target_bytes);
             }
-            loss = nn_m->step(s.params, s.grads, s.opt, &s.step, xb, yb, o.lr, s.arena);
+            if (nn_ranks == 1) {
+                loss = nn_m->step(s.params, s.grads, s.opt, &s.step, xb, yb, o.lr, s.arena);
+            } else { /* train_mpi: the same update everywhere, from the gradients averaged over the processes */
+                loss = nn_m->gradients(s.params, s.grads, xb, yb, s.arena);
+                loss = nn_mpi_average(s.grads, NN_PARAM_COUNT, loss);
+                nn_m->update(s.params, s.grads, s.opt, &s.step, o.lr);
+            }
             if (!isfinite(loss)) nn_diverged(e, step + 1, steps, loss, o.lr, good, good_epoch);
             sum += loss;
         }
         seconds = nn_now() - start;
+        train_seconds += seconds;
         train_loss = sum / (double)steps;
         for (k = 0; k < (size_t)NN_PARAM_COUNT; k++)
             if (!isfinite(nn_real_get(s.params, k))) nn_diverged(e, steps, steps, train_loss, o.lr, good, good_epoch);
         s.epoch = (int64_t)e;
         printf("epoch %lld/%lld  train_loss %.6f", e, o.epochs, train_loss);
         if (n_val > 0) {
-            nn_metrics m = nn_evaluate(&s, val_x, val_labels, val_y, n_val, xb, out);
+            /* train_mpi: each process scores its share of the validation part, the sums are added */
+            size_t from = n_val * (size_t)nn_rank / (size_t)nn_ranks, to = n_val * ((size_t)nn_rank + 1) / (size_t)nn_ranks;
+            nn_metrics m = nn_evaluate(&s, NN_AT(val_x, from * NN_IN), val_labels ? val_labels + from : NULL,
+                                       val_y ? val_y + from * NN_OUT : NULL, to - from, xb, out);
+            nn_mpi_metrics(&m);
             printf("  val_loss %.6f", m.loss);
             if (NN_CLASSIFICATION) printf("  val_acc %.2f%%", m.accuracy);
         }
-        printf("  %.0f samples/s\n", (double)(steps * NN_BATCH) / (seconds > 1e-9 ? seconds : 1e-9));
+        printf("  %.0f samples/s\n", (double)(steps * global) / (seconds > 1e-9 ? seconds : 1e-9));
         fflush(stdout);
         if (o.save) {
-            nn_save(o.save, &s);
+            if (nn_rank == 0) nn_save(o.save, &s);
+            nn_mpi_check();
             good = o.save;
             good_epoch = e;
         }
     }
+    nn_mpi_report(train_seconds);
     if (o.save) fprintf(stderr, "%s: saved %s (epoch %lld)\n", nn_prog, o.save, (long long)s.epoch);
     free(order);
     free(perm);

@@ -53,6 +53,10 @@ typedef struct {
     void (*outputs)(const void *params, const void *x, int n, void *out, void *arena);
     /* sum + the loss terms of n samples' outputs against labels or values (NAME_loss_sum) */
     double (*loss_sum)(const void *out, const int32_t *labels, const double *values, int n, double sum);
+    /* step in two halves, for train_mpi (the gradients are averaged between them): forward and
+     * backward, returning the loss; then the optimizer's update */
+    double (*gradients)(const void *params, void *grads, const void *x, const void *y, void *arena);
+    void (*update)(void *params, const void *grads, void *opt_state, int64_t *step, double lr);
 } nn_model;
 
 /* The whole program: parses argv, trains, prints, saves; returns the exit status (or exits with

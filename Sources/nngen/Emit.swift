@@ -8,7 +8,7 @@ import ModelSpec
 struct Emit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the model's generated C (NAME.h, NAME.c) and a standalone training program (train.c, the runtime nn_runtime.* and nn_rt_*, Makefile, README.md) into a directory.",
-        discussion: "In DIR, `make` builds ./train with any C99 compiler; see DIR/README.md.")
+        discussion: "In DIR, `make` builds ./train with any C99 compiler, and `make mpi` builds ./train_mpi with Open MPI's mpicc for data-parallel training (mpirun -np P ./train_mpi DATA ...); see DIR/README.md.")
 
     @Argument(help: "The model file (JSON).")
     var model: String

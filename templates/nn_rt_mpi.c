@@ -35,6 +35,8 @@ int nn_rank = 0, nn_ranks = 1;
 
 #ifdef NN_MPI
 
+#define NN_MPI_CHUNK ((size_t)1 << 30)
+
 static int nn_mpi_on = 0;         /* MPI_Init was called and MPI_Finalize not yet */
 static int nn_mpi_stopped = 0;    /* the processes agreed to stop: only MPI_Finalize is left */
 static int nn_saved_stderr = -1;  /* a rank other than 0: its own stderr, while fd 2 is /dev/null */
@@ -108,7 +110,11 @@ double nn_mpi_average(void *grads, size_t n, double loss) {
     if (nn_ranks == 1) return loss;
     nn_real_set(grads, n, loss);
     t = MPI_Wtime();
-    MPI_Allreduce(MPI_IN_PLACE, grads, (int)(n + 1), NN_F32_MODEL ? MPI_FLOAT : MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    for (i = 0; i <= n; i += NN_MPI_CHUNK) { /* MPI counts are ints: at most 2^30 values a call */
+        size_t count = n + 1 - i < NN_MPI_CHUNK ? n + 1 - i : NN_MPI_CHUNK;
+        MPI_Allreduce(MPI_IN_PLACE, NN_AT(grads, i), (int)count, NN_F32_MODEL ? MPI_FLOAT : MPI_DOUBLE, MPI_SUM,
+                      MPI_COMM_WORLD);
+    }
     nn_reduce_seconds += MPI_Wtime() - t;
     nn_reduce_count++;
     if (NN_F32_MODEL) {

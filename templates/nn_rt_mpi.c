@@ -16,7 +16,8 @@
  *   (1/P) sum_r (1/B) sum_{i in slice r} g_i = (1/(P B)) sum_{all P B samples} g_i,
  *
  * the gradient of the global batch's mean loss; every process then applies the same update.
- * Rank 0 alone prints (the others' stdout and stderr go to /dev/null) and writes checkpoints.
+ * Rank 0 alone prints (the others' stdout goes to /dev/null, their stderr to a temporary file)
+ * and writes checkpoints.
  *
  * Errors: a process that stops (nn_fail, a bad argument, the end of the run) first agrees with
  * the others in one collective (nn_mpi_agree), at a point every process reaches between two
@@ -39,15 +40,30 @@ int nn_rank = 0, nn_ranks = 1;
 
 static int nn_mpi_on = 0;         /* MPI_Init was called and MPI_Finalize not yet */
 static int nn_mpi_stopped = 0;    /* the processes agreed to stop: only MPI_Finalize is left */
-static int nn_saved_stderr = -1;  /* a rank other than 0: its own stderr, while fd 2 is /dev/null */
+static int nn_saved_stderr = -1;  /* a rank other than 0: its own stderr, while fd 2 is held */
+static FILE *nn_held = NULL;      /* ... in this temporary file, replayed if this rank must speak at exit */
 static double nn_reduce_seconds = 0; /* time in the gradient allreduce (waiting for the others included) */
 static long long nn_reduce_count = 0;
 
+/* A rank other than 0 that must speak: its stderr back, and (replay) what it held so far. */
+static void nn_mpi_speak(int replay) {
+    if (nn_saved_stderr < 0) return;
+    fflush(stderr);
+    if (replay && nn_held && fseek(nn_held, 0, SEEK_SET) == 0) {
+        char chunk[4096];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, nn_held)) > 0)
+            if (write(nn_saved_stderr, chunk, got) < 0) break;
+    }
+    dup2(nn_saved_stderr, 2);
+}
+
 /* Ends MPI at any exit (every exit of the runtime goes through here): a process that has not
- * yet agreed to stop does it now, so the others are not left waiting. */
+ * yet agreed to stop does it now, so the others are not left waiting; when it is the lowest
+ * stopping rank, the message it wrote (a bad flag given to this rank alone) is shown. */
 static void nn_mpi_at_exit(void) {
     if (!nn_mpi_on) return;
-    if (!nn_mpi_stopped) (void)nn_mpi_agree(1);
+    if (!nn_mpi_stopped && nn_mpi_agree(1) == nn_rank) nn_mpi_speak(1);
     nn_mpi_on = 0;
     MPI_Finalize();
 }
@@ -76,9 +92,10 @@ void nn_mpi_start(void) {
         fflush(stdout);
         fflush(stderr);
         nn_saved_stderr = dup(2);
+        nn_held = tmpfile();
         if (null >= 0) {
             dup2(null, 1);
-            dup2(null, 2);
+            dup2(nn_held ? fileno(nn_held) : null, 2);
             close(null);
         }
     }
@@ -92,7 +109,7 @@ int nn_mpi_stop(void) {
     if (nn_mpi_stopped) return nn_rank == 0;
     lowest = nn_mpi_agree(1);
     if (lowest != nn_rank) return 0;
-    if (nn_saved_stderr >= 0) dup2(nn_saved_stderr, 2);
+    nn_mpi_speak(0);
     return 1;
 }
 

@@ -178,7 +178,8 @@ final class MPITests: XCTestCase {
     // MARK: faults
 
     /// A bad data file on every process, a missing file on one process only (mpirun's two-program
-    /// form), a bad flag, a folder given to --save: one message, the right exit code, no hang.
+    /// form), a bad flag (on every process; on process 1 only), a folder given to --save: one
+    /// message, the right exit code, no hang.
     func testErrorsOnAnyProcessEndEveryProcessWithOneMessage() throws {
         _ = try mpirun()
         let dir = try build(try Self.example("iris"), .f64)
@@ -204,6 +205,11 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(usage.status, 2, usage.stderr)
         XCTAssertEqual(usage.stderr.components(separatedBy: "--epochs needs a positive integer, got 'zero'").count, 2,
                        usage.stderr)
+
+        let bogus = try mpi([(1, [exe, Self.iris]), (1, [exe, Self.iris, "--bogus"])], in: dir)
+        XCTAssertNotEqual(bogus.status, 0, bogus.stderr)
+        XCTAssertEqual(bogus.stderr.components(separatedBy: "unknown option '--bogus'").count, 2, bogus.stderr)
+        XCTAssertEqual(bogus.stdout, "", "no epoch trained")
 
         let folder = try trainMPI(dir, np: 2, [Self.iris, "--save", dir.path])
         XCTAssertEqual(folder.status, 1, folder.stderr)

@@ -145,6 +145,11 @@ final class MPITests: XCTestCase {
                 XCTAssertLessThanOrEqual(dp, tolerance, "\(scalar) P=\(p): parameters differ by \(dp) normwise")
                 XCTAssertLessThanOrEqual(ds, tolerance, "\(scalar) P=\(p): optimizer state differs by \(ds) normwise")
             }
+            // ./train links no MPI library (cc built nn_rt_mpi.c without NN_MPI or mpi.h); train_mpi does.
+            let plainLibs = try runProgram("/usr/bin/env", ["ldd", small.appendingPathComponent("train").path], in: small)
+            let mpiLibs = try runProgram("/usr/bin/env", ["ldd", small.appendingPathComponent("train_mpi").path], in: small)
+            XCTAssertFalse(plainLibs.stdout.contains("libmpi"), plainLibs.stdout)
+            XCTAssertTrue(mpiLibs.stdout.contains("libmpi"), mpiLibs.stdout)
             // One process: the same file as ./train, byte for byte.
             let plain = try runProgram(small.appendingPathComponent("train").path,
                                        [Self.iris, "--epochs", "3", "--save", "plain.st"], in: small)

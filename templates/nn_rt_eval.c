@@ -33,7 +33,6 @@ static double nn_r_squared(const double *z, const double *y, size_t n, int *ok) 
  * from the model's outputs on consecutive chunks of at most NN_BATCH rows, all in double. */
 nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
                               void *xb, void *out) {
-    nn_metrics r;
     double loss = 0;
     size_t correct = 0, start, total = 0;
     double *zs = NN_SCORING == NN_SCORE_REGRESSION ? (double *)nn_alloc(nn_mul(nn_mul(n, NN_OUT), sizeof(double))) : NULL;
@@ -65,11 +64,25 @@ nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, 
             }
         }
     }
-    r.loss = total ? loss / (double)total : 0;
-    r.accuracy = total ? (double)correct / (double)total * 100 : 0;
-    r.fraction = total ? (double)correct / (double)total : 0;
+    {
+        nn_metrics r = nn_metrics_of(loss, (double)correct, (double)total);
+        r.r2 = zs ? nn_r_squared(zs, y, n, &r.has_r2) : 0;
+        free(zs);
+        return r;
+    }
+}
+
+/* The mean loss over total terms and the accuracy in percent and as a fraction, from their sums
+ * (0 when total is 0); no R^2. */
+nn_metrics nn_metrics_of(double loss_sum, double correct, double total) {
+    nn_metrics r;
+    r.loss_sum = loss_sum;
+    r.correct = correct;
+    r.total = total;
+    r.loss = total ? loss_sum / total : 0;
+    r.accuracy = total ? correct / total * 100 : 0;
+    r.fraction = total ? correct / total : 0;
     r.has_r2 = 0;
-    r.r2 = zs ? nn_r_squared(zs, y, n, &r.has_r2) : 0;
-    free(zs);
+    r.r2 = 0;
     return r;
 }

@@ -239,8 +239,10 @@ typedef struct {
     double fraction;       /* correct / judged, classification only (the log's val_acc; --monitor val_acc) */
     double r2;             /* regression: 1 - SS_res / SS_tot averaged over outputs ... */
     int has_r2;            /* ... unless some output's targets are constant */
+    double loss_sum, correct, total; /* what loss, accuracy and fraction are computed from (nn_metrics_of) */
 } nn_metrics;
 
+nn_metrics nn_metrics_of(double loss_sum, double correct, double total);
 nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
                        void *xb, void *out);
 
@@ -293,5 +295,16 @@ void nn_parse_args(int argc, char **argv, nn_options *o);
 NN_NORETURN void nn_bad_usage(const char *fmt, ...);
 void nn_check_features(const nn_options *o, const nn_schedule *sc, double lr, double val_split, int monitors,
                        int metric);
+
+/* ---- processes: data-parallel training over MPI ({{RT}}_rt_mpi.c; without NN_MPI, one process) */
+
+extern int nn_rank, nn_ranks; /* this process's rank and the number of processes: 0 and 1 in ./train */
+void nn_mpi_start(void);
+int nn_mpi_agree(int stopping);
+int nn_mpi_stop(void);
+void nn_mpi_check(void);
+double nn_mpi_average(void *grads, size_t n, double loss);
+void nn_mpi_metrics(nn_metrics *m);
+void nn_mpi_report(double train_seconds);
 
 #endif

@@ -12,6 +12,7 @@
 /* Prints "error: FILE, line L, column C: MESSAGE" (FILE, L and C when given) and exits with 1. */
 void nn_fail_at(const char *file, size_t line, size_t column, const char *fmt, ...) {
     va_list ap;
+    if (!nn_mpi_stop()) exit(1); /* train_mpi: another process's message is printed, not this one's */
     fflush(stdout);
     fputs("error: ", stderr);
     if (file) {

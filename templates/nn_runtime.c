@@ -102,6 +102,8 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     double *train_y, *val_y;
     void *xb, *yb; /* one batch: inputs, and labels or target values */
     long long e;
+    size_t global;      /* the global batch: NN_BATCH x the number of processes (1 in ./train) */
+    double train_seconds = 0;
     const char *good = NULL; /* the last good checkpoint on disk and its epoch */
     long long good_epoch = 0;
     char ext[16];
@@ -111,16 +113,17 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
 
     nn_m = model;
     if (NN_REAL != 4 && NN_REAL != 8) nn_fail("internal error: the model's scalar size is %zu bytes, not 4 or 8", NN_REAL);
+    nn_mpi_start(); /* train_mpi: rank and processes (./train: rank 0 of 1) */
     nn_parse_args(argc, argv, &o);
-    if (o.save) nn_check_save_path(o.save);
-    if (o.save_best) nn_check_save_path(o.save_best);
+    if (o.save && nn_rank == 0) nn_check_save_path(o.save);
+    if (o.save_best && nn_rank == 0) nn_check_save_path(o.save_best);
     memset(&curves, 0, sizeof curves);
-    curves.log = o.log;
-    curves.plot = o.plot;
+    curves.log = nn_rank == 0 ? o.log : NULL; /* train_mpi: rank 0 writes the log and the plot */
+    curves.plot = nn_rank == 0 ? o.plot : NULL;
     nn_curves_check(&curves);
     memset(&s, 0, sizeof s);
     s.params = nn_aligned(NN_PARAM_COUNT, NN_REAL);
-    s.grads = nn_aligned(NN_GRAD_COUNT, NN_REAL);
+    s.grads = nn_aligned(NN_GRAD_COUNT + 1, NN_REAL); /* + 1: the loss, averaged with the gradients in train_mpi */
     s.opt = nn_aligned(NN_OPT_STATE_COUNT, NN_REAL);
     s.arena = nn_aligned(NN_ARENA_COUNT, NN_REAL);
     s.mean = (double *)nn_alloc(nn_mul(NN_IN, sizeof(double)));
@@ -152,6 +155,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         good_epoch = (long long)s.epoch;
     }
     nn_resolve_features(&o, &s, s.val_split);
+    nn_mpi_check();
 
     /* 1. Load: .csv or .safetensors. */
     nn_extension(o.data, ext);
@@ -171,17 +175,19 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     nn_gather(&d, order, n_train, &s, &train_x, &train_labels, &train_y, &train_yr);
     nn_gather(&d, order + n_train, n_val, &s, &val_x, &val_labels, &val_y, &val_yr);
     nn_data_free(&d);
-    steps = n_train / NN_BATCH;
+    global = (size_t)NN_BATCH * (size_t)nn_ranks; /* train_mpi: each process takes its batch of every global batch */
+    steps = n_train / global;
     if (steps == 0)
-        nn_fail("the training part holds %zu samples, fewer than one batch of %d: an epoch would take no step (the "
-                "last partial batch is dropped). Use more data, a smaller batch in the model, or a smaller "
-                "--val-split (now %g)", n_train, (int)NN_BATCH, s.val_split);
+        nn_fail("the training part holds %zu samples, fewer than one batch of %zu: an epoch would take no step (the "
+                "last partial batch is dropped). Use more data, a smaller batch in the model%s, or a smaller "
+                "--val-split (now %g)", n_train, global, nn_ranks > 1 ? " or fewer processes" : "", s.val_split);
+    nn_mpi_check();
 
     /* 6. Parameters from the seed, unless resumed. */
     if (!o.resume) nn_m->seed_params(s.params, s.seed);
     if (o.init) nn_init_params(o.init, o.init_partial, &s); /* fine-tuning: pretrained parameters by name */
-    fprintf(stderr, "%s: %zu samples from %s: %zu for training (%zu steps of %d per epoch), %zu for validation%s\n",
-            nn_prog, d.n, o.data, n_train, steps, (int)NN_BATCH, n_val, o.resume ? ", resuming" : "");
+    fprintf(stderr, "%s: %zu samples from %s: %zu for training (%zu steps of %zu per epoch), %zu for validation%s\n",
+            nn_prog, d.n, o.data, n_train, steps, global, n_val, o.resume ? ", resuming" : "");
 
     row_bytes = (size_t)NN_IN * NN_REAL;
     target_bytes = NN_LABELS ? sizeof(int32_t) : (size_t)NN_OUT * NN_REAL;
@@ -202,7 +208,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         for (step = 0; step < steps; step++) {
             double loss;
             for (k = 0; k < (size_t)NN_BATCH; k++) {
-                size_t sample = perm[step * NN_BATCH + k];
+                size_t sample = perm[step * global + (size_t)nn_rank * NN_BATCH + k];
                 memcpy((unsigned char *)xb + k * row_bytes, (const unsigned char *)train_x + sample * row_bytes,
                        row_bytes);
                 if (NN_LABELS) ((int32_t *)yb)[k] = train_labels[sample];
@@ -211,11 +217,19 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
                            (const unsigned char *)train_yr + sample * target_bytes, target_bytes);
             }
             lr = nn_schedule_rate(&s.sched, o.lr, e, step, steps, o.epochs);
-            loss = nn_m->step(s.params, s.grads, s.opt, &s.step, xb, yb, lr, s.clip_norm, s.arena);
+            if (nn_ranks == 1) {
+                loss = nn_m->step(s.params, s.grads, s.opt, &s.step, xb, yb, lr, s.clip_norm, s.arena);
+            } else { /* train_mpi: the same update everywhere, from the gradients averaged over the processes */
+                loss = nn_m->gradients(s.params, s.grads, xb, yb, s.arena);
+                loss = nn_mpi_average(s.grads, NN_GRAD_COUNT, loss);
+                if (s.clip_norm > 0) nn_m->clip(s.grads, s.clip_norm);
+                nn_m->update(s.params, s.grads, s.opt, &s.step, lr);
+            }
             if (!isfinite(loss)) nn_diverged(e, step + 1, steps, loss, o.lr, good, good_epoch);
             sum += loss;
         }
         seconds = nn_now() - start;
+        train_seconds += seconds;
         train_loss = sum / (double)steps;
         for (k = 0; k < (size_t)NN_PARAM_COUNT; k++)
             if (!isfinite(nn_real_get(s.params, k))) nn_diverged(e, steps, steps, train_loss, o.lr, good, good_epoch);
@@ -224,21 +238,33 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         if (nn_schedule_varies(&s.sched)) printf("  lr %.6g", lr);
         printf("  train_loss %.6f", train_loss);
         if (n_val > 0) {
-            m = nn_evaluate(&s, val_x, val_labels, val_y, n_val, xb, out);
+            /* train_mpi: each process scores its share of the validation part and the sums are added;
+             * R^2 needs every output at once, so for regression each process scores the whole part */
+            int whole = nn_ranks == 1 || NN_SCORING == NN_SCORE_REGRESSION;
+            size_t from = whole ? 0 : n_val * (size_t)nn_rank / (size_t)nn_ranks;
+            size_t to = whole ? n_val : n_val * ((size_t)nn_rank + 1) / (size_t)nn_ranks;
+            m = nn_evaluate(&s, NN_AT(val_x, from * NN_IN), val_labels ? val_labels + from : NULL,
+                            val_y ? val_y + from * NN_OUT : NULL, to - from, xb, out);
+            if (!whole) nn_mpi_metrics(&m);
             printf("  val_loss %.6f", m.loss);
             if (NN_CLASSIFICATION) printf("  val_acc %.2f%%", m.accuracy);
             if (s.mon.active) improved = nn_monitor_observe(&s.mon, s.mon.metric == NN_MONITOR_LOSS ? m.loss : m.fraction, e);
         }
-        samples = (double)(steps * NN_BATCH) / (seconds > 1e-9 ? seconds : 1e-9);
+        samples = (double)(steps * global) / (seconds > 1e-9 ? seconds : 1e-9);
         printf("  %.0f samples/s\n", samples);
         fflush(stdout);
         if (o.save) {
-            nn_save(o.save, &s);
+            if (nn_rank == 0) nn_save(o.save, &s);
+            nn_mpi_check();
             good = o.save;
             good_epoch = e;
         }
-        if (improved && o.save_best) nn_save(o.save_best, &s);
+        if (improved && o.save_best) {
+            if (nn_rank == 0) nn_save(o.save_best, &s);
+            nn_mpi_check();
+        }
         nn_curves_add(&curves, e, lr, train_loss, n_val > 0 ? &m : NULL, samples, nn_now() - run_start, o.save);
+        if (o.log || o.plot) nn_mpi_check(); /* train_mpi: a failed write on rank 0 ends every process */
         if (s.mon.active && s.mon.patience >= 0 && s.mon.bad_epochs >= s.mon.patience && e < o.epochs) {
             stopped = 1;
             break;
@@ -250,6 +276,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         fputc('\n', stderr);
     }
     free(curves.rows);
+    nn_mpi_report(train_seconds);
     if (o.save) fprintf(stderr, "%s: saved %s (epoch %lld)\n", nn_prog, o.save, (long long)s.epoch);
     if (o.save_best && s.mon.has_best)
         fprintf(stderr, "%s: best %s (epoch %lld)\n", nn_prog, o.save_best, s.mon.best_epoch);

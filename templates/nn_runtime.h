@@ -60,6 +60,11 @@ typedef struct {
      * trains: then they hold param_count values at the tensors' own offsets. */
     size_t grad_count;
     const long long *grad_offsets;
+    /* step in three parts, for train_mpi (the gradients are averaged after the first): forward and
+     * backward, returning the loss; clipping to a global norm (NAME_clip_grad_norm); the update */
+    double (*gradients)(const void *params, void *grads, const void *x, const void *y, void *arena);
+    void (*clip)(void *grads, double max_norm);
+    void (*update)(void *params, const void *grads, void *opt_state, int64_t *step, double lr);
 } nn_model;
 
 /* The whole program: parses argv, trains, prints, saves; returns the exit status (or exits with

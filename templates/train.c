@@ -48,6 +48,22 @@ static double nn_step_fn(void *params, void *grads, void *opt_state, int64_t *st
                                             ({{REAL}})max_norm, ({{REAL}} *)arena);
 }
 
+static double nn_gradients_fn(const void *params, void *grads, const void *x, const void *y, void *arena) {
+    double loss = (double){{NAME}}_forward((const {{REAL}} *)params, (const {{REAL}} *)x, (const {{TARGET_T}} *)y,
+                                           ({{REAL}} *)arena);
+    {{NAME}}_backward((const {{REAL}} *)params, (const {{REAL}} *)x, (const {{TARGET_T}} *)y, ({{REAL}} *)grads, NULL,
+                      ({{REAL}} *)arena);
+    return loss;
+}
+
+static void nn_clip_fn(void *grads, double max_norm) {
+    (void){{NAME}}_clip_grad_norm(({{REAL}} *)grads, ({{REAL}})max_norm);
+}
+
+static void nn_update_fn(void *params, const void *grads, void *opt_state, int64_t *step, double lr) {
+    {{NAME}}_update(({{REAL}} *)params, (const {{REAL}} *)grads, ({{REAL}} *)opt_state, step, ({{REAL}})lr);
+}
+
 static void nn_outputs_fn(const void *params, const void *x, int n, void *out, void *arena) {
     {{NAME}}_predict((const {{REAL}} *)params, (const {{REAL}} *)x, n, ({{REAL}} *)out, ({{REAL}} *)arena);
 }
@@ -81,6 +97,9 @@ int main(int argc, char **argv) {
         .step = nn_step_fn,
         .outputs = nn_outputs_fn,
         .loss_sum = nn_loss_sum_fn,{{GRAD_FIELDS}}
+        .gradients = nn_gradients_fn,
+        .clip = nn_clip_fn,
+        .update = nn_update_fn,
     };
     return nn_train_main(&model, argc, argv);
 }

@@ -138,7 +138,8 @@ public enum Standalone {
     }
 
     /// The Makefile: `make` builds `./train` with `$(CC) $(CFLAGS) -std=c99 ... -lm`, each C file
-    /// its own object, every runtime object with a rule of its own.
+    /// its own object, every runtime object with a rule of its own; `make mpi` builds `./train_mpi`
+    /// from the same objects but `nn_rt_mpi.c`, compiled by `$(MPICC)` with `-DNN_MPI`.
     public static func makefile(_ compilation: Compilation) -> String {
         let name = compilation.analysis.model.name
         let headers = runtimeFiles(modelName: name).map(\.name).filter { $0.hasSuffix(".h") }
@@ -147,6 +148,13 @@ public enum Standalone {
         let rules = zip(sources, objects).map { source, object in
             "\(object): \(source) \(headers.joined(separator: " "))\n\t$(CC) $(CFLAGS) -std=c99 -c -o $@ \(source)\n"
         }.joined(separator: "\n")
+        // train_mpi: the MPI file compiled by mpicc with -DNN_MPI into an object of its own (a model's
+        // object cannot take that name: a model name has no dot).
+        let mpiSource = runtimeFileName("nn_rt_mpi.c", modelName: name)
+        let mpiObject = String(mpiSource.dropLast(2)) + ".mpi.o"
+        let mpiRule = "\(mpiObject): \(mpiSource) \(headers.joined(separator: " "))\n"
+            + "\t$(MPICC) $(CFLAGS) -std=c99 -DNN_MPI -c -o $@ \(mpiSource)\n"
+        let mpiObjects = objects.map { $0 == String(mpiSource.dropLast(2)) + ".o" ? mpiObject : $0 }
         return Templates.render("Makefile.template", [
             "NAME": name,
             "TRAINER_FILE": trainerFileName(modelName: name),
@@ -154,6 +162,9 @@ public enum Standalone {
             "RUNTIME": runtimeFileStem(modelName: name),
             "RUNTIME_OBJECTS": objects.joined(separator: " "),
             "RUNTIME_RULES": rules,
+            "MPI_RUNTIME_OBJECTS": mpiObjects.joined(separator: " "),
+            "MPI_OBJECT": mpiObject,
+            "MPI_RULE": mpiRule,
             "RUNTIME_COUNT": "\(sources.count)",
             "RT": runtimePrefix(modelName: name),
         ])

@@ -11,10 +11,11 @@ struct Emit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the model's generated C (NAME.h, NAME.c) and a standalone training program (train.c, the runtime nn_runtime.* and nn_rt_*, Makefile, README.md) into a directory.",
         discussion: """
-        In DIR, `make` builds ./train with any C99 compiler; see DIR/README.md. With --target embedded, DIR \
-        holds instead the on-device trainer (train_device.c, the data as C arrays, a start-up file and linker \
-        script for qemu's MPS2 boards, a Makefile for arm-none-eabi-gcc) and its footprint is printed; see \
-        docs/EMBEDDED.md.
+        In DIR, `make` builds ./train with any C99 compiler, and `make mpi` builds ./train_mpi with Open MPI's \
+        mpicc for data-parallel training (mpirun -np P ./train_mpi DATA ...); see DIR/README.md. With --target \
+        embedded, DIR holds instead the on-device trainer (train_device.c, the data as C arrays, a start-up file \
+        and linker script for qemu's MPS2 boards, a Makefile for arm-none-eabi-gcc) and its footprint is \
+        printed; see docs/EMBEDDED.md.
         """)
 
     @Argument(help: "The model file (JSON).")

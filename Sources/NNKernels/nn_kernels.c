@@ -122,6 +122,10 @@ static inline double nn_dsilu(double x) {
 #define nn_row_sums_f32 nn_row_sums_f32_avx2
 #define nn_layernorm_f32 nn_layernorm_f32_avx2
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_avx2
+#define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_avx2
+#define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_avx2
+#define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_avx2
+#define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_avx2
 #define nn_bias_rows_f32 nn_bias_rows_f32_avx2
 #define nn_add_f32 nn_add_f32_avx2
 #define nn_relu_f32 nn_relu_f32_avx2
@@ -374,6 +378,138 @@ void nn_layernorm_grad_f32_avx2(int rows, int C, const float *restrict dout, con
             const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const float *Gq = G + q * C, *xq = xh + q * C;
             for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
+    }
+}
+void nn_layernorm_grad_relu_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s, float slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
         }
     }
 }
@@ -708,6 +844,10 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #undef nn_row_sums_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
+#undef nn_layernorm_grad_relu_f32
+#undef nn_layernorm_grad_leaky_relu_f32
+#undef nn_layernorm_grad_sigmoid_out_f32
+#undef nn_layernorm_grad_tanh_out_f32
 #undef nn_bias_rows_f32
 #undef nn_add_f32
 #undef nn_relu_f32
@@ -740,6 +880,10 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #define nn_row_sums_f64 nn_row_sums_f64_avx2
 #define nn_layernorm_f64 nn_layernorm_f64_avx2
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_avx2
+#define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_avx2
+#define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_avx2
+#define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_avx2
+#define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_avx2
 #define nn_bias_rows_f64 nn_bias_rows_f64_avx2
 #define nn_add_f64 nn_add_f64_avx2
 #define nn_relu_f64 nn_relu_f64_avx2
@@ -935,6 +1079,138 @@ void nn_layernorm_grad_f64_avx2(int rows, int C, const double *restrict dout, co
             const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const double *Gq = G + q * C, *xq = xh + q * C;
             for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
+    }
+}
+void nn_layernorm_grad_relu_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s, double slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
         }
     }
 }
@@ -1269,6 +1545,10 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #undef nn_row_sums_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
+#undef nn_layernorm_grad_relu_f64
+#undef nn_layernorm_grad_leaky_relu_f64
+#undef nn_layernorm_grad_sigmoid_out_f64
+#undef nn_layernorm_grad_tanh_out_f64
 #undef nn_bias_rows_f64
 #undef nn_add_f64
 #undef nn_relu_f64
@@ -1313,6 +1593,10 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #define nn_row_sums_f32 nn_row_sums_f32_generic
 #define nn_layernorm_f32 nn_layernorm_f32_generic
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_generic
+#define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_generic
+#define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_generic
+#define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_generic
+#define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_generic
 #define nn_bias_rows_f32 nn_bias_rows_f32_generic
 #define nn_add_f32 nn_add_f32_generic
 #define nn_relu_f32 nn_relu_f32_generic
@@ -1565,6 +1849,138 @@ void nn_layernorm_grad_f32_generic(int rows, int C, const float *restrict dout, 
             const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const float *Gq = G + q * C, *xq = xh + q * C;
             for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
+    }
+}
+void nn_layernorm_grad_relu_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s, float slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
         }
     }
 }
@@ -1899,6 +2315,10 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #undef nn_row_sums_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
+#undef nn_layernorm_grad_relu_f32
+#undef nn_layernorm_grad_leaky_relu_f32
+#undef nn_layernorm_grad_sigmoid_out_f32
+#undef nn_layernorm_grad_tanh_out_f32
 #undef nn_bias_rows_f32
 #undef nn_add_f32
 #undef nn_relu_f32
@@ -1931,6 +2351,10 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #define nn_row_sums_f64 nn_row_sums_f64_generic
 #define nn_layernorm_f64 nn_layernorm_f64_generic
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_generic
+#define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_generic
+#define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_generic
+#define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_generic
+#define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_generic
 #define nn_bias_rows_f64 nn_bias_rows_f64_generic
 #define nn_add_f64 nn_add_f64_generic
 #define nn_relu_f64 nn_relu_f64_generic
@@ -2126,6 +2550,138 @@ void nn_layernorm_grad_f64_generic(int rows, int C, const double *restrict dout,
             const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const double *Gq = G + q * C, *xq = xh + q * C;
             for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+        }
+    }
+}
+void nn_layernorm_grad_relu_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s, double slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
         }
     }
 }
@@ -2460,6 +3016,10 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
 #undef nn_row_sums_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
+#undef nn_layernorm_grad_relu_f64
+#undef nn_layernorm_grad_leaky_relu_f64
+#undef nn_layernorm_grad_sigmoid_out_f64
+#undef nn_layernorm_grad_tanh_out_f64
 #undef nn_bias_rows_f64
 #undef nn_add_f64
 #undef nn_relu_f64
@@ -2495,6 +3055,10 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_row_sums_f32", (void (*)(void))nn_row_sums_f32_generic},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_generic},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_generic},
+    {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_generic},
+    {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_generic},
+    {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_generic},
+    {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_generic},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_generic},
     {"nn_add_f32", (void (*)(void))nn_add_f32_generic},
     {"nn_relu_f32", (void (*)(void))nn_relu_f32_generic},
@@ -2527,6 +3091,10 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_row_sums_f64", (void (*)(void))nn_row_sums_f64_generic},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_generic},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_generic},
+    {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_generic},
+    {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_generic},
+    {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_generic},
+    {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_generic},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_generic},
     {"nn_add_f64", (void (*)(void))nn_add_f64_generic},
     {"nn_relu_f64", (void (*)(void))nn_relu_f64_generic},
@@ -2563,6 +3131,10 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_row_sums_f32", (void (*)(void))nn_row_sums_f32_avx2},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_avx2},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_avx2},
+    {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_avx2},
+    {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_avx2},
+    {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_avx2},
+    {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_avx2},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_avx2},
     {"nn_add_f32", (void (*)(void))nn_add_f32_avx2},
     {"nn_relu_f32", (void (*)(void))nn_relu_f32_avx2},
@@ -2595,6 +3167,10 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_row_sums_f64", (void (*)(void))nn_row_sums_f64_avx2},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_avx2},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_avx2},
+    {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_avx2},
+    {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_avx2},
+    {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_avx2},
+    {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_avx2},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_avx2},
     {"nn_add_f64", (void (*)(void))nn_add_f64_avx2},
     {"nn_relu_f64", (void (*)(void))nn_relu_f64_avx2},

@@ -27,7 +27,7 @@ struct Emit: ParsableCommand {
 
     func run() throws {
         let analysis = try loadModel(model)
-        try analysis.model.validate(for: dtype, file: model)
+        try analysis.validate(for: dtype)
         let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all))
         if let stage = dumpAfter {
             print(compilation.dump(after: stage), terminator: "")

@@ -28,7 +28,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let analysis = try loadModel(model)
-        let prepared = try PreparedPrediction(analysis: analysis, model: model, params: params, data: data, backend: backend)
+        let prepared = try PreparedPrediction(analysis: analysis, params: params, data: data, backend: backend)
         guard let targets = prepared.targets else {
             throw UserError("\(data) holds no targets (only the \(analysis.model.input.shape.elementCount) input columns); "
                             + "eval needs labelled rows. Use nngen predict for unlabelled data")

@@ -35,7 +35,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let analysis = try loadModel(model)
-        let prepared = try PreparedPrediction(analysis: analysis, model: model, params: params, data: data, backend: backend)
+        let prepared = try PreparedPrediction(analysis: analysis, params: params, data: data, backend: backend)
         let outputs = try Evaluation.predict(prepared.compiled, x: prepared.x, count: prepared.count)
         let text = predictionCSV(outputs, analysis: analysis, scalar: prepared.compiled.scalar)
         if let output {
@@ -84,9 +84,9 @@ struct PreparedPrediction {
     let count: Int
     let targets: DatasetTargets?
 
-    init(analysis: ModelAnalysis, model: String, params: String, data: String, backend: SingleBackendChoice) throws {
+    init(analysis: ModelAnalysis, params: String, data: String, backend: SingleBackendChoice) throws {
         let file = try ParameterFile.read(from: URL(fileURLWithPath: params), for: analysis)
-        try analysis.model.validate(for: file.scalar, file: model)
+        try analysis.validate(for: file.scalar)
         let inputs = try ModelData.loadInputs(URL(fileURLWithPath: data), for: analysis)
         var x = inputs.x
         if let s = file.standardizer {

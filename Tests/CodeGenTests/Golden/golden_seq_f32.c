@@ -139,10 +139,9 @@ void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float
 void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
 void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
 void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd);
-void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g);
+void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s);
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
 void nn_relu_f32(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep);
-void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
 void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
 #else
 #ifdef NN_VECTORS
@@ -357,7 +356,7 @@ static inline void nn_layernorm_f32(int rows, int C, float eps, const float *res
             for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs;
     }
 }
-static inline void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
+static inline void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
     if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
         for (int k = 0; k < C; k++) dweight[k] = 0;
         for (int k = 0; k < C; k++) dbias[k] = 0;
@@ -386,7 +385,7 @@ static inline void nn_layernorm_grad_f32(int rows, int C, const float *restrict 
             const int i = r0 + q;
             const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
         }
     }
 }
@@ -421,16 +420,6 @@ static inline void nn_relu_f32(int rows, int cols, float *restrict v, const floa
             if (keep) keep[i * cols + j] = x;
             v[i * cols + j] = (x > 0 ? x : 0);
         }
-}
-static inline void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s) {
-#ifdef NN_THREADED
-    if (n >= 32768) {
-        NN_PARALLEL_FOR
-        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
-        return;
-    }
-#endif
-    for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 static inline void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
     const float bc1 = (float)(1.0 - pow(beta1, (double)step));
@@ -615,11 +604,8 @@ static void layers_2_layernorm_backward(
     float *restrict dweight,
     float *restrict dbias) {
     float xh[32], g[32];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
-    /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
-    nn_layernorm_grad_f32(16, 4, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
-    {
-        nn_relu_grad_f32(64, dx, act_out0);  /* * relu' */
-    }
+    /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]) * relu'(act_out0[r][k]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
+    nn_layernorm_grad_relu_f32(16, 4, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g, act_out0);
 }
 
 /* layers[0] (conv1d), backward: dbias[4] = sum over 16 rows of dout */

@@ -6,8 +6,7 @@ import ModelSpec
 extension KernelWriter {
     func activation(_ n: Node, _ a: Activation) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (x, y) = (n.inputs[0], o!)
+        let (x, y) = (n.inputs[0], n.outputs[0])
         kern.params = [("x", x, false), ("out", y, true)]
         kern.what = a.name
         kern.doc = "out = \(a.name)(x), \(count(x)) elements"
@@ -22,8 +21,7 @@ extension KernelWriter {
 
     func activationBackward(_ n: Node, _ a: Activation, fromOutput: Bool) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (s, dy, dx) = (n.inputs[0], n.inputs[1], o!)
+        let (s, dy, dx) = (n.inputs[0], n.inputs[1], n.outputs[0])
         kern.params = [(fromOutput ? "act_out" : "act_in", s, false), ("dout", dy, false), ("dx", dx, true)]
         kern.what = "\(a.name)_backward"
         kern.doc = "dx = dout * \(a.name)'(\(fromOutput ? "from the output" : "from the input")), \(count(dy)) elements"
@@ -35,8 +33,7 @@ extension KernelWriter {
 
     func add(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (a, b, y) = (n.inputs[0], n.inputs[1], o!)
+        let (a, b, y) = (n.inputs[0], n.inputs[1], n.outputs[0])
         kern.params = [("a", a, false), ("b", b, false), ("out", y, true)]
         kern.what = n.phase == .forward ? "residual_add" : "grad_sum"
         kern.doc = "out = a + b, \(count(a)) elements"
@@ -156,15 +153,18 @@ extension KernelWriter {
         return adds > 1 ? "residual\(k)" : "residual"
     }
 
-    /// A kernel whose `loops` (ending in a newline) compute its output `out` (`rows` x `cols`),
-    /// followed by the node's epilogue as passes over that output: the parameters (`operands`,
-    /// the epilogue's tensors, then the output) and the body.
+    /// A kernel whose `loops` (ending in a newline) compute its output `out` (`rows` x `cols`)
+    /// from `operands`, followed by the node's epilogue as passes over that output: what it does
+    /// (the end of its name), its math (the epilogue's is added) and its scratch elements.
     func loopsWithEpilogue(_ n: Node, _ loops: String, operands: [(String, TensorID, Bool)],
-                           out: (name: String, tensor: TensorID), rows: Int, cols: Int)
-        -> (params: [(String, TensorID, Bool)], body: String) {
+                           out: (name: String, tensor: TensorID), rows: Int, cols: Int,
+                           what: String, doc: String, scratch: Int = 0) -> KernelParts {
+        var kern = KernelParts(n)
         let ep = epilogueSteps(n, out: out.name, rows: rows, cols: cols)
-        var body = loops + (ep.code.isEmpty ? "" : "    /* epilogue, over \(out.name) while it is in cache */\n" + ep.code)
-        if ep.code.isEmpty { body.removeLast() }
-        return (operands + ep.params + [(out.name, out.tensor, true)], body)
+        kern.body = loops + (ep.code.isEmpty ? "" : "    /* epilogue, over \(out.name) while it is in cache */\n" + ep.code)
+        if ep.code.isEmpty { kern.body.removeLast() }
+        kern.params = operands + ep.params + [(out.name, out.tensor, true)]
+        (kern.what, kern.doc, kern.scratch) = (what, doc + " " + epilogueDoc(n), scratch)
+        return kern
     }
 }

@@ -6,11 +6,10 @@ import ModelSpec
 extension KernelWriter {
     func scaleShift(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (xhat, w, b) = (n.inputs[0], n.inputs[1], n.inputs[2])
         let C = shape(w)[0], rows = count(xhat) / C
         let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "        ")
-        kern.params = [("xhat", xhat, false), ("weight", w, false), ("bias", b, false)] + ep.params + [("out", o!, true)]
+        kern.params = [("xhat", xhat, false), ("weight", w, false), ("bias", b, false)] + ep.params + [("out", n.outputs[0], true)]
         kern.what = "scale_shift"
         kern.doc = "out = xhat * weight + bias, \(rows) rows of \(C) \(epilogueDoc(n))"
         kern.body = """
@@ -47,11 +46,10 @@ extension KernelWriter {
 
     func layerNormalizeBackward(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (dxh, xhat, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2])
         let C = shape(xhat).last!, rows = count(xhat) / C
         let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "            ")
-        kern.params = [("dxhat", dxh, false), ("xhat", xhat, false), ("rstd", rstd, false)] + ep.params + [("dx", o!, true)]
+        kern.params = [("dxhat", dxh, false), ("xhat", xhat, false), ("rstd", rstd, false)] + ep.params + [("dx", n.outputs[0], true)]
         kern.what = "normalize_backward"
         kern.doc = "dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), \(rows) rows of \(C) \(epilogueDoc(n))"
         kern.body = """

@@ -122,10 +122,6 @@ static inline double nn_dsilu(double x) {
 #define nn_row_sums_f32 nn_row_sums_f32_avx2
 #define nn_layernorm_f32 nn_layernorm_f32_avx2
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_avx2
-#define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_avx2
-#define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_avx2
-#define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_avx2
-#define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_avx2
 #define nn_bias_rows_f32 nn_bias_rows_f32_avx2
 #define nn_add_f32 nn_add_f32_avx2
 #define nn_relu_f32 nn_relu_f32_avx2
@@ -147,6 +143,10 @@ static inline double nn_dsilu(double x) {
 #define nn_sgd_f32 nn_sgd_f32_avx2
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
 #define nn_adam_f32 nn_adam_f32_avx2
+#define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_avx2
+#define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_avx2
+#define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_avx2
+#define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_avx2
 NN_TILE_INLINE void nn_tile_f32_body_avx2(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -378,138 +378,6 @@ void nn_layernorm_grad_f32_avx2(int rows, int C, const float *restrict dout, con
             const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const float *Gq = G + q * C, *xq = xh + q * C;
             for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
-        }
-    }
-}
-void nn_layernorm_grad_relu_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
-        }
-    }
-}
-void nn_layernorm_grad_leaky_relu_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s, float slope) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
-        }
-    }
-}
-void nn_layernorm_grad_sigmoid_out_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
-        }
-    }
-}
-void nn_layernorm_grad_tanh_out_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
         }
     }
 }
@@ -833,6 +701,138 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
+void nn_layernorm_grad_relu_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s, float slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
+        }
+    }
+}
 #undef nn_tile_f32
 #undef nn_pack_t_f32
 #undef nn_pack_n_f32
@@ -844,10 +844,6 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #undef nn_row_sums_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
-#undef nn_layernorm_grad_relu_f32
-#undef nn_layernorm_grad_leaky_relu_f32
-#undef nn_layernorm_grad_sigmoid_out_f32
-#undef nn_layernorm_grad_tanh_out_f32
 #undef nn_bias_rows_f32
 #undef nn_add_f32
 #undef nn_relu_f32
@@ -869,6 +865,10 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
+#undef nn_layernorm_grad_relu_f32
+#undef nn_layernorm_grad_leaky_relu_f32
+#undef nn_layernorm_grad_sigmoid_out_f32
+#undef nn_layernorm_grad_tanh_out_f32
 #define nn_tile_f64 nn_tile_f64_avx2
 #define nn_pack_t_f64 nn_pack_t_f64_avx2
 #define nn_pack_n_f64 nn_pack_n_f64_avx2
@@ -880,10 +880,6 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #define nn_row_sums_f64 nn_row_sums_f64_avx2
 #define nn_layernorm_f64 nn_layernorm_f64_avx2
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_avx2
-#define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_avx2
-#define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_avx2
-#define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_avx2
-#define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_avx2
 #define nn_bias_rows_f64 nn_bias_rows_f64_avx2
 #define nn_add_f64 nn_add_f64_avx2
 #define nn_relu_f64 nn_relu_f64_avx2
@@ -905,6 +901,10 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
 #define nn_sgd_f64 nn_sgd_f64_avx2
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
 #define nn_adam_f64 nn_adam_f64_avx2
+#define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_avx2
+#define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_avx2
+#define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_avx2
+#define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_avx2
 NN_TILE_INLINE void nn_tile_f64_body_avx2(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -1079,138 +1079,6 @@ void nn_layernorm_grad_f64_avx2(int rows, int C, const double *restrict dout, co
             const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const double *Gq = G + q * C, *xq = xh + q * C;
             for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
-        }
-    }
-}
-void nn_layernorm_grad_relu_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const double *G = weight ? g : dout + r0 * C;
-        double sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const double mu = mean[r0 + q], rs = rstd[r0 + q];
-            double *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                double *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
-        }
-    }
-}
-void nn_layernorm_grad_leaky_relu_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s, double slope) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const double *G = weight ? g : dout + r0 * C;
-        double sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const double mu = mean[r0 + q], rs = rstd[r0 + q];
-            double *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                double *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
-        }
-    }
-}
-void nn_layernorm_grad_sigmoid_out_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const double *G = weight ? g : dout + r0 * C;
-        double sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const double mu = mean[r0 + q], rs = rstd[r0 + q];
-            double *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                double *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
-        }
-    }
-}
-void nn_layernorm_grad_tanh_out_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const double *G = weight ? g : dout + r0 * C;
-        double sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const double mu = mean[r0 + q], rs = rstd[r0 + q];
-            double *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                double *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
         }
     }
 }
@@ -1534,6 +1402,138 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
+void nn_layernorm_grad_relu_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s, double slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
+        }
+    }
+}
 #undef nn_tile_f64
 #undef nn_pack_t_f64
 #undef nn_pack_n_f64
@@ -1545,10 +1545,6 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #undef nn_row_sums_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
-#undef nn_layernorm_grad_relu_f64
-#undef nn_layernorm_grad_leaky_relu_f64
-#undef nn_layernorm_grad_sigmoid_out_f64
-#undef nn_layernorm_grad_tanh_out_f64
 #undef nn_bias_rows_f64
 #undef nn_add_f64
 #undef nn_relu_f64
@@ -1570,6 +1566,10 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
+#undef nn_layernorm_grad_relu_f64
+#undef nn_layernorm_grad_leaky_relu_f64
+#undef nn_layernorm_grad_sigmoid_out_f64
+#undef nn_layernorm_grad_tanh_out_f64
 #undef NN_FMA_F32
 #undef NN_VFMA_F32
 #undef NN_FMA_F64
@@ -1593,10 +1593,6 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #define nn_row_sums_f32 nn_row_sums_f32_generic
 #define nn_layernorm_f32 nn_layernorm_f32_generic
 #define nn_layernorm_grad_f32 nn_layernorm_grad_f32_generic
-#define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_generic
-#define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_generic
-#define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_generic
-#define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_generic
 #define nn_bias_rows_f32 nn_bias_rows_f32_generic
 #define nn_add_f32 nn_add_f32_generic
 #define nn_relu_f32 nn_relu_f32_generic
@@ -1618,6 +1614,10 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
 #define nn_sgd_f32 nn_sgd_f32_generic
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
 #define nn_adam_f32 nn_adam_f32_generic
+#define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_generic
+#define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_generic
+#define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_generic
+#define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_generic
 NN_TILE_INLINE void nn_tile_f32_body_generic(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -1849,138 +1849,6 @@ void nn_layernorm_grad_f32_generic(int rows, int C, const float *restrict dout, 
             const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const float *Gq = G + q * C, *xq = xh + q * C;
             for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
-        }
-    }
-}
-void nn_layernorm_grad_relu_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
-        }
-    }
-}
-void nn_layernorm_grad_leaky_relu_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s, float slope) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
-        }
-    }
-}
-void nn_layernorm_grad_sigmoid_out_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
-        }
-    }
-}
-void nn_layernorm_grad_tanh_out_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
         }
     }
 }
@@ -2304,6 +2172,138 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
+void nn_layernorm_grad_relu_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s, float slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
+        }
+    }
+}
 #undef nn_tile_f32
 #undef nn_pack_t_f32
 #undef nn_pack_n_f32
@@ -2315,10 +2315,6 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #undef nn_row_sums_f32
 #undef nn_layernorm_f32
 #undef nn_layernorm_grad_f32
-#undef nn_layernorm_grad_relu_f32
-#undef nn_layernorm_grad_leaky_relu_f32
-#undef nn_layernorm_grad_sigmoid_out_f32
-#undef nn_layernorm_grad_tanh_out_f32
 #undef nn_bias_rows_f32
 #undef nn_add_f32
 #undef nn_relu_f32
@@ -2340,6 +2336,10 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
+#undef nn_layernorm_grad_relu_f32
+#undef nn_layernorm_grad_leaky_relu_f32
+#undef nn_layernorm_grad_sigmoid_out_f32
+#undef nn_layernorm_grad_tanh_out_f32
 #define nn_tile_f64 nn_tile_f64_generic
 #define nn_pack_t_f64 nn_pack_t_f64_generic
 #define nn_pack_n_f64 nn_pack_n_f64_generic
@@ -2351,10 +2351,6 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #define nn_row_sums_f64 nn_row_sums_f64_generic
 #define nn_layernorm_f64 nn_layernorm_f64_generic
 #define nn_layernorm_grad_f64 nn_layernorm_grad_f64_generic
-#define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_generic
-#define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_generic
-#define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_generic
-#define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_generic
 #define nn_bias_rows_f64 nn_bias_rows_f64_generic
 #define nn_add_f64 nn_add_f64_generic
 #define nn_relu_f64 nn_relu_f64_generic
@@ -2376,6 +2372,10 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
 #define nn_sgd_f64 nn_sgd_f64_generic
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
 #define nn_adam_f64 nn_adam_f64_generic
+#define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_generic
+#define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_generic
+#define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_generic
+#define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_generic
 NN_TILE_INLINE void nn_tile_f64_body_generic(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -2550,138 +2550,6 @@ void nn_layernorm_grad_f64_generic(int rows, int C, const double *restrict dout,
             const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
             const double *Gq = G + q * C, *xq = xh + q * C;
             for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
-        }
-    }
-}
-void nn_layernorm_grad_relu_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const double *G = weight ? g : dout + r0 * C;
-        double sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const double mu = mean[r0 + q], rs = rstd[r0 + q];
-            double *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                double *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
-        }
-    }
-}
-void nn_layernorm_grad_leaky_relu_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s, double slope) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const double *G = weight ? g : dout + r0 * C;
-        double sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const double mu = mean[r0 + q], rs = rstd[r0 + q];
-            double *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                double *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
-        }
-    }
-}
-void nn_layernorm_grad_sigmoid_out_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const double *G = weight ? g : dout + r0 * C;
-        double sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const double mu = mean[r0 + q], rs = rstd[r0 + q];
-            double *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                double *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
-        }
-    }
-}
-void nn_layernorm_grad_tanh_out_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const double *G = weight ? g : dout + r0 * C;
-        double sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const double mu = mean[r0 + q], rs = rstd[r0 + q];
-            double *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                double *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const double *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
         }
     }
 }
@@ -3005,6 +2873,138 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
+void nn_layernorm_grad_relu_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s, double slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
+        }
+    }
+}
 #undef nn_tile_f64
 #undef nn_pack_t_f64
 #undef nn_pack_n_f64
@@ -3016,10 +3016,6 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
 #undef nn_row_sums_f64
 #undef nn_layernorm_f64
 #undef nn_layernorm_grad_f64
-#undef nn_layernorm_grad_relu_f64
-#undef nn_layernorm_grad_leaky_relu_f64
-#undef nn_layernorm_grad_sigmoid_out_f64
-#undef nn_layernorm_grad_tanh_out_f64
 #undef nn_bias_rows_f64
 #undef nn_add_f64
 #undef nn_relu_f64
@@ -3041,6 +3037,10 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
+#undef nn_layernorm_grad_relu_f64
+#undef nn_layernorm_grad_leaky_relu_f64
+#undef nn_layernorm_grad_sigmoid_out_f64
+#undef nn_layernorm_grad_tanh_out_f64
 
 /* ---- the table libtcc links against ------------------------------------------------------ */
 static const nn_kernel_symbol nn_generic_symbols[] = {
@@ -3055,10 +3055,6 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_row_sums_f32", (void (*)(void))nn_row_sums_f32_generic},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_generic},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_generic},
-    {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_generic},
-    {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_generic},
-    {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_generic},
-    {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_generic},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_generic},
     {"nn_add_f32", (void (*)(void))nn_add_f32_generic},
     {"nn_relu_f32", (void (*)(void))nn_relu_f32_generic},
@@ -3080,6 +3076,10 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_generic},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
+    {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_generic},
+    {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_generic},
+    {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_generic},
+    {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_generic},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_generic},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_generic},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_generic},
@@ -3091,10 +3091,6 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_row_sums_f64", (void (*)(void))nn_row_sums_f64_generic},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_generic},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_generic},
-    {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_generic},
-    {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_generic},
-    {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_generic},
-    {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_generic},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_generic},
     {"nn_add_f64", (void (*)(void))nn_add_f64_generic},
     {"nn_relu_f64", (void (*)(void))nn_relu_f64_generic},
@@ -3116,6 +3112,10 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_generic},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
+    {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_generic},
+    {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_generic},
+    {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_generic},
+    {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_generic},
 };
 
 #if defined(__x86_64__)
@@ -3131,10 +3131,6 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_row_sums_f32", (void (*)(void))nn_row_sums_f32_avx2},
     {"nn_layernorm_f32", (void (*)(void))nn_layernorm_f32_avx2},
     {"nn_layernorm_grad_f32", (void (*)(void))nn_layernorm_grad_f32_avx2},
-    {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_avx2},
-    {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_avx2},
-    {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_avx2},
-    {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_avx2},
     {"nn_bias_rows_f32", (void (*)(void))nn_bias_rows_f32_avx2},
     {"nn_add_f32", (void (*)(void))nn_add_f32_avx2},
     {"nn_relu_f32", (void (*)(void))nn_relu_f32_avx2},
@@ -3156,6 +3152,10 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_avx2},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
+    {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_avx2},
+    {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_avx2},
+    {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_avx2},
+    {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_avx2},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_avx2},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_avx2},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_avx2},
@@ -3167,10 +3167,6 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_row_sums_f64", (void (*)(void))nn_row_sums_f64_avx2},
     {"nn_layernorm_f64", (void (*)(void))nn_layernorm_f64_avx2},
     {"nn_layernorm_grad_f64", (void (*)(void))nn_layernorm_grad_f64_avx2},
-    {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_avx2},
-    {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_avx2},
-    {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_avx2},
-    {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_avx2},
     {"nn_bias_rows_f64", (void (*)(void))nn_bias_rows_f64_avx2},
     {"nn_add_f64", (void (*)(void))nn_add_f64_avx2},
     {"nn_relu_f64", (void (*)(void))nn_relu_f64_avx2},
@@ -3192,6 +3188,10 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_avx2},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},
+    {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_avx2},
+    {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_avx2},
+    {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_avx2},
+    {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_avx2},
 };
 #endif
 

@@ -139,10 +139,10 @@ void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float
 void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
 void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
 void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd);
-void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s);
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
 void nn_relu_f32(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep);
 void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
+void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s);
 #else
 #ifdef NN_VECTORS
 NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *restrict d, int ldd) {
@@ -356,39 +356,6 @@ static inline void nn_layernorm_f32(int rows, int C, float eps, const float *res
             for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs;
     }
 }
-static inline void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
-        }
-    }
-}
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
 #ifdef NN_THREADED
     if (rows * cols >= 32768 && rows >= 2) {
@@ -453,6 +420,39 @@ static inline void nn_adam_f32(int n, float *restrict p, const float *restrict g
         m[i] = beta1 * m[i] + (1 - beta1) * gi;
         v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
+    }
+}
+static inline void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
     }
 }
 #endif

@@ -58,12 +58,13 @@ enum Helper: Hashable {
             if c.derivativeDependsOnSource(a) { derivatives.append((a, false)) }
         }
         list += [.tile, .packT, .packN, .sum, .sumsqDev, .dot, .colSums, .rowStats, .rowSums, .layerNorm,
-                 .layerNormGrad(.identity, fromOutput: true)]
-        list += derivatives.filter { layerNormGradFolds($0.0, fromOutput: $0.1) }.map { .layerNormGrad($0.0, fromOutput: $0.1) }
-        list += [.biasRows, .add]
+                 .layerNormGrad(.identity, fromOutput: true), .biasRows, .add]
         list += acts.filter { $0 != .identity }.map { .activate($0) }
         list += derivatives.map { .activationGrad($0.0, fromOutput: $0.1) }
-        return list + [.sgd, .sgdMomentum, .adam]
+        list += [.sgd, .sgdMomentum, .adam]
+        // Last, so that adding them moved no other helper in nn_kernels.c's compiled code (the
+        // precompiled helpers' speed on tcc depends on where they land by a few percent).
+        return list + derivatives.filter { layerNormGradFolds($0.0, fromOutput: $0.1) }.map { .layerNormGrad($0.0, fromOutput: $0.1) }
     }
 
     /// The helper that applies `a` (nil for the identity, which needs none).

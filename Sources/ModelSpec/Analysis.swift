@@ -76,6 +76,16 @@ public struct ModelAnalysis: Hashable, Sendable {
     public var parameters: [ParameterInfo]
     /// The shape of one sample of the output.
     public var outputShape: Shape
+    /// The model file it was read from (`analyze(file:)`), which its errors name; nil for a
+    /// model built in code.
+    public var file: String? = nil
+
+    /// `model.validate(for:file:)` with this analysis's file: the model's constants against the
+    /// scalar type code is generated for. Every path that generates code calls it once.
+    /// - Throws: `ModelSpecError` naming the file (when there is one), each field, the value and the dtype.
+    public func validate(for scalar: ScalarType) throws {
+        try model.validate(for: scalar, file: file)
+    }
 
     /// Total parameter elements.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }

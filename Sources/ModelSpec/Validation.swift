@@ -12,7 +12,9 @@ extension Model {
         if !checker.issues.isEmpty || result == nil {
             throw ModelSpecError(file: file, issues: checker.issues)
         }
-        return result!
+        var analysis = result!
+        analysis.file = file
+        return analysis
     }
 
     /// Every problem in the model, or an empty list when it is valid.

@@ -171,7 +171,7 @@ extension Compilation {
 /// gradients towards zero or denormals (W4 reaches a loss of 1e-12 within 200 steps).
 public func runBenchmark(_ analysis: ModelAnalysis, options: BenchOptions) throws -> BenchResult {
     guard options.minSteps >= 1 else { throw BenchError("--steps must be 1 or more (got \(options.minSteps))") }
-    try analysis.model.validate(for: options.scalar)
+    try analysis.validate(for: options.scalar)
     let backend = try benchBackend(options.backend, threads: options.threads)
     let model = try CompiledModel(analysis: analysis, backend: backend, scalar: options.scalar)
     let codegenStart = monotonicSeconds()

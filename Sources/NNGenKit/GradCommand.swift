@@ -74,16 +74,17 @@ public struct GradInputError: Error, CustomStringConvertible, Sendable, Equatabl
 @discardableResult
 public func computeGradients(_ analysis: ModelAnalysis, parametersFile: String, batchFile: String,
                              outputFile: String, engine: GradEngine) throws -> GradResult {
+    // The model's constants against the dtype first, before any file is read.
+    if case .generated(_, let scalar) = engine { try analysis.validate(for: scalar) }
     // Gradients are a diagnostic: every parameter's and the input's, whatever the model freezes.
     var everything = analysis.model
     everything.trainable = [:]
-    let analysis = analysis.hasFrozenParameters ? try everything.analyze() : analysis
+    let analysis = analysis.hasFrozenParameters ? try everything.analyze(file: analysis.file) : analysis
     let parameters = try readParameters(analysis, from: parametersFile)
     let batch = try readBatch(analysis, from: batchFile)
     let loss: Double, grads: [Double], input: [Double]
     switch engine {
     case .generated(let backend, let scalar):
-        try analysis.model.validate(for: scalar)
         let model = try CompiledModel(analysis: analysis, backend: backend, scalar: scalar)
         model.parameters = parameters
         switch batch.targets {

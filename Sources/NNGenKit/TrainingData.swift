@@ -17,10 +17,8 @@ public enum ModelData {
     public static func load(_ url: URL, for analysis: ModelAnalysis) throws -> Dataset {
         let features = analysis.model.input.shape.elementCount
         let target = targetKind(analysis)
-        switch url.pathExtension.lowercased() {
-        case "csv":
-            let table = try CSVTable.read(from: url)
-            let found = columnCount(table)
+        switch try DataFile(url) {
+        case .csv(let table, let found):
             if found.count != features + target.columns {
                 throw TrainingError.dataDoesNotFitModel(
                     file: url.path, model: analysis.model.name,
@@ -28,10 +26,24 @@ public enum ModelData {
                     found: "\(found.count) columns (\(found.place))")
             }
             return try Dataset(csv: table, features: features, target: target)
-        case "safetensors":
-            return try Dataset.loadSafetensors(from: url, target: target, features: features)
-        default:
-            throw TrainingError.unknownDataFormat(file: url.path)
+        case .safetensors(let file):
+            return try Dataset(batch: file, source: url.path, target: target, features: features)
+        }
+    }
+
+    /// A data file read by its extension: a CSV table with its column count, or safetensors.
+    private enum DataFile {
+        case csv(CSVTable, columns: (count: Int, place: String))
+        case safetensors(SafetensorsFile)
+
+        init(_ url: URL) throws {
+            switch url.pathExtension.lowercased() {
+            case "csv":
+                let table = try CSVTable.read(from: url)
+                self = .csv(table, columns: ModelData.columnCount(table))
+            case "safetensors": self = .safetensors(try SafetensorsFile.read(from: url))
+            default: throw TrainingError.unknownDataFormat(file: url.path)
+            }
         }
     }
 
@@ -58,10 +70,8 @@ public enum ModelData {
     public static func loadInputs(_ url: URL, for analysis: ModelAnalysis) throws -> Inputs {
         let features = analysis.model.input.shape.elementCount
         let target = targetKind(analysis)
-        switch url.pathExtension.lowercased() {
-        case "csv":
-            let table = try CSVTable.read(from: url)
-            let found = columnCount(table)
+        switch try DataFile(url) {
+        case .csv(let table, let found):
             if found.count == features + target.columns {
                 let d = try Dataset(csv: table, features: features, target: target)
                 return Inputs(x: d.x, count: d.count, targets: d.targets)
@@ -84,8 +94,7 @@ public enum ModelData {
                 x += row
             }
             return Inputs(x: x, count: table.rows.count, targets: nil)
-        case "safetensors":
-            let file = try SafetensorsFile.read(from: url)
+        case .safetensors(let file):
             if file["y"] != nil {
                 let d = try Dataset(batch: file, source: url.path, target: target, features: features)
                 return Inputs(x: d.x, count: d.count, targets: d.targets)
@@ -104,8 +113,6 @@ public enum ModelData {
                                                              found: "\(x[bad]) at sample \(bad / features)"))
             }
             return Inputs(x: x, count: xt.shape[0], targets: nil)
-        default:
-            throw TrainingError.unknownDataFormat(file: url.path)
         }
     }
 

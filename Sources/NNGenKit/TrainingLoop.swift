@@ -196,18 +196,18 @@ public final class Trainer {
     }
 
     /// What both initializers check before training, in this order: the options, the model's
-    /// constants and the learning rate against the dtype, the save paths, the schedule, clipping
-    /// and monitor settings (`featureProblem`); then the data split (and
-    /// standardised: with `standardizer` when given, else fitted on the training part), which must
-    /// hold a full batch.
+    /// constants (unless `compiled`: code exists, so whoever compiled it checked them) and the
+    /// learning rate against the dtype, the save paths, the schedule, clipping and monitor settings
+    /// (`featureProblem`); then the data split (and standardised: with `standardizer` when given,
+    /// else fitted on the training part), which must hold a full batch.
     static func prepare(_ analysis: ModelAnalysis, _ dataset: Dataset, _ options: TrainingOptions,
-                        standardizer: Standardizer?) throws -> TrainingData {
+                        standardizer: Standardizer?, compiled: Bool = false) throws -> TrainingData {
         guard options.epochs >= 1 else { throw TrainingError.invalidOption("--epochs must be at least 1, got \(options.epochs)") }
         guard options.learningRate.isFinite, options.learningRate > 0 else {
             throw TrainingError.invalidOption("the learning rate must be a positive number, got \(options.learningRate)")
         }
         // Every number that becomes a C literal, and the learning rate, must hold in the dtype.
-        try analysis.model.validate(for: options.scalar)
+        if !compiled { try analysis.validate(for: options.scalar) }
         if let problem = options.scalar.literalProblem(options.learningRate, field: "the learning rate") {
             throw TrainingError.invalidOption(problem)
         }
@@ -226,11 +226,12 @@ public final class Trainer {
     /// Continues training an already compiled model in its current state (parameters, optimizer
     /// state, step), with `epochsCompleted` epochs behind it: the library's `ModelTrainer` compiles
     /// once and trains in several calls. The options and the data are checked as the other
-    /// initializer checks them; nothing is compiled or initialised. `standardizer`, when given
+    /// initializer checks them (the model's constants were checked when `compiled` was made, for
+    /// its dtype: `ModelTrainer` does it); nothing is compiled or initialised. `standardizer`, when given
     /// (from an earlier run on the same model), is used instead of fitting one.
     public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, compiled: CompiledModel,
                 epochsCompleted: Int, standardizer: Standardizer? = nil) throws {
-        data = try Self.prepare(analysis, dataset, options, standardizer: standardizer)
+        data = try Self.prepare(analysis, dataset, options, standardizer: standardizer, compiled: true)
         self.analysis = analysis
         self.options = options
         self.compiled = compiled

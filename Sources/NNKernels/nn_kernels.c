@@ -143,7 +143,10 @@ static inline double nn_dsilu(double x) {
 #define nn_sgd_f32 nn_sgd_f32_avx2
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
 #define nn_adam_f32 nn_adam_f32_avx2
-#define nn_clip_norm_f32 nn_clip_norm_f32_avx2
+#define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_avx2
+#define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_avx2
+#define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_avx2
+#define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_avx2
 NN_TILE_INLINE void nn_tile_f32_body_avx2(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -698,16 +701,137 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
-double nn_clip_norm_f32_avx2(int n, float *restrict g, float max_norm) {
-    double sumsq = 0;
-    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
-    const double norm = sqrt(sumsq);
-    const double coef = (double)max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-        const float s = (float)coef;
-        for (int i = 0; i < n; i++) g[i] *= s;
+void nn_layernorm_grad_relu_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
     }
-    return norm;
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s, float slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
+        }
+    }
 }
 #undef nn_tile_f32
 #undef nn_pack_t_f32
@@ -741,7 +865,10 @@ double nn_clip_norm_f32_avx2(int n, float *restrict g, float max_norm) {
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
-#undef nn_clip_norm_f32
+#undef nn_layernorm_grad_relu_f32
+#undef nn_layernorm_grad_leaky_relu_f32
+#undef nn_layernorm_grad_sigmoid_out_f32
+#undef nn_layernorm_grad_tanh_out_f32
 #define nn_tile_f64 nn_tile_f64_avx2
 #define nn_pack_t_f64 nn_pack_t_f64_avx2
 #define nn_pack_n_f64 nn_pack_n_f64_avx2
@@ -774,7 +901,10 @@ double nn_clip_norm_f32_avx2(int n, float *restrict g, float max_norm) {
 #define nn_sgd_f64 nn_sgd_f64_avx2
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
 #define nn_adam_f64 nn_adam_f64_avx2
-#define nn_clip_norm_f64 nn_clip_norm_f64_avx2
+#define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_avx2
+#define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_avx2
+#define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_avx2
+#define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_avx2
 NN_TILE_INLINE void nn_tile_f64_body_avx2(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -1272,16 +1402,137 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
-double nn_clip_norm_f64_avx2(int n, double *restrict g, double max_norm) {
-    double sumsq = 0;
-    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
-    const double norm = sqrt(sumsq);
-    const double coef = (double)max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-        const double s = (double)coef;
-        for (int i = 0; i < n; i++) g[i] *= s;
+void nn_layernorm_grad_relu_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
     }
-    return norm;
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s, double slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
+        }
+    }
 }
 #undef nn_tile_f64
 #undef nn_pack_t_f64
@@ -1315,7 +1566,10 @@ double nn_clip_norm_f64_avx2(int n, double *restrict g, double max_norm) {
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
-#undef nn_clip_norm_f64
+#undef nn_layernorm_grad_relu_f64
+#undef nn_layernorm_grad_leaky_relu_f64
+#undef nn_layernorm_grad_sigmoid_out_f64
+#undef nn_layernorm_grad_tanh_out_f64
 #undef NN_FMA_F32
 #undef NN_VFMA_F32
 #undef NN_FMA_F64
@@ -1360,7 +1614,10 @@ double nn_clip_norm_f64_avx2(int n, double *restrict g, double max_norm) {
 #define nn_sgd_f32 nn_sgd_f32_generic
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
 #define nn_adam_f32 nn_adam_f32_generic
-#define nn_clip_norm_f32 nn_clip_norm_f32_generic
+#define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_generic
+#define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_generic
+#define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_generic
+#define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_generic
 NN_TILE_INLINE void nn_tile_f32_body_generic(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -1915,16 +2172,137 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
-double nn_clip_norm_f32_generic(int n, float *restrict g, float max_norm) {
-    double sumsq = 0;
-    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
-    const double norm = sqrt(sumsq);
-    const double coef = (double)max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-        const float s = (float)coef;
-        for (int i = 0; i < n; i++) g[i] *= s;
+void nn_layernorm_grad_relu_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
     }
-    return norm;
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s, float slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
+        }
+    }
 }
 #undef nn_tile_f32
 #undef nn_pack_t_f32
@@ -1958,7 +2336,10 @@ double nn_clip_norm_f32_generic(int n, float *restrict g, float max_norm) {
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
-#undef nn_clip_norm_f32
+#undef nn_layernorm_grad_relu_f32
+#undef nn_layernorm_grad_leaky_relu_f32
+#undef nn_layernorm_grad_sigmoid_out_f32
+#undef nn_layernorm_grad_tanh_out_f32
 #define nn_tile_f64 nn_tile_f64_generic
 #define nn_pack_t_f64 nn_pack_t_f64_generic
 #define nn_pack_n_f64 nn_pack_n_f64_generic
@@ -1991,7 +2372,10 @@ double nn_clip_norm_f32_generic(int n, float *restrict g, float max_norm) {
 #define nn_sgd_f64 nn_sgd_f64_generic
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
 #define nn_adam_f64 nn_adam_f64_generic
-#define nn_clip_norm_f64 nn_clip_norm_f64_generic
+#define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_generic
+#define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_generic
+#define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_generic
+#define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_generic
 NN_TILE_INLINE void nn_tile_f64_body_generic(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -2489,16 +2873,137 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
-double nn_clip_norm_f64_generic(int n, double *restrict g, double max_norm) {
-    double sumsq = 0;
-    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
-    const double norm = sqrt(sumsq);
-    const double coef = (double)max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-        const double s = (double)coef;
-        for (int i = 0; i < n; i++) g[i] *= s;
+void nn_layernorm_grad_relu_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
     }
-    return norm;
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
+}
+void nn_layernorm_grad_leaky_relu_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s, double slope) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : slope);
+        }
+    }
+}
+void nn_layernorm_grad_sigmoid_out_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] * (1 - s[i * C + k]));
+        }
+    }
+}
+void nn_layernorm_grad_tanh_out_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
+    }
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const double *G = weight ? g : dout + r0 * C;
+        double sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const double *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const double mu = mean[r0 + q], rs = rstd[r0 + q];
+            double *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                double *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f64(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const double rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const double *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (1 - s[i * C + k] * s[i * C + k]);
+        }
+    }
 }
 #undef nn_tile_f64
 #undef nn_pack_t_f64
@@ -2532,7 +3037,10 @@ double nn_clip_norm_f64_generic(int n, double *restrict g, double max_norm) {
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
-#undef nn_clip_norm_f64
+#undef nn_layernorm_grad_relu_f64
+#undef nn_layernorm_grad_leaky_relu_f64
+#undef nn_layernorm_grad_sigmoid_out_f64
+#undef nn_layernorm_grad_tanh_out_f64
 
 /* ---- the table libtcc links against ------------------------------------------------------ */
 static const nn_kernel_symbol nn_generic_symbols[] = {
@@ -2568,7 +3076,10 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_generic},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
-    {"nn_clip_norm_f32", (void (*)(void))nn_clip_norm_f32_generic},
+    {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_generic},
+    {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_generic},
+    {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_generic},
+    {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_generic},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_generic},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_generic},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_generic},
@@ -2601,7 +3112,10 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_generic},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
-    {"nn_clip_norm_f64", (void (*)(void))nn_clip_norm_f64_generic},
+    {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_generic},
+    {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_generic},
+    {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_generic},
+    {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_generic},
 };
 
 #if defined(__x86_64__)
@@ -2638,7 +3152,10 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_avx2},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
-    {"nn_clip_norm_f32", (void (*)(void))nn_clip_norm_f32_avx2},
+    {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_avx2},
+    {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_avx2},
+    {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_avx2},
+    {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_avx2},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_avx2},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_avx2},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_avx2},
@@ -2671,7 +3188,10 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_avx2},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},
-    {"nn_clip_norm_f64", (void (*)(void))nn_clip_norm_f64_avx2},
+    {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_avx2},
+    {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_avx2},
+    {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_avx2},
+    {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_avx2},
 };
 #endif
 

@@ -59,7 +59,6 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let analysis = try loadModel(model)
-        try analysis.model.validate(for: dtype, file: model)
         let options = BenchOptions(backend: backend, scalar: dtype, threads: threads, minSteps: steps,
                                    minSeconds: minSeconds, warmupSteps: warmup, seed: seed)
         let result: BenchResult

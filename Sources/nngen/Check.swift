@@ -61,7 +61,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let analysis = try loadModel(model)
-        for s in dtype.scalars { try analysis.model.validate(for: s, file: model) }
+        for s in dtype.scalars { try analysis.validate(for: s) }
         var allPassed = true
         for b in backend.backends {
             for s in dtype.scalars {

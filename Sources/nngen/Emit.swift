@@ -101,7 +101,7 @@ struct Emit: ParsableCommand {
         if !trainable.freeze.isEmpty || !trainable.trainOnly.isEmpty {
             analysis = try trainable.apply(to: analysis.model, file: model).analyze(file: model)
         }
-        try analysis.model.validate(for: dtype, file: model)
+        try analysis.validate(for: dtype)
         let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all))
         if let stage = dumpAfter {
             print(compilation.dump(after: stage), terminator: "")

@@ -56,7 +56,6 @@ struct Grad: ParsableCommand {
     func run() throws {
         let analysis = try loadModel(model)
         let engine: GradEngine = reference ? .reference : .generated(backend.backend, dtype ?? .f32)
-        if case .generated(_, let scalar) = engine { try analysis.model.validate(for: scalar, file: model) }
         let r = try computeGradients(analysis, parametersFile: params, batchFile: batch, outputFile: output,
                                      engine: engine)
         print("wrote \(output): loss \(String(format: "%.6g", r.loss)), \(r.gradients.count) parameter gradients "

@@ -238,9 +238,9 @@ struct Train: ParsableCommand {
                                                     model: spec, resuming: checkpoint, checkpointFile: resume ?? "")
             .applying(try featureFlags(), resuming: checkpoint)
         if let problem = options.featureProblem(analysis) { throw ValidationError(problem) }
-        // Before any data is read or code compiled: the model's constants must hold in the
-        // dtype, and so must --lr; the checkpoint must be writable where --save says.
-        try spec.validate(for: options.scalar, file: modelSource)
+        // Before any data is read: --lr must hold in the dtype; the checkpoint must be writable
+        // where --save says. (The model's constants are checked against the dtype, with the
+        // file named, by Trainer before it compiles anything.)
         if let lr, let problem = options.scalar.literalProblem(lr, field: "--lr") {
             throw ValidationError(problem)
         }

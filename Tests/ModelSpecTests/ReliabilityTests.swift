@@ -17,6 +17,15 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertThrowsError(try m.validate(for: .f32, file: "m.json")) { e in
             XCTAssertTrue("\(e)".hasPrefix("m.json: layers[2] (layernorm): eps 1e-300"), "\(e)")
         }
+        // An analysis keeps the file it was read from, and names it (the commands check the
+        // constants once, through the analysis); a model built in code names none.
+        XCTAssertThrowsError(try m.analyze(file: "m.json").validate(for: .f32)) { e in
+            XCTAssertTrue("\(e)".hasPrefix("m.json: layers[2] (layernorm): eps 1e-300"), "\(e)")
+        }
+        XCTAssertThrowsError(try m.analyze().validate(for: .f32)) { e in
+            XCTAssertTrue("\(e)".hasPrefix("layers[2] (layernorm): eps 1e-300"), "\(e)")
+        }
+        XCTAssertNoThrow(try m.analyze(file: "m.json").validate(for: .f64))
     }
 
     func testLeakySlopeBeyondFloat32() throws {

@@ -45,6 +45,9 @@ extension CLITests {
         assertUserError(try nngen(["emit", url.path, "-o", out]), contains: expected)
         assertUserError(try nngen(["check", url.path]), contains: expected)
         assertUserError(try nngen(["bench", url.path, "--backend", "tcc"]), contains: expected)
+        // grad checks the constants before it reads the parameter and batch files.
+        assertUserError(try nngen(["grad", url.path, "--params", "none.safetensors", "--batch", "none.safetensors",
+                                   "-o", out + ".safetensors"]), contains: expected)
         let csv = try tempFile("d.csv", (0..<8).map { i in "\(i),1,2,3,\(i)" }.joined(separator: "\n") + "\n")
         assertUserError(try nngen(["train", url.path, "--data", csv.path]), contains: expected)
         // float64 holds it.

@@ -98,6 +98,12 @@ struct CSyntax {
         derivative(a, "s", fromOutput: true, slope: "slope") != derivative(a, "s", fromOutput: false, slope: "slope")
     }
 
+    /// The end of the name of a helper applying `a`'s derivative: `_out` or `_in` where it depends
+    /// on the source, else nothing.
+    func sourceSuffix(_ a: Activation, fromOutput: Bool) -> String {
+        derivativeDependsOnSource(a) ? (fromOutput ? "_out" : "_in") : ""
+    }
+
     /// Columns of one register tile: two vectors (16 floats, 8 doubles).
     var tileColumns: Int { 2 * lanes }
 

@@ -126,6 +126,20 @@ private struct CEmitter {
     }
 
     /// A kernel's call, every argument a tensor's name (`names`) or NULL.
+    /// The body of an API function that runs `kernels` in order: the named pointers they take
+    /// (and `extra`), `(void)` of the function's parameters `voids` (each may go unused), then
+    /// one call per kernel, `if (dx)` before those only the input gradient needs.
+    func calls(_ kernels: [(Node, Kernel)], voids: [String], extra: [TensorID] = []) -> (TensorNames, String) {
+        let (names, decl) = tensorNames(kernels.map(\.1), extra: extra)
+        let unused: [String] = voids.map { "(void)" + $0 + ";" }
+        var s = decl + "    " + unused.joined(separator: " ") + "\n"
+        for (n, k) in kernels {
+            let guarded = n.inputGradientOnly ? "if (dx) " : ""
+            s += "    " + guarded + call(k, names) + "\n"
+        }
+        return (names, s)
+    }
+
     func call(_ k: Kernel, _ names: TensorNames) -> String {
         let args = k.params.map { p -> String in
             guard let e = names[p.tensor] else { return "NULL" }
@@ -281,21 +295,14 @@ private struct CEmitter {
         var s = "/* ---- API --------------------------------------------------------------------------- */\n\n"
         // forward
         let forward = kernels.filter { $0.0.phase == .forward }
-        let (fn, fdecl) = tensorNames(forward.map(\.1))
-        s += "\(R) \(name)_forward(const \(R) *params, const \(R) *x, const \(T) *y, \(R) *arena) {\n"
-        s += fdecl + "    (void)params; (void)x; (void)y;\n"
-        for (_, k) in forward { s += "    " + call(k, fn) + "\n" }
+        let (fn, ftext) = calls(forward, voids: ["params", "x", "y"])
+        s += "\(R) \(name)_forward(const \(R) *params, const \(R) *x, const \(T) *y, \(R) *arena) {\n" + ftext
         let loss = forward.flatMap(\.1.params).first { graph[$0.tensor].role == .loss }.flatMap { fn[$0.tensor] }
         s += "    return \(loss.map { $0 + "[0]" } ?? "arena[\(plan.lossOffset)]");\n}\n\n"
         // backward
-        let backward = kernels.filter { $0.0.phase == .backward }
-        let (bn, bdecl) = tensorNames(backward.map(\.1))
+        let (_, btext) = calls(kernels.filter { $0.0.phase == .backward }, voids: ["params", "x", "y", "grads", "dx", "arena"])
         s += "void \(name)_backward(const \(R) *params, const \(R) *x, const \(T) *y, \(R) *grads, \(R) *dx, \(R) *arena) {\n"
-        s += bdecl + "    (void)params; (void)x; (void)y; (void)grads; (void)dx; (void)arena;\n"
-        for (n, k) in backward {
-            s += n.inputGradientOnly ? "    if (dx) " + call(k, bn) + "\n" : "    " + call(k, bn) + "\n"
-        }
-        s += "}\n\n"
+        s += btext + "}\n\n"
         // update
         s += "void \(name)_update(\(R) *params, const \(R) *grads, \(R) *opt_state, int64_t *step, \(R) lr) {\n"
         s += "    *step += 1;\n    \(name)_optimizer(params, grads, opt_state, *step, lr);\n}\n\n"
@@ -312,17 +319,14 @@ private struct CEmitter {
         // predict
         let inSize = analysis.model.input.shape.elementCount, outSize = analysis.outputCount
         let B = analysis.model.batch
-        let predict = forward.filter { $0.0.layerPath != "loss" }
-        let (pn, pdecl) = tensorNames(predict.map(\.1), extra: [graph.output])
+        let (pn, ptext) = calls(forward.filter { $0.0.layerPath != "loss" }, voids: ["params"], extra: [graph.output])
         s += "void \(name)_predict(const \(R) *params, const \(R) *x_in, int n, \(R) *out, \(R) *arena) {\n"
         s += "    /* The kernels have the batch of \(B) built in: copy the n rows into a padded batch. */\n"
         s += "    \(R) *x = arena + \(predictPadOffset);\n"
         s += "    if (n < 1) return;\n    if (n > \(B)) n = \(B);\n"
         s += "    memcpy(x, x_in, (size_t)n * \(inSize) * sizeof(\(R)));\n"
         s += "    memset(x + (size_t)n * \(inSize), 0, (size_t)(\(B) - n) * \(inSize) * sizeof(\(R)));\n"
-        s += pdecl + "    (void)params;\n"
-        for (_, k) in predict { s += "    " + call(k, pn) + "\n" }
-        s += "    memcpy(out, \(pn[graph.output] ?? "x"), (size_t)n * \(outSize) * sizeof(\(R)));\n}\n"
+        s += ptext + "    memcpy(out, \(pn[graph.output] ?? "x"), (size_t)n * \(outSize) * sizeof(\(R)));\n}\n"
         return s
     }
 }

@@ -18,11 +18,23 @@ struct PoolGeometry: Hashable, Sendable {
     /// Index of `y[r, t, c]` in a `[B, outLength, C]` output.
     func outputIndex(_ r: Int, _ t: Int, _ c: Int) -> Int { (r * outLength + t) * channels + c }
 
+    /// The input positions window `t` covers.
+    func window(_ t: Int) -> Range<Int> { (t * stride)..<(t * stride + kernel) }
+
+    /// Calls `body(r, t, c)` for every window `t` of every channel `c` of every sample `r`, in that order.
+    func forEachWindow(rows: Int, _ body: (_ r: Int, _ t: Int, _ c: Int) -> Void) {
+        for r in 0..<rows {
+            for t in 0..<outLength {
+                for c in 0..<channels { body(r, t, c) }
+            }
+        }
+    }
+
     /// The first input position holding the maximum of window `t` (strictly greater wins,
     /// so ties go to the earliest position).
     func argmax(_ x: [Double], _ r: Int, _ t: Int, _ c: Int) -> Int {
         var best = t * stride
-        for p in (t * stride)..<(t * stride + kernel) where x[inputIndex(r, p, c)] > x[inputIndex(r, best, c)] {
+        for p in window(t) where x[inputIndex(r, p, c)] > x[inputIndex(r, best, c)] {
             best = p
         }
         return best
@@ -32,12 +44,8 @@ struct PoolGeometry: Hashable, Sendable {
 /// `y[r, t, c] = max_{k < kernel} x[r, t*stride + k, c]`.
 func maxPoolForward(_ x: [Double], rows: Int, _ g: PoolGeometry) -> [Double] {
     var y = [Double](repeating: 0, count: rows * g.outLength * g.channels)
-    for r in 0..<rows {
-        for t in 0..<g.outLength {
-            for c in 0..<g.channels {
-                y[g.outputIndex(r, t, c)] = x[g.inputIndex(r, g.argmax(x, r, t, c), c)]
-            }
-        }
+    g.forEachWindow(rows: rows) { r, t, c in
+        y[g.outputIndex(r, t, c)] = x[g.inputIndex(r, g.argmax(x, r, t, c), c)]
     }
     return y
 }
@@ -45,12 +53,8 @@ func maxPoolForward(_ x: [Double], rows: Int, _ g: PoolGeometry) -> [Double] {
 /// `dx[r, argmax, c] += dy[r, t, c]` for every window.
 func maxPoolBackward(_ x: [Double], _ dy: [Double], rows: Int, _ g: PoolGeometry) -> [Double] {
     var dx = [Double](repeating: 0, count: x.count)
-    for r in 0..<rows {
-        for t in 0..<g.outLength {
-            for c in 0..<g.channels {
-                dx[g.inputIndex(r, g.argmax(x, r, t, c), c)] += dy[g.outputIndex(r, t, c)]
-            }
-        }
+    g.forEachWindow(rows: rows) { r, t, c in
+        dx[g.inputIndex(r, g.argmax(x, r, t, c), c)] += dy[g.outputIndex(r, t, c)]
     }
     return dx
 }
@@ -58,14 +62,10 @@ func maxPoolBackward(_ x: [Double], _ dy: [Double], rows: Int, _ g: PoolGeometry
 /// `y[r, t, c] = (1/kernel) sum_{k < kernel} x[r, t*stride + k, c]`.
 func avgPoolForward(_ x: [Double], rows: Int, _ g: PoolGeometry) -> [Double] {
     var y = [Double](repeating: 0, count: rows * g.outLength * g.channels)
-    for r in 0..<rows {
-        for t in 0..<g.outLength {
-            for c in 0..<g.channels {
-                var sum = 0.0
-                for p in (t * g.stride)..<(t * g.stride + g.kernel) { sum += x[g.inputIndex(r, p, c)] }
-                y[g.outputIndex(r, t, c)] = sum / Double(g.kernel)
-            }
-        }
+    g.forEachWindow(rows: rows) { r, t, c in
+        var sum = 0.0
+        for p in g.window(t) { sum += x[g.inputIndex(r, p, c)] }
+        y[g.outputIndex(r, t, c)] = sum / Double(g.kernel)
     }
     return y
 }
@@ -73,13 +73,9 @@ func avgPoolForward(_ x: [Double], rows: Int, _ g: PoolGeometry) -> [Double] {
 /// `dx[r, p, c] += dy[r, t, c] / kernel` for every position `p` of window `t`.
 func avgPoolBackward(_ dy: [Double], rows: Int, _ g: PoolGeometry) -> [Double] {
     var dx = [Double](repeating: 0, count: rows * g.length * g.channels)
-    for r in 0..<rows {
-        for t in 0..<g.outLength {
-            for c in 0..<g.channels {
-                let share = dy[g.outputIndex(r, t, c)] / Double(g.kernel)
-                for p in (t * g.stride)..<(t * g.stride + g.kernel) { dx[g.inputIndex(r, p, c)] += share }
-            }
-        }
+    g.forEachWindow(rows: rows) { r, t, c in
+        let share = dy[g.outputIndex(r, t, c)] / Double(g.kernel)
+        for p in g.window(t) { dx[g.inputIndex(r, p, c)] += share }
     }
     return dx
 }

@@ -139,12 +139,10 @@ void nn_pack_t_f32(int K, int n, int w, const float *restrict src, int ld, float
 void nn_pack_n_f32(int K, int n, int w, const float *restrict src, int ld, float *restrict p);
 void nn_col_sums_f32(int rows, int cols, const float *restrict x, float *restrict s);
 void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict out, float *restrict mean, float *restrict rstd);
-void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g);
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
 void nn_relu_f32(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep);
-void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s);
 void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
-double nn_clip_norm_f32(int n, float *restrict g, float max_norm);
+void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s);
 #else
 #ifdef NN_VECTORS
 NN_TILE_INLINE void nn_transpose8_f32(const float *restrict s, int ld, float *restrict d, int ldd) {
@@ -358,39 +356,6 @@ static inline void nn_layernorm_f32(int rows, int C, float eps, const float *res
             for (int k = 0; k < C; k++) out[i * C + k] = (xr[k] - mu) * rs;
     }
 }
-static inline void nn_layernorm_grad_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g) {
-    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
-        for (int k = 0; k < C; k++) dweight[k] = 0;
-        for (int k = 0; k < C; k++) dbias[k] = 0;
-    }
-    for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = rows - r0 < 8 ? rows - r0 : 8;
-        const float *G = weight ? g : dout + r0 * C;
-        float sum_g[8], sum_gx[8];
-        for (int q = 0; q < n; q++) {
-            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
-            const float mu = mean[r0 + q], rs = rstd[r0 + q];
-            float *xq = xh + q * C;
-            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
-            if (weight) {
-                float *gq = g + q * C;
-                for (int k = 0; k < C; k++) {
-                    gq[k] = dr[k] * weight[k];
-                    dweight[k] += dr[k] * xq[k];
-                    dbias[k] += dr[k];
-                }
-            }
-        }
-        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
-        if (!dx) continue;  /* dx only when the input gradient is asked for */
-        for (int q = 0; q < n; q++) {
-            const int i = r0 + q;
-            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
-            const float *Gq = G + q * C, *xq = xh + q * C;
-            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
-        }
-    }
-}
 static inline void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias) {
 #ifdef NN_THREADED
     if (rows * cols >= 32768 && rows >= 2) {
@@ -422,16 +387,6 @@ static inline void nn_relu_f32(int rows, int cols, float *restrict v, const floa
             if (keep) keep[i * cols + j] = x;
             v[i * cols + j] = (x > 0 ? x : 0);
         }
-}
-static inline void nn_relu_grad_f32(int n, float *restrict v, const float *restrict s) {
-#ifdef NN_THREADED
-    if (n >= 32768) {
-        NN_PARALLEL_FOR
-        for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
-        return;
-    }
-#endif
-    for (int i = 0; i < n; i++) v[i] *= (s[i] > 0 ? 1 : 0);
 }
 static inline void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step) {
     const float bc1 = (float)(1.0 - pow(beta1, (double)step));
@@ -467,16 +422,38 @@ static inline void nn_adam_f32(int n, float *restrict p, const float *restrict g
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
-static inline double nn_clip_norm_f32(int n, float *restrict g, float max_norm) {
-    double sumsq = 0;
-    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
-    const double norm = sqrt(sumsq);
-    const double coef = (double)max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-        const float s = (float)coef;
-        for (int i = 0; i < n; i++) g[i] *= s;
+static inline void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
+    if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
+        for (int k = 0; k < C; k++) dweight[k] = 0;
+        for (int k = 0; k < C; k++) dbias[k] = 0;
     }
-    return norm;
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        const int n = rows - r0 < 8 ? rows - r0 : 8;
+        const float *G = weight ? g : dout + r0 * C;
+        float sum_g[8], sum_gx[8];
+        for (int q = 0; q < n; q++) {
+            const float *xr = x + (r0 + q) * C, *dr = dout + (r0 + q) * C;
+            const float mu = mean[r0 + q], rs = rstd[r0 + q];
+            float *xq = xh + q * C;
+            for (int k = 0; k < C; k++) xq[k] = (xr[k] - mu) * rs;
+            if (weight) {
+                float *gq = g + q * C;
+                for (int k = 0; k < C; k++) {
+                    gq[k] = dr[k] * weight[k];
+                    dweight[k] += dr[k] * xq[k];
+                    dbias[k] += dr[k];
+                }
+            }
+        }
+        nn_row_sums_f32(n, C, G, xh, sum_g, sum_gx);  /* per row: sum of G, and its dot with xh */
+        if (!dx) continue;  /* dx only when the input gradient is asked for */
+        for (int q = 0; q < n; q++) {
+            const int i = r0 + q;
+            const float rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
+            const float *Gq = G + q * C, *xq = xh + q * C;
+            for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx) * (s[i * C + k] > 0 ? 1 : 0);
+        }
+    }
 }
 #endif
 
@@ -627,11 +604,8 @@ static void layers_2_layernorm_backward(
     float *restrict dweight,
     float *restrict dbias) {
     float xh[32], g[32];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
-    /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
-    nn_layernorm_grad_f32(16, 4, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
-    {
-        nn_relu_grad_f32(64, dx, act_out0);  /* * relu' */
-    }
+    /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]) * relu'(act_out0[r][k]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
+    nn_layernorm_grad_relu_f32(16, 4, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g, act_out0);
 }
 
 /* layers[0] (conv1d), backward: dbias[4] = sum over 16 rows of dout */
@@ -692,13 +666,6 @@ static void layers_0_conv1d_backward_input(
  * p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). state holds m then v. */
 static void golden_seq_optimizer(float *restrict p, const float *restrict g, float *restrict state, int64_t step, float lr) {
     nn_adam_f32(70, p, g, state, state + 70, lr, 0.9f, 0.999f, 1e-08f, 0.0f, 0, step);
-}
-
-/* ---- gradient clipping: one pass over all 70 gradients (torch.nn.utils.clip_grad_norm_) -------- */
-/* norm = sqrt(sum g^2) over every gradient, summed in double; when max_norm / (norm + 1e-6) < 1,
- * every gradient is multiplied by it. Returns the norm before clipping. */
-double golden_seq_clip_grad_norm(float *restrict g, float max_norm) {
-    return nn_clip_norm_f32(70, g, max_norm);
 }
 
 void golden_seq_init(float *params, uint64_t seed) {
@@ -808,18 +775,12 @@ void golden_seq_update(float *params, const float *grads, float *opt_state, int6
     golden_seq_optimizer(params, grads, opt_state, *step, lr);
 }
 
-float golden_seq_train_step_clip(float *params, float *grads, float *opt_state, int64_t *step,
-        const float *x, const float *y, float lr, float max_norm, float *arena) {
-    float loss = golden_seq_forward(params, x, y, arena);
-    golden_seq_backward(params, x, y, grads, NULL, arena);
-    if (max_norm > 0) golden_seq_clip_grad_norm(grads, max_norm);
-    golden_seq_update(params, grads, opt_state, step, lr);
-    return loss;
-}
-
 float golden_seq_train_step(float *params, float *grads, float *opt_state, int64_t *step,
         const float *x, const float *y, float lr, float *arena) {
-    return golden_seq_train_step_clip(params, grads, opt_state, step, x, y, lr, 0, arena);
+    float loss = golden_seq_forward(params, x, y, arena);
+    golden_seq_backward(params, x, y, grads, NULL, arena);
+    golden_seq_update(params, grads, opt_state, step, lr);
+    return loss;
 }
 
 void golden_seq_predict(const float *params, const float *x_in, int n, float *out, float *arena) {

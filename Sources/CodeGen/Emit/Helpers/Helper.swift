@@ -24,7 +24,14 @@ enum Helper: Hashable {
     // Reductions in a fixed order.
     case sum, sumsqDev, dot, colSums
     // Layernorm.
-    case rowStats, rowSums, layerNorm, layerNormGrad
+    case rowStats, rowSums, layerNorm
+    /// `nn_layernorm_grad`: layernorm backward. With an activation other than the identity
+    /// (`nn_layernorm_grad_relu`, `nn_layernorm_grad_tanh_out`...) dx is multiplied, in the loop
+    /// that writes it, by that activation's derivative at `s`: the derivative step that follows a
+    /// layernorm backward (the layer before it is an activation) without a pass of its own. Keyed
+    /// like `activationGrad`; made by `Helper.layerNormGrad(times:fromOutput:_:)`, for the
+    /// derivatives `layerNormGradFolds` names.
+    case layerNormGrad(Activation, fromOutput: Bool)
     // Epilogue steps over a whole output.
     case biasRows, add
     /// `v = f(v + bias)` over rows x cols, keeping `v + bias` in `keep`; bias and keep optional
@@ -45,14 +52,21 @@ enum Helper: Hashable {
         var list: [Helper] = scalar == .f32 ? [.tanhf] : []
         list += acts.compactMap { c.scalarDerivativeBody($0) == nil ? nil : .scalarDerivative($0) }
         if scalar == .f32 { list += [.transpose8, .laneTotals8] }
-        list += [.tile, .packT, .packN, .sum, .sumsqDev, .dot, .colSums, .rowStats, .rowSums, .layerNorm,
-                 .layerNormGrad, .biasRows, .add]
-        list += acts.filter { $0 != .identity }.map { .activate($0) }
+        // Every derivative a helper applies: per activation, from its output, and from its input
+        // where that differs.
+        var derivatives: [(Activation, Bool)] = []
         for a in acts where a != .identity {
-            list.append(.activationGrad(a, fromOutput: true))
-            if c.derivativeDependsOnSource(a) { list.append(.activationGrad(a, fromOutput: false)) }
+            derivatives.append((a, true))
+            if c.derivativeDependsOnSource(a) { derivatives.append((a, false)) }
         }
-        return list + [.sgd, .sgdMomentum, .adam, .clipNorm]
+        list += [.tile, .packT, .packN, .sum, .sumsqDev, .dot, .colSums, .rowStats, .rowSums, .layerNorm,
+                 .layerNormGrad(.identity, fromOutput: true), .biasRows, .add]
+        list += acts.filter { $0 != .identity }.map { .activate($0) }
+        list += derivatives.map { .activationGrad($0.0, fromOutput: $0.1) }
+        list += [.sgd, .sgdMomentum, .adam, .clipNorm]
+        // Last, so that adding them moved no other helper in nn_kernels.c's compiled code (the
+        // precompiled helpers' speed on tcc depends on where they land by a few percent).
+        return list + derivatives.filter { layerNormGradFolds($0.0, fromOutput: $0.1) }.map { .layerNormGrad($0.0, fromOutput: $0.1) }
     }
 
     /// The helper that applies `a` (nil for the identity, which needs none).
@@ -62,6 +76,26 @@ enum Helper: Hashable {
     static func derivative(_ a: Activation, fromOutput: Bool, _ c: CSyntax) -> Helper? {
         guard a != .identity else { return nil }
         return .activationGrad(key(a), fromOutput: c.derivativeDependsOnSource(a) ? fromOutput : true)
+    }
+
+    /// Layernorm backward with its dx multiplied by `a`'s derivative; the plain one (nil) for the
+    /// identity and for the derivatives it does not fold (`layerNormGradFolds`).
+    static func layerNormGrad(times a: Activation, fromOutput: Bool, _ c: CSyntax) -> Helper? {
+        guard a != .identity else { return .layerNormGrad(.identity, fromOutput: true) }
+        guard layerNormGradFolds(a, fromOutput: fromOutput) else { return nil }
+        return .layerNormGrad(key(a), fromOutput: c.derivativeDependsOnSource(a) ? fromOutput : true)
+    }
+
+    /// The derivatives layernorm backward applies as it writes dx: those that are a select or a
+    /// product of the activation's output (relu, leaky relu; sigmoid and tanh from their output),
+    /// cheap next to the pass over dx they save. The others call a function per element (erf,
+    /// exp, tanh), which costs more than that pass, and keep a helper pass of their own.
+    static func layerNormGradFolds(_ a: Activation, fromOutput: Bool) -> Bool {
+        switch a {
+        case .relu, .leakyReLU: return true
+        case .sigmoid, .tanh: return fromOutput
+        default: return false  // a new activation keeps its pass until it is listed here
+        }
     }
 
     /// `a` with its parameter (a leaky ReLU's slope) set aside: helpers take it as an argument.
@@ -115,12 +149,13 @@ enum Helper: Hashable {
         case .rowStats: return "row_stats"
         case .rowSums: return "row_sums"
         case .layerNorm: return "layernorm"
-        case .layerNormGrad: return "layernorm_grad"
+        case .layerNormGrad(let a, let fromOutput):
+            return "layernorm_grad" + (a == .identity ? "" : "_" + a.name + c.sourceSuffix(a, fromOutput: fromOutput))
         case .biasRows: return "bias_rows"
         case .add: return "add"
         case .activate(let a): return a.name
         case .activationGrad(let a, let fromOutput):
-            return a.name + "_grad" + (c.derivativeDependsOnSource(a) ? (fromOutput ? "_out" : "_in") : "")
+            return a.name + "_grad" + c.sourceSuffix(a, fromOutput: fromOutput)
         case .sgd: return "sgd"
         case .sgdMomentum: return "sgd_momentum"
         case .adam: return "adam"
@@ -159,10 +194,11 @@ enum Helper: Hashable {
         case .layerNorm:
             return "void \(f)(int rows, int C, \(r) eps, const \(r) *restrict x, const \(r) *restrict weight, "
                 + "const \(r) *restrict bias, \(r) *restrict out, \(r) *restrict mean, \(r) *restrict rstd)"
-        case .layerNormGrad:
+        case .layerNormGrad(let a, _):
             return "void \(f)(int rows, int C, const \(r) *restrict dout, const \(r) *restrict x, const \(r) *restrict mean, "
                 + "const \(r) *restrict rstd, const \(r) *restrict weight, \(r) *restrict dx, \(r) *restrict dweight, "
-                + "\(r) *restrict dbias, \(r) *restrict xh, \(r) *restrict g)"
+                + "\(r) *restrict dbias, \(r) *restrict xh, \(r) *restrict g"
+                + (a == .identity ? "" : ", const \(r) *restrict s") + (a.hasParameter ? ", \(r) slope" : "") + ")"
         case .sgd: return "void \(f)(int n, \(r) *restrict p, const \(r) *restrict g, \(r) lr, \(r) weight_decay)"
         case .sgdMomentum:
             return "void \(f)(int n, \(r) *restrict p, const \(r) *restrict g, \(r) *restrict v, \(r) lr, "
@@ -200,7 +236,8 @@ enum Helper: Hashable {
         case .rowStats: return c.rowStatsBody
         case .rowSums: return c.rowSumsBody
         case .layerNorm: return c.layerNormBody
-        case .layerNormGrad: return c.layerNormGradBody
+        case .layerNormGrad(let a, let fromOutput):
+            return c.layerNormGradBody(times: a == .identity ? nil : c.derivative(a, "s[i * C + k]", fromOutput: fromOutput, slope: "slope"))
         case .biasRows: return c.biasRowsBody
         case .add: return c.elementwisePass("v[i] += t[i];")
         case .activate(let a): return c.activationPass(c.activation(a, "x", slope: "slope"))

@@ -26,8 +26,11 @@ extension CSyntax {
     /// `nn_layernorm_grad`: with `xh` the normalised rows and `G` the gradient reaching them
     /// (`dout * weight`, or `dout`), `dx = rstd * (G - mean(G) - xh * mean(G * xh))` per row;
     /// `dweight = sum dout * xh`, `dbias = sum dout` over the rows. `xh` and `g` hold 8 rows of C.
-    var layerNormGradBody: String {
+    /// With `derivative` (a C expression of `s[i * C + k]`), each dx is multiplied by it as it is
+    /// written: the same product, in the same order, as the derivative's own pass after it.
+    func layerNormGradBody(times derivative: String?) -> String {
         let r = real
+        let times = derivative.map { " * " + $0 } ?? ""
         return """
             if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
                 for (int k = 0; k < C; k++) dweight[k] = 0;
@@ -57,7 +60,7 @@ extension CSyntax {
                     const int i = r0 + q;
                     const \(r) rs = rstd[i], mean_g = sum_g[q] / C, mean_gx = sum_gx[q] / C;
                     const \(r) *Gq = G + q * C, *xq = xh + q * C;
-                    for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx);
+                    for (int k = 0; k < C; k++) dx[i * C + k] = rs * (Gq[k] - mean_g - xq[k] * mean_gx)\(times);
                 }
             }
 

@@ -4,37 +4,28 @@ import ModelSpec
 
 extension KernelWriter {
     func conv1dForwardProduct(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
-        var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
+        let (x, w, y) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let B = shape(x)[0]
         let k = convProductForward(at, batch: B)
-        (kern.params, kern.body) = loopsWithEpilogue(n, k.body, operands: [("x", x, false), ("weight", w, false)],
-                                                     out: ("out", y), rows: B * at.outLength, cols: at.outChannels)
-        kern.what = "forward"
-        kern.doc = "out[\(B), \(at.outLength), \(at.outChannels)] = conv1d(x[\(B), \(at.inLength), \(at.inChannels)], weight[\(at.outChannels), \(at.inChannels), \(at.kernel)]; stride \(at.stride), left pad \(at.padLeft)) \(epilogueDoc(n))"
-        kern.scratch = k.scratch
-        return kern
+        return loopsWithEpilogue(n, k.body, operands: [("x", x, false), ("weight", w, false)], out: ("out", y),
+                                 rows: B * at.outLength, cols: at.outChannels, what: "forward",
+                                 doc: "out[\(B), \(at.outLength), \(at.outChannels)] = conv1d(x[\(B), \(at.inLength), \(at.inChannels)], weight[\(at.outChannels), \(at.inChannels), \(at.kernel)]; stride \(at.stride), left pad \(at.padLeft))",
+                                 scratch: k.scratch)
     }
 
     func conv1dBackwardInputProduct(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
-        var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
+        let (dy, w, dx) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let B = shape(dx)[0]
         let k = convProductInput(at, batch: B)
-        (kern.params, kern.body) = loopsWithEpilogue(n, k.body, operands: [("dout", dy, false), ("weight", w, false)],
-                                                     out: ("dx", dx), rows: B * at.inLength, cols: at.inChannels)
-        kern.what = "backward_input"
-        kern.doc = "dx[\(B), \(at.inLength), \(at.inChannels)] from dout[\(B), \(at.outLength), \(at.outChannels)] and weight \(epilogueDoc(n))"
-        kern.scratch = k.scratch
-        return kern
+        return loopsWithEpilogue(n, k.body, operands: [("dout", dy, false), ("weight", w, false)], out: ("dx", dx),
+                                 rows: B * at.inLength, cols: at.inChannels, what: "backward_input",
+                                 doc: "dx[\(B), \(at.inLength), \(at.inChannels)] from dout[\(B), \(at.outLength), \(at.outChannels)] and weight",
+                                 scratch: k.scratch)
     }
 
     func conv1dBackwardWeightProduct(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, x, dw) = (n.inputs[0], n.inputs[1], o!)
+        let (dy, x, dw) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let B = shape(x)[0]
         let k = convProductWeight(at, batch: B)
         kern.params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
@@ -48,8 +39,7 @@ extension KernelWriter {
 
     func conv1dForward(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
+        let (x, w, y) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let B = shape(x)[0]
         let ep = epilogue(n, index: "i", col: "oc", indent: "                ")
         kern.params = [("x", x, false), ("weight", w, false)] + ep.params + [("out", y, true)]
@@ -79,8 +69,7 @@ extension KernelWriter {
 
     func conv1dBackwardInput(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
+        let (dy, w, dx) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let B = shape(dx)[0]
         let total = count(dx)
         let ep = epilogue(n, index: "i", col: "i % \(at.inChannels)", indent: "        ")
@@ -103,8 +92,7 @@ extension KernelWriter {
 
     func conv1dBackwardWeight(_ n: Node, _ at: Conv1DAttributes) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, x, dw) = (n.inputs[0], n.inputs[1], o!)
+        let (dy, x, dw) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let B = shape(x)[0]
         kern.params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
         kern.what = "backward_weight"

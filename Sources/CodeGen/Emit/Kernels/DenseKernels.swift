@@ -5,16 +5,15 @@ import ModelSpec
 
 extension KernelWriter {
     func denseForward(_ n: Node) -> KernelParts {
-        var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (x, w, y) = (n.inputs[0], n.inputs[1], o!)
+        let (x, w, y) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let (M, K, N) = (count(x) / shape(x).last!, shape(x).last!, shape(w)[0])
         let loops: String
+        var scratch = 0
         if N < c.tileColumns && M >= c.tileColumns {
             // Fewer outputs than a tile is wide (a classifier's last layer): out^T = weight x^T
             // fills whole tiles, rows from weight read in place, panels of x^T packed. Every
             // element is the same chain of multiply-adds as out = x weight^T: the same bits.
-            kern.scratch = N * M
+            scratch = N * M
             loops = "    /* out^T in register tiles (\(N) outputs fill no tile of \(c.tileColumns)); each panel of x^T packed first */\n"
                 + "    \(R) *const out_t = scratch;  /* out^T, \(N) rows of \(M); arena scratch */\n"
                 + productLoops(ProductShape(rows: N, cols: M, depth: K, a: "weight", aRow: K, aStep: 1,
@@ -28,34 +27,26 @@ extension KernelWriter {
                                             b: .transposed("weight", stride: K), c: "out",
                                             math: "out[m][n] = sum_k x[m][k] * weight[n][k]"))
         }
-        (kern.params, kern.body) = loopsWithEpilogue(n, loops, operands: [("x", x, false), ("weight", w, false)],
-                                                     out: ("out", y), rows: M, cols: N)
-        kern.what = "forward"
-        kern.doc = "out[\(M), \(N)] = x[\(M), \(K)] weight[\(N), \(K)]^T \(epilogueDoc(n))"
-        return kern
+        return loopsWithEpilogue(n, loops, operands: [("x", x, false), ("weight", w, false)], out: ("out", y),
+                                 rows: M, cols: N, what: "forward", doc: "out[\(M), \(N)] = x[\(M), \(K)] weight[\(N), \(K)]^T",
+                                 scratch: scratch)
     }
 
     func denseBackwardInput(_ n: Node) -> KernelParts {
-        var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, w, dx) = (n.inputs[0], n.inputs[1], o!)
+        let (dy, w, dx) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let (N, K) = (shape(w)[0], shape(w)[1])
         let M = count(dy) / N
         let loops = productLoops(ProductShape(rows: M, cols: K, depth: N, a: "dout", aRow: N, aStep: 1,
                                               b: .rows("weight", stride: K), c: "dx",
                                               math: "dx[m][k] = sum_n dout[m][n] * weight[n][k]"))
-        (kern.params, kern.body) = loopsWithEpilogue(n, "    /* register tiles of dx, from panels of weight's rows */\n" + loops,
-                                                     operands: [("dout", dy, false), ("weight", w, false)],
-                                                     out: ("dx", dx), rows: M, cols: K)
-        kern.what = "backward_input"
-        kern.doc = "dx[\(M), \(K)] = dout[\(M), \(N)] weight[\(N), \(K)] \(epilogueDoc(n))"
-        return kern
+        return loopsWithEpilogue(n, "    /* register tiles of dx, from panels of weight's rows */\n" + loops,
+                                 operands: [("dout", dy, false), ("weight", w, false)], out: ("dx", dx), rows: M, cols: K,
+                                 what: "backward_input", doc: "dx[\(M), \(K)] = dout[\(M), \(N)] weight[\(N), \(K)]")
     }
 
     func denseBackwardWeight(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, x, dw) = (n.inputs[0], n.inputs[1], o!)
+        let (dy, x, dw) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let (N, K) = (shape(dw)[0], shape(dw)[1])
         let M = count(dy) / N
         kern.params = [("dout", dy, false), ("x", x, false), ("dweight", dw, true)]
@@ -85,8 +76,7 @@ extension KernelWriter {
 
     func biasAdd(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (x, b, y) = (n.inputs[0], n.inputs[1], o!)
+        let (x, b, y) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let N = shape(b)[0], rows = count(x) / N
         kern.params = [("x", x, false), ("bias", b, false), ("out", y, true)]
         kern.what = "bias"
@@ -100,8 +90,7 @@ extension KernelWriter {
 
     func biasBackward(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, db) = (n.inputs[0], o!)
+        let (dy, db) = (n.inputs[0], n.outputs[0])
         let N = shape(db)[0], rows = count(dy) / N
         kern.params = [("dout", dy, false), ("dbias", db, true)]
         kern.what = "backward_bias"

@@ -6,8 +6,7 @@ import ModelSpec
 extension KernelWriter {
     func activation(_ n: Node, _ a: Activation) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (x, y) = (n.inputs[0], o!)
+        let (x, y) = (n.inputs[0], n.outputs[0])
         kern.params = [("x", x, false), ("out", y, true)]
         kern.what = a.name
         kern.doc = "out = \(a.name)(x), \(count(x)) elements"
@@ -22,8 +21,7 @@ extension KernelWriter {
 
     func activationBackward(_ n: Node, _ a: Activation, fromOutput: Bool) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (s, dy, dx) = (n.inputs[0], n.inputs[1], o!)
+        let (s, dy, dx) = (n.inputs[0], n.inputs[1], n.outputs[0])
         kern.params = [(fromOutput ? "act_out" : "act_in", s, false), ("dout", dy, false), ("dx", dx, true)]
         kern.what = "\(a.name)_backward"
         kern.doc = "dx = dout * \(a.name)'(\(fromOutput ? "from the output" : "from the input")), \(count(dy)) elements"
@@ -35,8 +33,7 @@ extension KernelWriter {
 
     func add(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (a, b, y) = (n.inputs[0], n.inputs[1], o!)
+        let (a, b, y) = (n.inputs[0], n.inputs[1], n.outputs[0])
         kern.params = [("a", a, false), ("b", b, false), ("out", y, true)]
         kern.what = n.phase == .forward ? "residual_add" : "grad_sum"
         kern.doc = "out = a + b, \(count(a)) elements"
@@ -52,28 +49,38 @@ extension KernelWriter {
         var params: [(String, TensorID, Bool)] = []
         var lines: [String] = []
         for (k, e) in n.epilogue.enumerated() {
+            let name = epilogueParamName(n, k) ?? ""
             switch e {
             case .bias(let t):
-                params.append(("bias", t, false))
-                lines.append("v += bias[\(col)];")
+                params.append((name, t, false))
+                lines.append("v += \(name)[\(col)];")
             case .store(let t):
-                let name = "keep\(k)"
                 params.append((name, t, true))
                 lines.append("\(name)[\(i)] = v;  /* kept for backward */")
             case .activation(let a):
                 lines.append(a == .identity ? "/* identity */" : "v = \(c.activation(a, "v"));  /* \(a.name) */")
             case .add(let t):
-                let name = epilogueAddName(n, k)
                 params.append((name, t, false))
                 lines.append("v += \(name)[\(i)];\(n.phase == .forward ? "  /* residual add */" : "  /* gradients meeting at a fork */")")
             case .activationDerivative(let a, let s, let fromOutput):
-                let name = fromOutput ? "act_out\(k)" : "act_in\(k)"
                 params.append((name, s, false))
                 lines.append(a == .identity ? "(void)\(name);  /* identity' = 1 */"
                              : "v *= \(c.derivative(a, "\(name)[\(i)]", fromOutput: fromOutput));  /* \(a.name)' */")
             }
         }
         return (params, lines.map { indent + $0 }.joined(separator: "\n"))
+    }
+
+    /// The parameter name of the tensor the epilogue's step `k` reads or writes (nil for an
+    /// activation, which has none).
+    func epilogueParamName(_ n: Node, _ k: Int) -> String? {
+        switch n.epilogue[k] {
+        case .bias: return "bias"
+        case .store: return "keep\(k)"
+        case .activation: return nil
+        case .add: return epilogueAddName(n, k)
+        case .activationDerivative(_, _, let fromOutput): return fromOutput ? "act_out\(k)" : "act_in\(k)"
+        }
     }
 
     /// Describes the epilogue for the comment, e.g. `+ bias + relu`.
@@ -92,19 +99,22 @@ extension KernelWriter {
     /// The epilogue of a product, applied to its whole output `out` (`rows` x `cols`) once the
     /// tiles are done, while it is in cache: one helper pass per step (bias, activation,
     /// residual add, derivative), which cc inlines and vectorises and tcc runs precompiled.
-    /// Returns the extra parameters and the statements, one a line.
-    func epilogueSteps(_ n: Node, out: String, rows: Int, cols: Int) -> (params: [(String, TensorID, Bool)], code: String) {
+    /// The steps before `first` are the caller's (it applies them itself and reads their tensors).
+    /// Returns the parameters of every step and the statements, one a line.
+    func epilogueSteps(_ n: Node, out: String, rows: Int, cols: Int, from first: Int = 0)
+        -> (params: [(String, TensorID, Bool)], code: String) {
         var lines: [String] = []
         let total = rows * cols
         let params = epilogue(n, index: "i", col: "j", indent: "").params
         let steps = n.epilogue
-        var k = 0
+        let callers = Set((0..<first).compactMap { epilogueParamName(n, $0) })
+        var k = first
         while k < steps.count {
             defer { k += 1 }
             // bias, keep, activation (each but the activation optional): one pass of the activation's helper.
             var bias: String?, keep: String?, j = k
-            if case .bias = steps[j] { bias = "bias"; j += 1 }
-            if j < steps.count, case .store = steps[j] { keep = "keep\(j)"; j += 1 }
+            if case .bias = steps[j] { bias = epilogueParamName(n, j); j += 1 }
+            if j < steps.count, case .store = steps[j] { keep = epilogueParamName(n, j); j += 1 }
             if j < steps.count, case .activation(let a) = steps[j], let h = Helper.activation(a) {
                 let slope = a.parameter.map { ", \(c.lit($0))" } ?? ""
                 let what = [bias.map { _ in "+ bias" }, keep.map { _ in "kept for backward" }, a.name].compactMap { $0 }
@@ -113,24 +123,23 @@ extension KernelWriter {
                 k = j
                 continue
             }
+            let name = epilogueParamName(n, k) ?? ""
             switch steps[k] {
             case .bias:
-                lines.append("\(Helper.biasRows.name(c))(\(rows), \(cols), \(out), bias);")
+                lines.append("\(Helper.biasRows.name(c))(\(rows), \(cols), \(out), \(name));")
             case .store:
-                lines.append("memcpy(keep\(k), \(out), \(total) * sizeof(\(c.real)));  /* kept for backward */")
+                lines.append("memcpy(\(name), \(out), \(total) * sizeof(\(c.real)));  /* kept for backward */")
             case .activation:
                 continue  // the identity
             case .add:
-                let name = epilogueAddName(n, k)
                 lines.append("\(Helper.add.name(c))(\(total), \(out), \(name));\(n.phase == .forward ? "  /* residual add */" : "  /* gradients meeting at a fork */")")
             case .activationDerivative(let a, _, let fromOutput):
-                let name = fromOutput ? "act_out\(k)" : "act_in\(k)"
                 guard let h = Helper.derivative(a, fromOutput: fromOutput, c) else { continue }
                 let slope = a.parameter.map { ", \(c.lit($0))" } ?? ""
                 lines.append("\(h.name(c))(\(total), \(out), \(name)\(slope));  /* * \(a.name)' */")
             }
         }
-        for p in params where !lines.contains(where: { $0.contains(p.0) }) {
+        for p in params where !callers.contains(p.0) && !lines.contains(where: { $0.contains(p.0) }) {
             lines.append("(void)\(p.0);  /* read by the identity's derivative only */")
         }
         return (params, lines.map { "    " + $0 }.joined(separator: "\n"))
@@ -144,15 +153,18 @@ extension KernelWriter {
         return adds > 1 ? "residual\(k)" : "residual"
     }
 
-    /// A kernel whose `loops` (ending in a newline) compute its output `out` (`rows` x `cols`),
-    /// followed by the node's epilogue as passes over that output: the parameters (`operands`,
-    /// the epilogue's tensors, then the output) and the body.
+    /// A kernel whose `loops` (ending in a newline) compute its output `out` (`rows` x `cols`)
+    /// from `operands`, followed by the node's epilogue as passes over that output: what it does
+    /// (the end of its name), its math (the epilogue's is added) and its scratch elements.
     func loopsWithEpilogue(_ n: Node, _ loops: String, operands: [(String, TensorID, Bool)],
-                           out: (name: String, tensor: TensorID), rows: Int, cols: Int)
-        -> (params: [(String, TensorID, Bool)], body: String) {
+                           out: (name: String, tensor: TensorID), rows: Int, cols: Int,
+                           what: String, doc: String, scratch: Int = 0) -> KernelParts {
+        var kern = KernelParts(n)
         let ep = epilogueSteps(n, out: out.name, rows: rows, cols: cols)
-        var body = loops + (ep.code.isEmpty ? "" : "    /* epilogue, over \(out.name) while it is in cache */\n" + ep.code)
-        if ep.code.isEmpty { body.removeLast() }
-        return (operands + ep.params + [(out.name, out.tensor, true)], body)
+        kern.body = loops + (ep.code.isEmpty ? "" : "    /* epilogue, over \(out.name) while it is in cache */\n" + ep.code)
+        if ep.code.isEmpty { kern.body.removeLast() }
+        kern.params = operands + ep.params + [(out.name, out.tensor, true)]
+        (kern.what, kern.doc, kern.scratch) = (what, doc + " " + epilogueDoc(n), scratch)
+        return kern
     }
 }

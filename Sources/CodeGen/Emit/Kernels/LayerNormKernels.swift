@@ -6,11 +6,10 @@ import ModelSpec
 extension KernelWriter {
     func scaleShift(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (xhat, w, b) = (n.inputs[0], n.inputs[1], n.inputs[2])
         let C = shape(w)[0], rows = count(xhat) / C
         let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "        ")
-        kern.params = [("xhat", xhat, false), ("weight", w, false), ("bias", b, false)] + ep.params + [("out", o!, true)]
+        kern.params = [("xhat", xhat, false), ("weight", w, false), ("bias", b, false)] + ep.params + [("out", n.outputs[0], true)]
         kern.what = "scale_shift"
         kern.doc = "out = xhat * weight + bias, \(rows) rows of \(C) \(epilogueDoc(n))"
         kern.body = """
@@ -47,11 +46,10 @@ extension KernelWriter {
 
     func layerNormalizeBackward(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (dxh, xhat, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2])
         let C = shape(xhat).last!, rows = count(xhat) / C
         let ep = epilogue(n, index: "r * \(C) + k", col: "k", indent: "            ")
-        kern.params = [("dxhat", dxh, false), ("xhat", xhat, false), ("rstd", rstd, false)] + ep.params + [("dx", o!, true)]
+        kern.params = [("dxhat", dxh, false), ("xhat", xhat, false), ("rstd", rstd, false)] + ep.params + [("dx", n.outputs[0], true)]
         kern.what = "normalize_backward"
         kern.doc = "dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), \(rows) rows of \(C) \(epilogueDoc(n))"
         kern.body = """
@@ -101,12 +99,23 @@ extension KernelWriter {
     }
 
     /// Layernorm backward: `nn_layernorm_grad` (eight rows at a time: each row's sums reduced
-    /// together), then the epilogue as passes over dx.
+    /// together), then the epilogue as passes over dx. When the epilogue starts with an
+    /// activation's derivative (the layer before the layernorm is an activation) that the helper
+    /// folds (`Helper.layerNormGradFolds`), its variant multiplies dx by the derivative as it
+    /// writes it, instead of a pass of its own.
     func layerNormBackward(_ n: Node, affine: Bool) -> KernelParts {
         var kern = KernelParts(n)
         let (dy, x, mean, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2], n.inputs[3])
         let C = shape(x).last!, rows = count(x) / C
-        let ep = epilogueSteps(n, out: "dx", rows: rows, cols: C)
+        var helper = Helper.layerNormGrad(.identity, fromOutput: true)
+        var derivativeArgs = "", derivativeMath = ""
+        if case .activationDerivative(let a, _, let fromOutput)? = n.epilogue.first, a != .identity,
+           let folded = Helper.layerNormGrad(times: a, fromOutput: fromOutput, c), let s = epilogueParamName(n, 0) {
+            helper = folded
+            derivativeArgs = ", \(s)" + (a.parameter.map { ", \(c.lit($0))" } ?? "")
+            derivativeMath = " * \(a.name)'(\(s)[r][k])"
+        }
+        let ep = epilogueSteps(n, out: "dx", rows: rows, cols: C, from: derivativeArgs.isEmpty ? 0 : 1)
         kern.params = [("dout", dy, false), ("x", x, false), ("mean", mean, false), ("rstd", rstd, false)]
             + (affine ? [("weight", n.inputs[4], false)] : []) + ep.params + [("dx", n.outputs[0], true)]
             + (affine ? [("dweight", n.outputs[1], true), ("dbias", n.outputs[2], true)] : [])
@@ -118,10 +127,10 @@ extension KernelWriter {
         let rowBuffers = onStack ? "\(R) xh[\(block)]\(affine ? ", g[\(block)]" : "");"
             : "\(R) *xh = scratch\(affine ? ", *g = scratch + \(block)" : "");"
         if !onStack { kern.scratch = (affine ? 2 : 1) * block }
-        let math = "dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout"
+        let math = "dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r])\(derivativeMath), xh = (x - mean) * rstd, g = dout"
             + (affine ? " * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k]" : "")
-        let call = "\(Helper.layerNormGrad.name(c))(\(rows), \(C), dout, x, mean, rstd, \(affine ? "weight" : "NULL"), dx, "
-            + "\(affine ? "dweight, dbias" : "NULL, NULL"), xh, \(affine ? "g" : "NULL"));"
+        let call = "\(helper.name(c))(\(rows), \(C), dout, x, mean, rstd, \(affine ? "weight" : "NULL"), dx, "
+            + "\(affine ? "dweight, dbias" : "NULL, NULL"), xh, \(affine ? "g" : "NULL")\(derivativeArgs));"
         kern.body = "    \(rowBuffers)  /* 8 rows normalised\(affine ? ", and the gradients reaching them (dout * weight)" : "") */\n"
             + "    /* \(math) */\n    \(call)"
         if !ep.code.isEmpty {

@@ -6,8 +6,7 @@ import ModelSpec
 extension KernelWriter {
     func softmax(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (z, p) = (n.inputs[0], o!)
+        let (z, p) = (n.inputs[0], n.outputs[0])
         let N = shape(z).last!, rows = count(z) / N
         kern.params = [("logits", z, false), ("probs", p, true)]
         kern.what = "softmax"
@@ -28,10 +27,9 @@ extension KernelWriter {
 
     func crossEntropy(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (p, lab) = (n.inputs[0], n.inputs[1])
         let N = shape(p).last!, rows = count(p) / N
-        kern.params = [("probs", p, false), ("labels", lab, false), ("loss", o!, true)]
+        kern.params = [("probs", p, false), ("labels", lab, false), ("loss", n.outputs[0], true)]
         kern.what = "cross_entropy"
         kern.doc = "loss = mean over \(rows) rows of -log probs[label]"
         kern.body = """
@@ -44,10 +42,9 @@ extension KernelWriter {
 
     func crossEntropyBackward(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (p, lab) = (n.inputs[0], n.inputs[1])
         let N = shape(p).last!, rows = count(p) / N
-        kern.params = [("probs", p, false), ("labels", lab, false), ("dprobs", o!, true)]
+        kern.params = [("probs", p, false), ("labels", lab, false), ("dprobs", n.outputs[0], true)]
         kern.what = "cross_entropy_backward"
         kern.doc = "dprobs = -1 / (\(rows) probs[label]) at the label, 0 elsewhere"
         kern.body = """
@@ -59,10 +56,9 @@ extension KernelWriter {
 
     func softmaxBackward(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (p, dp) = (n.inputs[0], n.inputs[1])
         let N = shape(p).last!, rows = count(p) / N
-        kern.params = [("probs", p, false), ("dprobs", dp, false), ("dlogits", o!, true)]
+        kern.params = [("probs", p, false), ("dprobs", dp, false), ("dlogits", n.outputs[0], true)]
         kern.what = "softmax_backward"
         kern.doc = "dlogits = probs * (dprobs - sum(dprobs * probs)) per row"
         kern.body = """
@@ -103,9 +99,8 @@ extension KernelWriter {
 
     func mse(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (yh, y) = (n.inputs[0], n.inputs[1])
-        kern.params = [("pred", yh, false), ("target", y, false), ("loss", o!, true)]
+        kern.params = [("pred", yh, false), ("target", y, false), ("loss", n.outputs[0], true)]
         kern.what = "forward"
         kern.doc = "loss = mean over \(count(yh)) elements of (pred - target)^2"
         kern.body = """
@@ -118,9 +113,8 @@ extension KernelWriter {
 
     func mseBackward(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (yh, y) = (n.inputs[0], n.inputs[1])
-        kern.params = [("pred", yh, false), ("target", y, false), ("dpred", o!, true)]
+        kern.params = [("pred", yh, false), ("target", y, false), ("dpred", n.outputs[0], true)]
         kern.what = "backward"
         kern.doc = "dpred = 2 (pred - target) / \(count(yh))"
         kern.body = """
@@ -131,9 +125,8 @@ extension KernelWriter {
 
     func bceWithLogits(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (z, y) = (n.inputs[0], n.inputs[1])
-        kern.params = [("logits", z, false), ("target", y, false), ("loss", o!, true)]
+        kern.params = [("logits", z, false), ("target", y, false), ("loss", n.outputs[0], true)]
         kern.what = "forward"
         kern.doc = "loss = mean over \(count(z)) elements of max(z, 0) - z y + log1p(exp(-|z|)) (no overflow)"
         kern.body = """
@@ -149,9 +142,8 @@ extension KernelWriter {
 
     func bceWithLogitsBackward(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
         let (z, y) = (n.inputs[0], n.inputs[1])
-        kern.params = [("logits", z, false), ("target", y, false), ("dlogits", o!, true)]
+        kern.params = [("logits", z, false), ("target", y, false), ("dlogits", n.outputs[0], true)]
         kern.what = "backward"
         kern.doc = "dlogits = (sigmoid(z) - target) / \(count(z))"
         kern.body = """

@@ -5,8 +5,7 @@ import ModelSpec
 extension KernelWriter {
     func pool(_ n: Node, kernel k: Int, stride s: Int) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (x, y) = (n.inputs[0], o!)
+        let (x, y) = (n.inputs[0], n.outputs[0])
         let (B, L, C, Lo) = (shape(x)[0], shape(x)[1], shape(x)[2], shape(y)[1])
         let isMax = n.kind == .maxPool1d(kernel: k, stride: s)
         kern.params = [("x", x, false), ("out", y, true)]
@@ -29,8 +28,7 @@ extension KernelWriter {
 
     func maxPoolBackward(_ n: Node, kernel k: Int, stride s: Int) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, x, dx) = (n.inputs[0], n.inputs[1], o!)
+        let (dy, x, dx) = (n.inputs[0], n.inputs[1], n.outputs[0])
         let (B, L, C, Lo) = (shape(x)[0], shape(x)[1], shape(x)[2], shape(dy)[1])
         kern.params = [("dout", dy, false), ("x", x, false), ("dx", dx, true)]
         kern.what = "maxpool_backward"
@@ -51,8 +49,7 @@ extension KernelWriter {
 
     func avgPoolBackward(_ n: Node, kernel k: Int, stride s: Int) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, dx) = (n.inputs[0], o!)
+        let (dy, dx) = (n.inputs[0], n.outputs[0])
         let (B, L, C, Lo) = (shape(dx)[0], shape(dx)[1], shape(dx)[2], shape(dy)[1])
         kern.params = [("dout", dy, false), ("dx", dx, true)]
         kern.what = "avgpool_backward"
@@ -71,8 +68,7 @@ extension KernelWriter {
 
     func globalAvgPool(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (x, y) = (n.inputs[0], o!)
+        let (x, y) = (n.inputs[0], n.outputs[0])
         let (B, L, C) = (shape(x)[0], shape(x)[1], shape(x)[2])
         kern.params = [("x", x, false), ("out", y, true)]
         kern.what = "forward"
@@ -90,8 +86,7 @@ extension KernelWriter {
 
     func globalAvgPoolBackward(_ n: Node) -> KernelParts {
         var kern = KernelParts(n)
-        let o = n.outputs.first
-        let (dy, dx) = (n.inputs[0], o!)
+        let (dy, dx) = (n.inputs[0], n.outputs[0])
         let (B, L, C) = (shape(dx)[0], shape(dx)[1], shape(dx)[2])
         kern.params = [("dout", dy, false), ("dx", dx, true)]
         kern.what = "backward"

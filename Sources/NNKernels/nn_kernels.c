@@ -143,6 +143,7 @@ static inline double nn_dsilu(double x) {
 #define nn_sgd_f32 nn_sgd_f32_avx2
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_avx2
 #define nn_adam_f32 nn_adam_f32_avx2
+#define nn_clip_norm_f32 nn_clip_norm_f32_avx2
 #define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_avx2
 #define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_avx2
 #define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_avx2
@@ -701,6 +702,17 @@ void nn_adam_f32_avx2(int n, float *restrict p, const float *restrict g, float *
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
+double nn_clip_norm_f32_avx2(int n, float *restrict g, float max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const float s = (float)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
+}
 void nn_layernorm_grad_relu_f32_avx2(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
     if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
         for (int k = 0; k < C; k++) dweight[k] = 0;
@@ -865,6 +877,7 @@ void nn_layernorm_grad_tanh_out_f32_avx2(int rows, int C, const float *restrict 
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
+#undef nn_clip_norm_f32
 #undef nn_layernorm_grad_relu_f32
 #undef nn_layernorm_grad_leaky_relu_f32
 #undef nn_layernorm_grad_sigmoid_out_f32
@@ -901,6 +914,7 @@ void nn_layernorm_grad_tanh_out_f32_avx2(int rows, int C, const float *restrict 
 #define nn_sgd_f64 nn_sgd_f64_avx2
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_avx2
 #define nn_adam_f64 nn_adam_f64_avx2
+#define nn_clip_norm_f64 nn_clip_norm_f64_avx2
 #define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_avx2
 #define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_avx2
 #define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_avx2
@@ -1402,6 +1416,17 @@ void nn_adam_f64_avx2(int n, double *restrict p, const double *restrict g, doubl
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
+double nn_clip_norm_f64_avx2(int n, double *restrict g, double max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const double s = (double)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
+}
 void nn_layernorm_grad_relu_f64_avx2(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
     if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
         for (int k = 0; k < C; k++) dweight[k] = 0;
@@ -1566,6 +1591,7 @@ void nn_layernorm_grad_tanh_out_f64_avx2(int rows, int C, const double *restrict
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
+#undef nn_clip_norm_f64
 #undef nn_layernorm_grad_relu_f64
 #undef nn_layernorm_grad_leaky_relu_f64
 #undef nn_layernorm_grad_sigmoid_out_f64
@@ -1614,6 +1640,7 @@ void nn_layernorm_grad_tanh_out_f64_avx2(int rows, int C, const double *restrict
 #define nn_sgd_f32 nn_sgd_f32_generic
 #define nn_sgd_momentum_f32 nn_sgd_momentum_f32_generic
 #define nn_adam_f32 nn_adam_f32_generic
+#define nn_clip_norm_f32 nn_clip_norm_f32_generic
 #define nn_layernorm_grad_relu_f32 nn_layernorm_grad_relu_f32_generic
 #define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_generic
 #define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_generic
@@ -2172,6 +2199,17 @@ void nn_adam_f32_generic(int n, float *restrict p, const float *restrict g, floa
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
+double nn_clip_norm_f32_generic(int n, float *restrict g, float max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const float s = (float)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
+}
 void nn_layernorm_grad_relu_f32_generic(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
     if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
         for (int k = 0; k < C; k++) dweight[k] = 0;
@@ -2336,6 +2374,7 @@ void nn_layernorm_grad_tanh_out_f32_generic(int rows, int C, const float *restri
 #undef nn_sgd_f32
 #undef nn_sgd_momentum_f32
 #undef nn_adam_f32
+#undef nn_clip_norm_f32
 #undef nn_layernorm_grad_relu_f32
 #undef nn_layernorm_grad_leaky_relu_f32
 #undef nn_layernorm_grad_sigmoid_out_f32
@@ -2372,6 +2411,7 @@ void nn_layernorm_grad_tanh_out_f32_generic(int rows, int C, const float *restri
 #define nn_sgd_f64 nn_sgd_f64_generic
 #define nn_sgd_momentum_f64 nn_sgd_momentum_f64_generic
 #define nn_adam_f64 nn_adam_f64_generic
+#define nn_clip_norm_f64 nn_clip_norm_f64_generic
 #define nn_layernorm_grad_relu_f64 nn_layernorm_grad_relu_f64_generic
 #define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_generic
 #define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_generic
@@ -2873,6 +2913,17 @@ void nn_adam_f64_generic(int n, double *restrict p, const double *restrict g, do
         p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + eps);
     }
 }
+double nn_clip_norm_f64_generic(int n, double *restrict g, double max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const double s = (double)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
+}
 void nn_layernorm_grad_relu_f64_generic(int rows, int C, const double *restrict dout, const double *restrict x, const double *restrict mean, const double *restrict rstd, const double *restrict weight, double *restrict dx, double *restrict dweight, double *restrict dbias, double *restrict xh, double *restrict g, const double *restrict s) {
     if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
         for (int k = 0; k < C; k++) dweight[k] = 0;
@@ -3037,6 +3088,7 @@ void nn_layernorm_grad_tanh_out_f64_generic(int rows, int C, const double *restr
 #undef nn_sgd_f64
 #undef nn_sgd_momentum_f64
 #undef nn_adam_f64
+#undef nn_clip_norm_f64
 #undef nn_layernorm_grad_relu_f64
 #undef nn_layernorm_grad_leaky_relu_f64
 #undef nn_layernorm_grad_sigmoid_out_f64
@@ -3076,6 +3128,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_generic},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_generic},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_generic},
+    {"nn_clip_norm_f32", (void (*)(void))nn_clip_norm_f32_generic},
     {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_generic},
     {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_generic},
     {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_generic},
@@ -3112,6 +3165,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_generic},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_generic},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_generic},
+    {"nn_clip_norm_f64", (void (*)(void))nn_clip_norm_f64_generic},
     {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_generic},
     {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_generic},
     {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_generic},
@@ -3152,6 +3206,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f32", (void (*)(void))nn_sgd_f32_avx2},
     {"nn_sgd_momentum_f32", (void (*)(void))nn_sgd_momentum_f32_avx2},
     {"nn_adam_f32", (void (*)(void))nn_adam_f32_avx2},
+    {"nn_clip_norm_f32", (void (*)(void))nn_clip_norm_f32_avx2},
     {"nn_layernorm_grad_relu_f32", (void (*)(void))nn_layernorm_grad_relu_f32_avx2},
     {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_avx2},
     {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_avx2},
@@ -3188,6 +3243,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_sgd_f64", (void (*)(void))nn_sgd_f64_avx2},
     {"nn_sgd_momentum_f64", (void (*)(void))nn_sgd_momentum_f64_avx2},
     {"nn_adam_f64", (void (*)(void))nn_adam_f64_avx2},
+    {"nn_clip_norm_f64", (void (*)(void))nn_clip_norm_f64_avx2},
     {"nn_layernorm_grad_relu_f64", (void (*)(void))nn_layernorm_grad_relu_f64_avx2},
     {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_avx2},
     {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_avx2},

@@ -142,6 +142,7 @@ void nn_layernorm_f32(int rows, int C, float eps, const float *restrict x, const
 void nn_bias_rows_f32(int rows, int cols, float *restrict v, const float *restrict bias);
 void nn_relu_f32(int rows, int cols, float *restrict v, const float *restrict bias, float *restrict keep);
 void nn_adam_f32(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, int64_t step);
+double nn_clip_norm_f32(int n, float *restrict g, float max_norm);
 void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s);
 #else
 #ifdef NN_VECTORS
@@ -422,6 +423,17 @@ static inline void nn_adam_f32(int n, float *restrict p, const float *restrict g
         p[i] -= lr * (m[i] / bc1) / (sqrtf(v[i] / bc2) + eps);
     }
 }
+static inline double nn_clip_norm_f32(int n, float *restrict g, float max_norm) {
+    double sumsq = 0;
+    for (int i = 0; i < n; i++) sumsq += (double)g[i] * (double)g[i];
+    const double norm = sqrt(sumsq);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const float s = (float)coef;
+        for (int i = 0; i < n; i++) g[i] *= s;
+    }
+    return norm;
+}
 static inline void nn_layernorm_grad_relu_f32(int rows, int C, const float *restrict dout, const float *restrict x, const float *restrict mean, const float *restrict rstd, const float *restrict weight, float *restrict dx, float *restrict dweight, float *restrict dbias, float *restrict xh, float *restrict g, const float *restrict s) {
     if (weight) {  /* two loops: gcc 12's -O3 SLP vectoriser miscompiles the joint one for C = 4 */
         for (int k = 0; k < C; k++) dweight[k] = 0;
@@ -668,6 +680,13 @@ static void golden_seq_optimizer(float *restrict p, const float *restrict g, flo
     nn_adam_f32(70, p, g, state, state + 70, lr, 0.9f, 0.999f, 1e-08f, 0.0f, 0, step);
 }
 
+/* ---- gradient clipping: one pass over all 70 gradients (torch.nn.utils.clip_grad_norm_) -------- */
+/* norm = sqrt(sum g^2) over every gradient, summed in double; when max_norm / (norm + 1e-6) < 1,
+ * every gradient is multiplied by it. Returns the norm before clipping. */
+double golden_seq_clip_grad_norm(float *restrict g, float max_norm) {
+    return nn_clip_norm_f32(70, g, max_norm);
+}
+
 void golden_seq_init(float *params, uint64_t seed) {
     nn_rng rng;
     nn_rng_seed(&rng, seed);
@@ -775,12 +794,18 @@ void golden_seq_update(float *params, const float *grads, float *opt_state, int6
     golden_seq_optimizer(params, grads, opt_state, *step, lr);
 }
 
-float golden_seq_train_step(float *params, float *grads, float *opt_state, int64_t *step,
-        const float *x, const float *y, float lr, float *arena) {
+float golden_seq_train_step_clip(float *params, float *grads, float *opt_state, int64_t *step,
+        const float *x, const float *y, float lr, float max_norm, float *arena) {
     float loss = golden_seq_forward(params, x, y, arena);
     golden_seq_backward(params, x, y, grads, NULL, arena);
+    if (max_norm > 0) golden_seq_clip_grad_norm(grads, max_norm);
     golden_seq_update(params, grads, opt_state, step, lr);
     return loss;
+}
+
+float golden_seq_train_step(float *params, float *grads, float *opt_state, int64_t *step,
+        const float *x, const float *y, float lr, float *arena) {
+    return golden_seq_train_step_clip(params, grads, opt_state, step, x, y, lr, 0, arena);
 }
 
 void golden_seq_predict(const float *params, const float *x_in, int n, float *out, float *arena) {

@@ -19,6 +19,7 @@ public enum ModelData {
         let target = targetKind(analysis)
         switch url.pathExtension.lowercased() {
         case "csv":
+            if let fast = Dataset.loadPlainCSV(url, features: features, target: target) { return fast }
             let table = try CSVTable.read(from: url)
             let found = columnCount(table)
             if found.count != features + target.columns {
@@ -53,6 +54,9 @@ public enum ModelData {
         let target = targetKind(analysis)
         switch url.pathExtension.lowercased() {
         case "csv":
+            if let d = Dataset.loadPlainCSV(url, features: features, target: target) {
+                return Inputs(x: d.x, count: d.count, targets: d.targets)
+            }
             let table = try CSVTable.read(from: url)
             let found = columnCount(table)
             if found.count == features + target.columns {

@@ -226,7 +226,7 @@ public final class Trainer {
             for s in 0..<steps {
                 for r in 0..<batch {
                     let i = perm[s * batch + r]
-                    for j in 0..<f { xBatch[r * f + j] = train.x[i * f + j] }
+                    train.copyInput(i, into: &xBatch, at: r * f)
                     if let labels { labelBatch[r] = labels[i] }
                     if let values { for j in 0..<k { valueBatch[r * k + j] = values[i * k + j] } }
                 }

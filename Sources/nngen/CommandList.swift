@@ -12,5 +12,6 @@ enum CommandList {
         Eval.self,
         Init.self,
         Bench.self,
+        Convert.self,
     ]
 }

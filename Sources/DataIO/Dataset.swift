@@ -109,6 +109,17 @@ public struct Dataset: Sendable, Equatable {
         return d
     }
 
+    /// The largest |x| over every input value (standardised when the data set is); 0 when empty.
+    public func largestMagnitude() -> Double {
+        var row = [Double](repeating: 0, count: features)
+        var m = 0.0
+        for i in 0..<count {
+            copyInput(i, into: &row, at: 0)
+            for v in row { m = Swift.max(m, Swift.abs(v)) }
+        }
+        return m
+    }
+
     /// Input value `j` of sample `i` as stored (not standardised).
     @inline(__always)
     func rawValue(_ i: Int, _ j: Int) -> Double { store.value(row(i) * features + j) }

@@ -155,9 +155,13 @@ enum NumericCSV {
             return true
         }
 
-        /// One data row of plain numbers.
+        /// One data row of plain numbers. The inputs go straight into the store's memory (no
+        /// per-value call into the store), the targets into `labels` or `values`.
         mutating func row(_ line: UnsafePointer<UInt8>, _ e: UnsafePointer<UInt8>) -> Bool {
             guard store.reserve(features) else { return false }
+            var dst = store.base!
+            var n = store.count
+            var single = store.dtype == .f32
             var p = line
             for c in 0..<expected {
                 while p < e, p.pointee == 0x20 || p.pointee == 0x09 { p += 1 }
@@ -170,8 +174,27 @@ enum NumericCSV {
                 } else {
                     guard p == e else { return false }
                 }
-                guard take(v, column: c) else { return false }
+                if c < features {
+                    if single {
+                        let fv = Float(v)
+                        if Double(fv) == v {
+                            dst.storeBytes(of: fv, toByteOffset: 4 * n, as: Float.self)
+                            n += 1
+                            continue
+                        }
+                        store.count = n  // a value that is not a float: the store becomes F64
+                        store = store.widened(capacity: n + (n / max(rows, 1) + features) * 2)
+                        guard store.reserve(features) else { return false }
+                        dst = store.base!
+                        single = false
+                    }
+                    dst.storeBytes(of: v, toByteOffset: 8 * n, as: Double.self)
+                    n += 1
+                } else {
+                    guard take(v, column: c) else { return false }
+                }
             }
+            store.count = n
             rows += 1
             return true
         }
@@ -263,6 +286,8 @@ enum NumericCSV {
         var v: Double
         if mantissa == 0 {
             v = 0
+        } else if exponent == 0 && mantissa <= 1 << 53 {
+            v = Double(mantissa)
         } else if exact && mantissa <= 1 << 53 && exponent >= -22 && exponent <= 22 {
             v = exponent >= 0 ? Double(mantissa) * powersOfTen[exponent] : Double(mantissa) / powersOfTen[-exponent]
         } else {

@@ -17,8 +17,8 @@ import Darwin
 public final class SampleStore: @unchecked Sendable {
     /// The element type of the values (any of the four; little-endian when mapped).
     public let dtype: DType
-    /// The number of values.
-    public private(set) var count: Int
+    /// The number of values (set only by the readers that fill an owned store).
+    public internal(set) var count: Int
     /// The first value.
     private(set) var base: UnsafeMutableRawPointer?
     /// The bytes allocated (owned) or mapped.

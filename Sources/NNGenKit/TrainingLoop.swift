@@ -274,7 +274,8 @@ public final class Trainer {
 
     private func divergence(epoch: Int, step: Int, steps: Int, loss: Double) -> TrainingError {
         .diverged(epoch: epoch, step: step, steps: steps, loss: loss, learningRate: options.learningRate,
-                  checkpoint: lastGood?.file.path, checkpointEpoch: lastGood?.epoch)
+                  checkpoint: lastGood?.file.path, checkpointEpoch: lastGood?.epoch,
+                  inputScale: data.standardizer == nil ? data.train.largestMagnitude() : nil)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 /// What the last columns of a data file hold.
 public enum TargetKind: Sendable, Equatable {
     /// One integer class label in `0..<k` per sample (softmax cross-entropy); `k >= 1`.
@@ -61,13 +62,19 @@ public struct Dataset: Sendable, Equatable {
     /// by `==`).
     public var featureNames: [String]?
 
+    /// The array behind `x`, made on first use.
+    private var materialized = MaterializedInputs()
+
     /// The inputs, `count * features` values, one sample after another, as doubles (standardised
-    /// when the data set is). A new array on each use: loops over samples use `copyInput`.
+    /// when the data set is). Made on first use and kept (8 bytes a value): training and
+    /// evaluation read samples with `copyInput` instead and never make it.
     public var x: [Double] {
-        let f = features
-        return [Double](unsafeUninitializedCapacity: count * f) { buffer, initialized in
-            for i in 0..<count { copyInput(i, to: buffer.baseAddress! + i * f) }
-            initialized = count * f
+        materialized.value {
+            let f = features
+            return [Double](unsafeUninitializedCapacity: count * f) { buffer, initialized in
+                for i in 0..<count { copyInput(i, to: buffer.baseAddress! + i * f) }
+                initialized = count * f
+            }
         }
     }
 
@@ -106,6 +113,7 @@ public struct Dataset: Sendable, Equatable {
     func standardized(by standardizer: Standardizer) -> Dataset {
         var d = self
         d.standardization = standardizer
+        d.materialized = MaterializedInputs()
         return d
     }
 
@@ -252,5 +260,21 @@ public struct Dataset: Sendable, Equatable {
         }
         return Dataset(store: store, rows: indices.map { row($0) }, inputShape: inputShape, targets: newTargets,
                        count: indices.count, standardization: standardization).withProvenance(of: self)
+    }
+}
+
+/// The inputs of a data set as one array of doubles, made once, when first asked for.
+final class MaterializedInputs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var array: [Double]?
+
+    /// The array, made by `make` the first time.
+    func value(_ make: () -> [Double]) -> [Double] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let array { return array }
+        let made = make()
+        array = made
+        return made
     }
 }

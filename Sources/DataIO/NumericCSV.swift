@@ -309,8 +309,9 @@ extension CSVTable {
         defer { try? handle.close() }
         var line: [UInt8] = []
         while true {
-            guard let piece = try? handle.read(upToCount: 1 << 16) else { return nil }
-            if piece.isEmpty { break }
+            let piece: Data?
+            do { piece = try handle.read(upToCount: 1 << 16) } catch { return nil }
+            guard let piece, !piece.isEmpty else { break }  // the end of the file
             if let nl = piece.firstIndex(of: 0x0A) {
                 line += piece[..<nl]
                 break

@@ -51,9 +51,9 @@ struct Convert: ParsableCommand {
             throw UserError("\(input): line 1 has \(columns) field\(columns == 1 ? "" : "s"); "
                             + "expected at least one input column before the \(targets) target column\(targets == 1 ? "" : "s")")
         }
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuSeconds()
         var data = try Dataset.loadCSV(from: inURL, features: columns - targets, target: .values(targets))
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, cpu = cpuSeconds() - cpuStart
         if targets == 1, !values, let y = data.y, y.allSatisfy({ $0 >= 0 && $0 == $0.rounded() && $0 < 9.0e15 }) {
             let labels = y.map { Int($0) }
             data = try Dataset(store: data.store, inputShape: data.inputShape,
@@ -70,6 +70,15 @@ struct Convert: ParsableCommand {
         case .values(_, let outs): yText = "y \(xType.rawValue) [\(data.count), \(outs)]"
         }
         print("\(output): \(data.count) samples, x \(xType.rawValue) [\(data.count), \(data.features)], \(yText)")
-        print(String(format: "read %@ in %.3f s (%.1f MB/s)", input, seconds, Double(size) / 1e6 / max(seconds, 1e-9)))
+        print(String(format: "read %@ (%.1f MB) in %.3f s, %.3f s of CPU (%.1f MB/s per CPU second)", input,
+                     Double(size) / 1e6, seconds, cpu, Double(size) / 1e6 / max(cpu, 1e-9)))
+    }
+
+    /// The CPU time this thread has used, in seconds (on a busy machine the wall time of a read
+    /// says more about the other processes than about the reader).
+    private func cpuSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }

@@ -19,7 +19,9 @@ MB = 1e6
 
 
 def status(pid):
-    out = {}
+    with open(f"/proc/{pid}/stat") as f:  # utime, stime: fields 14 and 15 after the command name
+        fields = f.read().rsplit(")", 1)[1].split()
+    out = {"cpu": (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             k, _, v = line.partition(":")
@@ -85,8 +87,9 @@ for _ in range(RUNS):
                                  "out", r"^training ")
         compile_ms = float(re.search(r"compiled in (\d+) ms", line).group(1))
         add(f"nngen train start-up, {label}", t - compile_ms / 1000, None, st["VmHWM"], st["RssAnon"])
+        add(f"nngen train start-up + compile (CPU), {label}", t, st["cpu"], None, None)
         t, line, st = first_line([train, data, "--epochs", "1"], "err", r"samples from")
-        add(f"./train start-up, {label}", t, None, st["VmHWM"], st["RssAnon"])
+        add(f"./train start-up, {label}", t, st["cpu"], st["VmHWM"], st["RssAnon"])
     for what, label in (("numpy", "numpy.loadtxt"), ("pandas", "pandas.read_csv (C engine)")):
         t, c, peak = python_reader(what)
         add(label, t, c, peak, None)
@@ -112,16 +115,16 @@ def fmt(v, unit):
 
 
 print(f"data: {CSV}: {size / MB:.1f} MB; medians of {RUNS} runs; float32 data = {os.path.getsize(ST) / MB:.0f} MB (the .safetensors)")
-print(f"{'reader':38} {'wall s':>8} {'CPU s':>8} {'MB/s CPU':>9} {'peak MB':>8} {'anon MB':>8}")
+print(f"{'reader':44} {'wall s':>8} {'CPU s':>8} {'MB/s CPU':>9} {'peak MB':>8} {'anon MB':>8}")
 table = {}
 for name, vals in rows.items():
     wall, cpu = med([v[0] for v in vals]), med([v[1] for v in vals])
     hwm, anon = med([v[2] for v in vals]), med([v[3] for v in vals])
     table[name] = (wall, cpu)
-    rate = f"{size / MB / cpu:.0f}" if cpu else "-"
-    print(f"{name:38} {fmt(wall, 's'):>8} {fmt(cpu, 's'):>8} {rate:>9} {fmt(hwm, 'mb'):>8} {fmt(anon, 'mb'):>8}")
+    rate = f"{size / MB / cpu:.0f}" if cpu and "start-up" not in name else "-"
+    print(f"{name:44} {fmt(wall, 's'):>8} {fmt(cpu, 's'):>8} {rate:>9} {fmt(hwm, 'mb'):>8} {fmt(anon, 'mb'):>8}")
 for name, peak in full.items():
-    print(f"{'peak RSS, ' + name:38} {'':>8} {'':>8} {'':>9} {fmt(peak, 'mb'):>8} {'':>8}")
+    print(f"{'peak RSS, ' + name:44} {'':>8} {'':>8} {'':>9} {fmt(peak, 'mb'):>8} {'':>8}")
 nn = table["nngen (convert: CSV read)"]
 pd_ = table["pandas.read_csv (C engine)"]
 np_ = table["numpy.loadtxt"]

@@ -425,6 +425,7 @@ static int nn_load_csv_plain(const char *path, nn_data *d) {
         d->xfree = p.xf;
         d->xs = (const unsigned char *)p.xf;
         d->xtype = NN_F32;
+        d->xnative = 1;
     } else {
         d->x = p.xd;
         d->xtype = NN_F64;

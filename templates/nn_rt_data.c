@@ -45,7 +45,7 @@ void nn_data_free(nn_data *d) {
 /* Input value i (sample i / NN_IN, feature i % NN_IN) as a double. */
 double nn_data_x(const nn_data *d, size_t i) {
     if (d->x) return d->x[i];
-    if (d->xtype == NN_F32 && d->xfree) return (double)((const float *)d->xs)[i]; /* owned, aligned */
+    if (d->xnative) return d->xtype == NN_F32 ? (double)((const float *)d->xs)[i] : ((const double *)d->xs)[i];
     return nn_value_at(d->xs, d->xtype, i);
 }
 

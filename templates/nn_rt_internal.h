@@ -101,6 +101,7 @@ typedef struct {
     double *x;               /* n * NN_IN input values as doubles, or NULL when xs holds them */
     const unsigned char *xs; /* n * NN_IN little-endian input values of type xtype */
     int xtype;               /* NN_F32, NN_F64, NN_I32 or NN_I64 */
+    int xnative;             /* xs holds aligned floats or doubles in this machine's byte order */
     void *xfree;             /* the owned block at xs, or NULL */
     void *st;                /* the mapped data file (nn_st) xs lies in, or NULL */
     int32_t *labels;         /* n labels in [0, NN_OUT), for softmax cross-entropy */

@@ -375,6 +375,8 @@ void nn_load_safetensors(const char *path, nn_data *d) {
     /* The inputs stay where they are in the file (mapped, or the copy read), until nn_data_free. */
     d->xs = xt->data;
     d->xtype = xt->dtype;
+    d->xnative = nn_little_endian() && (xt->dtype == NN_F32 || xt->dtype == NN_F64) &&
+                 (size_t)(xt->data - st.bytes) % nn_dtype_sizes[xt->dtype] == 0; /* bytes: page- or malloc-aligned */
     d->st = nn_alloc(sizeof st);
     memcpy(d->st, &st, sizeof st);
 }

@@ -73,6 +73,14 @@ public final class SampleStore: @unchecked Sendable {
     public func firstNonFinite() -> Int? {
         switch dtype {
         case .i32, .i64: return nil
+        case .f32 where Int(bitPattern: base) % 4 == 0:
+            let p = UnsafeRawPointer(base!).assumingMemoryBound(to: UInt32.self)
+            for i in 0..<count where UInt32(littleEndian: p[i]) & 0x7F80_0000 == 0x7F80_0000 { return i }
+            return nil
+        case .f64 where Int(bitPattern: base) % 8 == 0:
+            let p = UnsafeRawPointer(base!).assumingMemoryBound(to: UInt64.self)
+            for i in 0..<count where UInt64(littleEndian: p[i]) & 0x7FF0_0000_0000_0000 == 0x7FF0_0000_0000_0000 { return i }
+            return nil
         case .f32, .f64:
             for i in 0..<count where !value(i).isFinite { return i }
             return nil

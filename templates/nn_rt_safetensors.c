@@ -358,7 +358,9 @@ void nn_load_safetensors(const char *path, nn_data *d) {
             d->labels[i] = (int32_t)label;
         }
     } else {
-        if (yt->ndim != 2 || (size_t)yt->shape[0] != n || yt->shape[1] != NN_OUT) {
+        /* [n, NN_OUT], or [n] for one output (nngen convert stores whole numbers as labels) */
+        if (!(yt->ndim == 2 && (size_t)yt->shape[0] == n && yt->shape[1] == NN_OUT) &&
+            !(yt->ndim == 1 && (size_t)yt->shape[0] == n && NN_OUT == 1)) {
             sprintf(expected, "of shape [%zu, %d]", n, (int)NN_OUT);
             nn_wrong_tensor(&st, "y", expected, nn_tensor_describe(yt));
         }

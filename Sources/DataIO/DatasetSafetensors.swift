@@ -3,7 +3,7 @@ import Foundation
 extension Dataset {
     /// Loads a data batch file (docs/CONVENTIONS.md, Files): `x` of shape `[N, F]` or `[N, L, C]` in
     /// any dtype, and `y` of shape `[N]` with an integer dtype (I32, I64) for `.classes(k)`, or
-    /// `[N, outs]` for `.values(outs)`. When `features` is given, `F` (or `L*C`) must equal it.
+    /// `[N, outs]` for `.values(outs)` (`[N]` too when `outs` is 1). When `features` is given, `F` (or `L*C`) must equal it.
     /// All values must be finite; labels must lie in `0..<k`.
     /// The file is memory-mapped, not read: `x` stays in the mapping (the page cache) and is
     /// widened to double only when batches are gathered, so start-up takes the time of one check
@@ -81,7 +81,11 @@ extension Dataset {
             }
             try self.init(store: store, inputShape: inputShape, targets: .labels(labels, classes: k))
         case .values(let outs):
-            guard yt.shape == [n, outs] else { throw wrong("y", "of shape [\(n), \(outs)]", describe(yt.dtype, yt.shape)) }
+            // One target value per sample may also be a vector [N] (nngen convert writes whole
+            // numbers as labels: the same file then serves a classifier and a regression model).
+            guard yt.shape == [n, outs] || (outs == 1 && yt.shape == [n]) else {
+                throw wrong("y", "of shape [\(n), \(outs)]", describe(yt.dtype, yt.shape))
+            }
             let y = yt.asDoubles()
             if let bad = firstNonFinite(y) {
                 throw wrong("y", "finite", "\(y[bad]) at sample \(bad / outs), output \(bad % outs)")

@@ -125,7 +125,7 @@ static double nn_standardized(double x, double mean, double std) {
 }
 
 /* The inputs of sample i, standardised when the model asks for it, rounded to the model's scalar
- * type last, into row k of x. */
+ * type last, into row k of x (as the whole part would be gathered and standardised at once). */
 static void nn_gather_inputs(const nn_data *d, size_t i, const nn_state *s, void *x, size_t k) {
     size_t j, base = i * NN_IN;
     if (NN_F32_MODEL) {
@@ -168,28 +168,26 @@ double nn_largest_input(const nn_data *d, const size_t *idx, size_t n) {
     return m;
 }
 
-/* The samples at idx[0..n), standardised when the model asks for it, rounded to the model's
- * scalar type last: inputs in *x, labels in *labels or target values in *y (double, for
- * validation) and *yreal (the model's type, for training steps). */
-void nn_gather(const nn_data *d, const size_t *idx, size_t n, const nn_state *s, void **x, int32_t **labels,
-                      double **y, void **yreal) {
+/* The inputs of the samples at idx[0..n) into rows 0..n-1 of x (nn_gather_inputs each). */
+void nn_gather_rows(const nn_data *d, const size_t *idx, size_t n, const nn_state *s, void *x) {
+    size_t k;
+    for (k = 0; k < n; k++) nn_gather_inputs(d, idx[k], s, x, k);
+}
+
+/* The targets of the samples at idx[0..n) (the validation part): labels in *labels or target
+ * values in *y (double); the other is NULL. The inputs are gathered a batch at a time when the
+ * part is evaluated (nn_evaluate). */
+void nn_gather_targets(const nn_data *d, const size_t *idx, size_t n, int32_t **labels, double **y) {
     size_t k, j;
-    *x = nn_aligned(nn_mul(n, NN_IN), NN_REAL);
     *labels = NULL;
     *y = NULL;
-    *yreal = NULL;
-    for (k = 0; k < n; k++) nn_gather_inputs(d, idx[k], s, *x, k);
     if (NN_LABELS) {
         *labels = (int32_t *)nn_aligned(n, sizeof(int32_t));
         for (k = 0; k < n; k++) (*labels)[k] = d->labels[idx[k]];
     } else {
         *y = (double *)nn_alloc(nn_mul(nn_mul(n, NN_OUT), sizeof(double)));
-        *yreal = nn_aligned(nn_mul(n, NN_OUT), NN_REAL);
         for (k = 0; k < n; k++)
-            for (j = 0; j < (size_t)NN_OUT; j++) {
-                (*y)[k * NN_OUT + j] = d->y[idx[k] * NN_OUT + j];
-                nn_real_set(*yreal, k * NN_OUT + j, d->y[idx[k] * NN_OUT + j]);
-            }
+            for (j = 0; j < (size_t)NN_OUT; j++) (*y)[k * NN_OUT + j] = d->y[idx[k] * NN_OUT + j];
     }
 }
 

@@ -203,8 +203,8 @@ void nn_resume(const char *path, nn_state *s);
 size_t nn_validation_count(size_t n, double val_split);
 void nn_shuffled(size_t *order, size_t n, uint64_t seed);
 void nn_standardizer_fit(const nn_data *d, const size_t *idx, size_t n, double *mean, double *std);
-void nn_gather(const nn_data *d, const size_t *idx, size_t n, const nn_state *s, void **x, int32_t **labels,
-               double **y, void **yreal);
+void nn_gather_rows(const nn_data *d, const size_t *idx, size_t n, const nn_state *s, void *x);
+void nn_gather_targets(const nn_data *d, const size_t *idx, size_t n, int32_t **labels, double **y);
 void nn_gather_batch(const nn_data *d, const size_t *order, const size_t *perm, const nn_state *s, void *xb, void *yb);
 double nn_largest_input(const nn_data *d, const size_t *idx, size_t n);
 
@@ -214,8 +214,8 @@ typedef struct {
     double loss, accuracy; /* accuracy in percent, classification only */
 } nn_metrics;
 
-nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
-                       void *xb, void *out);
+nn_metrics nn_evaluate(const nn_state *s, const nn_data *d, const size_t *idx, const int32_t *labels, const double *y,
+                       size_t n, void *xb, void *out);
 
 /* ---- arguments ({{RT}}_rt_args.c) ------------------------------------------------------- */
 

@@ -76,7 +76,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     nn_data d;
     nn_state s;
     size_t *order, *perm, n_train, n_val, steps;
-    void *val_x, *val_yr, *out; /* of the model's scalar type */
+    void *out; /* of the model's scalar type */
     int32_t *val_labels;
     double *val_y;
     void *xb, *yb; /* one batch: inputs, and labels or target values */
@@ -138,8 +138,8 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
 
     /* 3. Standardise with statistics of the training part (the checkpoint's when resuming). */
     if (NN_STANDARDIZE && !o.resume) nn_standardizer_fit(&d, order, n_train, s.mean, s.std);
-    /* Training batches are gathered from d step by step (nn_gather_batch): no copy of the data. */
-    nn_gather(&d, order + n_train, n_val, &s, &val_x, &val_labels, &val_y, &val_yr);
+    /* Batches are gathered from d step by step (nn_gather_batch, nn_evaluate): no copy of the data. */
+    nn_gather_targets(&d, order + n_train, n_val, &val_labels, &val_y);
     nn_scale_data = &d;
     nn_scale_order = order;
     nn_scale_n = n_train;
@@ -178,7 +178,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         s.epoch = (int64_t)e;
         printf("epoch %lld/%lld  train_loss %.6f", e, o.epochs, train_loss);
         if (n_val > 0) {
-            nn_metrics m = nn_evaluate(&s, val_x, val_labels, val_y, n_val, xb, out);
+            nn_metrics m = nn_evaluate(&s, &d, order + n_train, val_labels, val_y, n_val, xb, out);
             printf("  val_loss %.6f", m.loss);
             if (NN_CLASSIFICATION) printf("  val_acc %.2f%%", m.accuracy);
         }
@@ -194,8 +194,6 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     nn_data_free(&d);
     free(order);
     free(perm);
-    free(val_x);
-    free(val_yr);
     free(val_labels);
     free(val_y);
     free(xb);

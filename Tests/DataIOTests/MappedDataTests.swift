@@ -32,6 +32,17 @@ final class MappedDataTests: XCTestCase {
                         kind: .wrongTensor(name: "x", expected: "of shape [N, 3] (or [N, L, C] with L*C = 3)", found: "F64 [2, 2]"))
     }
 
+    /// Whole-number targets are written as labels; a one-output regression model reads them as values.
+    func testLabelsServeAOneOutputRegressionModel() throws {
+        let url = try makeTempDirectory(self).appendingPathComponent("d.safetensors")
+        let d = try Dataset(x: [1, 2, 3, 4, 5, 6], inputShape: [2], targets: .labels([151, 75, 141], classes: 152))
+        try d.writeBatchFile(to: url, xDType: .f32, metadata: [:])
+        let asValues = try Dataset.loadSafetensors(from: url, target: .values(1), features: 2)
+        XCTAssertEqual(asValues.y, [151, 75, 141])
+        assertDataError({ try Dataset.loadSafetensors(from: url, target: .values(2), features: 2) },
+                        kind: .wrongTensor(name: "y", expected: "of shape [3, 2]", found: "I64 [3]"))
+    }
+
     func testMappedAndReadFilesGiveTheSameErrors() throws {
         let dir = try makeTempDirectory(self)
         let bad = try SafetensorsFile(tensors: [Tensor(name: "x", shape: [2, 2], doubles: [1, .nan, 3, 4], dtype: .f32),

@@ -165,8 +165,24 @@ enum NumericCSV {
             var p = line
             for c in 0..<expected {
                 while p < e, p.pointee == 0x20 || p.pointee == 0x09 { p += 1 }
-                guard let (v, next) = NumericCSV.number(p, e) else { return false }
-                p = next
+                // The common field, a short unsigned integer right before a comma or the end of
+                // the line: exact as it is (below 10^15 < 2^53); anything else, the full parser.
+                var q = p, digits = 0
+                var integer: UInt64 = 0
+                while q < e, q.pointee &- 48 < 10, digits < 15 {
+                    integer = integer &* 10 &+ UInt64(q.pointee &- 48)
+                    q += 1
+                    digits += 1
+                }
+                let v: Double
+                if digits > 0 && (q == e || q.pointee == UInt8(ascii: ",")) {
+                    v = Double(integer)
+                    p = q
+                } else {
+                    guard let (parsed, next) = NumericCSV.number(p, e) else { return false }
+                    v = parsed
+                    p = next
+                }
                 while p < e, CSVTable.isSpace(p.pointee) { p += 1 }
                 if c + 1 < expected {
                     guard p < e, p.pointee == UInt8(ascii: ",") else { return false }

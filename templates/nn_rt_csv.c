@@ -175,21 +175,285 @@ static double nn_field_number(const nn_table *t, size_t f, const char *file, siz
     return 0;
 }
 
+/* ---- the fast path: a plain numeric file, read in one pass ------------------------------ */
+
+/* 10^0 ... 10^22, each exact in a double. */
+static const double nn_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The finite decimal at s[0..n) (the grammar of nn_is_decimal, with a sign) ending before *end,
+ * in *value, the same double as strtod: up to 19 significant digits times a power of ten within
+ * 10^+-22 is one correctly rounded operation on exact operands; anything else goes to strtod.
+ * Returns 0 when there is no such number at s. */
+static int nn_plain_number(const char *s, const char *e, const char **end, double *value) {
+    const char *p = s;
+    uint64_t mant = 0;
+    int sig = 0, digits = 0, exact = 1, neg = 0;
+    long exp10 = 0;
+    if (p < e && (*p == '-' || *p == '+')) neg = *p++ == '-';
+    for (; p < e && (unsigned)(*p - '0') < 10; p++, digits++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (mant == 0 && d == 0) continue;
+        if (sig < 19) {
+            mant = mant * 10 + d;
+            sig++;
+        } else {
+            exp10++;
+            if (d) exact = 0;
+        }
+    }
+    if (p < e && *p == '.')
+        for (p++; p < e && (unsigned)(*p - '0') < 10; p++, digits++) {
+            unsigned d = (unsigned)(*p - '0');
+            if (mant == 0 && d == 0) {
+                exp10--;
+            } else if (sig < 19) {
+                mant = mant * 10 + d;
+                sig++;
+                exp10--;
+            } else if (d) {
+                exact = 0;
+            }
+        }
+    if (digits == 0) return 0;
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        long ev = 0;
+        int eneg = 0, edigits = 0;
+        p++;
+        if (p < e && (*p == '-' || *p == '+')) eneg = *p++ == '-';
+        for (; p < e && (unsigned)(*p - '0') < 10; p++, edigits++)
+            if (ev < 100000) ev = ev * 10 + (*p - '0');
+        if (edigits == 0) return 0;
+        exp10 += eneg ? -ev : ev;
+    }
+    *end = p;
+    if (mant == 0) {
+        *value = neg ? -0.0 : 0.0;
+    } else if (exact && mant <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+        double v = (double)mant;
+        v = exp10 >= 0 ? v * nn_pow10[exp10] : v / nn_pow10[-exp10];
+        *value = neg ? -v : v;
+    } else {
+        char tmp[512];
+        if ((size_t)(p - s) >= sizeof tmp) return 0;
+        memcpy(tmp, s, (size_t)(p - s));
+        tmp[p - s] = '\0';
+        *value = strtod(tmp, NULL);
+    }
+    return isfinite(*value);
+}
+
+/* The state of a fast read. */
+typedef struct {
+    size_t rows, cap_rows, nvals, cap_vals;
+    float *xf;   /* the inputs while every one is exactly a float */
+    double *xd;  /* then as doubles */
+    int32_t *labels;
+    double *y;
+} nn_plain;
+
+/* Stores input value v; 0 when out of memory. */
+static int nn_plain_input(nn_plain *p, double v) {
+    if (p->nvals == p->cap_vals) {
+        size_t cap = p->cap_vals + p->cap_vals / 2 + 4096, size = p->xf ? sizeof(float) : sizeof(double);
+        void *grown = realloc(p->xf ? (void *)p->xf : (void *)p->xd, cap * size);
+        if (!grown) return 0;
+        if (p->xf) p->xf = (float *)grown;
+        else p->xd = (double *)grown;
+        p->cap_vals = cap;
+    }
+    if (p->xf) {
+        float f = (float)v;
+        if ((double)f == v) {
+            p->xf[p->nvals++] = f;
+            return 1;
+        } else { /* not a float: every value so far becomes a double, the last first */
+            size_t i;
+            double *xd = (double *)realloc(p->xf, p->cap_vals * sizeof(double));
+            if (!xd) return 0;
+            for (i = p->nvals; i-- > 0;) xd[i] = (double)((float *)xd)[i];
+            p->xf = NULL;
+            p->xd = xd;
+        }
+    }
+    p->xd[p->nvals++] = v;
+    return 1;
+}
+
+/* Stores target column c (0-based among the targets) of the current row; 0 for a label that is not
+ * an integer in range, or out of memory. */
+static int nn_plain_target(nn_plain *p, size_t c, double v) {
+    if (p->rows == p->cap_rows && c == 0) {
+        size_t cap = p->cap_rows + p->cap_rows / 2 + 1024;
+        if (NN_LABELS) {
+            int32_t *g = (int32_t *)realloc(p->labels, cap * sizeof(int32_t));
+            if (!g) return 0;
+            p->labels = g;
+        } else {
+            double *g = (double *)realloc(p->y, cap * (size_t)NN_OUT * sizeof(double));
+            if (!g) return 0;
+            p->y = g;
+        }
+        p->cap_rows = cap;
+    }
+    if (NN_LABELS) {
+        if (v != floor(v) || v < 0 || v >= NN_OUT) return 0;
+        p->labels[p->rows] = (int32_t)v;
+    } else {
+        p->y[p->rows * NN_OUT + c] = v;
+    }
+    return 1;
+}
+
+/* One data row s[0..n) of exactly the expected plain numbers; 0 otherwise. */
+static int nn_plain_row(nn_plain *p, const char *s, size_t n, size_t expected) {
+    const char *q = s, *e = s + n;
+    size_t c;
+    for (c = 0; c < expected; c++) {
+        double v;
+        while (q < e && (*q == ' ' || *q == '\t')) q++;
+        if (!nn_plain_number(q, e, &q, &v)) return 0;
+        while (q < e && nn_is_space((unsigned char)*q)) q++;
+        if (c + 1 < expected) {
+            if (q >= e || *q != ',') return 0;
+            q++;
+        } else if (q != e) {
+            return 0;
+        }
+        if (c < (size_t)NN_IN ? !nn_plain_input(p, v) : !nn_plain_target(p, c - NN_IN, v)) return 0;
+    }
+    p->rows++;
+    return 1;
+}
+
+/* Reads a plain CSV data set in one pass, a few megabytes at a time, each number parsed where it
+ * lies and stored straight into the data set: floats while every input is exactly a float (an
+ * MNIST-sized file of pixels takes 4 bytes a value), else doubles. It takes only an ASCII file
+ * whose first line is a header or a row of numbers without quotes and whose other lines are rows
+ * of exactly the expected numbers (blank lines only at the end), finite, with labels in range; on
+ * anything else it returns 0 having reported nothing, and nn_load_csv reads the file the general
+ * way, which finds the first problem and reports it as always. */
+static int nn_load_csv_plain(const char *path, nn_data *d) {
+    const size_t expected = (size_t)NN_IN + (NN_LABELS ? 1 : (size_t)NN_OUT);
+    size_t cap = (size_t)4 << 20, len = 0, start = 0, line = 0, i;
+    char *buf;
+    int eof = 0, blank = 0, ok = 1;
+    nn_plain p;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    memset(&p, 0, sizeof p);
+    buf = (char *)malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return 0;
+    }
+    if (fseek(f, 0, SEEK_END) == 0) { /* room for every value the file can hold: 2 bytes each at least */
+        long size = ftell(f);
+        if (size > 0) {
+            p.cap_vals = ((size_t)size / 2 + 1) / expected * (size_t)NN_IN + (size_t)NN_IN;
+            p.xf = (float *)malloc(p.cap_vals * sizeof(float));
+            if (!p.xf) p.cap_vals = 0;
+        }
+        rewind(f);
+    }
+    if (!p.xf) p.xf = (float *)malloc(sizeof(float)), p.cap_vals = p.xf ? 1 : 0;
+    while (ok) {
+        char *nl = (char *)memchr(buf + start, '\n', len - start);
+        size_t end;
+        if (!nl && !eof) {
+            size_t got;
+            if (start > 0) {
+                memmove(buf, buf + start, len - start);
+                len -= start;
+                start = 0;
+            }
+            if (len == cap) {
+                char *g = (char *)realloc(buf, cap * 2);
+                if (!g) { ok = 0; break; }
+                buf = g;
+                cap *= 2;
+            }
+            got = fread(buf + len, 1, cap - len, f);
+            if (got == 0) eof = 1;
+            len += got;
+            continue;
+        }
+        if (!nl && start == len) break;
+        end = nl ? (size_t)(nl - buf) : len;
+        line++;
+        for (i = start; i < end; i++)
+            if ((unsigned char)buf[i] >= 0x80 || buf[i] == '"') { ok = 0; break; }
+        if (!ok) break;
+        if (nn_is_blank((const unsigned char *)buf + start, end - start)) {
+            if (line == 1) ok = 0;
+            blank = 1;
+        } else if (blank) {
+            ok = 0;
+        } else if (line == 1) { /* the header, or the first row: CSV.swift's rules */
+            nn_table t;
+            size_t r;
+            int header = 0;
+            memset(&t, 0, sizeof t);
+            nn_split_line(&t, (const unsigned char *)buf + start, end - start, path, 1);
+            for (r = 0; r < t.nfields; r++) {
+                double v;
+                if (nn_classify(t.text.p + t.fields[r].off, t.fields[r].len, &v) == NN_NOT_A_NUMBER) header = 1;
+            }
+            ok = t.nfields == expected && (header || nn_plain_row(&p, buf + start, end - start, expected));
+            free(t.text.p);
+            free(t.fields);
+        } else {
+            ok = nn_plain_row(&p, buf + start, end - start, expected);
+        }
+        start = nl ? end + 1 : len;
+    }
+    if (ferror(f)) ok = 0;
+    fclose(f);
+    free(buf);
+    if (!ok || p.rows == 0) {
+        free(p.xf);
+        free(p.xd);
+        free(p.labels);
+        free(p.y);
+        return 0;
+    }
+    memset(d, 0, sizeof *d);
+    d->n = p.rows;
+    if (p.xf) {
+        float *fit = (float *)realloc(p.xf, (p.nvals ? p.nvals : 1) * sizeof(float)); /* unused room back */
+        if (fit) p.xf = fit;
+        d->xfree = p.xf;
+        d->xs = (const unsigned char *)p.xf;
+        d->xtype = NN_F32;
+        d->xnative = 1;
+    } else {
+        d->x = p.xd;
+        d->xtype = NN_F64;
+    }
+    d->labels = p.labels;
+    d->y = p.y;
+    return 1;
+}
+
 /* Reads a CSV data set: NN_IN input columns, then a label (softmax cross-entropy) or NN_OUT
  * target values. The first row is a header exactly when one of its fields is not a number.
  * Two passes over the lines, one line's fields in memory at a time: the first splits every line
  * (so a CSV syntax error anywhere is reported before a wrong value, as nngen does), the second
- * converts each row straight into the data set. */
+ * converts each row straight into the data set. A plain numeric file takes the fast path
+ * (nn_load_csv_plain) instead, which reports no error of its own. */
 void nn_load_csv(const char *path, nn_data *d) {
     size_t size, len, bad, nlines, l, start, r, first, header_count = 0;
-    unsigned char *all = nn_read_file(path, &size);
-    const unsigned char *s = all;
+    unsigned char *all;
+    const unsigned char *s;
     size_t *lstart, *lend;
     nn_table t;
     int header = 0;
     const size_t expected = (size_t)NN_IN + (NN_LABELS ? 1 : (size_t)NN_OUT);
     char layout[128];
 
+    if (nn_load_csv_plain(path, d)) return;
+    all = nn_read_file(path, &size);
+    s = all;
     memset(&t, 0, sizeof t);
     len = size;
     if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) { s += 3; len -= 3; }

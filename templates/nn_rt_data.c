@@ -19,24 +19,34 @@ static inline uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
     }
 }
 
-/* A data set of n samples, its values to be filled in. */
+/* A data set of n samples, its values (as doubles) to be filled in. */
 void nn_data_alloc(nn_data *d, size_t n) {
+    memset(d, 0, sizeof *d);
     d->n = n;
     d->x = (double *)nn_alloc(nn_mul(nn_mul(n, NN_IN), sizeof(double)));
-    d->labels = NULL;
-    d->y = NULL;
+    d->xtype = NN_F64;
     if (NN_LABELS) d->labels = (int32_t *)nn_alloc(nn_mul(n, sizeof(int32_t)));
     else d->y = (double *)nn_alloc(nn_mul(nn_mul(n, NN_OUT), sizeof(double)));
 }
 
-/* Frees the data set once its samples are gathered into the model's scalar type. */
+/* Frees the data set (and closes the mapped file it lies in). */
 void nn_data_free(nn_data *d) {
     free(d->x);
+    free(d->xfree);
     free(d->labels);
     free(d->y);
-    d->x = NULL;
-    d->labels = NULL;
-    d->y = NULL;
+    if (d->st) {
+        nn_st_free((nn_st *)d->st);
+        free(d->st);
+    }
+    memset(d, 0, sizeof *d);
+}
+
+/* Input value i (sample i / NN_IN, feature i % NN_IN) as a double. */
+double nn_data_x(const nn_data *d, size_t i) {
+    if (d->x) return d->x[i];
+    if (d->xnative) return d->xtype == NN_F32 ? (double)((const float *)d->xs)[i] : ((const double *)d->xs)[i];
+    return nn_value_at(d->xs, d->xtype, i);
 }
 
 /* The size of the validation part: round(n * val_split), at least 1 and at most n - 1 when
@@ -77,7 +87,7 @@ void nn_standardizer_fit(const nn_data *d, const size_t *idx, size_t n, double *
     for (j = 0; j < (size_t)NN_IN; j++) scale[j] = 0;
     for (k = 0; k < n; k++)
         for (j = 0; j < (size_t)NN_IN; j++) {
-            double a = fabs(d->x[idx[k] * NN_IN + j]);
+            double a = fabs(nn_data_x(d, idx[k] * NN_IN + j));
             if (a > scale[j]) scale[j] = a;
         }
     for (j = 0; j < (size_t)NN_IN; j++) { /* 2^e, e the binary exponent of the largest |x|; 1 for 0 */
@@ -91,12 +101,12 @@ void nn_standardizer_fit(const nn_data *d, const size_t *idx, size_t n, double *
     }
     for (j = 0; j < (size_t)NN_IN; j++) mean[j] = 0;
     for (k = 0; k < n; k++)
-        for (j = 0; j < (size_t)NN_IN; j++) mean[j] += d->x[idx[k] * NN_IN + j] / scale[j];
+        for (j = 0; j < (size_t)NN_IN; j++) mean[j] += nn_data_x(d, idx[k] * NN_IN + j) / scale[j];
     for (j = 0; j < (size_t)NN_IN; j++) mean[j] /= (double)n; /* scaled */
     for (j = 0; j < (size_t)NN_IN; j++) std[j] = 0;
     for (k = 0; k < n; k++)
         for (j = 0; j < (size_t)NN_IN; j++) {
-            double dv = d->x[idx[k] * NN_IN + j] / scale[j] - mean[j];
+            double dv = nn_data_x(d, idx[k] * NN_IN + j) / scale[j] - mean[j];
             std[j] += dv * dv;
         }
     for (j = 0; j < (size_t)NN_IN; j++) {
@@ -114,39 +124,70 @@ static double nn_standardized(double x, double mean, double std) {
     return ((x / 2 - mean / 2) / std) * 2;
 }
 
-/* The samples at idx[0..n), standardised when the model asks for it, rounded to the model's
- * scalar type last: inputs in *x, labels in *labels or target values in *y (double, for
- * validation) and *yreal (the model's type, for training steps). */
-void nn_gather(const nn_data *d, const size_t *idx, size_t n, const nn_state *s, void **x, int32_t **labels,
-                      double **y, void **yreal) {
-    size_t k, j;
-    *x = nn_aligned(nn_mul(n, NN_IN), NN_REAL);
-    *labels = NULL;
-    *y = NULL;
-    *yreal = NULL;
-    for (k = 0; k < n; k++) {
-        const double *src = d->x + idx[k] * NN_IN;
-        if (NN_F32_MODEL) {
-            float *dst = (float *)*x + k * NN_IN;
-            for (j = 0; j < (size_t)NN_IN; j++)
-                dst[j] = NN_STANDARDIZE ? (float)nn_standardized(src[j], s->mean[j], s->std[j]) : (float)src[j];
-        } else {
-            double *dst = (double *)*x + k * NN_IN;
-            for (j = 0; j < (size_t)NN_IN; j++)
-                dst[j] = NN_STANDARDIZE ? nn_standardized(src[j], s->mean[j], s->std[j]) : src[j];
+/* The inputs of sample i, standardised when the model asks for it, rounded to the model's scalar
+ * type last, into row k of x (as the whole part would be gathered and standardised at once). */
+static void nn_gather_inputs(const nn_data *d, size_t i, const nn_state *s, void *x, size_t k) {
+    size_t j, base = i * NN_IN;
+    if (NN_F32_MODEL) {
+        float *dst = (float *)x + k * NN_IN;
+        for (j = 0; j < (size_t)NN_IN; j++) {
+            double v = nn_data_x(d, base + j);
+            dst[j] = NN_STANDARDIZE ? (float)nn_standardized(v, s->mean[j], s->std[j]) : (float)v;
+        }
+    } else {
+        double *dst = (double *)x + k * NN_IN;
+        for (j = 0; j < (size_t)NN_IN; j++) {
+            double v = nn_data_x(d, base + j);
+            dst[j] = NN_STANDARDIZE ? nn_standardized(v, s->mean[j], s->std[j]) : v;
         }
     }
+}
+
+/* One training batch straight from the data set: row k of xb (and of yb: labels, or target values
+ * in the model's type) is sample order[perm[k]], k < NN_BATCH, as nn_gather would give it. */
+void nn_gather_batch(const nn_data *d, const size_t *order, const size_t *perm, const nn_state *s, void *xb, void *yb) {
+    size_t k, j;
+    for (k = 0; k < (size_t)NN_BATCH; k++) {
+        size_t i = order[perm[k]];
+        nn_gather_inputs(d, i, s, xb, k);
+        if (NN_LABELS) ((int32_t *)yb)[k] = d->labels[i];
+        else
+            for (j = 0; j < (size_t)NN_OUT; j++) nn_real_set(yb, k * NN_OUT + j, d->y[i * NN_OUT + j]);
+    }
+}
+
+/* The largest |x| over the inputs of the samples at idx[0..n), as stored. */
+double nn_largest_input(const nn_data *d, const size_t *idx, size_t n) {
+    size_t k, j;
+    double m = 0;
+    for (k = 0; k < n; k++)
+        for (j = 0; j < (size_t)NN_IN; j++) {
+            double a = fabs(nn_data_x(d, idx[k] * NN_IN + j));
+            if (a > m) m = a;
+        }
+    return m;
+}
+
+/* The inputs of the samples at idx[0..n) into rows 0..n-1 of x (nn_gather_inputs each). */
+void nn_gather_rows(const nn_data *d, const size_t *idx, size_t n, const nn_state *s, void *x) {
+    size_t k;
+    for (k = 0; k < n; k++) nn_gather_inputs(d, idx[k], s, x, k);
+}
+
+/* The targets of the samples at idx[0..n) (the validation part): labels in *labels or target
+ * values in *y (double); the other is NULL. The inputs are gathered a batch at a time when the
+ * part is evaluated (nn_evaluate). */
+void nn_gather_targets(const nn_data *d, const size_t *idx, size_t n, int32_t **labels, double **y) {
+    size_t k, j;
+    *labels = NULL;
+    *y = NULL;
     if (NN_LABELS) {
         *labels = (int32_t *)nn_aligned(n, sizeof(int32_t));
         for (k = 0; k < n; k++) (*labels)[k] = d->labels[idx[k]];
     } else {
         *y = (double *)nn_alloc(nn_mul(nn_mul(n, NN_OUT), sizeof(double)));
-        *yreal = nn_aligned(nn_mul(n, NN_OUT), NN_REAL);
         for (k = 0; k < n; k++)
-            for (j = 0; j < (size_t)NN_OUT; j++) {
-                (*y)[k * NN_OUT + j] = d->y[idx[k] * NN_OUT + j];
-                nn_real_set(*yreal, k * NN_OUT + j, d->y[idx[k] * NN_OUT + j]);
-            }
+            for (j = 0; j < (size_t)NN_OUT; j++) (*y)[k * NN_OUT + j] = d->y[idx[k] * NN_OUT + j];
     }
 }
 

@@ -29,16 +29,17 @@ static double nn_r_squared(const double *z, const double *y, size_t n, int *ok) 
     return total / (double)k;
 }
 
-/* Loss (and accuracy) over n samples: inputs x (rows of NN_IN), targets labels or y (doubles),
- * from the model's outputs on consecutive chunks of at most NN_BATCH rows, all in double. */
-nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
-                              void *xb, void *out) {
+/* Loss (and accuracy) over n samples: the inputs of the samples at idx of d (gathered into xb a
+ * chunk at a time), targets labels or y (doubles, in idx order), from the model's outputs on
+ * consecutive chunks of at most NN_BATCH rows, all in double. */
+nn_metrics nn_evaluate(const nn_state *s, const nn_data *d, const size_t *idx, const int32_t *labels, const double *y,
+                       size_t n, void *xb, void *out) {
     double loss = 0;
     size_t correct = 0, start, total = 0;
     double *zs = NN_SCORING == NN_SCORE_REGRESSION ? (double *)nn_alloc(nn_mul(nn_mul(n, NN_OUT), sizeof(double))) : NULL;
     for (start = 0; start < n; start += NN_BATCH) {
         size_t m = n - start < (size_t)NN_BATCH ? n - start : (size_t)NN_BATCH, i, o;
-        memcpy(xb, NN_AT(x, start * NN_IN), m * NN_IN * NN_REAL);
+        nn_gather_rows(d, idx + start, m, s, xb);
         nn_m->outputs(s->params, xb, (int)m, out, s->arena);
         /* the loss terms, from the model's own code (NAME_loss_sum) */
         loss = nn_m->loss_sum(out, labels ? labels + start : NULL, y ? y + start * NN_OUT : NULL, (int)m, loss);

@@ -97,15 +97,24 @@ void nn_check_output_path(const char *path, const char *flag);
 /* ---- data sets: reading ({{RT}}_rt_csv.c, {{RT}}_rt_safetensors.c), split, standardisation,
  * shuffles and gathering ({{RT}}_rt_data.c) -------------------------------------------------- */
 
+/* The inputs stay as read: doubles (x), or values of type xtype at xs: an owned block of floats
+ * (a CSV whose every value is exactly a float) or the x tensor of a memory-mapped data file (st).
+ * They are widened (and standardised) one batch at a time (nn_gather_batch). */
 typedef struct {
-    size_t n;        /* samples */
-    double *x;       /* n * NN_IN input values */
-    int32_t *labels; /* n labels in [0, NN_OUT), for softmax cross-entropy */
-    double *y;       /* n * NN_OUT target values, otherwise */
+    size_t n;                /* samples */
+    double *x;               /* n * NN_IN input values as doubles, or NULL when xs holds them */
+    const unsigned char *xs; /* n * NN_IN little-endian input values of type xtype */
+    int xtype;               /* NN_F32, NN_F64, NN_I32 or NN_I64 */
+    int xnative;             /* xs holds aligned floats or doubles in this machine's byte order */
+    void *xfree;             /* the owned block at xs, or NULL */
+    void *st;                /* the mapped data file (nn_st) xs lies in, or NULL */
+    int32_t *labels;         /* n labels in [0, NN_OUT), for softmax cross-entropy */
+    double *y;               /* n * NN_OUT target values, otherwise */
 } nn_data;
 
 void nn_data_alloc(nn_data *d, size_t n);
 void nn_data_free(nn_data *d);
+double nn_data_x(const nn_data *d, size_t i);
 void nn_load_csv(const char *path, nn_data *d);
 void nn_load_safetensors(const char *path, nn_data *d);
 
@@ -153,6 +162,7 @@ typedef struct {
     const char *path;
     unsigned char *bytes;
     size_t size;
+    int mapped; /* bytes is a read-only mapping of the file (munmap), not a copy (free) */
     nn_json root;
     const nn_json *meta; /* the __metadata__ object, or NULL */
     nn_tensor *t;
@@ -164,6 +174,7 @@ void nn_st_free(nn_st *st);
 const nn_tensor *nn_st_get(const nn_st *st, const char *name);
 const nn_json *nn_st_meta(const nn_st *st, const char *key);
 double nn_st_double(const nn_tensor *t, size_t i);
+double nn_value_at(const unsigned char *data, int dtype, size_t i);
 long long nn_st_int(const nn_tensor *t, size_t i);
 void nn_wrong_tensor(const nn_st *st, const char *name, const char *expected, const char *found);
 void nn_shape_text(nn_buf *b, const long long *shape, size_t ndim);
@@ -229,8 +240,10 @@ void nn_init_params(const char *path, int partial, nn_state *s);
 size_t nn_validation_count(size_t n, double val_split);
 void nn_shuffled(size_t *order, size_t n, uint64_t seed);
 void nn_standardizer_fit(const nn_data *d, const size_t *idx, size_t n, double *mean, double *std);
-void nn_gather(const nn_data *d, const size_t *idx, size_t n, const nn_state *s, void **x, int32_t **labels,
-               double **y, void **yreal);
+void nn_gather_rows(const nn_data *d, const size_t *idx, size_t n, const nn_state *s, void *x);
+void nn_gather_targets(const nn_data *d, const size_t *idx, size_t n, int32_t **labels, double **y);
+void nn_gather_batch(const nn_data *d, const size_t *order, const size_t *perm, const nn_state *s, void *xb, void *yb);
+double nn_largest_input(const nn_data *d, const size_t *idx, size_t n);
 
 /* ---- validation ({{RT}}_rt_eval.c) ------------------------------------------------------ */
 
@@ -243,8 +256,8 @@ typedef struct {
 } nn_metrics;
 
 nn_metrics nn_metrics_of(double loss_sum, double correct, double total);
-nn_metrics nn_evaluate(const nn_state *s, const void *x, const int32_t *labels, const double *y, size_t n,
-                       void *xb, void *out);
+nn_metrics nn_evaluate(const nn_state *s, const nn_data *d, const size_t *idx, const int32_t *labels, const double *y,
+                       size_t n, void *xb, void *out);
 
 /* ---- the metrics log and the curves ({{RT}}_rt_log.c, {{RT}}_rt_plot.c) --------------- */
 

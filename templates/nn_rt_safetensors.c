@@ -6,6 +6,13 @@
  */
 #include "{{RT}}_rt_internal.h"
 
+#ifndef NN_NO_MMAP
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
 const char *const nn_dtype_names[4] = { "F32", "F64", "I32", "I64" };
 static const size_t nn_dtype_sizes[] = { 4, 8, 4, 8 };
 
@@ -135,13 +142,40 @@ static void nn_st_entry(nn_st *st, const char *name, size_t nlen, const nn_json 
 }
 
 /* Reads and checks a safetensors file: every fact of the header, as nngen's reader does. */
+/* The bytes of the file at path: a read-only mapping (POSIX mmap; *mapped = 1), so a data file's
+ * values stay in the page cache and cost the process no memory of its own, or, where the file
+ * cannot be mapped (not a regular file, empty, or the runtime built with -DNN_NO_MMAP for a system
+ * without mmap), a copy read with nn_read_file (*mapped = 0). */
+static unsigned char *nn_map_file(const char *path, size_t *size, int *mapped) {
+#ifndef NN_NO_MMAP
+    struct stat sb;
+    int fd = open(path, O_RDONLY);
+    *mapped = 0;
+    if (fd >= 0) {
+        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+            void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p != MAP_FAILED) {
+                close(fd);
+                *size = (size_t)sb.st_size;
+                *mapped = 1;
+                return (unsigned char *)p;
+            }
+        }
+        close(fd);
+    }
+#else
+    *mapped = 0;
+#endif
+    return nn_read_file(path, size);
+}
+
 void nn_st_read(const char *path, nn_st *st) {
     uint64_t length;
     size_t bad, data_size, i, cursor;
     const nn_tensor *previous = NULL;
     memset(st, 0, sizeof *st);
     st->path = path;
-    st->bytes = nn_read_file(path, &st->size);
+    st->bytes = nn_map_file(path, &st->size, &st->mapped);
     if (st->size < 8)
         nn_fail_at(path, 0, 0, "the file is %zu bytes long; a safetensors file starts with an 8-byte little-endian "
                                "header length", st->size);
@@ -214,6 +248,12 @@ void nn_st_free(nn_st *st) {
     for (i = 0; i < st->n; i++) free((void *)st->t[i].shape);
     free(st->t);
     nn_json_free(&st->root);
+#ifndef NN_NO_MMAP
+    if (st->mapped) {
+        munmap(st->bytes, st->size);
+        return;
+    }
+#endif
     free(st->bytes);
 }
 
@@ -238,9 +278,12 @@ const nn_json *nn_st_meta(const nn_st *st, const char *key) {
 }
 
 /* Element i of a tensor, as a double. */
-double nn_st_double(const nn_tensor *t, size_t i) {
-    const unsigned char *p = t->data + i * nn_dtype_sizes[t->dtype];
-    switch (t->dtype) {
+double nn_st_double(const nn_tensor *t, size_t i) { return nn_value_at(t->data, t->dtype, i); }
+
+/* Element i of little-endian values of dtype at data, as a double. */
+double nn_value_at(const unsigned char *data, int dtype, size_t i) {
+    const unsigned char *p = data + i * nn_dtype_sizes[dtype];
+    switch (dtype) {
     case NN_F32: {
         uint32_t u = nn_le32(p);
         float f;
@@ -268,7 +311,8 @@ void nn_wrong_tensor(const nn_st *st, const char *name, const char *expected, co
     nn_fail_at(st->path, 0, 0, "tensor \"%s\" should be %s, found %s", name, expected, found);
 }
 
-/* A data batch file: x [N, F] or [N, L, C] (any dtype), y [N] integer labels or [N, NN_OUT] values. */
+/* A data batch file: x [N, F] or [N, L, C] (any dtype), y [N] integer labels or [N, NN_OUT] values.
+ * x is not copied: the data set points into the file, memory-mapped (nn_map_file). */
 void nn_load_safetensors(const char *path, nn_data *d) {
     nn_st st;
     const nn_tensor *xt, *yt;
@@ -284,16 +328,19 @@ void nn_load_safetensors(const char *path, nn_data *d) {
         nn_wrong_tensor(&st, "x", expected, nn_tensor_describe(xt));
     }
     n = (size_t)xt->shape[0];
-    nn_data_alloc(d, n);
-    for (i = 0; i < n * (size_t)NN_IN; i++) {
-        double v = nn_st_double(xt, i);
-        if (!isfinite(v)) {
-            char found[96];
-            sprintf(found, "%s at sample %zu, feature %zu", nn_nonfinite_text(v), i / NN_IN, i % NN_IN);
-            nn_wrong_tensor(&st, "x", "finite", found);
+    memset(d, 0, sizeof *d);
+    d->n = n;
+    if (NN_LABELS) d->labels = (int32_t *)nn_alloc(nn_mul(n, sizeof(int32_t)));
+    else d->y = (double *)nn_alloc(nn_mul(nn_mul(n, NN_OUT), sizeof(double)));
+    if (xt->dtype == NN_F32 || xt->dtype == NN_F64)
+        for (i = 0; i < n * (size_t)NN_IN; i++) {
+            double v = nn_st_double(xt, i);
+            if (!isfinite(v)) {
+                char found[96];
+                sprintf(found, "%s at sample %zu, feature %zu", nn_nonfinite_text(v), i / NN_IN, i % NN_IN);
+                nn_wrong_tensor(&st, "x", "finite", found);
+            }
         }
-        d->x[i] = v;
-    }
     yt = nn_st_get(&st, "y");
     if (NN_LABELS) {
         if (yt->ndim != 1 || (size_t)yt->shape[0] != n || (yt->dtype != NN_I32 && yt->dtype != NN_I64)) {
@@ -311,7 +358,9 @@ void nn_load_safetensors(const char *path, nn_data *d) {
             d->labels[i] = (int32_t)label;
         }
     } else {
-        if (yt->ndim != 2 || (size_t)yt->shape[0] != n || yt->shape[1] != NN_OUT) {
+        /* [n, NN_OUT], or [n] for one output (nngen convert stores whole numbers as labels) */
+        if (!(yt->ndim == 2 && (size_t)yt->shape[0] == n && yt->shape[1] == NN_OUT) &&
+            !(yt->ndim == 1 && (size_t)yt->shape[0] == n && NN_OUT == 1)) {
             sprintf(expected, "of shape [%zu, %d]", n, (int)NN_OUT);
             nn_wrong_tensor(&st, "y", expected, nn_tensor_describe(yt));
         }
@@ -325,7 +374,13 @@ void nn_load_safetensors(const char *path, nn_data *d) {
             d->y[i] = v;
         }
     }
-    nn_st_free(&st);
+    /* The inputs stay where they are in the file (mapped, or the copy read), until nn_data_free. */
+    d->xs = xt->data;
+    d->xtype = xt->dtype;
+    d->xnative = nn_little_endian() && (xt->dtype == NN_F32 || xt->dtype == NN_F64) &&
+                 (size_t)(xt->data - st.bytes) % nn_dtype_sizes[xt->dtype] == 0; /* bytes: page- or malloc-aligned */
+    d->st = nn_alloc(sizeof st);
+    memcpy(d->st, &st, sizeof st);
 }
 
 /* ---- writing (the checkpoint's header entries and values) ------------------------------- */

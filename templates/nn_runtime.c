@@ -34,6 +34,13 @@ static void nn_number_text(char *out, double v) {
     else nn_double_text(out, v);
 }
 
+/* The training samples (order[0..n) of the data set), for the divergence message: when the model
+ * does not standardise and their largest |x| is above 10, it also suggests standardising (as
+ * nngen train does). */
+static const nn_data *nn_scale_data;
+static const size_t *nn_scale_order;
+static size_t nn_scale_n;
+
 /* Stops training: the epoch and step, the last good checkpoint, a 10x lower learning rate. */
 static void nn_diverged(long long epoch, size_t step, size_t steps, double loss, double lr, const char *ck,
                         long long ck_epoch) {
@@ -47,6 +54,11 @@ static void nn_diverged(long long epoch, size_t step, size_t steps, double loss,
     else fprintf(stderr, "No checkpoint was saved by this run. ");
     fprintf(stderr, "Try a learning rate 10x lower: --lr %s", lower);
     if (ck) fprintf(stderr, " (for example --resume %s --lr %s)", ck, lower);
+    if (!NN_STANDARDIZE && nn_scale_data && nn_largest_input(nn_scale_data, nn_scale_order, nn_scale_n) > 10) {
+        nn_number_text(lower, nn_largest_input(nn_scale_data, nn_scale_order, nn_scale_n));
+        fprintf(stderr, ". The inputs are far from unit scale (the largest |x| is %s): standardise them "
+                        "(\"standardize\": true in the model, then emit it again)", lower);
+    }
     fputc('\n', stderr);
     exit(1);
 }
@@ -96,10 +108,10 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     nn_options o;
     nn_data d;
     nn_state s;
-    size_t *order, *perm, n_train, n_val, steps, row_bytes, target_bytes;
-    void *train_x, *val_x, *train_yr, *val_yr, *out; /* of the model's scalar type */
-    int32_t *train_labels, *val_labels;
-    double *train_y, *val_y;
+    size_t *order, *perm, n_train, n_val, steps;
+    void *out; /* of the model's scalar type */
+    int32_t *val_labels;
+    double *val_y;
     void *xb, *yb; /* one batch: inputs, and labels or target values */
     long long e;
     size_t global;      /* the global batch: NN_BATCH x the number of processes (1 in ./train) */
@@ -172,9 +184,11 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
 
     /* 3. Standardise with statistics of the training part (the checkpoint's when resuming). */
     if (NN_STANDARDIZE && !o.resume) nn_standardizer_fit(&d, order, n_train, s.mean, s.std);
-    nn_gather(&d, order, n_train, &s, &train_x, &train_labels, &train_y, &train_yr);
-    nn_gather(&d, order + n_train, n_val, &s, &val_x, &val_labels, &val_y, &val_yr);
-    nn_data_free(&d);
+    /* Batches are gathered from d step by step (nn_gather_batch, nn_evaluate): no copy of the data. */
+    nn_gather_targets(&d, order + n_train, n_val, &val_labels, &val_y);
+    nn_scale_data = &d;
+    nn_scale_order = order;
+    nn_scale_n = n_train;
     global = (size_t)NN_BATCH * (size_t)nn_ranks; /* train_mpi: each process takes its batch of every global batch */
     steps = n_train / global;
     if (steps == 0)
@@ -189,8 +203,6 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     fprintf(stderr, "%s: %zu samples from %s: %zu for training (%zu steps of %zu per epoch), %zu for validation%s\n",
             nn_prog, d.n, o.data, n_train, steps, global, n_val, o.resume ? ", resuming" : "");
 
-    row_bytes = (size_t)NN_IN * NN_REAL;
-    target_bytes = NN_LABELS ? sizeof(int32_t) : (size_t)NN_OUT * NN_REAL;
     xb = nn_aligned((size_t)NN_BATCH * NN_IN, NN_REAL);
     yb = nn_aligned(NN_LABELS ? (size_t)NN_BATCH : (size_t)NN_BATCH * NN_OUT, NN_LABELS ? sizeof(int32_t) : NN_REAL);
     out = nn_aligned((size_t)NN_BATCH * NN_OUT, NN_REAL);
@@ -207,15 +219,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
         nn_shuffled(perm, n_train, s.seed + (uint64_t)e);
         for (step = 0; step < steps; step++) {
             double loss;
-            for (k = 0; k < (size_t)NN_BATCH; k++) {
-                size_t sample = perm[step * global + (size_t)nn_rank * NN_BATCH + k];
-                memcpy((unsigned char *)xb + k * row_bytes, (const unsigned char *)train_x + sample * row_bytes,
-                       row_bytes);
-                if (NN_LABELS) ((int32_t *)yb)[k] = train_labels[sample];
-                else
-                    memcpy((unsigned char *)yb + k * target_bytes,
-                           (const unsigned char *)train_yr + sample * target_bytes, target_bytes);
-            }
+            nn_gather_batch(&d, order, perm + step * global + (size_t)nn_rank * NN_BATCH, &s, xb, yb);
             lr = nn_schedule_rate(&s.sched, o.lr, e, step, steps, o.epochs);
             if (nn_ranks == 1) {
                 loss = nn_m->step(s.params, s.grads, s.opt, &s.step, xb, yb, lr, s.clip_norm, s.arena);
@@ -243,7 +247,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
             int whole = nn_ranks == 1 || NN_SCORING == NN_SCORE_REGRESSION;
             size_t from = whole ? 0 : n_val * (size_t)nn_rank / (size_t)nn_ranks;
             size_t to = whole ? n_val : n_val * ((size_t)nn_rank + 1) / (size_t)nn_ranks;
-            m = nn_evaluate(&s, NN_AT(val_x, from * NN_IN), val_labels ? val_labels + from : NULL,
+            m = nn_evaluate(&s, &d, order + n_train + from, val_labels ? val_labels + from : NULL,
                             val_y ? val_y + from * NN_OUT : NULL, to - from, xb, out);
             if (!whole) nn_mpi_metrics(&m);
             printf("  val_loss %.6f", m.loss);
@@ -280,15 +284,10 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     if (o.save) fprintf(stderr, "%s: saved %s (epoch %lld)\n", nn_prog, o.save, (long long)s.epoch);
     if (o.save_best && s.mon.has_best)
         fprintf(stderr, "%s: best %s (epoch %lld)\n", nn_prog, o.save_best, s.mon.best_epoch);
+    nn_data_free(&d);
     free(order);
     free(perm);
-    free(train_x);
-    free(val_x);
-    free(train_yr);
-    free(val_yr);
-    free(train_labels);
     free(val_labels);
-    free(train_y);
     free(val_y);
     free(xb);
     free(yb);

@@ -125,12 +125,12 @@ public struct CSVTable: Sendable, Equatable {
         return chars.isEmpty
     }
 
-    private static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
 
-    private static func isBlank(_ line: [UInt8]) -> Bool { line.allSatisfy(isSpace) }
+    static func isBlank(_ line: [UInt8]) -> Bool { line.allSatisfy(isSpace) }
 
     /// The 1-based line holding the first invalid UTF-8 byte, or nil.
-    private static func firstInvalidUTF8Line(_ bytes: [UInt8]) -> Int? {
+    static func firstInvalidUTF8Line(_ bytes: [UInt8]) -> Int? {
         var line = 1
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
@@ -144,7 +144,7 @@ public struct CSVTable: Sendable, Equatable {
     }
 
     /// Splits one line (without its `\n`) into trimmed fields.
-    private static func splitFields(_ line: [UInt8], source: String, line number: Int) throws(DataError) -> [String] {
+    static func splitFields(_ line: [UInt8], source: String, line number: Int) throws(DataError) -> [String] {
         var fields: [String] = []
         var i = 0
         let n = line.count

@@ -1,3 +1,4 @@
+import Foundation
 /// What the last columns of a data file hold.
 public enum TargetKind: Sendable, Equatable {
     /// One integer class label in `0..<k` per sample (softmax cross-entropy); `k >= 1`.
@@ -33,13 +34,22 @@ public enum DatasetTargets: Sendable, Equatable {
     case values([Double], outputs: Int)
 }
 
-/// Samples in memory: inputs `x` row-major (`count * features`) and their targets.
+/// Samples: inputs (`count * features` values, one sample after another) and their targets.
 ///
 /// `inputShape` is the shape of one sample: `[features]` for a vector, `[L, C]` for a sequence,
 /// whose `L*C` values are stored position by position (docs/CONVENTIONS.md, Tensors and layouts).
+///
+/// The inputs live once, in a `SampleStore` (owned, or a memory-mapped data file), in the element
+/// type they were read in. A subset, a split or a shuffle keeps the store and lists the rows it
+/// takes; standardisation keeps the store and the statistics, and applies them when values are
+/// read (`copyInput`, `x`), in double, so the values are those of standardising a copy.
 public struct Dataset: Sendable, Equatable {
-    /// The inputs, `count * features` values, one sample after another.
-    public let x: [Double]
+    /// Where the input values are, in the store's row order.
+    public let store: SampleStore
+    /// For each sample, its row in `store`; nil when sample `i` is row `i`.
+    let rows: [Int]?
+    /// Applied to every input value read, when the data set has been standardised.
+    public private(set) var standardization: Standardizer?
     /// The targets.
     public let targets: DatasetTargets
     /// The number of samples.
@@ -52,9 +62,85 @@ public struct Dataset: Sendable, Equatable {
     /// by `==`).
     public var featureNames: [String]?
 
+    /// The array behind `x`, made on first use.
+    private var materialized = MaterializedInputs()
+
+    /// The inputs, `count * features` values, one sample after another, as doubles (standardised
+    /// when the data set is). Made on first use and kept (8 bytes a value): training and
+    /// evaluation read samples with `copyInput` instead and never make it.
+    public var x: [Double] {
+        materialized.value {
+            let f = features
+            return [Double](unsafeUninitializedCapacity: count * f) { buffer, initialized in
+                for i in 0..<count { copyInput(i, to: buffer.baseAddress! + i * f) }
+                initialized = count * f
+            }
+        }
+    }
+
     /// Equal samples and targets (`source` and `featureNames` are left out).
     public static func == (a: Dataset, b: Dataset) -> Bool {
-        a.x == b.x && a.targets == b.targets && a.count == b.count && a.inputShape == b.inputShape
+        a.count == b.count && a.inputShape == b.inputShape && a.targets == b.targets && a.x == b.x
+    }
+
+    /// The store row of sample `i`.
+    @inline(__always)
+    func row(_ i: Int) -> Int { rows?[i] ?? i }
+
+    /// The input values of sample `i` as doubles (standardised when the data set is) into
+    /// `out[0..<features]`.
+    @inline(__always)
+    public func copyInput(_ i: Int, to out: UnsafeMutablePointer<Double>) {
+        let f = features
+        store.copy(from: row(i) * f, f, to: out)
+        if let s = standardization {
+            s.mean.withUnsafeBufferPointer { mean in
+                s.std.withUnsafeBufferPointer { std in
+                    for j in 0..<f { out[j] = Standardizer.standardized(out[j], mean: mean[j], std: std[j]) }
+                }
+            }
+        }
+    }
+
+    /// The input values of sample `i` into `out[offset ..< offset + features]`.
+    public func copyInput(_ i: Int, into out: inout [Double], at offset: Int) {
+        precondition(offset >= 0 && offset + features <= out.count, "copyInput: the destination is too small")
+        out.withUnsafeMutableBufferPointer { copyInput(i, to: $0.baseAddress! + offset) }
+    }
+
+    /// The same samples with `standardizer` applied when values are read; `standardization`
+    /// must be nil (`Standardizer.apply(to:)` checks the values first).
+    func standardized(by standardizer: Standardizer) -> Dataset {
+        var d = self
+        d.standardization = standardizer
+        d.materialized = MaterializedInputs()
+        return d
+    }
+
+    /// The largest |x| over every input value (standardised when the data set is); 0 when empty.
+    public func largestMagnitude() -> Double {
+        var row = [Double](repeating: 0, count: features)
+        var m = 0.0
+        for i in 0..<count {
+            copyInput(i, into: &row, at: 0)
+            for v in row { m = Swift.max(m, Swift.abs(v)) }
+        }
+        return m
+    }
+
+    /// Input value `j` of sample `i` as stored (not standardised).
+    @inline(__always)
+    func rawValue(_ i: Int, _ j: Int) -> Double { store.value(row(i) * features + j) }
+
+    /// A data set of `count` samples over `store` (its rows `rows`, or the first `count`).
+    init(store: SampleStore, rows: [Int]?, inputShape: [Int], targets: DatasetTargets, count: Int,
+         standardization: Standardizer?) {
+        self.store = store
+        self.rows = rows
+        self.inputShape = inputShape
+        self.targets = targets
+        self.count = count
+        self.standardization = standardization
     }
 
     /// The same data set with `source` and `featureNames` of `other`.
@@ -98,6 +184,12 @@ public struct Dataset: Sendable, Equatable {
 
     /// A data set from its parts; checks that the sizes agree and the labels are in range.
     public init(x: [Double], inputShape: [Int], targets: DatasetTargets) throws(DataError) {
+        try self.init(store: SampleStore(doubles: x), inputShape: inputShape, targets: targets)
+    }
+
+    /// A data set of every row of `store`; checks as `init(x:inputShape:targets:)` does.
+    public init(store: SampleStore, inputShape: [Int], targets: DatasetTargets) throws(DataError) {
+        let x = store
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 >= 1 }),
               let features = Tensor.elementCount(of: inputShape) else {
             throw DataError(file: nil, .invalidArgument(
@@ -124,7 +216,9 @@ public struct Dataset: Sendable, Equatable {
                     "\(count) samples of \(outputs) target values need \(count * outputs) values, got \(values.count)"))
             }
         }
-        self.x = x
+        self.store = store
+        self.rows = nil
+        self.standardization = nil
         self.targets = targets
         self.count = count
         self.inputShape = inputShape
@@ -137,23 +231,23 @@ public struct Dataset: Sendable, Equatable {
             throw DataError(file: nil, .invalidArgument(
                 "input shape \(shape) does not hold the \(features) features of each sample"))
         }
-        return try Dataset(x: x, inputShape: shape, targets: targets).withProvenance(of: self)
+        return Dataset(store: store, rows: rows, inputShape: shape, targets: targets, count: count,
+                       standardization: standardization).withProvenance(of: self)
     }
 
     /// The input values of sample `i`.
-    public func input(_ i: Int) -> ArraySlice<Double> {
-        x[(i * features)..<((i + 1) * features)]
+    public func input(_ i: Int) -> [Double] {
+        [Double](unsafeUninitializedCapacity: features) { buffer, initialized in
+            copyInput(i, to: buffer.baseAddress!)
+            initialized = features
+        }
     }
 
-    /// The samples at `indices`, in that order (repeats allowed).
+    /// The samples at `indices`, in that order (repeats allowed); the inputs are not copied.
     public func subset(_ indices: [Int]) throws(DataError) -> Dataset {
         if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
             throw DataError(file: nil, .invalidArgument("sample index \(bad) is outside 0..<\(count)"))
         }
-        let f = features
-        var newX: [Double] = []
-        newX.reserveCapacity(indices.count * f)
-        for i in indices { newX.append(contentsOf: x[(i * f)..<((i + 1) * f)]) }
         let newTargets: DatasetTargets
         switch targets {
         case .labels(let labels, let classes):
@@ -164,6 +258,23 @@ public struct Dataset: Sendable, Equatable {
             for i in indices { newY.append(contentsOf: values[(i * outputs)..<((i + 1) * outputs)]) }
             newTargets = .values(newY, outputs: outputs)
         }
-        return try Dataset(x: newX, inputShape: inputShape, targets: newTargets).withProvenance(of: self)
+        return Dataset(store: store, rows: indices.map { row($0) }, inputShape: inputShape, targets: newTargets,
+                       count: indices.count, standardization: standardization).withProvenance(of: self)
+    }
+}
+
+/// The inputs of a data set as one array of doubles, made once, when first asked for.
+final class MaterializedInputs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var array: [Double]?
+
+    /// The array, made by `make` the first time.
+    func value(_ make: () -> [Double]) -> [Double] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let array { return array }
+        let made = make()
+        array = made
+        return made
     }
 }

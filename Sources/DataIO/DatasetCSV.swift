@@ -6,9 +6,18 @@ extension Dataset {
     /// With `.classes(k)` the last column is an integer label in `0..<k` (written `3` or `3.0`);
     /// with `.values(outs)` the last `outs` columns are real targets. Every field must be a
     /// finite number. Errors name the file, the line (1-based, the header counted) and the
-    /// column (1-based field number).
+    /// column (1-based field number). A plain numeric file is read by a fast path straight into
+    /// memory (`NumericCSV`); any other, and every error, goes through `CSVTable`.
     public static func loadCSV(from url: URL, features: Int, target: TargetKind) throws(DataError) -> Dataset {
-        try Dataset(csv: CSVTable.read(from: url), features: features, target: target)
+        if let fast = NumericCSV.load(url, features: features, target: target) { return fast }
+        return try Dataset(csv: CSVTable.read(from: url), features: features, target: target)
+    }
+
+    /// The data set in a plain numeric CSV file (`NumericCSV`'s rules), read by the fast path;
+    /// nil for any other file, which the caller then reads with `CSVTable` (that finds and reports
+    /// its problems).
+    public static func loadPlainCSV(_ url: URL, features: Int, target: TargetKind) -> Dataset? {
+        NumericCSV.load(url, features: features, target: target)
     }
 
     /// A data set from an already split CSV table; see `loadCSV(from:features:target:)`.

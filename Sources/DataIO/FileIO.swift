@@ -118,13 +118,22 @@ enum FileIO {
     /// earlier saves to `url` are removed first. On failure the temporary file is removed and
     /// whatever was at `url` is unchanged.
     static func writeAtomically(_ data: Data, to url: URL) throws(DataError) {
+        try writeAtomically(to: url) { emit in
+            data.withUnsafeBytes { raw in _ = emit(raw) }
+        }
+    }
+
+    /// As `writeAtomically(_:to:)`, with the bytes given piece by piece: `produce` calls its
+    /// argument with each piece in order, and stops when it returns false (a write failed).
+    static func writeAtomically(to url: URL, _ produce: ((UnsafeRawBufferPointer) -> Bool) -> Void) throws(DataError) {
         lock.lock()
         defer { lock.unlock() }
         let (directory, base) = parts(url)
         removeStaleTemporaries(directory: directory, base: base)
         let (fd, temp) = try createTemporary(url)
         var failure: String?
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+        produce { (raw: UnsafeRawBufferPointer) -> Bool in
+            guard failure == nil else { return false }
             var done = 0
             while done < raw.count {
                 let w = write(fd, raw.baseAddress! + done, raw.count - done)
@@ -132,10 +141,11 @@ enum FileIO {
                     if errno == EINTR { continue }
                     failure = "cannot write a temporary file in \(directory): "
                         + reason(errno, path: directory, writing: true)
-                    return
+                    return false
                 }
                 done += w
             }
+            return true
         }
         if failure == nil, fsync(fd) != 0 {
             failure = "cannot flush a temporary file in \(directory): " + reason(errno, path: directory, writing: true)

@@ -14,7 +14,32 @@ extension SafetensorsFile {
     /// `product(shape) * dtype size` (overflow-checked), overlapping tensors, and data bytes
     /// that belong to no tensor. Unknown keys inside an entry are ignored.
     public static func decode(_ data: Data, source: String) throws(DataError) -> SafetensorsFile {
-        let bytes = [UInt8](data)
+        let result: Result<SafetensorsFile, DataError> = data.withUnsafeBytes { raw in
+            do throws(DataError) {
+                let layout = try checkedLayout(raw, source: source)
+                var file = SafetensorsFile(metadata: layout.metadata)
+                for entry in layout.entries {
+                    let storage = readStorage(raw, from: layout.dataStart + entry.begin, count: entry.count, dtype: entry.dtype)
+                    file.tensors[entry.name] = Tensor(checkedName: entry.name, shape: entry.shape, storage: storage)
+                    file.names.append(entry.name)
+                }
+                return .success(file)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// A checked header: the metadata, the entries in file order and where the data area starts.
+    struct Layout {
+        let metadata: [String: String]
+        let entries: [Entry]
+        let dataStart: Int
+    }
+
+    /// Checks the header of the safetensors bytes `bytes` as `decode(_:source:)` documents.
+    static func checkedLayout(_ bytes: UnsafeRawBufferPointer, source: String) throws(DataError) -> Layout {
         func fail(_ kind: DataError.Kind) -> DataError { DataError(file: source, kind) }
 
         guard bytes.count >= 8 else { throw fail(.fileTooShort(size: bytes.count)) }
@@ -71,20 +96,11 @@ extension SafetensorsFile {
             }
         }
         if cursor < dataSize { throw fail(.uncoveredBytes(begin: cursor, end: dataSize)) }
-
-        var file = SafetensorsFile(metadata: metadata)
-        bytes.withUnsafeBytes { raw in
-            for entry in entries {
-                let storage = readStorage(raw, from: dataStart + entry.begin, count: entry.count, dtype: entry.dtype)
-                file.tensors[entry.name] = Tensor(checkedName: entry.name, shape: entry.shape, storage: storage)
-                file.names.append(entry.name)
-            }
-        }
-        return file
+        return Layout(metadata: metadata, entries: entries, dataStart: dataStart)
     }
 
     /// One checked header entry.
-    private struct Entry {
+    struct Entry {
         let name: String
         let dtype: DType
         let shape: [Int]
@@ -94,7 +110,7 @@ extension SafetensorsFile {
         let order: Int
     }
 
-    private init(metadata: [String: String]) {
+    init(metadata: [String: String]) {
         self.tensors = [:]
         self.names = []
         self.metadata = metadata
@@ -175,7 +191,7 @@ extension SafetensorsFile {
     }
 
     /// Reads `count` little-endian values of `dtype` starting at byte `start`.
-    private static func readStorage(_ raw: UnsafeRawBufferPointer, from start: Int, count: Int, dtype: DType)
+    static func readStorage(_ raw: UnsafeRawBufferPointer, from start: Int, count: Int, dtype: DType)
         -> TensorStorage
     {
         switch dtype {

@@ -10,6 +10,20 @@ extension SafetensorsFile {
     /// multiple of 8 bytes, as the reference implementation does. The data follow in the same
     /// order, little-endian, without gaps.
     public func encoded() -> Data {
+        let ordered = orderedTensors
+        let head = Self.header(metadata: metadata, tensors: ordered.map { ($0.name, $0.dtype, $0.shape) })
+        var data = Data()
+        data.reserveCapacity(head.count + ordered.reduce(0) { $0 + $1.elementCount * $1.dtype.byteSize })
+        data.append(contentsOf: head)
+        for tensor in ordered {
+            Self.append(tensor.storage, to: &data)
+        }
+        return data
+    }
+
+    /// The first bytes of a file of tensors `(name, dtype, shape)` whose data follow in this
+    /// order: the 8-byte header length, then the header (see `encoded()`).
+    static func header(metadata: [String: String], tensors: [(name: String, dtype: DType, shape: [Int])]) -> [UInt8] {
         var header = "{"
         var first = true
         if !metadata.isEmpty {
@@ -21,9 +35,8 @@ extension SafetensorsFile {
             first = false
         }
         var offset = 0
-        let ordered = orderedTensors
-        for tensor in ordered {
-            let length = tensor.elementCount * tensor.dtype.byteSize
+        for tensor in tensors {
+            let length = (Tensor.elementCount(of: tensor.shape) ?? 0) * tensor.dtype.byteSize
             if !first { header += "," }
             first = false
             header += JSONValue.quote(tensor.name)
@@ -35,17 +48,10 @@ extension SafetensorsFile {
         header += "}"
         var headerBytes = Array(header.utf8)
         headerBytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - headerBytes.count % 8) % 8))
-
-        var data = Data()
-        data.reserveCapacity(8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: headerBytes)
-        for tensor in ordered {
-            Self.append(tensor.storage, to: &data)
-        }
-        return data
+        var out: [UInt8] = []
+        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { out.append(contentsOf: $0) }
+        return out + headerBytes
     }
-
     private static func append(_ storage: TensorStorage, to data: inout Data) {
         switch storage {
         case .f32(let v): appendLittleEndian(v.map(\.bitPattern), to: &data)

@@ -45,8 +45,10 @@ public struct Standardizer: Sendable, Equatable {
         let f = data.features
         let n = Double(data.count)
         var scale = [Double](repeating: 0, count: f)
+        var row = [Double](repeating: 0, count: f)
         for s in 0..<data.count {
-            for j in 0..<f { scale[j] = Swift.max(scale[j], Swift.abs(data.x[s * f + j])) }
+            data.copyInput(s, into: &row, at: 0)
+            for j in 0..<f { scale[j] = Swift.max(scale[j], Swift.abs(row[j])) }
         }
         for j in 0..<f {
             guard scale[j].isFinite else {
@@ -56,13 +58,15 @@ public struct Standardizer: Sendable, Equatable {
         }
         var mean = [Double](repeating: 0, count: f)
         for s in 0..<data.count {
-            for j in 0..<f { mean[j] += data.x[s * f + j] / scale[j] }
+            data.copyInput(s, into: &row, at: 0)
+            for j in 0..<f { mean[j] += row[j] / scale[j] }
         }
         for j in 0..<f { mean[j] /= n }  // scaled
         var variance = [Double](repeating: 0, count: f)
         for s in 0..<data.count {
+            data.copyInput(s, into: &row, at: 0)
             for j in 0..<f {
-                let d = data.x[s * f + j] / scale[j] - mean[j]
+                let d = row[j] / scale[j] - mean[j]
                 variance[j] += d * d
             }
         }
@@ -104,22 +108,27 @@ public struct Standardizer: Sendable, Equatable {
         return ((x / 2 - mean / 2) / std) * 2
     }
 
-    /// `data` with every feature standardised.
+    /// `data` with every feature standardised. The values are checked here and computed again
+    /// whenever they are read (`Dataset.copyInput`): the inputs are not copied.
     public func apply(to data: Dataset) throws(DataError) -> Dataset {
         guard data.features == features else {
             throw DataError(file: data.source, .featureCountMismatch(expected: features, found: data.features))
         }
-        var x = data.x
-        for s in 0..<data.count {
+        var base = data
+        if data.standardization != nil {  // standardising twice: the first result, as stored values
+            base = try Dataset(x: data.x, inputShape: data.inputShape, targets: data.targets).withProvenance(of: data)
+        }
+        var row = [Double](repeating: 0, count: features)
+        for s in 0..<base.count {
+            base.copyInput(s, into: &row, at: 0)
             for j in 0..<features {
-                let v = Self.standardized(x[s * features + j], mean: mean[j], std: std[j])
+                let v = Self.standardized(row[j], mean: mean[j], std: std[j])
                 guard v.isFinite else {
                     throw Self.error(data, j, "sample \(s) becomes \(v) with mean \(mean[j]) and std \(std[j])")
                 }
-                x[s * features + j] = v
             }
         }
-        return try Dataset(x: x, inputShape: data.inputShape, targets: data.targets).withProvenance(of: data)
+        return base.standardized(by: self)
     }
 
     /// One sample's features standardised.

@@ -112,7 +112,18 @@ public enum Evaluation {
 
     /// The metrics of the compiled model on a labelled data set.
     public static func evaluate(_ model: CompiledModel, on data: Dataset) throws -> EvaluationMetrics {
-        let outputs = try predict(model, x: data.x, count: data.count)
+        let f = model.analysis.model.input.shape.elementCount
+        let batch = model.analysis.model.batch
+        var outputs: [Double] = []
+        outputs.reserveCapacity(data.count * model.analysis.outputCount)
+        var chunk = [Double](repeating: 0, count: batch * f)
+        var start = 0
+        while start < data.count {  // as predict(_:x:count:), gathering one chunk at a time
+            let rows = min(batch, data.count - start)
+            for r in 0..<rows { data.copyInput(start + r, into: &chunk, at: r * f) }
+            outputs += try model.predict(rows == batch ? chunk : Array(chunk[..<(rows * f)]), rows: rows)
+            start += rows
+        }
         return metrics(outputs: outputs, outputsPerSample: model.analysis.outputCount, targets: data.targets,
                        loss: model.analysis.model.loss)
     }

@@ -17,8 +17,11 @@ public enum ModelData {
     public static func load(_ url: URL, for analysis: ModelAnalysis) throws -> Dataset {
         let features = analysis.model.input.shape.elementCount
         let target = targetKind(analysis)
-        switch try DataFile(url) {
-        case .csv(let table, let found):
+        switch url.pathExtension.lowercased() {
+        case "csv":
+            if let fast = Dataset.loadPlainCSV(url, features: features, target: target) { return fast }
+            let table = try CSVTable.read(from: url)
+            let found = columnCount(table)
             if found.count != features + target.columns {
                 throw TrainingError.dataDoesNotFitModel(
                     file: url.path, model: analysis.model.name,
@@ -26,24 +29,10 @@ public enum ModelData {
                     found: "\(found.count) columns (\(found.place))")
             }
             return try Dataset(csv: table, features: features, target: target)
-        case .safetensors(let file):
-            return try Dataset(batch: file, source: url.path, target: target, features: features)
-        }
-    }
-
-    /// A data file read by its extension: a CSV table with its column count, or safetensors.
-    private enum DataFile {
-        case csv(CSVTable, columns: (count: Int, place: String))
-        case safetensors(SafetensorsFile)
-
-        init(_ url: URL) throws {
-            switch url.pathExtension.lowercased() {
-            case "csv":
-                let table = try CSVTable.read(from: url)
-                self = .csv(table, columns: ModelData.columnCount(table))
-            case "safetensors": self = .safetensors(try SafetensorsFile.read(from: url))
-            default: throw TrainingError.unknownDataFormat(file: url.path)
-            }
+        case "safetensors":
+            return try Dataset.loadSafetensors(from: url, target: target, features: features)
+        default:
+            throw TrainingError.unknownDataFormat(file: url.path)
         }
     }
 
@@ -70,8 +59,13 @@ public enum ModelData {
     public static func loadInputs(_ url: URL, for analysis: ModelAnalysis) throws -> Inputs {
         let features = analysis.model.input.shape.elementCount
         let target = targetKind(analysis)
-        switch try DataFile(url) {
-        case .csv(let table, let found):
+        switch url.pathExtension.lowercased() {
+        case "csv":
+            if let d = Dataset.loadPlainCSV(url, features: features, target: target) {
+                return Inputs(x: d.x, count: d.count, targets: d.targets)
+            }
+            let table = try CSVTable.read(from: url)
+            let found = columnCount(table)
             if found.count == features + target.columns {
                 let d = try Dataset(csv: table, features: features, target: target)
                 return Inputs(x: d.x, count: d.count, targets: d.targets)
@@ -94,7 +88,8 @@ public enum ModelData {
                 x += row
             }
             return Inputs(x: x, count: table.rows.count, targets: nil)
-        case .safetensors(let file):
+        case "safetensors":
+            let file = try SafetensorsFile.read(from: url)
             if file["y"] != nil {
                 let d = try Dataset(batch: file, source: url.path, target: target, features: features)
                 return Inputs(x: d.x, count: d.count, targets: d.targets)
@@ -113,6 +108,8 @@ public enum ModelData {
                                                              found: "\(x[bad]) at sample \(bad / features)"))
             }
             return Inputs(x: x, count: xt.shape[0], targets: nil)
+        default:
+            throw TrainingError.unknownDataFormat(file: url.path)
         }
     }
 

@@ -13,12 +13,18 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
     case defaultDataNotFound(relativePath: String, searched: [String])
     /// The loss became NaN or infinite (or a parameter did): `step` is 1-based within `epoch`.
     /// `checkpoint` is the last good checkpoint kept on disk (and its epoch), if there is one.
+    /// `inputScale` is the largest |x| of the training inputs when they were not standardised;
+    /// above `farFromUnitScale` the message also suggests --standardize.
     case diverged(epoch: Int, step: Int, steps: Int, loss: Double, learningRate: Double,
-                  checkpoint: String?, checkpointEpoch: Int?)
+                  checkpoint: String?, checkpointEpoch: Int?, inputScale: Double? = nil)
     /// An option value that cannot be used (named, with the reason).
     case invalidOption(String)
     /// A resumed run asks for another seed, split or dtype than the checkpoint's.
     case resumeMismatch(file: String, what: String, checkpoint: String, requested: String)
+
+    /// The largest |x| above which unstandardised inputs count as far from unit scale in the
+    /// divergence message (the standalone program uses the same bound).
+    public static let farFromUnitScale = 10.0
 
     public var description: String {
         switch self {
@@ -35,7 +41,7 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
             return "cannot find the default data file \(path); looked upward from "
                 + searched.joined(separator: " and ")
                 + ". Pass --data FILE, or run from the nngen package folder"
-        case .diverged(let epoch, let step, let steps, let loss, let lr, let checkpoint, let ckEpoch):
+        case .diverged(let epoch, let step, let steps, let loss, let lr, let checkpoint, let ckEpoch, let scale):
             let value = loss.isNaN ? "NaN" : loss.isInfinite ? (loss > 0 ? "infinite" : "-infinite") : "\(loss)"
             var text = "training diverged at epoch \(epoch), step \(step) of \(steps): the loss is \(value)"
             if loss.isFinite { text += " but a parameter became NaN or infinite" }
@@ -48,6 +54,10 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
             let lower = lr / 10
             text += "Try a learning rate 10x lower: --lr \(formatNumber(lower))"
             if let checkpoint, ckEpoch != nil { text += " (for example --resume \(checkpoint) --lr \(formatNumber(lower)))" }
+            if let scale, scale > Self.farFromUnitScale {
+                text += ". The inputs are far from unit scale (the largest |x| is \(formatNumber(scale))): "
+                    + "standardise them with --standardize (or \"standardize\": true in the model)"
+            }
             return text
         case .invalidOption(let text):
             return text

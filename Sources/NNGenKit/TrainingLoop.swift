@@ -283,7 +283,7 @@ public final class Trainer {
             for s in 0..<steps {
                 for r in 0..<batch {
                     let i = perm[s * batch + r]
-                    for j in 0..<f { xBatch[r * f + j] = train.x[i * f + j] }
+                    train.copyInput(i, into: &xBatch, at: r * f)
                     if let labels { labelBatch[r] = labels[i] }
                     if let values { for j in 0..<k { valueBatch[r * k + j] = values[i * k + j] } }
                 }
@@ -346,7 +346,8 @@ public final class Trainer {
 
     private func divergence(epoch: Int, step: Int, steps: Int, loss: Double) -> TrainingError {
         .diverged(epoch: epoch, step: step, steps: steps, loss: loss, learningRate: options.learningRate,
-                  checkpoint: lastGood?.file.path, checkpointEpoch: lastGood?.epoch)
+                  checkpoint: lastGood?.file.path, checkpointEpoch: lastGood?.epoch,
+                  inputScale: data.standardizer == nil ? data.train.largestMagnitude() : nil)
     }
 }
 

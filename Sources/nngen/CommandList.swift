@@ -14,5 +14,6 @@ enum CommandList {
         Inspect.self,
         Init.self,
         Bench.self,
+        Convert.self,
     ]
 }

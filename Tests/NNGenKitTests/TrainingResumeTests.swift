@@ -76,7 +76,7 @@ final class TrainingResumeTests: XCTestCase {
                                   backend: TCCBackend(), resume: Checkpoint.read(from: ck), resumeFile: ck)
         var lines: [String] = []
         let error = trainingThrownError { try resumed.run(onEpoch: { lines.append($0.line) }) }
-        guard case .diverged(let epoch, let step, let steps, let loss, let lr, let file, let fileEpoch)? = error as? TrainingError else {
+        guard case .diverged(let epoch, let step, let steps, let loss, let lr, let file, let fileEpoch, _)? = error as? TrainingError else {
             return XCTFail("expected a divergence, got \(String(describing: error))")
         }
         XCTAssertEqual(epoch, 3)

@@ -78,37 +78,3 @@ public enum EmbeddedTarget {
     }
 }
 
-/// Byte counts as flags give them (`65536`, `64K`, `64KiB`, `256KB`, `1M`, `1MiB`: K and KB are
-/// 1024 bytes, M and MB 1024 KiB) and as messages print them.
-public enum ByteSize {
-    /// The bytes `text` stands for, or nil when it is not a count with an optional unit.
-    public static func parse(_ text: String) -> Int? {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        let digits = t.prefix { $0.isNumber }
-        guard !digits.isEmpty, let n = Int(digits) else { return nil }
-        let units: [String: Int] = ["": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
-                                    "M": 1 << 20, "MB": 1 << 20, "MIB": 1 << 20]
-        let unit = t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).uppercased()
-        guard let scale = units[unit] else { return nil }
-        let (product, overflow) = n.multipliedReportingOverflow(by: scale)
-        return overflow ? nil : product
-    }
-
-    /// `bytes` with a binary prefix and, above 1 KiB, the exact count: `512 B`, `63.5 KiB (65,024 B)`.
-    public static func text(_ bytes: Int) -> String {
-        if bytes < 1024 { return "\(bytes) B" }
-        let (scale, unit) = bytes < 1 << 20 ? (1024.0, "KiB") : (1048576.0, "MiB")
-        return String(format: "%.1f %@ (%@ B)", Double(bytes) / scale, unit, grouped(bytes))
-    }
-
-    /// `1234567` as `1,234,567`.
-    static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
-}

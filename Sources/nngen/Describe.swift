@@ -269,15 +269,7 @@ struct ModelSummary {
     }
 
     /// `1234567` as `1,234,567`.
-    static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
+    static func grouped(_ n: Int) -> String { ByteSize.grouped(n) }
 
     /// FLOPs with an SI prefix, as docs/BENCHMARKS.md quotes them: `3.27 M`, `82.6 M`, `513.5 M`.
     static func si(_ n: Int) -> String {
@@ -291,15 +283,7 @@ struct ModelSummary {
     }
 
     /// Bytes with a binary prefix: `512 B`, `67.3 KiB`, `1.50 GiB`.
-    static func bytes(_ n: Int) -> String {
-        let units: [(Double, String)] = [(0x1p40, "TiB"), (0x1p30, "GiB"), (0x1p20, "MiB"), (0x1p10, "KiB")]
-        let v = Double(n)
-        for (scale, name) in units where v >= scale {
-            let x = v / scale
-            return String(format: x < 10 ? "%.2f %@" : "%.1f %@", x, name)
-        }
-        return "\(n) B"
-    }
+    static func bytes(_ n: Int) -> String { ByteSize.short(n) }
 
     /// A number as the model file would write it: integers without a fraction, others shortest.
     static func number(_ d: Double) -> String {

@@ -27,7 +27,7 @@ struct Inspect: ParsableCommand {
 
 /// The text `nngen inspect` prints.
 func inspectionText(_ info: Inspection, file: String) -> String {
-    var out = "\(file): \(sizeText(info.fileBytes)), \(info.tensors.count) tensor\(info.tensors.count == 1 ? "" : "s")\n"
+    var out = "\(file): \(ByteSize.text(info.fileBytes)), \(info.tensors.count) tensor\(info.tensors.count == 1 ? "" : "s")\n"
     if !info.metadata.isEmpty {
         out += "\nmetadata:\n"
         let width = info.metadata.map(\.key.count).max() ?? 0
@@ -50,7 +50,3 @@ func inspectionText(_ info: Inspection, file: String) -> String {
     return out
 }
 
-/// A size as every command prints it: `512 bytes`, or `67.3 KiB (68,912 bytes)`.
-func sizeText(_ bytes: Int) -> String {
-    bytes < 1024 ? "\(bytes) bytes" : "\(ModelSummary.bytes(bytes)) (\(ModelSummary.grouped(bytes)) bytes)"
-}

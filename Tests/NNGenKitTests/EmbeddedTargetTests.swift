@@ -233,7 +233,7 @@ final class EmbeddedTargetTests: XCTestCase {
     func testEmbedLimitErrorNamesTheFileAndTheRowsThatFit() throws {
         let a = try example("iris")
         XCTAssertThrowsError(try EmbeddedTarget.data(from: dataFile("iris"), analysis: a, scalar: .f32, limit: 1000)) { error in
-            XCTAssertEqual("\(error)", "\(dataFile("iris").path): 150 rows take 2.9 KiB (3,000 B) as C arrays (20 bytes a "
+            XCTAssertEqual("\(error)", "\(dataFile("iris").path): 150 rows take 2.93 KiB (3,000 B) as C arrays (20 bytes a "
                            + "row in f32), over the --embed-limit of 1000 B; embed at most 50 rows (--embed-rows 50) or "
                            + "raise --embed-limit")
         }

@@ -117,7 +117,7 @@ final class CLIWorkflowTests: XCTestCase {
                        + "regression run cannot share one plot\n")
         let inspect = try nngen(["inspect", "ck.safetensors"], in: dir)
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
-        for text in ["ck.safetensors: 3.46 KiB (3,540 bytes), 16 tensors\n", "  seed       1\n", "  val_split  0.2\n",
+        for text in ["ck.safetensors: 3.46 KiB (3,540 B), 16 tensors\n", "  seed       1\n", "  val_split  0.2\n",
                      "  model      the model JSON (379 bytes), summarised below\n", "Model iris\n"] {
             XCTAssertTrue(inspect.stdout.contains(text), "missing \(text) in\n\(inspect.stdout)")
         }
@@ -143,7 +143,7 @@ final class CLIWorkflowTests: XCTestCase {
         let inspect = try nngen(["inspect", "hand.safetensors"], in: dir)
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
         XCTAssertEqual(inspect.stdout, """
-            hand.safetensors: 136 bytes, 1 tensor
+            hand.safetensors: 136 B, 1 tensor
 
             metadata:
               note  hand made

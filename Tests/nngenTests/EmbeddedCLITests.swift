@@ -11,7 +11,7 @@ extension CLITests {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix("Footprint on cortex-m4 (train_device.c, full training)\nRAM\n"), r.stdout)
         XCTAssertTrue(r.stdout.contains("  shuffle order                          128 B  64 uint16_t\n"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("  embedded data              1.2 KiB (1,280 B)  64 rows\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("  embedded data             1.25 KiB (1,280 B)  64 rows\n"), r.stdout)
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
         XCTAssertEqual(names, ["Makefile", "device_host.c", "device_mps2.ld", "device_startup.c", "iris.c", "iris.h",
                                "iris_data.c", "iris_device.h", "train_device.c"])
@@ -50,7 +50,7 @@ extension CLITests {
         assertUserError(big, contains: ["examples/data/digits.csv: 1,797 rows take 456.3 KiB (467,220 B) as C arrays",
                                         "embed at most 252 rows (--embed-rows 252)"])
         let describe = try nngen(["describe", "examples/iris.json", "--target", "cortex-m4", "--ram-budget", "4KiB"])
-        assertUserError(describe, contains: ["model iris needs ", "over the --ram-budget of 4.0 KiB (4,096 B)"])
+        assertUserError(describe, contains: ["model iris needs ", "over the --ram-budget of 4.00 KiB (4,096 B)"])
         XCTAssertTrue(describe.stdout.contains("Footprint on cortex-m4"), describe.stdout)
     }
 }

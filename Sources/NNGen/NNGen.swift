@@ -134,6 +134,8 @@ public final class ModelTrainer: @unchecked Sendable {
     public let model: Model
     /// The JIT back end the model was compiled with.
     public let backend: JITBackend
+    /// Threads for the big products (`nngen train --threads`; cc only, same results for any number).
+    public let threads: Int
     /// The scalar type of the generated code.
     public let dtype: ScalarType
     /// The seed of the initial parameters, the split and every epoch's order.
@@ -159,11 +161,11 @@ public final class ModelTrainer: @unchecked Sendable {
     /// model's `trainable` settings, and `model` is the model with them applied.
     /// - Throws: `ModelSpecError` for an invalid model or a pattern that matches no parameter,
     ///   `JITError` when compiling fails, `TrainingError.invalidOption` for a validation split
-    ///   outside `[0, 1)`.
+    ///   outside `[0, 1)`, `BenchError` for `threads` below 1 or above 1 with tcc.
     public init(_ model: Model, backend: JITBackend = .tcc, dtype: ScalarType = .f32,
                 seed: UInt64 = TrainingDefaults.seed,
                 validationSplit: Double = TrainingDefaults.validationSplit,
-                freeze: [String] = [], trainOnly: [String] = []) throws {
+                freeze: [String] = [], trainOnly: [String] = [], threads: Int = 1) throws {
         guard validationSplit >= 0 && validationSplit < 1 else {
             throw TrainingError.invalidOption("the validation split must be at least 0 and below 1 (got \(validationSplit))")
         }
@@ -171,10 +173,11 @@ public final class ModelTrainer: @unchecked Sendable {
             : try model.overridingTrainable(freeze: freeze, trainOnly: trainOnly)
         analysis = try model.analyze()
         try model.validate(for: dtype)
-        compiled = try CompiledModel(analysis: analysis, backend: backend.backend, scalar: dtype)
+        compiled = try CompiledModel(analysis: analysis, backend: benchBackend(backend.rawValue, threads: threads), scalar: dtype)
         compiled.initialize(seed: seed)
         self.model = model
         self.backend = backend
+        self.threads = threads
         self.dtype = dtype
         self.seed = seed
         self.validationSplit = validationSplit
@@ -186,9 +189,10 @@ public final class ModelTrainer: @unchecked Sendable {
     /// Continues from a checkpoint written by `save` or by `nngen train --save`: its model,
     /// dtype, seed, split, parameters, optimizer state, step, epoch, standardizer, learning rate,
     /// and the schedule, clipping and monitor that a `fit` without `FitOptions` continues.
-    public convenience init(checkpoint path: String, backend: JITBackend = .tcc) throws {
+    public convenience init(checkpoint path: String, backend: JITBackend = .tcc, threads: Int = 1) throws {
         let ck = try Checkpoint.read(from: URL(fileURLWithPath: path))
-        try self.init(ck.model, backend: backend, dtype: ck.scalar, seed: ck.seed, validationSplit: ck.validationSplit)
+        try self.init(ck.model, backend: backend, dtype: ck.scalar, seed: ck.seed, validationSplit: ck.validationSplit,
+                      threads: threads)
         try compiled.restore(ck)
         completed = ck.epoch
         standardizer = ck.standardizer

@@ -171,6 +171,19 @@ final class TrainingFeaturesLibraryTests: XCTestCase {
         XCTAssertNotEqual(Array(tuned.parameters[80...]), Array(pretrained.parameters[80...]))
     }
 
+    /// `threads:` is `--threads`: the cc back end with OpenMP gives the parameters of one thread;
+    /// tcc refuses more than one, as the command does.
+    func testThreadsGiveTheSameParameters() throws {
+        let data = try ModelDataset(csv: Self.irisCSV, for: Self.iris)
+        let one = try ModelTrainer(Self.iris, backend: .cc), two = try ModelTrainer(Self.iris, backend: .cc, threads: 2)
+        try one.fit(data, epochs: 2)
+        try two.fit(data, epochs: 2)
+        XCTAssertEqual(two.parameters, one.parameters)
+        XCTAssertThrowsError(try ModelTrainer(Self.iris, threads: 2)) {
+            XCTAssertEqual("\($0)", "--threads 2 needs the cc back end (tcc has no OpenMP); use --backend cc or --threads 1")
+        }
+    }
+
     /// Out-of-range options throw the command's messages, naming the flag, before any epoch.
     func testOptionErrorsNameTheFlag() throws {
         let trainer = try ModelTrainer(Self.iris)

@@ -125,6 +125,8 @@ final class TrainingFeaturesLibraryTests: XCTestCase {
         let loaded = try ModelTrainer(checkpoint: path("api.safetensors"))
         XCTAssertEqual(loaded.checkpoint.schedule, .step(size: 3, gamma: 0.5))
         XCTAssertEqual(loaded.checkpoint.clipNorm, 1)
+        try loaded.save(path("resaved.safetensors"))
+        XCTAssertEqual(try bytes(path("resaved.safetensors")), try bytes(path("cli.safetensors")))
     }
 
     /// A model frozen in the DSL is the JSON model with `"trainable"` and gives the same C; the

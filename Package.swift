@@ -5,7 +5,9 @@ let package = Package(
     name: "nngen",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "nngen", targets: ["nngen"]),
+        // The `nngen` binary, built from the target NNGenCLI (not `nngen`: module and folder
+        // names that differ from the library's `NNGen` only by case collide on macOS's file system).
+        .executable(name: "nngen", targets: ["NNGenCLI"]),
         .library(name: "ModelSpec", targets: ["ModelSpec"]),
         .library(name: "Reference", targets: ["Reference"]),
         .library(name: "CodeGen", targets: ["CodeGen"]),
@@ -42,8 +44,8 @@ let package = Package(
         .target(name: "NNGenKit", dependencies: ["ModelSpec", "Reference", "DataIO", "CodeGen", "JIT"]),
         // The library product: re-exports the above and adds a small API (ModelTrainer, ModelDataset, emitC).
         .target(name: "NNGen", dependencies: ["ModelSpec", "DataIO", "CodeGen", "JIT", "NNGenKit"]),
-        // The command-line tool: argument parsing and printing only.
-        .executableTarget(name: "nngen", dependencies: [
+        // The command-line tool `nngen`: argument parsing and printing only.
+        .executableTarget(name: "NNGenCLI", dependencies: [
             "ModelSpec", "Reference", "DataIO", "CodeGen", "JIT", "NNGenKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -54,7 +56,7 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "JITTests", dependencies: ["JIT", "CodeGen", "Reference", "ModelSpec"]),
         .testTarget(name: "NNGenKitTests", dependencies: ["NNGenKit", "JIT", "CodeGen", "Reference", "DataIO", "ModelSpec"]),
-        .testTarget(name: "nngenTests", dependencies: ["nngen"]),
+        .testTarget(name: "nngenTests", dependencies: ["NNGenCLI"]),
         .testTarget(name: "NNGenLibraryTests", dependencies: ["NNGen"]),
     ]
 )

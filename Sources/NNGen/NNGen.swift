@@ -123,12 +123,19 @@ extension Model {
 /// on a fresh trainer gives the parameters of `nngen train MODEL --data FILE --epochs N`; a
 /// second `fit` continues from the state the first one left, as `--resume` does.
 ///
+/// `fit(_:epochs:learningRate:save:options:onEpoch:)` takes the rest of what `nngen train` offers
+/// as `FitOptions` (schedules, clipping, best checkpoint, early stopping, log and plot); freezing
+/// is the model's (`.frozen()`, `.trainable(_:)` in the DSL, or `freeze:`/`trainOnly:` here, as
+/// `--freeze`/`--train-only`), and `loadParameters(from:partial:)` is `--init`.
+///
 /// All methods may be called from any thread; calls are serialised by a lock.
 public final class ModelTrainer: @unchecked Sendable {
     /// The model being trained (with its optimizer's learning rate as given).
     public let model: Model
     /// The JIT back end the model was compiled with.
     public let backend: JITBackend
+    /// Threads for the big products (`nngen train --threads`; cc only, same results for any number).
+    public let threads: Int
     /// The scalar type of the generated code.
     public let dtype: ScalarType
     /// The seed of the initial parameters, the split and every epoch's order.
@@ -143,40 +150,55 @@ public final class ModelTrainer: @unchecked Sendable {
     private let lock = NSLock()
     private var completed = 0
     private var standardizer: Standardizer?
-    private var learningRate: Double
+    /// The settings of the last run (or the checkpoint's): learning rate, schedule, clipping.
+    private var settings: TrainingOptions
+    /// The monitor the last run left (or the checkpoint's).
+    private var monitorState: MonitorState?
 
     /// Generates the model's C and compiles it with `backend`, then initialises the parameters
-    /// with `NAME_init(seed)`.
-    /// - Throws: `ModelSpecError` for an invalid model, `JITError` when compiling fails,
-    ///   `TrainingError.invalidOption` for a validation split outside `[0, 1)`.
+    /// with `NAME_init(seed)`. `freeze` and `trainOnly` are the patterns of `nngen train --freeze`
+    /// and `--train-only` over parameter names (`layers.0.*`, `*.weight`): they override the
+    /// model's `trainable` settings, and `model` is the model with them applied.
+    /// - Throws: `ModelSpecError` for an invalid model or a pattern that matches no parameter,
+    ///   `JITError` when compiling fails, `TrainingError.invalidOption` for a validation split
+    ///   outside `[0, 1)`, `BenchError` for `threads` below 1 or above 1 with tcc.
     public init(_ model: Model, backend: JITBackend = .tcc, dtype: ScalarType = .f32,
                 seed: UInt64 = TrainingDefaults.seed,
-                validationSplit: Double = TrainingDefaults.validationSplit) throws {
+                validationSplit: Double = TrainingDefaults.validationSplit,
+                freeze: [String] = [], trainOnly: [String] = [], threads: Int = 1) throws {
         guard validationSplit >= 0 && validationSplit < 1 else {
             throw TrainingError.invalidOption("the validation split must be at least 0 and below 1 (got \(validationSplit))")
         }
+        let model = freeze.isEmpty && trainOnly.isEmpty ? model
+            : try model.overridingTrainable(freeze: freeze, trainOnly: trainOnly)
         analysis = try model.analyze()
         try model.validate(for: dtype)
-        compiled = try CompiledModel(analysis: analysis, backend: backend.backend, scalar: dtype)
+        compiled = try CompiledModel(analysis: analysis, backend: benchBackend(backend.rawValue, threads: threads), scalar: dtype)
         compiled.initialize(seed: seed)
         self.model = model
         self.backend = backend
+        self.threads = threads
         self.dtype = dtype
         self.seed = seed
         self.validationSplit = validationSplit
         compileSeconds = compiled.compileSeconds
-        learningRate = model.optimizer.learningRate
+        settings = TrainingOptions(learningRate: model.optimizer.learningRate, seed: seed,
+                                   validationSplit: validationSplit, scalar: dtype)
     }
 
     /// Continues from a checkpoint written by `save` or by `nngen train --save`: its model,
-    /// dtype, seed, split, parameters, optimizer state, step, epoch, standardizer and learning rate.
-    public convenience init(checkpoint path: String, backend: JITBackend = .tcc) throws {
+    /// dtype, seed, split, parameters, optimizer state, step, epoch, standardizer, learning rate,
+    /// and the schedule, clipping and monitor that a `fit` without `FitOptions` continues.
+    public convenience init(checkpoint path: String, backend: JITBackend = .tcc, threads: Int = 1) throws {
         let ck = try Checkpoint.read(from: URL(fileURLWithPath: path))
-        try self.init(ck.model, backend: backend, dtype: ck.scalar, seed: ck.seed, validationSplit: ck.validationSplit)
+        try self.init(ck.model, backend: backend, dtype: ck.scalar, seed: ck.seed, validationSplit: ck.validationSplit,
+                      threads: threads)
         try compiled.restore(ck)
         completed = ck.epoch
         standardizer = ck.standardizer
-        learningRate = ck.learningRate ?? ck.model.optimizer.learningRate
+        settings.learningRate = ck.learningRate ?? ck.model.optimizer.learningRate
+        settings = settings.applying(TrainingFeatureFlags(), resuming: ck)
+        monitorState = ck.monitor
     }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -205,35 +227,47 @@ public final class ModelTrainer: @unchecked Sendable {
     }
 
     /// Trains `epochs` more epochs on `data` and returns their reports (`onEpoch` is called after
-    /// each one). `learningRate` replaces the model's (or the checkpoint's) from now on; `save`
-    /// writes a checkpoint atomically at the end of every epoch.
+    /// each one), as `nngen train` with `--epochs` the total so far plus `epochs`: a fresh trainer
+    /// gives the parameters and checkpoints of the command with the same flags, and a later call
+    /// continues as `--resume` does. `learningRate` replaces the model's (or the previous run's)
+    /// from now on; `save` writes a checkpoint atomically at the end of every epoch; `options`
+    /// holds the schedule, clipping, best checkpoint, early stopping, log and plot (the previous
+    /// run's schedule, clipping and monitor where nil).
     /// - Throws: `TrainingError` (`.diverged` on a NaN or infinite loss, `.noFullBatch`,
-    ///   `.invalidOption`), `DataError`, checkpoint write errors.
+    ///   `.invalidOption` naming the flag for a value out of range), `DataError`, checkpoint write
+    ///   errors, `TrainingRecordError` when the log or plot cannot be written after an epoch.
     @discardableResult
     public func fit(_ data: ModelDataset, epochs: Int, learningRate: Double? = nil, save: String? = nil,
-                    onEpoch: ((EpochReport) -> Void)? = nil) throws -> TrainingSummary {
+                    options: FitOptions = FitOptions(), onEpoch: ((EpochReport) -> Void)? = nil) throws -> TrainingSummary {
         try locked {
             guard epochs >= 1 else { throw TrainingError.invalidOption("--epochs must be at least 1, got \(epochs)") }
-            let options = TrainingOptions(epochs: completed + epochs, learningRate: learningRate ?? self.learningRate,
-                                          seed: seed, validationSplit: validationSplit, scalar: dtype,
-                                          save: save.map { URL(fileURLWithPath: $0) })
-            let trainer = try Trainer(analysis: analysis, dataset: data.samples, options: options, compiled: compiled,
-                                      epochsCompleted: completed, standardizer: standardizer)
-            self.learningRate = options.learningRate
+            let run = try TrainingOptions.resolving(epochs: completed + epochs, learningRate: learningRate ?? settings.learningRate,
+                                                    seed: seed, validationSplit: validationSplit, scalar: dtype,
+                                                    save: save.map { URL(fileURLWithPath: $0) }, model: model,
+                                                    resuming: nil, checkpointFile: "")
+                .applying(options.flags, resuming: currentCheckpoint)
+            let trainer = try Trainer(analysis: analysis, dataset: data.samples, options: run, compiled: compiled,
+                                      epochsCompleted: completed, standardizer: standardizer, monitor: monitorState)
+            let recorder = options.log == nil && options.plot == nil ? nil
+                : try TrainingRecorder(log: options.log.map { URL(fileURLWithPath: $0) },
+                                       plot: options.plot.map { URL(fileURLWithPath: $0) }, loss: model.loss)
+            settings = run
             standardizer = trainer.data.standardizer
-            defer { completed = trainer.epochsCompleted }
-            return try trainer.run(onEpoch: onEpoch)
+            defer {
+                completed = trainer.epochsCompleted
+                monitorState = trainer.monitorState
+            }
+            return try trainer.run(recorder: recorder, checkpointName: save, onEpoch: onEpoch)
         }
     }
 
     /// The current state as a checkpoint, in the format of `nngen train --save`.
-    public var checkpoint: Checkpoint {
-        locked {
-            Checkpoint(model: model.withLearningRate(learningRate), scalar: dtype, parameters: compiled.parameters,
-                       optimizerState: compiled.optimizerState, step: compiled.step, epoch: completed,
-                       standardizer: standardizer, seed: seed, validationSplit: validationSplit,
-                       learningRate: learningRate)
-        }
+    public var checkpoint: Checkpoint { locked { currentCheckpoint } }
+
+    /// `checkpoint`, with the lock held.
+    private var currentCheckpoint: Checkpoint {
+        Checkpoint(training: model, compiled: compiled, options: settings, epoch: completed, standardizer: standardizer,
+                   monitor: monitorState)
     }
 
     /// Writes `checkpoint` to `path` atomically; `nngen predict`, `nngen eval` and
@@ -280,14 +314,5 @@ public final class ModelTrainer: @unchecked Sendable {
             let samples = try standardizer.map { try $0.apply(to: data.samples) } ?? data.samples
             return try Evaluation.evaluate(compiled, on: samples)
         }
-    }
-}
-
-extension Model {
-    /// The model with its optimizer's learning rate replaced.
-    fileprivate func withLearningRate(_ lr: Double) -> Model {
-        var m = self
-        m.optimizer = m.optimizer.with(learningRate: lr)
-        return m
     }
 }

@@ -228,26 +228,22 @@ public final class Trainer {
     /// once and trains in several calls. The options and the data are checked as the other
     /// initializer checks them (the model's constants were checked when `compiled` was made, for
     /// its dtype: `ModelTrainer` does it); nothing is compiled or initialised. `standardizer`, when given
-    /// (from an earlier run on the same model), is used instead of fitting one.
+    /// (from an earlier run on the same model), is used instead of fitting one; `monitor`, the
+    /// monitor an earlier run left, continues as a resumed checkpoint's does (same metric only).
     public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, compiled: CompiledModel,
-                epochsCompleted: Int, standardizer: Standardizer? = nil) throws {
+                epochsCompleted: Int, standardizer: Standardizer? = nil, monitor: MonitorState? = nil) throws {
         data = try Self.prepare(analysis, dataset, options, standardizer: standardizer, compiled: true)
         self.analysis = analysis
         self.options = options
         self.compiled = compiled
         self.epochsCompleted = epochsCompleted
-        monitorState = Self.startingMonitor(options, resumed: nil)
+        monitorState = Self.startingMonitor(options, resumed: monitor)
     }
 
     /// The current state as a checkpoint; its model carries the learning rate of this run.
     public var checkpoint: Checkpoint {
-        var model = analysis.model
-        model.optimizer = model.optimizer.with(learningRate: options.learningRate)
-        return Checkpoint(model: model, scalar: options.scalar, parameters: compiled.parameters,
-                   optimizerState: compiled.optimizerState, step: compiled.step, epoch: epochsCompleted,
-                   standardizer: data.standardizer, seed: options.seed, validationSplit: options.validationSplit,
-                   learningRate: options.learningRate, schedule: options.schedule.varies ? options.schedule : nil,
-                   clipNorm: options.clipNorm, monitor: monitorState?.best == nil ? nil : monitorState)
+        Checkpoint(training: analysis.model, compiled: compiled, options: options, epoch: epochsCompleted,
+                   standardizer: data.standardizer, monitor: monitorState)
     }
 
     /// Runs epochs `epochsCompleted + 1 ... options.epochs`. `onStep` is called after every step,
@@ -348,6 +344,56 @@ public final class Trainer {
         .diverged(epoch: epoch, step: step, steps: steps, loss: loss, learningRate: options.learningRate,
                   checkpoint: lastGood?.file.path, checkpointEpoch: lastGood?.epoch,
                   inputScale: data.standardizer == nil ? data.train.largestMagnitude() : nil)
+    }
+}
+
+extension Checkpoint {
+    /// The checkpoint of a training run's state, as `nngen train --save` writes it (the library's
+    /// `ModelTrainer` writes the same bytes): `model` with the run's learning rate, the compiled
+    /// model's parameters, optimizer state and step, `epoch`, the standardizer, seed and split;
+    /// the schedule when it varies, the clipping norm, and the monitor once it has a best epoch.
+    public init(training model: Model, compiled: CompiledModel, options: TrainingOptions, epoch: Int,
+                standardizer: Standardizer?, monitor: MonitorState?) {
+        var model = model
+        model.optimizer = model.optimizer.with(learningRate: options.learningRate)
+        self.init(model: model, scalar: options.scalar, parameters: compiled.parameters,
+                  optimizerState: compiled.optimizerState, step: compiled.step, epoch: epoch,
+                  standardizer: standardizer, seed: options.seed, validationSplit: options.validationSplit,
+                  learningRate: options.learningRate, schedule: options.schedule.varies ? options.schedule : nil,
+                  clipNorm: options.clipNorm, monitor: monitor?.best == nil ? nil : monitor)
+    }
+}
+
+/// A `--log` or `--plot` write that failed after an epoch: its message, and that the epoch's
+/// checkpoint is saved when the run saves one (`nngen train` exits 1 with it).
+public struct TrainingRecordError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The message.
+    public var message: String
+    /// The message.
+    public var description: String { message }
+}
+
+extension Trainer {
+    /// `run` with the `--log` and `--plot` files of `recorder` (when given) rewritten after every
+    /// epoch, after `onEpoch`: the one epoch loop of `nngen train` and of the library's
+    /// `ModelTrainer.fit`. A failed write stops the run with `TrainingRecordError`, whose message
+    /// names `checkpointName` (the `--save` path as given; default `options.save`) as saved.
+    @discardableResult
+    public func run(recorder: TrainingRecorder?, checkpointName: String? = nil, onStep: ((StepProgress) -> Void)? = nil,
+                    onEpoch: ((EpochReport) throws -> Void)? = nil) throws -> TrainingSummary {
+        let saved = checkpointName ?? options.save?.path
+        let base = options.learningRate
+        recorder?.begin()
+        return try run(onStep: onStep, onEpoch: { report in
+            try onEpoch?(report)
+            guard let recorder else { return }
+            do {
+                try recorder.record(report, learningRate: report.learningRate ?? base)
+            } catch {
+                throw TrainingRecordError(message: "\(error)"
+                                          + (saved.map { "; the checkpoint \($0) (epoch \(report.epoch)) is saved" } ?? ""))
+            }
+        })
     }
 }
 

@@ -302,16 +302,17 @@ struct Train: ParsableCommand {
         let terminal = isatty(STDOUT_FILENO) == 1
         let bar = ProgressBar()
         let summary: TrainingSummary
-        recorder.begin()
         do {
             summary = try trainer.run(
+                recorder: recorder, checkpointName: save,
                 onStep: terminal ? { bar.update($0) } : nil,
                 onEpoch: { report in
                     if terminal { bar.clear() }
                     print(report.line)
                     flushStdout()
-                    try recordEpoch(recorder, report, learningRate: report.learningRate ?? options.learningRate, checkpoint: save)
                 })
+        } catch let error as TrainingRecordError {
+            throw UserError(error.message)
         } catch {
             if terminal { bar.clear() }
             throw error
@@ -319,17 +320,6 @@ struct Train: ParsableCommand {
         print(summaryText(summary, loss: spec.loss))
         if let log { print("  log:           \(log) (\(recorder.log.rows.count) epochs)") }
         if let plot { print("  plot:          \(plot)") }
-    }
-
-    /// Adds the epoch to --log and --plot; a failed write stops the run with a message saying the
-    /// checkpoint of that epoch is saved.
-    private func recordEpoch(_ recorder: TrainingRecorder, _ report: EpochReport, learningRate: Double,
-                             checkpoint: String?) throws {
-        do {
-            try recorder.record(report, learningRate: learningRate)
-        } catch {
-            throw UserError("\(error)" + (checkpoint.map { "; the checkpoint \($0) (epoch \(report.epoch)) is saved" } ?? ""))
-        }
     }
 
     private func summaryText(_ s: TrainingSummary, loss: Loss) -> String {

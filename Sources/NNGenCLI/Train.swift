@@ -348,7 +348,7 @@ struct Train: ParsableCommand {
             lines.append("  checkpoint:    none (pass --save FILE to keep the trained parameters)")
         }
         if let best = s.bestCheckpoint {
-            lines.append("  best checkpoint: \(best.file.path) (epoch \(best.epoch))")
+            lines.append("  best checkpoint: \(saveBest ?? best.file.path) (epoch \(best.epoch))")
         }
         if let why = s.stoppedEarly {
             lines.append("  stopped early after epoch \(s.final?.epoch ?? 0): \(why)")

@@ -57,6 +57,11 @@ let package = Package(
         .testTarget(name: "JITTests", dependencies: ["JIT", "CodeGen", "Reference", "ModelSpec"]),
         .testTarget(name: "NNGenKitTests", dependencies: ["NNGenKit", "JIT", "CodeGen", "Reference", "DataIO", "ModelSpec"]),
         .testTarget(name: "nngenTests", dependencies: ["NNGenCLI"]),
-        .testTarget(name: "NNGenLibraryTests", dependencies: ["NNGen"]),
+        // The modules NNGen re-exports (`@_exported import`) are listed too: the tests compile
+        // their value types' layouts in (Dataset, TCCBackend...), and SwiftPM rebuilds a target
+        // only when a swiftmodule it depends on directly changes. With "NNGen" alone, a new stored
+        // property in DataIO's Dataset left these tests compiled against the old, smaller layout:
+        // the Dataset temporary overlapped the TCCBackend one, and the heap was corrupted.
+        .testTarget(name: "NNGenLibraryTests", dependencies: ["NNGen", "CodeGen", "DataIO", "JIT", "ModelSpec", "NNGenKit"]),
     ]
 )

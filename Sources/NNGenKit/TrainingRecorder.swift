@@ -20,23 +20,28 @@ public final class TrainingRecorder {
     /// (`TrainingError.invalidOption` naming the flag) and that both can be written (the
     /// `DataError` a write would give, naming the path and the reason).
     public init(log: URL?, plot: URL?, loss: Loss) throws {
-        if let log {
-            guard let format = MetricsLogFormat(path: log.path) else {
-                throw TrainingError.invalidOption("--log needs a file ending in .csv or .jsonl, got \(log.path)")
-            }
+        if let problem = Self.extensionProblem(log: log?.path, plot: nil) { throw TrainingError.invalidOption(problem) }
+        if let log, let format = MetricsLogFormat(path: log.path) {
             try AtomicFile.checkWritable(log)
             logFile = (log, format)
         } else {
             logFile = nil
         }
-        if let plot {
-            guard plot.pathExtension.lowercased() == "svg" else {
-                throw TrainingError.invalidOption("--plot needs a file ending in .svg, got \(plot.path)")
-            }
-            try AtomicFile.checkWritable(plot)
-        }
+        if let problem = Self.extensionProblem(log: nil, plot: plot?.path) { throw TrainingError.invalidOption(problem) }
+        if let plot { try AtomicFile.checkWritable(plot) }
         plotFile = plot
         self.log = MetricsLog(metric: loss.targets == .values ? .r2 : .accuracy)
+    }
+
+    /// What is wrong with the extensions of `--log` (.csv or .jsonl) and `--plot` (.svg), paths as
+    /// the message should name them; nil when both are fine or absent. The command reports it as a
+    /// usage error before anything runs, the initializer as `TrainingError.invalidOption`.
+    public static func extensionProblem(log: String?, plot: String?) -> String? {
+        if let log, MetricsLogFormat(path: log) == nil { return "--log needs a file ending in .csv or .jsonl, got \(log)" }
+        if let plot, URL(fileURLWithPath: plot).pathExtension.lowercased() != "svg" {
+            return "--plot needs a file ending in .svg, got \(plot)"
+        }
+        return nil
     }
 
     /// Starts the wall clock of the `wall_s` column: call it just before the first epoch.

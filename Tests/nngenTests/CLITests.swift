@@ -28,6 +28,12 @@ final class CLITests: XCTestCase {
     }
 
     func nngen(_ args: [String], in directory: URL? = nil) throws -> Run {
+        try Self.run(args, in: directory)
+    }
+
+    /// Runs the built nngen with `args` in `directory` (the package root by default); for the
+    /// other CLI test classes too.
+    static func run(_ args: [String], in directory: URL? = nil) throws -> Run {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args

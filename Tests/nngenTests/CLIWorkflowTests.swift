@@ -11,19 +11,7 @@ import XCTest
 final class CLIWorkflowTests: XCTestCase {
     /// Runs the built nngen (the one CLITests finds) in `dir` (the package root by default).
     private func nngen(_ args: [String], in dir: URL? = nil) throws -> CLITests.Run {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = args
-        p.currentDirectoryURL = dir ?? CLITests.root
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLITests.Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                            stderr: String(decoding: e, as: UTF8.self))
+        try CLITests.run(args, in: dir)
     }
 
     private func scratch() throws -> URL {

@@ -21,7 +21,7 @@ extern const {{REAL}} {{NAME}}_data_x[{{NAME}}_DATA_ROWS * {{NAME}}_INPUT_SIZE];
 extern const {{TARGET_T}} {{NAME}}_data_y[{{NAME}}_DATA_ROWS * {{NAME}}_DEVICE_ROW_TARGETS];
 #if {{NAME}}_DEVICE_HAS_PARAMS
 /* The parameters training starts from ({{NAME}}_params.c, from {{PARAMS_SOURCE}}). */
-extern const {{REAL}} {{NAME}}_initial_params[{{NAME}}_PARAM_COUNT];
+extern const {{REAL}} {{NAME}}_initial_params[{{PARAMS_COUNT}}];
 #endif
 
 /* Trains `epochs` epochs on `rows` rows (x: rows * INPUT_SIZE values, y: rows * DEVICE_ROW_TARGETS
@@ -29,7 +29,7 @@ extern const {{REAL}} {{NAME}}_initial_params[{{NAME}}_PARAM_COUNT];
  * below one batch or above {{NAME}}_DEVICE_MAX_ROWS. */
 int {{NAME}}_device_fit(const {{REAL}} *x, const {{TARGET_T}} *y, long rows, int epochs);
 
-/* The parameters as training left them ({{NAME}}_PARAM_COUNT values, offsets in {{NAME}}.h). */
+/* {{PARAMS_WHAT}} as training left them ({{PARAMS_COUNT}} values, offsets in {{NAME}}.h). */
 const {{REAL}} *{{NAME}}_device_params(void);
 
 /* Called after each epoch with its mean training loss. train_device.c defines a weak default that

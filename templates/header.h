@@ -3,7 +3,7 @@
  * {{SUMMARY}}
  *
  * Every function works on buffers the caller owns; sizes are in elements of {{REAL}}:
- *   params     {{NAME}}_PARAM_COUNT        flat parameters (names and offsets below)
+ *   params     {{PARAMS_DOC}}
  *   grads      {{GRADS_DOC}}
  *   opt_state  {{NAME}}_OPT_STATE_COUNT    optimizer state ({{OPT_STATE_DOC}})
  *   arena      {{NAME}}_ARENA_COUNT        activations and scratch, reused by liveness
@@ -31,7 +31,7 @@
 #define {{NAME}}_SCALAR_BYTES {{SCALAR_BYTES}}
 
 /* Parameters in the flat array (PyTorch layouts):
-{{PARAM_TABLE}} */
+{{PARAM_TABLE}} */{{FROZEN_DECL}}
 
 /* Draws every parameter from the seed (docs/CONVENTIONS.md initial values, the nngen generator). */
 void {{NAME}}_init({{REAL}} *params, uint64_t seed);

@@ -30,7 +30,7 @@
 {{PRELUDE}}
 
 /* ---- the static buffers: RAM = these + the stack ------------------------------------------ */
-static {{REAL}} nn_params[{{NAME}}_PARAM_COUNT] NN_DEVICE_ALIGNED;      /* parameters */
+static {{REAL}} nn_params[{{PARAMS_COUNT}}] NN_DEVICE_ALIGNED;      /* {{PARAMS_WHAT}} */
 #ifdef {{NAME}}_GRAD_COUNT /* a header that leaves frozen parameters without gradients */
 static {{REAL}} nn_grads[{{NAME}}_GRAD_COUNT] NN_DEVICE_ALIGNED;
 #else

@@ -13,11 +13,18 @@ public struct CompileOptions: Sendable {
     public var inputGradient: Bool
     /// The fusion rules to apply (all by default; empty for the unfused graph).
     public var fusionRules: [FusionRule]
+    /// For a model with frozen parameters: the core reads them from `NAME_frozen_params`, a const
+    /// array the program defines (the embedded target puts it in flash), and `params` holds the
+    /// trainable parameters only, at their gradient offsets. No effect on a model without frozen
+    /// parameters; off by default (one flat array, what the host paths and checkpoints use).
+    public var frozenApart: Bool
 
-    public init(scalar: ScalarType = .f32, inputGradient: Bool = true, fusionRules: [FusionRule] = FusionRule.all) {
+    public init(scalar: ScalarType = .f32, inputGradient: Bool = true, fusionRules: [FusionRule] = FusionRule.all,
+                frozenApart: Bool = false) {
         self.scalar = scalar
         self.inputGradient = inputGradient
         self.fusionRules = fusionRules
+        self.frozenApart = frozenApart
     }
 }
 
@@ -51,7 +58,7 @@ public func compile(_ analysis: ModelAnalysis, options: CompileOptions = Compile
     let differentiated = differentiate(lowered, inputGradient: options.inputGradient && !analysis.hasFrozenParameters)
     let fused = fuse(differentiated, rules: options.fusionRules)
     let plan = planMemory(fused)
-    let code = emitC(plan, scalar: options.scalar)
+    let code = emitC(plan, scalar: options.scalar, frozenApart: options.frozenApart)
     return Compilation(analysis: analysis, lowered: lowered, differentiated: differentiated, fused: fused,
                        plan: plan, code: code)
 }

@@ -39,7 +39,8 @@ struct Describe: ParsableCommand {
         print(ModelSummary(a).text, terminator: "")
         if let core = target {
             try m.validate(for: .f32, file: model)
-            let footprint = Footprint.of(compile(a, options: CompileOptions(scalar: .f32)), core: core)
+            // As emit --target embedded compiles it: frozen parameters in flash.
+            let footprint = Footprint.of(compile(a, options: CompileOptions(scalar: .f32, frozenApart: true)), core: core)
             print("\n" + footprint.text, terminator: "")
             if let budget = ramBudget { try footprint.check(ramBudget: budget.bytes, analysis: a) }
         }

@@ -102,7 +102,9 @@ struct Emit: ParsableCommand {
             analysis = try trainable.apply(to: analysis.model, file: model).analyze(file: model)
         }
         try analysis.validate(for: dtype)
-        let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all))
+        // The embedded target reads frozen parameters from flash (NAME_frozen_params, from --embed-params).
+        let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all,
+                                                                    frozenApart: target == .embedded))
         if let stage = dumpAfter {
             print(compilation.dump(after: stage), terminator: "")
             return
@@ -128,6 +130,15 @@ struct Emit: ParsableCommand {
         if Device.fixedFileNames.contains(model.name) {
             throw UserError("\(self.model): model name \(model.name) is the name of a file of the embedded target "
                             + "(\(Device.fixedFileNames.joined(separator: ", "))); rename the model")
+        }
+        if compilation.code.frozenApart && embedParams == nil {
+            var frozen: [String] = []
+            for p in compilation.analysis.parameters where !p.trainable && !frozen.contains(p.layerPath) {
+                frozen.append(p.layerPath)
+            }
+            throw UserError("\(self.model): model \(model.name) has frozen layers (\(frozen.joined(separator: ", "))): on the "
+                            + "device their parameters stay in flash and never change, so they must come from a checkpoint; "
+                            + "give --embed-params CKPT (nngen train ... --save CKPT)")
         }
         var initial: (parameters: [Double], standardizer: Standardizer?)?
         if let ckpt = embedParams {

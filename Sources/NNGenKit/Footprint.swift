@@ -62,6 +62,9 @@ public struct Footprint: Sendable, Equatable {
         let real = compilation.code.scalar.cName
         let params = m["PARAM_COUNT"] ?? 0
         let grads = m["GRAD_COUNT"] ?? params  // a header that prunes frozen gradients may say fewer
+        // A core compiled with frozenApart reads the frozen parameters from flash: RAM holds the trainable ones.
+        let frozen = m["FROZEN_COUNT"] ?? 0
+        let inRAM = params - frozen
         let state = m["OPT_STATE_COUNT"] ?? 0
         let arena = m["ARENA_COUNT"] ?? 0
         let batch = m["BATCH"] ?? 0, inputs = m["INPUT_SIZE"] ?? 0, targets = m["TARGET_COUNT"] ?? 0
@@ -70,7 +73,7 @@ public struct Footprint: Sendable, Equatable {
             Item(name: what, bytes: n * size, note: "\(ByteSize.grouped(n)) \(type)")
         }
         var ram = [
-            buffer("parameters", params, s, real),
+            buffer(frozen > 0 ? "trained parameters" : "parameters", inRAM, s, real),
             buffer("gradients", grads, s, real),
             buffer("optimizer state", state, s, real),
             buffer("arena", arena, s, real),
@@ -80,6 +83,10 @@ public struct Footprint: Sendable, Equatable {
         if let rows = dataRows {
             let index = Device.indexType(rows: rows)
             ram.append(buffer("shuffle order", rows, index.size, index.name))
+        }
+        if compilation.code.localElements > 0 {  // NN_STATIC_LOCALS: the kernels' panels, off the stack
+            ram.append(Item(name: "kernel panels", bytes: compilation.code.localElements * s,
+                            note: "\(ByteSize.grouped(compilation.code.localElements)) \(real) (\(name).c's nn_locals)"))
         }
         var flash: [Item] = []
         let measurement = compiler.flatMap { measure(compilation, core: core, compiler: $0) }
@@ -99,8 +106,11 @@ public struct Footprint: Sendable, Equatable {
             flash.append(Item(name: "embedded data", bytes: rows * (features * s + targetBytes),
                               note: "\(ByteSize.grouped(rows)) rows"))
         }
+        if frozen > 0 {
+            flash.append(buffer("frozen parameters", frozen, s, real))
+        }
         if embedsParameters {
-            flash.append(buffer("initial parameters", params, s, real))
+            flash.append(buffer("initial parameters", inRAM, s, real))
         }
         return Footprint(core: core, ram: ram, flash: flash, measured: measurement != nil, trained: (grads, params))
     }

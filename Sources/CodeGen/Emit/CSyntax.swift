@@ -157,6 +157,50 @@ extension CSyntax {
 
     """
 
+    /// The declaration of a kernel's local array `name` of `count` elements (a packed panel, a padded
+    /// sample): `NN_LOCAL(name, count)`, to which `emitC` adds the array's offset in the kernel's
+    /// share of `nn_locals` (`localsSection`). A plain array on the stack unless NN_STATIC_LOCALS.
+    func local(_ name: String, _ count: Int) -> String { "NN_LOCAL(\(name), \(count))" }
+
+    /// Gives every `NN_LOCAL(name, count)` of a kernel's body its offset, one after the other (so
+    /// none overlaps another of the same kernel): `NN_LOCAL(name, count, offset)`. Returns the body
+    /// and the elements its locals take.
+    static func placeLocals(_ body: String) -> (body: String, elements: Int) {
+        var out = "", rest = Substring(body), total = 0
+        while let open = rest.range(of: "NN_LOCAL(") {
+            guard let close = rest[open.upperBound...].firstIndex(of: ")") else { break }
+            let args = rest[open.upperBound..<close]
+            let count = args.split(separator: ",").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0
+            out += rest[..<close] + ", \(total))"
+            total += count
+            rest = rest[rest.index(after: close)...]
+        }
+        return (out + rest, total)
+    }
+
+    /// Where the kernels' local arrays live, before the kernels: on the stack (each kernel's
+    /// arrays in its frame, per thread), or with NN_STATIC_LOCALS, which the device build defines
+    /// (one thread, a small stack), in one static buffer the kernels share, `elements` long.
+    func localsSection(elements: Int) -> String {
+        """
+        /* Kernel-local arrays (packed panels, padded samples): NN_LOCAL(name, count, offset) declares one.
+         * On the stack by default; with -DNN_STATIC_LOCALS (the device build: one thread, a small stack)
+         * at `offset` in nn_locals, one static buffer the kernels share (\(elements) elements: the most
+         * any one kernel takes). Same arithmetic either way. */
+        #ifdef NN_STATIC_LOCALS
+        #ifdef NN_THREADED
+        #error "NN_STATIC_LOCALS shares one buffer among the kernels: build it without OpenMP threads"
+        #endif
+        static \(real) nn_locals[\(elements)];
+        #define NN_LOCAL(name, count, offset) \(real) *const name = nn_locals + (offset)
+        #else
+        #define NN_LOCAL(name, count, offset) \(real) name[count]
+        #endif
+
+
+        """
+    }
+
     /// A helper's `loop` (statements ending in a newline), shared among threads when `condition`
     /// holds in a threaded build (`NN_THREADED`); elsewhere, and for small sizes, the plain loop, so
     /// no call pays for an OpenMP region it does not split. The same loop text either way.

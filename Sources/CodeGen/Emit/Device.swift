@@ -69,10 +69,11 @@ public enum DeviceCore: String, CaseIterable, Sendable {
 
     /// The flags every Arm build takes besides the core's and the optimisation level (the device
     /// Makefile's ARM_FLAGS): C99 (so no contraction of multiply-adds), the kernels' plain loops,
-    /// a section per function for --gc-sections, and no aggressive loop optimisations (gcc 12 for
+    /// their local arrays in one static buffer rather than on the stack (`NN_STATIC_LOCALS`), a
+    /// section per function for --gc-sections, and no aggressive loop optimisations (gcc 12 for
     /// 32-bit Arm warns falsely about the reduction helpers' tail loops otherwise).
-    public static let commonFlags = ["-std=c99", "-DNN_PLAIN_C", "-ffunction-sections", "-fdata-sections",
-                                     "-fno-aggressive-loop-optimizations"]
+    public static let commonFlags = ["-std=c99", "-DNN_PLAIN_C", "-DNN_STATIC_LOCALS", "-ffunction-sections",
+                                     "-fdata-sections", "-fno-aggressive-loop-optimizations"]
 }
 
 /// The on-device trainer `nngen emit --target embedded` writes next to `NAME.h` and `NAME.c`:
@@ -99,7 +100,9 @@ public enum Device {
         rows <= 65_535 ? ("uint16_t", 2) : ("uint32_t", 4)
     }
 
-    /// Every file of the embedded target, in the order they are best read.
+    /// Every file of the embedded target, in the order they are best read. A core compiled with
+    /// `CompileOptions.frozenApart` (frozen parameters in flash) needs `options.initialParameters`:
+    /// the frozen ones come from there (`NAME_frozen_params`), without them the program does not link.
     public static func files(for compilation: Compilation, data: DeviceData, options: DeviceOptions) -> [GeneratedFile] {
         let model = compilation.analysis.model
         let name = model.name
@@ -107,6 +110,9 @@ public enum Device {
         let real = scalar.cName
         let targetType = model.loss.usesLabels ? "int32_t" : real
         let hasParams = options.initialParameters != nil
+        let apart = compilation.code.frozenApart
+        // The RAM parameter array: all of them, or only the trainable ones when the frozen are in flash.
+        let paramsCount = apart ? "\(name)_GRAD_COUNT" : "\(name)_PARAM_COUNT"
         var sources = ["\(name).c", "train_device.c", "\(name)_data.c"]
         if hasParams { sources.append("\(name)_params.c") }
         let common = [
@@ -114,6 +120,9 @@ public enum Device {
             "REAL": real,
             "TARGET_T": targetType,
             "OPTIMIZER": model.optimizer.typeName,
+            "PARAMS_COUNT": paramsCount,
+            "PARAMS_WHAT": apart ? "the trainable parameters (the frozen ones stay in \(name)_frozen_params, in flash)"
+                : "the parameters",
         ]
         let header = Templates.render("device.h", common.merging([
             "GUARD": "NNGEN_" + name + "_DEVICE_H",
@@ -141,7 +150,8 @@ public enum Device {
         ]
         if let params = options.initialParameters {
             files.append(GeneratedFile(name: "\(name)_params.c", contents: paramsSource(
-                name: name, params: params, scalar: scalar, source: options.parametersSource)))
+                name: name, params: params, scalar: scalar, source: options.parametersSource,
+                frozenApart: apart ? compilation.analysis : nil)))
         }
         files += [
             GeneratedFile(name: "device_startup.c", contents: Templates.text("device_startup.c")),
@@ -179,18 +189,34 @@ public enum Device {
         return s + "};\n"
     }
 
-    /// `NAME_params.c`: the initial parameters as one const array.
-    static func paramsSource(name: String, params: [Double], scalar: ScalarType, source: String) -> String {
-        """
+    /// `NAME_params.c`: the initial parameters as one const array. With `frozenApart` (the model's
+    /// analysis, for a core compiled with `CompileOptions.frozenApart`), two: the trainable
+    /// parameters (`NAME_initial_params`, copied to RAM) and the frozen ones (`NAME_frozen_params`,
+    /// which the core reads where they are), each in the order of the flat layout.
+    static func paramsSource(name: String, params: [Double], scalar: ScalarType, source: String,
+                             frozenApart analysis: ModelAnalysis? = nil) -> String {
+        let head = """
         /* \(name)_params.c -- the parameters model "\(name)" starts training from on the device, from
          * \(commentText(source)) (`nngen emit --target embedded --embed-params`). Do not edit: regenerate
          * instead. Const, so it stays in flash; offsets and shapes as in \(name).h.
          */
         #include "\(name)_device.h"
 
-        const \(scalar.cName) \(name)_initial_params[\(name)_PARAM_COUNT] = {
 
-        """ + valueLines(params.map { literal($0, scalar) }) + "};\n"
+        """
+        guard let analysis else {
+            return head + "const \(scalar.cName) \(name)_initial_params[\(name)_PARAM_COUNT] = {\n"
+                + valueLines(params.map { literal($0, scalar) }) + "};\n"
+        }
+        func values(trainable: Bool) -> [String] {
+            analysis.parameters.filter { $0.trainable == trainable }
+                .flatMap { params[$0.offset..<min($0.offset + $0.count, params.count)] }.map { literal($0, scalar) }
+        }
+        return head + "/* The trainable parameters: copied to RAM, where training changes them. */\n"
+            + "const \(scalar.cName) \(name)_initial_params[\(name)_GRAD_COUNT] = {\n" + valueLines(values(trainable: true))
+            + "};\n\n/* The frozen parameters: the core reads them here, in flash. */\n"
+            + "const \(scalar.cName) \(name)_frozen_params[\(name)_FROZEN_COUNT] = {\n" + valueLines(values(trainable: false))
+            + "};\n"
     }
 
     /// Values eight to a line, each followed by a comma.

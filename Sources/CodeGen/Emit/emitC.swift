@@ -18,6 +18,13 @@ public struct GeneratedC: Sendable {
     /// The kernel that writes each parameter's gradient, by parameter name (`layers.0.weight`),
     /// the input's (`x`) and the loss (`loss`): what `nngen check` names beside a failing row.
     public var gradientWriters: [String: String] = [:]
+    /// Whether the frozen parameters are read from `NAME_frozen_params` and `params` holds the
+    /// trainable ones only (`CompileOptions.frozenApart` on a model with frozen parameters).
+    public var frozenApart = false
+    /// Elements of `nn_locals`, the static buffer that holds the kernels' local arrays (packed
+    /// panels, padded samples) when NAME.c is compiled with NN_STATIC_LOCALS (the device build);
+    /// 0 when no kernel has one.
+    public var localElements = 0
 
     /// Header and source as one translation unit, for compilers that take a single string (libtcc).
     public var singleUnit: String {
@@ -31,9 +38,10 @@ public struct GeneratedC: Sendable {
 
 /// Writes the C for a planned graph: a banner, the prelude, one function per fused kernel
 /// (named after its layer, with a comment giving the layer and shapes, literal loop bounds and
-/// `restrict` pointers), the optimizer from its template, and the public API.
-public func emitC(_ plan: MemoryPlan, scalar: ScalarType) -> GeneratedC {
-    var e = CEmitter(plan: plan, scalar: scalar)
+/// `restrict` pointers), the optimizer from its template, and the public API. With `frozenApart`
+/// (`CompileOptions.frozenApart`) a model's frozen parameters are read from `NAME_frozen_params`.
+public func emitC(_ plan: MemoryPlan, scalar: ScalarType, frozenApart: Bool = false) -> GeneratedC {
+    var e = CEmitter(plan: plan, scalar: scalar, frozenApart: frozenApart)
     return e.run()
 }
 
@@ -46,12 +54,37 @@ private struct CEmitter {
     var analysis: ModelAnalysis { plan.graph.analysis }
     var name: String { analysis.model.name }
     var R: String { c.real }
+    /// Frozen parameters in `NAME_frozen_params`, the trainable ones in `params` at their gradient
+    /// offsets (only when the model has frozen parameters and `frozenApart` was asked).
+    let apart: Bool
+    /// With `apart`: where each frozen parameter starts in `NAME_frozen_params`, by name.
+    let frozenOffsets: [String: Int]
+    var frozenCount: Int { analysis.parameterCount - analysis.gradientCount }
 
-    init(plan: MemoryPlan, scalar: ScalarType) {
+    init(plan: MemoryPlan, scalar: ScalarType, frozenApart: Bool) {
         self.plan = plan
         self.scalar = scalar
         self.c = CSyntax(scalar: scalar)
         self.writer = KernelWriter(graph: plan.graph, scalar: scalar)
+        let analysis = plan.graph.analysis
+        self.apart = frozenApart && analysis.hasFrozenParameters
+        var offsets: [String: Int] = [:], next = 0
+        for p in analysis.parameters where !p.trainable {
+            offsets[p.name] = next
+            next += p.count
+        }
+        self.frozenOffsets = offsets
+    }
+
+    /// The C expression of parameter element `o` of the flat layout: `params + o`, or with `apart`
+    /// `params + gradient offset` (trainable) or `NAME_frozen_params + frozen offset` (frozen).
+    func parameterAddress(_ o: Int) -> String {
+        func at(_ base: String, _ k: Int) -> String { k == 0 ? base : "\(base) + \(k)" }
+        guard apart, let p = analysis.parameters.first(where: { o >= $0.offset && o < $0.offset + $0.count }) else {
+            return at("params", o)
+        }
+        if let g = p.gradientOffset { return at("params", g + o - p.offset) }
+        return at("\(name)_frozen_params", (frozenOffsets[p.name] ?? 0) + o - p.offset)
     }
 
     var labels: Bool { analysis.model.loss.usesLabels }
@@ -68,7 +101,7 @@ private struct CEmitter {
         switch plan.locations[t] {
         case .input: return "x"
         case .target: return "y"
-        case .parameters(let o): return o == 0 ? "params" : "params + \(o)"
+        case .parameters(let o): return parameterAddress(o)
         case .gradients(let o): return o == 0 ? "grads" : "grads + \(o)"
         case .inputGradient: return "dx"
         case .arena(let o): return o == 0 ? "arena" : "arena + \(o)"
@@ -83,14 +116,21 @@ private struct CEmitter {
         }
         scratchElements = ((kernels.map(\.1.scratch).max() ?? 0) + arenaAlignment - 1) / arenaAlignment * arenaAlignment
         let header = renderHeader()
-        var definitions = ""
+        var definitions = "", localElements = 0
+        for i in kernels.indices {
+            let placed = CSyntax.placeLocals(kernels[i].1.body)
+            kernels[i].1.body = placed.body
+            localElements = max(localElements, placed.elements)
+        }
         for (_, k) in kernels { definitions += definition(k) + "\n" }
-        definitions += optimizerFunction(model: name, optimizer: analysis.model.optimizer, analysis: analysis, c)
+        definitions += optimizerFunction(model: name, optimizer: analysis.model.optimizer, analysis: analysis,
+                                         trainableOnly: apart, c)
         definitions += "\n" + clipFunction(model: name, count: analysis.gradientCount, c)
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
         src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
         src += Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas
         src += HelperIndex(c).section(forKernels: definitions)
+        if localElements > 0 { src += c.localsSection(elements: localElements) }
         src += "/* ---- kernels, in the order they run ---------------------------------------------------- */\n\n"
         src += definitions + "\n"
         src += initFunction() + "\n"
@@ -108,7 +148,8 @@ private struct CEmitter {
             }
         }
         return GeneratedC(name: name, header: header, source: src, scalar: scalar, kernelNames: kernels.map(\.1.name),
-                          arenaElements: arenaCount, gradientWriters: writers)
+                          arenaElements: arenaCount, gradientWriters: writers, frozenApart: apart,
+                          localElements: localElements)
     }
 
     func paramType(_ p: (name: String, tensor: TensorID, writes: Bool)) -> String {
@@ -216,13 +257,27 @@ private struct CEmitter {
         case .adam, .adamw: stateDoc = "first moments m, then second moments v"
         }
         let frozen = analysis.hasFrozenParameters
-        let table = analysis.parameters.map {
-            " *   \($0.name) [\($0.shape.map(String.init).joined(separator: ", "))] at \($0.offset), \($0.count) elements"
-                + (!frozen ? "" : $0.gradientOffset.map { ", gradient at \($0)" } ?? ", frozen (no gradient)")
+        let table = analysis.parameters.map { p -> String in
+            let head = " *   \(p.name) [\(p.shape.map(String.init).joined(separator: ", "))] "
+            if apart {
+                return head + (p.gradientOffset.map { "at \($0) in params and grads, \(p.count) elements" }
+                    ?? "frozen: at \(frozenOffsets[p.name] ?? 0) in \(name)_frozen_params, \(p.count) elements")
+            }
+            return head + "at \(p.offset), \(p.count) elements"
+                + (!frozen ? "" : p.gradientOffset.map { ", gradient at \($0)" } ?? ", frozen (no gradient)")
         }.joined(separator: "\n")
         // Only a model with frozen parameters has a gradient array shorter than its parameters.
         let gradCountDefine = frozen
-            ? "\n#define \(name)_GRAD_COUNT \(max(analysis.gradientCount, 1))  /* grads: the trainable parameters only */" : ""
+            ? "\n#define \(name)_GRAD_COUNT \(max(analysis.gradientCount, 1))  /* grads: the trainable parameters only */"
+                + (apart ? "\n#define \(name)_FROZEN_COUNT \(frozenCount)  /* \(name)_frozen_params: the frozen parameters */" : "")
+            : ""
+        let frozenDecl = !apart ? "" : """
+
+
+            /* The frozen parameters, read-only (offsets above): the program defines this array (the embedded
+             * target: in \(name)_params.c, const, so it stays in flash). params holds the others. */
+            extern const \(R) \(name)_frozen_params[\(name)_FROZEN_COUNT];
+            """
 
         let summary = "\(m.input.shape) -> \(analysis.outputShape) per sample, batch \(m.batch), \(analysis.layers.count) layers, "
             + "loss \(m.loss.typeName), optimizer \(m.optimizer.typeName), \(R)"
@@ -251,6 +306,9 @@ private struct CEmitter {
             "ARENA_COUNT": "\(arenaCount)",
             "SCALAR_BYTES": "\(scalar.size)",
             "PARAM_TABLE": table,
+            "FROZEN_DECL": frozenDecl,
+            "PARAMS_DOC": apart ? "\(name)_GRAD_COUNT         the trainable parameters only (frozen: \(name)_frozen_params)"
+                : "\(name)_PARAM_COUNT        flat parameters (names and offsets below)",
             "OPTIMIZER": optimizerDoc(m.optimizer),
             "LOSS_TERMS": validationLossTerms(m.loss),
         ])
@@ -273,7 +331,17 @@ private struct CEmitter {
         }
         for p in analysis.parameters {
             let shape = p.shape.map(String.init).joined(separator: ", ")
-            let at = p.offset == 0 ? "params" : "params + \(p.offset)"
+            let at = parameterAddress(p.offset)
+            if apart && !p.trainable {
+                // Frozen: in NAME_frozen_params. Its draws are still taken, so the others get the values
+                // the flat layout gives them.
+                guard case .uniform = p.initializer else { continue }
+                let fanIn = p.role == .weight ? p.shape.dropFirst().reduce(1, *) : weightFanIn[p.layerPath] ?? 1
+                s += "    {   /* \(p.name) [\(shape)]: frozen (\(name)_frozen_params), its draws skipped */\n"
+                s += "        const double bound = 1.0 / sqrt(\(fanIn).0);\n"
+                s += "        for (int i = 0; i < \(p.count); i++) (void)nn_rng_uniform(&rng, -bound, bound);\n    }\n"
+                continue
+            }
             switch p.initializer {
             case .uniform:
                 let fanIn = p.role == .weight ? p.shape.dropFirst().reduce(1, *) : weightFanIn[p.layerPath] ?? 1

@@ -140,7 +140,7 @@ extension KernelWriter {
     /// Returns the declaration and the scratch elements used.
     func convBuffer(_ name: String, elements: Int, scratchOffset: Int, what: String) -> (decl: String, scratch: Int) {
         if elements * c.scalar.size <= KernelWriter.convStackBytes {
-            return ("    \(c.real) \(name)[\(elements)];  /* \(what) */\n", 0)
+            return ("    \(c.local(name, elements));  /* \(what) */\n", 0)
         }
         let at = scratchOffset == 0 ? "scratch" : "scratch + \(scratchOffset)"
         return ("    \(c.real) *const \(name) = \(at);  /* \(what); arena scratch */\n", scratchOffset + elements)
@@ -221,7 +221,7 @@ extension KernelWriter {
         if sample.inPlace {
             body += "        const \(c.real) *\(sample.name) = \(sample.from) + b * \(sample.rows * sample.ch);  /* no padding: the sample itself */\n"
         } else {
-            body += "        \(c.real) \(sample.name)[\(sample.total)];  /* \(sample.what) */\n"
+            body += "        \(c.local(sample.name, sample.total));  /* \(sample.what) */\n"
             body += paddedCopy(into: sample.name, from: sample.from, rows: sample.rows, ch: sample.ch, offset: sample.lead,
                                total: sample.total)
         }
@@ -268,7 +268,7 @@ extension KernelWriter {
         var body = "    /* dwt[oc][p] = sum over samples b, positions t of dout[b][t][oc] * xp_b[t * \(s * Cin) + p] */\n"
         body += dwt.decl
         body += "    for (int b = 0; b < \(B); b++) {\n"
-        body += "        \(c.real) xp[\(xpElements)];  /* the sample with \(padL) zero rows before, zeros after */\n"
+        body += "        \(c.local("xp", xpElements));  /* the sample with \(padL) zero rows before, zeros after */\n"
         body += paddedCopy(into: "xp", from: "x", rows: L, ch: Cin, offset: padL, total: xpElements)
         body += productLoops(ProductShape(rows: Cout, cols: depth, depth: Lo, a: "dout + b * \(Lo * Cout)", aRow: 1,
                                             aStep: Cout, b: .rows("xp", stride: s * Cin), c: "dwt",

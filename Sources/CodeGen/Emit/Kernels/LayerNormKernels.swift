@@ -124,7 +124,7 @@ extension KernelWriter {
         // Two blocks of eight rows of scratch: on the stack when small, else in the arena.
         let block = 8 * C
         let onStack = (affine ? 2 : 1) * block * c.scalar.size <= KernelWriter.convStackBytes
-        let rowBuffers = onStack ? "\(R) xh[\(block)]\(affine ? ", g[\(block)]" : "");"
+        let rowBuffers = onStack ? "\(c.local("xh", block));" + (affine ? " \(c.local("g", block));" : "")
             : "\(R) *xh = scratch\(affine ? ", *g = scratch + \(block)" : "");"
         if !onStack { kern.scratch = (affine ? 2 : 1) * block }
         let math = "dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r])\(derivativeMath), xh = (x - mean) * rstd, g = dout"

@@ -27,12 +27,16 @@ struct TrainableRun: Equatable {
 /// (cc inlines the helper and specialises the loop on them; tcc calls the precompiled copy).
 /// With frozen parameters, one call per run of trainable ones (`TrainableRun`): frozen
 /// parameters are never read or written, and `g` and `state` hold the trainable ones only.
-func optimizerFunction(model name: String, optimizer: Optimizer, analysis: ModelAnalysis, _ c: CSyntax) -> String {
+/// With `trainableOnly` (`CompileOptions.frozenApart`), `p` holds the trainable parameters only,
+/// at their gradient offsets: one call over all of them.
+func optimizerFunction(model name: String, optimizer: Optimizer, analysis: ModelAnalysis, trainableOnly: Bool = false,
+                       _ c: CSyntax) -> String {
     let r = c.real
     let count = analysis.parameterCount
     let trainable = analysis.gradientCount
     let frozen = analysis.hasFrozenParameters
-    let runs = frozen ? TrainableRun.runs(analysis) : [TrainableRun(offset: 0, gradientOffset: 0, count: count)]
+    let runs = !frozen ? [TrainableRun(offset: 0, gradientOffset: 0, count: count)]
+        : trainableOnly ? [TrainableRun(offset: 0, gradientOffset: 0, count: trainable)] : TrainableRun.runs(analysis)
     func at(_ base: String, _ o: Int) -> String { o == 0 ? base : "\(base) + \(o)" }
     let what: String, call: String
     switch optimizer {

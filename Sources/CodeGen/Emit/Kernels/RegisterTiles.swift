@@ -136,7 +136,7 @@ extension KernelWriter {
             let kc = (s.depth + blocks - 1) / blocks
             let fullBlocks = s.depth / kc, tail = s.depth - fullBlocks * kc
             let later = s.accumulate == "0" ? "k0 > 0" : "k0 > 0 || (\(s.accumulate))"
-            var out = indent + "\(R) bp[\(kc * width)];  /* a panel of b, packed: \(kc) rows of \(width) */\n"
+            var out = indent + "\(c.local("bp", kc * width));  /* a panel of b, packed: \(kc) rows of \(width) */\n"
             if fullBlocks == 1 {
                 out += indent + pack("0", kc) + "\n"
                 out += tiles(col: col, n: n, V: V, bExpr: "bp", sb: width, k0: "0", kc: kc, acc: s.accumulate, indent: indent)
@@ -164,7 +164,7 @@ extension KernelWriter {
                 let loop = count == 1 ? "{\n" : "for (int i0 = \(first); i0 < \(first + rows * count); i0 += \(rows)) {\n"
                 let i0 = count == 1 ? "\(first)" : "i0"
                 var t = i + loop
-                t += i + "    \(R) ap[\(s.depth * rows)];  /* rows \(i0) ... of a, as \(s.depth) rows of \(rows) */\n"
+                t += i + "    \(c.local("ap", s.depth * rows));  /* rows \(i0) ... of a, as \(s.depth) rows of \(rows) */\n"
                 t += i + "    \(packN)(\(s.depth), \(rows), \(rows), \(plus(s.a, [i0 == "0" ? nil : i0])), \(s.aStep), ap);\n"
                 t += i + "    for (int j0 = 0; j0 < \(fullCols); j0 += \(NB)) \(tile)(\(rows), 2, \(NB), \(s.depth), ap, 1, \(rows), "
                     + "\(B) + j0, \(stride), \(plus(s.c, [i0 == "0" ? nil : "\(i0) * \(s.cols)"])) + j0, \(s.cols), \(s.accumulate));\n"

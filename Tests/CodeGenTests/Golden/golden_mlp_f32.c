@@ -290,6 +290,20 @@ static inline double nn_clip_norm_f32(int n, float *restrict g, float max_norm) 
 }
 #endif
 
+/* Kernel-local arrays (packed panels, padded samples): NN_LOCAL(name, count, offset) declares one.
+ * On the stack by default; with -DNN_STATIC_LOCALS (the device build: one thread, a small stack)
+ * at `offset` in nn_locals, one static buffer the kernels share (64 elements: the most
+ * any one kernel takes). Same arithmetic either way. */
+#ifdef NN_STATIC_LOCALS
+#ifdef NN_THREADED
+#error "NN_STATIC_LOCALS shares one buffer among the kernels: build it without OpenMP threads"
+#endif
+static float nn_locals[64];
+#define NN_LOCAL(name, count, offset) float *const name = nn_locals + (offset)
+#else
+#define NN_LOCAL(name, count, offset) float name[count]
+#endif
+
 /* ---- kernels, in the order they run ---------------------------------------------------- */
 
 /* layers[0] (dense), forward: out[4, 8] = x[4, 4] weight[8, 4]^T + bias -> relu
@@ -302,7 +316,7 @@ static void layers_0_dense_forward(
     /* register tiles of out; each panel of weight^T packed first */
     /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 8 columns */
-        float bp[32];  /* a panel of b, packed: 4 rows of 8 */
+        NN_LOCAL(bp, 32, 0);  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_t_f32(4, 8, 8, weight, 4, bp);
         nn_tile_f32(4, 1, 8, 4, x, 4, 1, bp, 8, out, 8, 0);
     }
@@ -320,7 +334,7 @@ static void layers_2_dense_forward(
     /* register tiles of out; each panel of weight^T packed first */
     /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 3 columns */
-        float bp[64];  /* a panel of b, packed: 8 rows of 8 */
+        NN_LOCAL(bp, 64, 0);  /* a panel of b, packed: 8 rows of 8 */
         nn_pack_t_f32(8, 3, 8, weight, 8, bp);
         nn_tile_f32(4, 1, 3, 8, x, 8, 1, bp, 8, out, 3, 0);
     }
@@ -364,7 +378,7 @@ static void layers_2_dense_backward_weight(
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 8 columns */
-        float bp[32];  /* a panel of b, packed: 4 rows of 8 */
+        NN_LOCAL(bp, 32, 0);  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_n_f32(4, 8, 8, x, 8, bp);
         nn_tile_f32(3, 1, 8, 4, dout, 1, 3, bp, 8, dweight, 8, 0);
     }
@@ -380,7 +394,7 @@ static void layers_2_dense_backward_input(
     /* register tiles of dx, from panels of weight's rows */
     /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 8 columns */
-        float bp[24];  /* a panel of b, packed: 3 rows of 8 */
+        NN_LOCAL(bp, 24, 0);  /* a panel of b, packed: 3 rows of 8 */
         nn_pack_n_f32(3, 8, 8, weight, 8, bp);
         nn_tile_f32(4, 1, 8, 3, dout, 3, 1, bp, 8, dx, 8, 0);
     }
@@ -401,7 +415,7 @@ static void layers_0_dense_backward_weight(
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 4 columns */
-        float bp[32];  /* a panel of b, packed: 4 rows of 8 */
+        NN_LOCAL(bp, 32, 0);  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_n_f32(4, 4, 8, x, 4, bp);
         nn_tile_f32(6, 1, 4, 4, dout, 1, 8, bp, 8, dweight, 4, 0);
         nn_tile_f32(2, 1, 4, 4, dout + 6, 1, 8, bp, 8, dweight + 6 * 4, 4, 0);
@@ -416,7 +430,7 @@ static void layers_0_dense_backward_input(
     /* register tiles of dx, from panels of weight's rows */
     /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 4 columns */
-        float bp[64];  /* a panel of b, packed: 8 rows of 8 */
+        NN_LOCAL(bp, 64, 0);  /* a panel of b, packed: 8 rows of 8 */
         nn_pack_n_f32(8, 4, 8, weight, 4, bp);
         nn_tile_f32(4, 1, 4, 8, dout, 8, 1, bp, 8, dx, 4, 0);
     }

@@ -405,6 +405,20 @@ static inline double nn_clip_norm_f64(int n, double *restrict g, double max_norm
 }
 #endif
 
+/* Kernel-local arrays (packed panels, padded samples): NN_LOCAL(name, count, offset) declares one.
+ * On the stack by default; with -DNN_STATIC_LOCALS (the device build: one thread, a small stack)
+ * at `offset` in nn_locals, one static buffer the kernels share (96 elements: the most
+ * any one kernel takes). Same arithmetic either way. */
+#ifdef NN_STATIC_LOCALS
+#ifdef NN_THREADED
+#error "NN_STATIC_LOCALS shares one buffer among the kernels: build it without OpenMP threads"
+#endif
+static double nn_locals[96];
+#define NN_LOCAL(name, count, offset) double *const name = nn_locals + (offset)
+#else
+#define NN_LOCAL(name, count, offset) double name[count]
+#endif
+
 /* ---- kernels, in the order they run ---------------------------------------------------- */
 
 /* layers[0] (dense), forward: out[3, 6] = x[3, 4] weight[6, 4]^T + bias
@@ -417,7 +431,7 @@ static void layers_0_dense_forward(
     /* register tiles of out; each panel of weight^T packed first */
     /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 6 columns */
-        double bp[32];  /* a panel of b, packed: 4 rows of 8 */
+        NN_LOCAL(bp, 32, 0);  /* a panel of b, packed: 4 rows of 8 */
         nn_pack_t_f64(4, 6, 8, weight, 4, bp);
         nn_tile_f64(3, 2, 6, 4, x, 4, 1, bp, 8, out, 6, 0);
     }
@@ -449,7 +463,7 @@ static void layers_1_layers_1_dense_forward(
     /* register tiles of out; each panel of weight^T packed first */
     /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 6 columns */
-        double bp[48];  /* a panel of b, packed: 6 rows of 8 */
+        NN_LOCAL(bp, 48, 0);  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_t_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, x, 6, 1, bp, 8, out, 6, 0);
     }
@@ -468,7 +482,7 @@ static void layers_1_layers_3_dense_forward(
     /* register tiles of out; each panel of weight^T packed first */
     /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 6 columns */
-        double bp[48];  /* a panel of b, packed: 6 rows of 8 */
+        NN_LOCAL(bp, 48, 0);  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_t_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, x, 6, 1, bp, 8, out, 6, 0);
     }
@@ -487,7 +501,7 @@ static void layers_2_dense_forward(
     /* register tiles of out; each panel of weight^T packed first */
     /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 1 column */
-        double bp[24];  /* a panel of b, packed: 6 rows of 4 */
+        NN_LOCAL(bp, 24, 0);  /* a panel of b, packed: 6 rows of 4 */
         nn_pack_t_f64(6, 1, 4, weight, 6, bp);
         nn_tile_f64(3, 1, 1, 6, x, 6, 1, bp, 4, out, 1, 0);
     }
@@ -533,7 +547,7 @@ static void layers_2_dense_backward_weight(
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 6 columns */
-        double bp[24];  /* a panel of b, packed: 3 rows of 8 */
+        NN_LOCAL(bp, 24, 0);  /* a panel of b, packed: 3 rows of 8 */
         nn_pack_n_f64(3, 6, 8, x, 6, bp);
         nn_tile_f64(1, 2, 6, 3, dout, 1, 1, bp, 8, dweight, 6, 0);
     }
@@ -547,7 +561,7 @@ static void layers_2_dense_backward_input(
     /* register tiles of dx, from panels of weight's rows */
     /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 6 columns */
-        double bp[8];  /* a panel of b, packed: 1 rows of 8 */
+        NN_LOCAL(bp, 8, 0);  /* a panel of b, packed: 1 rows of 8 */
         nn_pack_n_f64(1, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 1, dout, 1, 1, bp, 8, dx, 6, 0);
     }
@@ -566,7 +580,7 @@ static void layers_1_layers_3_dense_backward_weight(
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 6 columns */
-        double bp[24];  /* a panel of b, packed: 3 rows of 8 */
+        NN_LOCAL(bp, 24, 0);  /* a panel of b, packed: 3 rows of 8 */
         nn_pack_n_f64(3, 6, 8, x, 6, bp);
         nn_tile_f64(6, 2, 6, 3, dout, 1, 6, bp, 8, dweight, 6, 0);
     }
@@ -582,7 +596,7 @@ static void layers_1_layers_3_dense_backward_input(
     /* register tiles of dx, from panels of weight's rows */
     /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 6 columns */
-        double bp[48];  /* a panel of b, packed: 6 rows of 8 */
+        NN_LOCAL(bp, 48, 0);  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_n_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, dout, 6, 1, bp, 8, dx, 6, 0);
     }
@@ -603,7 +617,7 @@ static void layers_1_layers_1_dense_backward_weight(
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 6 columns */
-        double bp[24];  /* a panel of b, packed: 3 rows of 8 */
+        NN_LOCAL(bp, 24, 0);  /* a panel of b, packed: 3 rows of 8 */
         nn_pack_n_f64(3, 6, 8, x, 6, bp);
         nn_tile_f64(6, 2, 6, 3, dout, 1, 6, bp, 8, dweight, 6, 0);
     }
@@ -617,7 +631,7 @@ static void layers_1_layers_1_dense_backward_input(
     /* register tiles of dx, from panels of weight's rows */
     /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 6 columns */
-        double bp[48];  /* a panel of b, packed: 6 rows of 8 */
+        NN_LOCAL(bp, 48, 0);  /* a panel of b, packed: 6 rows of 8 */
         nn_pack_n_f64(6, 6, 8, weight, 6, bp);
         nn_tile_f64(3, 2, 6, 6, dout, 6, 1, bp, 8, dx, 6, 0);
     }
@@ -635,7 +649,7 @@ static void layers_1_layers_0_layernorm_backward(
     double *restrict dx,
     double *restrict dweight,
     double *restrict dbias) {
-    double xh[48], g[48];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
+    NN_LOCAL(xh, 48, 0); NN_LOCAL(g, 48, 48);  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
     /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
     nn_layernorm_grad_f64(3, 6, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g);
     {
@@ -656,7 +670,7 @@ static void layers_0_dense_backward_weight(
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {   /* the last 4 columns */
-        double bp[12];  /* a panel of b, packed: 3 rows of 4 */
+        NN_LOCAL(bp, 12, 0);  /* a panel of b, packed: 3 rows of 4 */
         nn_pack_n_f64(3, 4, 4, x, 4, bp);
         nn_tile_f64(6, 1, 4, 3, dout, 1, 6, bp, 4, dweight, 4, 0);
     }
@@ -670,7 +684,7 @@ static void layers_0_dense_backward_input(
     /* register tiles of dx, from panels of weight's rows */
     /* dx[m][k] = sum_n dout[m][n] * weight[n][k] */
     {   /* the last 4 columns */
-        double bp[24];  /* a panel of b, packed: 6 rows of 4 */
+        NN_LOCAL(bp, 24, 0);  /* a panel of b, packed: 6 rows of 4 */
         nn_pack_n_f64(6, 4, 4, weight, 4, bp);
         nn_tile_f64(3, 1, 4, 6, dout, 6, 1, bp, 4, dx, 4, 0);
     }

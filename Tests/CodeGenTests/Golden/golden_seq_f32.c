@@ -469,6 +469,20 @@ static inline void nn_layernorm_grad_relu_f32(int rows, int C, const float *rest
 }
 #endif
 
+/* Kernel-local arrays (packed panels, padded samples): NN_LOCAL(name, count, offset) declares one.
+ * On the stack by default; with -DNN_STATIC_LOCALS (the device build: one thread, a small stack)
+ * at `offset` in nn_locals, one static buffer the kernels share (136 elements: the most
+ * any one kernel takes). Same arithmetic either way. */
+#ifdef NN_STATIC_LOCALS
+#ifdef NN_THREADED
+#error "NN_STATIC_LOCALS shares one buffer among the kernels: build it without OpenMP threads"
+#endif
+static float nn_locals[136];
+#define NN_LOCAL(name, count, offset) float *const name = nn_locals + (offset)
+#else
+#define NN_LOCAL(name, count, offset) float name[count]
+#endif
+
 /* ---- kernels, in the order they run ---------------------------------------------------- */
 
 /* layers[0] (conv1d), forward: out[2, 8, 4] = conv1d(x[2, 8, 2], weight[4, 2, 3]; stride 1, left pad 1) + bias -> relu
@@ -479,7 +493,7 @@ static void layers_0_conv1d_forward(
     const float *restrict bias,
     float *restrict out) {
     /* conv1d as a product per sample: out[t][oc] = sum over p of xp[t * 2 + p] * wp(p, oc) */
-    float wp[48];  /* weight as panels of output channels, rows p = j * 2 + ic */
+    NN_LOCAL(wp, 48, 0);  /* weight as panels of output channels, rows p = j * 2 + ic */
     for (int col = 0; col < 8; col++) {
         const int j0 = col / 16 * 16, width = (col < 0 ? 16 : 8);
         for (int jp = 0; jp < 3; jp++)
@@ -487,7 +501,7 @@ static void layers_0_conv1d_forward(
                 wp[j0 * 6 + (jp * 2 + q) * width + col - j0] = col < 4 ? weight[(col * 2 + q) * 3 + jp] : 0;
     }
     for (int b = 0; b < 2; b++) {
-        float xp[20];  /* the sample with 1 zero rows before and 1 after */
+        NN_LOCAL(xp, 20, 48);  /* the sample with 1 zero rows before and 1 after */
         memset(xp, 0, 2 * sizeof(float));
         memcpy(xp + 2, x + b * 16, 16 * sizeof(float));
         memset(xp + 18, 0, 2 * sizeof(float));
@@ -536,7 +550,7 @@ static void layers_5_dense_forward(
     /* register tiles of out; each panel of weight^T packed first */
     /* out[m][n] = sum_k x[m][k] * weight[n][k] */
     {   /* the last 2 columns */
-        float bp[128];  /* a panel of b, packed: 16 rows of 8 */
+        NN_LOCAL(bp, 128, 0);  /* a panel of b, packed: 16 rows of 8 */
         nn_pack_t_f32(16, 2, 8, weight, 16, bp);
         nn_tile_f32(2, 1, 2, 16, x, 16, 1, bp, 8, out, 2, 0);
     }
@@ -569,7 +583,7 @@ static void layers_5_dense_backward_weight(
     /* register tiles of dweight: rows from columns of dout, panels from x's rows */
     /* dweight[n][k] = sum_m dout[m][n] * x[m][k] */
     {
-        float ap[4];  /* rows 0 ... of a, as 2 rows of 2 */
+        NN_LOCAL(ap, 4, 0);  /* rows 0 ... of a, as 2 rows of 2 */
         nn_pack_n_f32(2, 2, 2, dout, 2, ap);
         for (int j0 = 0; j0 < 16; j0 += 16) nn_tile_f32(2, 2, 16, 2, ap, 1, 2, x + j0, 16, dweight + j0, 16, 0);
     }
@@ -615,7 +629,7 @@ static void layers_2_layernorm_backward(
     float *restrict dx,
     float *restrict dweight,
     float *restrict dbias) {
-    float xh[32], g[32];  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
+    NN_LOCAL(xh, 32, 0); NN_LOCAL(g, 32, 32);  /* 8 rows normalised, and the gradients reaching them (dout * weight) */
     /* dx[r][k] = rstd[r] * (g[r][k] - mean_k g[r] - xh[r][k] * mean_k (g xh)[r]) * relu'(act_out0[r][k]), xh = (x - mean) * rstd, g = dout * weight; dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k] */
     nn_layernorm_grad_relu_f32(16, 4, dout, x, mean, rstd, weight, dx, dweight, dbias, xh, g, act_out0);
 }
@@ -631,9 +645,9 @@ static void layers_0_conv1d_backward_weight(
     const float *restrict x,
     float *restrict dweight) {
     /* dwt[oc][p] = sum over samples b, positions t of dout[b][t][oc] * xp_b[t * 2 + p] */
-    float dwt[24];  /* the gradient as [oc][j * 2 + ic] */
+    NN_LOCAL(dwt, 24, 0);  /* the gradient as [oc][j * 2 + ic] */
     for (int b = 0; b < 2; b++) {
-        float xp[36];  /* the sample with 1 zero rows before, zeros after */
+        NN_LOCAL(xp, 36, 24);  /* the sample with 1 zero rows before, zeros after */
         memset(xp, 0, 2 * sizeof(float));
         memcpy(xp + 2, x + b * 16, 16 * sizeof(float));
         memset(xp + 18, 0, 18 * sizeof(float));
@@ -653,7 +667,7 @@ static void layers_0_conv1d_backward_input(
     const float *restrict weight,
     float *restrict dx) {
     /* the input gradient as a product per sample: dx[t][ic] = sum over p of yp[t * 4 + p] * wq(p, ic) */
-    float wq[96];  /* weight flipped, as panels of input channels, rows p = j' * 4 + oc */
+    NN_LOCAL(wq, 96, 0);  /* weight flipped, as panels of input channels, rows p = j' * 4 + oc */
     for (int col = 0; col < 8; col++) {
         const int j0 = col / 16 * 16, width = (col < 0 ? 16 : 8);
         for (int jp = 0; jp < 3; jp++)
@@ -661,7 +675,7 @@ static void layers_0_conv1d_backward_input(
                 wq[j0 * 12 + (jp * 4 + q) * width + col - j0] = col < 2 ? weight[(q * 2 + col) * 3 + 2 - jp] : 0;
     }
     for (int b = 0; b < 2; b++) {
-        float yp[40];  /* dout of the sample with 1 zero rows before and 1 after */
+        NN_LOCAL(yp, 40, 96);  /* dout of the sample with 1 zero rows before and 1 after */
         memset(yp, 0, 4 * sizeof(float));
         memcpy(yp + 4, dout + b * 32, 32 * sizeof(float));
         memset(yp + 36, 0, 4 * sizeof(float));

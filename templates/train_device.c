@@ -26,8 +26,11 @@
 #define NN_DEVICE_WEAK
 #endif
 
-/* nngen's random generator (the same text as in {{NAME}}.c; static, so each file has its own copy). */
+/* nngen's random generator (the same text as in {{NAME}}.c; static, so each file has its own copy),
+ * and its unbiased integers (the same text as in the standalone runtime's shuffle). */
 {{PRELUDE}}
+
+{{RNG_BELOW}}
 
 /* ---- the static buffers: RAM = these + the stack ------------------------------------------ */
 static {{REAL}} nn_params[{{PARAMS_COUNT}}] NN_DEVICE_ALIGNED;      /* {{PARAMS_WHAT}} */
@@ -42,15 +45,6 @@ static {{REAL}} nn_batch_x[{{NAME}}_BATCH * {{NAME}}_INPUT_SIZE] NN_DEVICE_ALIGN
 static {{TARGET_T}} nn_batch_y[{{NAME}}_TARGET_COUNT];
 static {{INDEX_T}} nn_order[{{NAME}}_DEVICE_MAX_ROWS];               /* the epoch's order of the rows */
 static int64_t nn_step;                                               /* optimizer steps taken */
-
-/* An unbiased integer in [0, n): draws below (2^64 - n) mod n are rejected. */
-static uint64_t nn_device_below(nn_rng *r, uint64_t n) {
-    uint64_t threshold = (0 - n) % n;
-    for (;;) {
-        uint64_t x = nn_rng_next(r);
-        if (x >= threshold) return x % n;
-    }
-}
 
 /* v with 7 decimals (|v| < 1e12; "nan", "inf" or "big" otherwise) into out (at least 24 chars), without stdio. */
 static void nn_device_format(double v, char *out) {
@@ -118,7 +112,7 @@ int {{NAME}}_device_fit(const {{REAL}} *x, const {{TARGET_T}} *y, long rows, int
         double sum = 0;
         long steps = rows / {{NAME}}_BATCH, s;
         for (i = rows; i > 1; i--) { /* Fisher-Yates, last index first */
-            long j = (long)nn_device_below(&rng, (uint64_t)i);
+            long j = (long)nn_rng_below(&rng, (uint64_t)i);
             {{INDEX_T}} t = nn_order[i - 1];
             nn_order[i - 1] = nn_order[j];
             nn_order[j] = t;

@@ -71,7 +71,8 @@ public enum Standalone {
     /// epochs, validation, checkpoints, messages). The same texts for every model and dtype but
     /// one named like a runtime file, whose runtime files are `nngen_*` and say so.
     public static func runtimeFiles(modelName: String) -> [GeneratedFile] {
-        let values = ["PRELUDE": Templates.text("prelude.h"), "RUNTIME": runtimeFileStem(modelName: modelName),
+        let values = ["PRELUDE": Templates.text("prelude.h"), "RNG_BELOW": Templates.text("rng_below.h"),
+                      "RUNTIME": runtimeFileStem(modelName: modelName),
                       "RT": runtimePrefix(modelName: modelName)]
         return runtimeTemplateNames.map {
             GeneratedFile(name: runtimeFileName($0, modelName: modelName), contents: Templates.render($0, values))

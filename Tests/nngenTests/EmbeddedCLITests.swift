@@ -25,6 +25,26 @@ extension CLITests {
         XCTAssertTrue(trainer.contains("static float nn_arena[iris_ARENA_COUNT]"), trainer)
     }
 
+    /// A model with frozen layers: describe shows them in flash and fits a 64 KiB budget (the goal
+    /// of issue 16 for digits_mlp_finetune); emit needs --embed-params for them.
+    func testFineTuningTheDigitsHeadFitsIn64KiBAndNeedsACheckpoint() throws {
+        let r = try nngen(["describe", "examples/digits_mlp_finetune.json", "--target", "cortex-m4", "--ram-budget", "64KiB"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for line in ["Footprint on cortex-m4 (train_device.c, fine-tuning: 650 of 17,226 parameters trained)",
+                     "  trained parameters        2.54 KiB (2,600 B)  650 float\n",
+                     "  kernel panels             8.00 KiB (8,192 B)  2,048 float (digits_mlp_finetune.c's nn_locals)\n",
+                     "  frozen parameters        64.8 KiB (66,304 B)  16,576 float\n"] {
+            XCTAssertTrue(r.stdout.contains(line), "missing \"\(line)\" in:\n\(r.stdout)")
+        }
+        let dir = try tempFile("x", "").deletingLastPathComponent().appendingPathComponent("ft-device")
+        let missing = try nngen(["emit", "examples/digits_mlp_finetune.json", "-o", dir.path, "--target", "embedded",
+                                 "--embed-data", "examples/data/digits.csv", "--embed-rows", "64"])
+        assertUserError(missing, contains: [
+            "model digits_mlp_finetune has frozen layers (layers[0], layers[2]): on the device their parameters stay in "
+                + "flash and never change, so they must come from a checkpoint; give --embed-params CKPT"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("train_device.c").path))
+    }
+
     func testEmbeddedFlagsWithoutTheTargetAreUsageErrors() throws {
         let dir = try tempFile("x", "").deletingLastPathComponent().path
         let r = try nngen(["emit", "examples/iris.json", "-o", dir, "--embed-data", "examples/data/iris.csv"])

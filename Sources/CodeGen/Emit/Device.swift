@@ -138,6 +138,7 @@ public enum Device {
         ]) { $1 })
         let trainer = Templates.render("train_device.c", common.merging([
             "PRELUDE": Templates.text("prelude.h"),
+            "RNG_BELOW": Templates.text("rng_below.h"),
             "INDEX_T": indexType(rows: data.rows).name,
         ]) { $1 })
         var files = [

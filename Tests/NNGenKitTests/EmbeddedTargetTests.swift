@@ -106,7 +106,7 @@ final class EmbeddedTargetTests: XCTestCase {
     /// hidden layers frozen) in under 64 KiB of RAM. The frozen parameters are in flash
     /// (`NAME_frozen_params`, const), RAM holds the 650 trained ones: the footprint's RAM total and
     /// what the linker places in RAM (arm-none-eabi-size's data + bss, plus the stack bound) are both
-    /// below 65,536 B. On the emulated M4 the loss falls and equals the host build's within
+    /// below 65,536 B. On the emulated M4 the loss falls every epoch (by 2% over three) and equals the host build's within
     /// `deviceTolerance`, and the stack used stays within the bound.
     func testDigitsFineTuningFitsIn64KiBOnEmulatedCortexM4LikeTheHost() throws {
         let arm = try crossTool("arm-none-eabi-gcc")
@@ -133,8 +133,7 @@ final class EmbeddedTargetTests: XCTestCase {
 
         try make(["m4", "host"], in: dir)
         let size = try runProgram(arm.replacingOccurrences(of: "gcc", with: "size"), ["train_m4.elf"], in: dir).stdout
-        let fields = size.split(separator: "
-").dropFirst().first?.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        let fields = size.split(separator: "\n").dropFirst().first?.split(whereSeparator: { $0 == " " || $0 == "\t" })
             .compactMap { Int($0) } ?? []
         XCTAssertGreaterThanOrEqual(fields.count, 3, size)
         let linkedRAM = (fields.count >= 3 ? fields[1] + fields[2] : 0) + stackBound
@@ -146,7 +145,9 @@ final class EmbeddedTargetTests: XCTestCase {
         let d = losses(device), h = losses(host)
         XCTAssertEqual(d.count, 3, device)
         XCTAssertEqual(h.count, 3, host)
-        XCTAssertLessThan(d.last ?? .infinity, 0.9 * (d.first ?? 0), "the loss does not fall:\n\(device)")
+        // From fixed (untrained) frozen layers the head learns slowly: 2.295, 2.257, 2.220 in 30 steps.
+        XCTAssertEqual(d, d.sorted(by: >), "the loss does not fall every epoch:\n\(device)")
+        XCTAssertLessThan(d.last ?? .infinity, 0.98 * (d.first ?? 0), "the loss does not fall:\n\(device)")
         for (x, y) in zip(d, h) { XCTAssertEqual(x, y, accuracy: Self.deviceTolerance, "device \(d), host \(h)") }
         let stackLine = device.split(separator: "\n").first { $0.hasPrefix("stack ") } ?? ""
         let used = Int(stackLine.split(separator: " ").dropFirst().first ?? "") ?? -1
@@ -177,6 +178,9 @@ final class EmbeddedTargetTests: XCTestCase {
         try Data(flat.source.utf8).write(to: dir.appendingPathComponent("\(n).c"))
         try Data(apart.header.replacingOccurrences(of: n, with: "ft_apart").utf8).write(to: dir.appendingPathComponent("ft_apart.h"))
         try Data(apart.source.replacingOccurrences(of: n, with: "ft_apart").utf8).write(to: dir.appendingPathComponent("ft_apart.c"))
+        // The parameters: fixed values, the frozen ones also as the const array the apart core reads.
+        let values = (0..<a.parameterCount).map { "\(Float(Double(($0 * 7919) % 2001 - 1000) / 20_000))f" }
+        let frozenCount = a.parameterCount - a.gradientCount
         let main = """
         #include <stdio.h>
         #include <string.h>
@@ -184,17 +188,17 @@ final class EmbeddedTargetTests: XCTestCase {
         #include "ft_apart.h"
         static float p[\(n)_PARAM_COUNT], g[\(n)_GRAD_COUNT], s[\(n)_OPT_STATE_COUNT], arena[\(n)_ARENA_COUNT];
         static float q[ft_apart_GRAD_COUNT], g2[ft_apart_GRAD_COUNT], s2[ft_apart_OPT_STATE_COUNT], arena2[ft_apart_ARENA_COUNT];
-        float ft_apart_frozen_params[ft_apart_FROZEN_COUNT];
+        const float ft_apart_frozen_params[ft_apart_FROZEN_COUNT] = {\(values[..<frozenCount].joined(separator: ", "))};
+        static const float start[\(n)_PARAM_COUNT] = {\(values.joined(separator: ", "))};
         static float x[\(n)_BATCH * \(n)_INPUT_SIZE];
         static int32_t y[\(n)_BATCH];
         int main(void) {
             int64_t t1 = 0, t2 = 0;
             int i, k = 0, step;
-            \(n)_init(p, 7);
+            memcpy(p, start, sizeof p);
             for (i = 0; i < \(n)_BATCH * \(n)_INPUT_SIZE; i++) x[i] = (float)((i * 37) % 11) / 5.0f - 1.0f;
             for (i = 0; i < \(n)_BATCH; i++) y[i] = i % 10;
-            memcpy(ft_apart_frozen_params, p, sizeof ft_apart_frozen_params);  /* layers 0 and 2: the first 16,576 */
-            memcpy(q, p + ft_apart_FROZEN_COUNT, sizeof q);                     /* layer 4 */
+            memcpy(q, p + ft_apart_FROZEN_COUNT, sizeof q);  /* layer 4; layers 0 and 2 (the first 16,576) are frozen */
             for (step = 0; step < 3; step++) {
                 float l1 = \(n)_train_step(p, g, s, &t1, x, y, 0.01f, arena);
                 float l2 = ft_apart_train_step(q, g2, s2, &t2, x, y, 0.01f, arena2);

@@ -55,7 +55,8 @@ for json in ${MODELS:-examples/*.json}; do
         out=$($QEMU_M4 -kernel "$dir/train_m4.elf" 2>&1)
         m4[$epochs]=$(echo "$out" | count)
         stack=$(echo "$out" | grep '^stack ' | awk '{print $2}')
-        sources=$(cd "$dir" && ls "$model.c" train_device.c "${model}_data.c" "${model}_params.c" 2>/dev/null | tr '\n' ' ')
+        sources="$model.c train_device.c ${model}_data.c"
+        [ -f "$dir/${model}_params.c" ] && sources="$sources ${model}_params.c"
         (cd "$dir" && aarch64-linux-gnu-gcc -O2 -std=c99 -o train_a64 $sources device_host.c -lm \
             && aarch64-linux-gnu-gcc -O2 -std=c99 -DNN_PLAIN_C -o train_a64_plain $sources device_host.c -lm)
         a64[$epochs]=$(qemu-aarch64 -plugin "$WORK/qemu_insn.so" -d plugin -L /usr/aarch64-linux-gnu "$dir/train_a64" 2>&1 | count)

@@ -30,7 +30,7 @@
 #define {{NAME}}_ARENA_COUNT {{ARENA_COUNT}}
 #define {{NAME}}_SCALAR_BYTES {{SCALAR_BYTES}}
 
-/* Parameters in the flat array (PyTorch layouts):
+/* Parameters {{PARAM_WHERE}} (PyTorch layouts):
 {{PARAM_TABLE}} */{{FROZEN_DECL}}
 
 /* Draws every parameter from the seed (docs/CONVENTIONS.md initial values, the nngen generator). */

@@ -121,8 +121,7 @@ public enum Device {
             "TARGET_T": targetType,
             "OPTIMIZER": model.optimizer.typeName,
             "PARAMS_COUNT": paramsCount,
-            "PARAMS_WHAT": apart ? "the trainable parameters (the frozen ones stay in \(name)_frozen_params, in flash)"
-                : "the parameters",
+            "PARAMS_WHAT": apart ? "the trainable parameters (the frozen ones are in flash)" : "the parameters",
         ]
         let header = Templates.render("device.h", common.merging([
             "GUARD": "NNGEN_" + name + "_DEVICE_H",

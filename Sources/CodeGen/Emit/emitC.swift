@@ -307,6 +307,7 @@ private struct CEmitter {
             "SCALAR_BYTES": "\(scalar.size)",
             "PARAM_TABLE": table,
             "FROZEN_DECL": frozenDecl,
+            "PARAM_WHERE": apart ? "and where they are" : "in the flat array",
             "PARAMS_DOC": apart ? "\(name)_GRAD_COUNT         the trainable parameters only (frozen: \(name)_frozen_params)"
                 : "\(name)_PARAM_COUNT        flat parameters (names and offsets below)",
             "OPTIMIZER": optimizerDoc(m.optimizer),

@@ -110,6 +110,7 @@ struct Emit: ParsableCommand {
             return
         }
         guard let output else { return }  // validate() asks for -o without --dump-after
+        if target == .embedded { try checkFrozenParameters(compilation) }
         let dir = URL(fileURLWithPath: output)
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -124,13 +125,10 @@ struct Emit: ParsableCommand {
         print("wrote \(files.map(\.name).joined(separator: ", ")) in \(dir.path)")
     }
 
-    /// The embedded target's files, after printing its footprint and checking the RAM budget.
-    func embeddedFiles(_ compilation: Compilation) throws -> [GeneratedFile] {
+    /// A model with frozen layers on the embedded target needs --embed-params: the core reads their
+    /// parameters from flash, so they must come from a checkpoint (checked before anything is written).
+    func checkFrozenParameters(_ compilation: Compilation) throws {
         let model = compilation.analysis.model
-        if Device.fixedFileNames.contains(model.name) {
-            throw UserError("\(self.model): model name \(model.name) is the name of a file of the embedded target "
-                            + "(\(Device.fixedFileNames.joined(separator: ", "))); rename the model")
-        }
         if compilation.code.frozenApart && embedParams == nil {
             var frozen: [String] = []
             for p in compilation.analysis.parameters where !p.trainable && !frozen.contains(p.layerPath) {
@@ -139,6 +137,15 @@ struct Emit: ParsableCommand {
             throw UserError("\(self.model): model \(model.name) has frozen layers (\(frozen.joined(separator: ", "))): on the "
                             + "device their parameters stay in flash and never change, so they must come from a checkpoint; "
                             + "give --embed-params CKPT (nngen train ... --save CKPT)")
+        }
+    }
+
+    /// The embedded target's files, after printing its footprint and checking the RAM budget.
+    func embeddedFiles(_ compilation: Compilation) throws -> [GeneratedFile] {
+        let model = compilation.analysis.model
+        if Device.fixedFileNames.contains(model.name) {
+            throw UserError("\(self.model): model name \(model.name) is the name of a file of the embedded target "
+                            + "(\(Device.fixedFileNames.joined(separator: ", "))); rename the model")
         }
         var initial: (parameters: [Double], standardizer: Standardizer?)?
         if let ckpt = embedParams {

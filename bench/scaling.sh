@@ -25,6 +25,7 @@
 # | PYTHON | /tmp/benchvenv/bin/python | the Python with JAX |
 # | NNGEN | (build) | an nngen binary to use instead of building one in SCRATCH (.build) |
 # | PLOT | docs/scaling.svg | where the plot goes; empty: no plot |
+# | RAW | (none) | a file to keep every row's JSON in (bench/scaling_report.py RAW [PLOT] redraws from it) |
 #
 # JAX runs on one thread as far as XLA allows: XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
 # intra_op_parallelism_threads=1" and, like every process here, taskset -c $PIN.
@@ -78,6 +79,7 @@ PIN=${PIN-0}
 PYTHON=${PYTHON:-/tmp/benchvenv/bin/python}
 PLOT=${PLOT-docs/scaling.svg}
 SCRATCH=${SCRATCH:-.build}
+RAW=${RAW:-}
 
 "$PYTHON" -c "import jax" 2>/dev/null || {
     echo "bench/scaling.sh: $PYTHON cannot import jax; see the comment at the top of this script" >&2; exit 1; }
@@ -94,6 +96,9 @@ write_models "$WORK"
 cc -O2 -march=native -o "$WORK/fma_peak" bench/fma_peak.c
 FMA=$("${PINNED[@]}" "$WORK/fma_peak")
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# All CPUs' busy and total jiffies (/proc/stat): how busy the machine was during the run.
+jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+read -r BUSY0 TOTAL0 < <(jiffies)
 START=$(date +%s)
 
 for w in $WIDTHS; do
@@ -117,5 +122,7 @@ done
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1) (family $(lscpu | sed -n 's/^CPU family: *//p'), model $(lscpu | sed -n 's/^Model: *//p')), $(nproc) CPUs; flags: $(grep -m1 -o -w -E 'avx2|fma|avx512f' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); pinned to CPU ${PIN:-none}; $ROUNDS rounds; $(( $(date +%s) - START )) s"
-echo "load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg); register-only FMA loop (bench/fma_peak.c) $FMA GFLOP/s"
+read -r BUSY1 TOTAL1 < <(jiffies)
+echo "load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg); all CPUs busy $(( 100 * (BUSY1 - BUSY0) / (TOTAL1 - TOTAL0 + 1) ))% of the run (this run alone: about $(( 100 / $(nproc) ))%); register-only FMA loop (bench/fma_peak.c) $FMA GFLOP/s"
+[ -z "$RAW" ] || cp "$WORK/rows.jsonl" "$RAW"
 "$PYTHON" bench/scaling_report.py "$WORK/rows.jsonl" "$PLOT"

@@ -13,9 +13,9 @@ that mean; p <- p - lr * g; float32 throughout. One jitted function does forward
 update, with the parameters donated (updated in place). Like `nngen bench`: inputs uniform in
 [-1, 1), labels uniform over the classes, parameters U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (numpy's
 generator, not nngen's: the values do not change the time), WARMUP untimed steps, then single
-steps each ended by block_until_ready, timed until STEPS steps and MIN_SECONDS seconds have run;
-every 100 steps the parameters are drawn again, untimed. compile_ms is the first call (tracing,
-XLA compilation and one step).
+steps, each ended by block_until_ready on the new parameters and the loss, timed until STEPS
+steps and MIN_SECONDS seconds have run; every 100 steps the parameters are drawn again, untimed.
+compile_ms is the first call (tracing, XLA compilation and one step).
 """
 import json, statistics, sys, time
 
@@ -66,11 +66,11 @@ y = jnp.asarray(rng.integers(0, classes, batch).astype(np.int32))
 params = draw()
 t0 = time.perf_counter()
 params, value = step(params, x, y)
-value.block_until_ready()
+jax.block_until_ready((params, value))
 compile_ms = (time.perf_counter() - t0) * 1e3
 for _ in range(WARMUP):
     params, value = step(params, x, y)
-value.block_until_ready()
+jax.block_until_ready((params, value))
 
 times = []
 start = time.perf_counter()
@@ -80,7 +80,7 @@ while len(times) < STEPS or time.perf_counter() - start < MIN_SECONDS:
         jax.block_until_ready(params)
     t = time.perf_counter()
     params, value = step(params, x, y)
-    value.block_until_ready()
+    jax.block_until_ready((params, value))
     times.append(time.perf_counter() - t)
 
 print(json.dumps({"model": spec["name"], "backend": "jax", "threads": 1, "dtype": "f32",

@@ -8,8 +8,8 @@ bench/scaling_jax.py for JAX), several rounds per model. Per model and back end 
 median of the rounds' medians and the minimum of their minimums, and prints one Markdown table:
 GFLOP/s is docs/BENCHMARKS.md's count (step_flops, from nngen's cc row) over the median, for JAX
 too; "JAX / cc" is JAX's time over nngen cc's (above 1: nngen is faster). With PLOT.svg it draws
-two panels against the width (log scale): step time (log scale) and GFLOP/s, one line per back
-end through the medians, open dots at the minimums. Standard library only.
+two panels against the width (log scale): step time (log scale) and GFLOP/s, one solid line per
+back end through the medians, a dashed one through the minimums (open dots). Standard library only.
 """
 import json, math, statistics, sys
 
@@ -98,10 +98,10 @@ def panel(x0, title, ylabel, value, log):
         out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'
                    % (color, " ".join("%.1f,%.1f" % p for p in pts)))
         out.extend('<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"/>' % (x, y, color) for x, y in pts)
-        for w in widths:
-            if (w, b) in best:
-                y = fy(value(at_min(best[(w, b)])))
-                out.append('<circle cx="%.1f" cy="%.1f" r="3" fill="none" stroke="%s"/>' % (fx(w), y, color))
+        lows = [(fx(w), fy(value(at_min(best[(w, b)])))) for w in widths if (w, b) in best]
+        out.append('<polyline fill="none" stroke="%s" stroke-width="1" stroke-dasharray="4 3" points="%s"/>'
+                   % (color, " ".join("%.1f,%.1f" % p for p in lows)))
+        out.extend('<circle cx="%.1f" cy="%.1f" r="3" fill="white" stroke="%s"/>' % (x, y, color) for x, y in lows)
 
 
 def at_min(v):
@@ -117,8 +117,9 @@ for i, (b, label, color) in enumerate(BACKENDS):
     x = LEFT + 40 + i * 170
     out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>' % (x, ly, x + 24, ly, color))
     out.append('<text x="%d" y="%d">%s</text>' % (x + 30, ly + 4, label))
-out.append('<circle cx="%d" cy="%d" r="3" fill="none" stroke="#444"/><text x="%d" y="%d">open dots: minimums</text>'
-           % (LEFT + 560, ly, LEFT + 570, ly + 4))
+out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-dasharray="4 3"/>'
+           '<circle cx="%d" cy="%d" r="3" fill="white" stroke="#444"/><text x="%d" y="%d">dashed, open dots: minimums</text>'
+           % (LEFT + 520, ly, LEFT + 544, ly, LEFT + 532, ly, LEFT + 550, ly + 4))
 out.append("</svg>")
 with open(sys.argv[2], "w") as f:
     f.write("\n".join(out) + "\n")

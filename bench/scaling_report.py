@@ -110,16 +110,16 @@ def at_min(v):
     return mn, mn, g * med / mn
 
 
-panel(LEFT, "median step time (ms, log scale)", "ms per step", lambda v: v[0] / 1e3, True)
-panel(LEFT + PW + GAP, "GFLOP/s (3 x forward products / median)", "GFLOP/s", lambda v: v[2], False)
+panel(LEFT, "step time (ms, log scale)", "ms per step", lambda v: v[0] / 1e3, True)
+panel(LEFT + PW + GAP, "GFLOP/s (3 x forward products / step time)", "GFLOP/s", lambda v: v[2], False)
 ly = TOP + PH + 52
 for i, (b, label, color) in enumerate(BACKENDS):
-    x = LEFT + 40 + i * 170
+    x = LEFT + 10 + i * 150
     out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>' % (x, ly, x + 24, ly, color))
     out.append('<text x="%d" y="%d">%s</text>' % (x + 30, ly + 4, label))
 out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-dasharray="4 3"/>'
-           '<circle cx="%d" cy="%d" r="3" fill="white" stroke="#444"/><text x="%d" y="%d">dashed, open dots: minimums</text>'
-           % (LEFT + 520, ly, LEFT + 544, ly, LEFT + 532, ly, LEFT + 550, ly + 4))
+           '<circle cx="%d" cy="%d" r="3" fill="white" stroke="#444"/><text x="%d" y="%d">solid: medians; dashed, open dots: minimums</text>'
+           % (LEFT + 470, ly, LEFT + 494, ly, LEFT + 482, ly, LEFT + 500, ly + 4))
 out.append("</svg>")
 with open(sys.argv[2], "w") as f:
     f.write("\n".join(out) + "\n")

@@ -18,8 +18,8 @@
 # | variable | default | meaning |
 # | WIDTHS | 128 256 512 1024 2048 4096 | hidden widths |
 # | ROUNDS | 3 | rounds of cc, tcc, JAX per width |
-# | MIN_STEPS | 200 | at most this many timed steps per row (at least 10) ... |
-# | BUDGET_GFLOP | 200 | ... fewer for big widths: about this many GFLOP of timed steps per row |
+# | MIN_STEPS | 200 | a row times at least this many steps ... |
+# | BUDGET_GFLOP | 200 | ... or, for big widths, as many (at least 10) as hold about this many GFLOP |
 # | MIN_SECONDS | 1 | and at least this many seconds of them |
 # | PIN | 0 | CPU every measured process is pinned to (taskset -c); empty: no pinning |
 # | PYTHON | /tmp/benchvenv/bin/python | the Python with JAX |

@@ -13,11 +13,17 @@ public struct CompileOptions: Sendable {
     public var inputGradient: Bool
     /// The fusion rules to apply (all by default; empty for the unfused graph).
     public var fusionRules: [FusionRule]
+    /// Whether the backward pass marks where each layer's gradients are final
+    /// (`NN_GRADS_READY(offset, count)`, nothing unless compiled with `-DNN_MPI`): the standalone
+    /// program's `train_mpi` averages them over the processes while the backward goes on.
+    public var gradientHooks: Bool
 
-    public init(scalar: ScalarType = .f32, inputGradient: Bool = true, fusionRules: [FusionRule] = FusionRule.all) {
+    public init(scalar: ScalarType = .f32, inputGradient: Bool = true, fusionRules: [FusionRule] = FusionRule.all,
+                gradientHooks: Bool = false) {
         self.scalar = scalar
         self.inputGradient = inputGradient
         self.fusionRules = fusionRules
+        self.gradientHooks = gradientHooks
     }
 }
 
@@ -51,7 +57,7 @@ public func compile(_ analysis: ModelAnalysis, options: CompileOptions = Compile
     let differentiated = differentiate(lowered, inputGradient: options.inputGradient && !analysis.hasFrozenParameters)
     let fused = fuse(differentiated, rules: options.fusionRules)
     let plan = planMemory(fused)
-    let code = emitC(plan, scalar: options.scalar)
+    let code = emitC(plan, scalar: options.scalar, gradientHooks: options.gradientHooks)
     return Compilation(analysis: analysis, lowered: lowered, differentiated: differentiated, fused: fused,
                        plan: plan, code: code)
 }

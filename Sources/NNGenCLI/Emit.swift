@@ -102,7 +102,9 @@ struct Emit: ParsableCommand {
             analysis = try trainable.apply(to: analysis.model, file: model).analyze(file: model)
         }
         try analysis.validate(for: dtype)
-        let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all))
+        // The standalone program's backward marks finished gradients for train_mpi (NN_GRADS_READY).
+        let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all,
+                                                                   gradientHooks: target != .embedded))
         if let stage = dumpAfter {
             print(compilation.dump(after: stage), terminator: "")
             return

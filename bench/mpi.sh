@@ -25,6 +25,7 @@ NNGEN=${NNGEN:-.build/debug/nngen}
 ROUNDS=${ROUNDS:-5}
 EPOCHS=${EPOCHS:-3}
 WORK=${WORK:-$(mktemp -d /tmp/nngen-mpi-bench.XXXXXX)}
+mkdir -p "$WORK"
 MPIRUN="mpirun -q --oversubscribe ${MPIRUN_ARGS:-}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 

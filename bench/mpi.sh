@@ -88,6 +88,7 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 ratio() { awk '{printf "%.2f", $1 / $2}'; }
+ratio2() { awk '{printf "%.2f", $1}'; }
 for data in w2 w4; do
     col() { grep " $data " "$results" | awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' | median; }
     per() { grep " $data " "$results" | awk -v k="$1" '{for (i = 1; i < NF; i++) {if ($i == k) a = $(i + 1); if ($i == "1p") b = $(i + 1)}
@@ -95,9 +96,9 @@ for data in w2 w4; do
     m1=$(col 1p) m2=$(col 2p) mo=$(col 2p-off) ms=$(col allreduce%) mso=$(col allreduce-off%) mb=$(col 1p-2B) mt=$(col 2t)
     echo "$data medians: 1p $m1  2p $m2 (x$(echo "$m2 $m1" | ratio))  2p-off $mo (x$(echo "$mo $m1" | ratio))" \
          " allreduce $ms% (off: $mso%)  1p-2B $mb  2t $mt (x$(echo "$mt $m1" | ratio))"
-    echo "$data per-round ratios 2p/1p: $(per 2p | tr '\n' ' ') median x$(per 2p | median), best x$(per 2p | sort -g | tail -1)"
-    echo "$data per-round ratios 2p-off/1p: $(per 2p-off | tr '\n' ' ') median x$(per 2p-off | median)," \
+    echo "$data per-round ratios 2p/1p: $(per 2p | tr '\n' ' ') median x$(per 2p | median | ratio2), best x$(per 2p | sort -g | tail -1)"
+    echo "$data per-round ratios 2p-off/1p: $(per 2p-off | tr '\n' ' ') median x$(per 2p-off | median | ratio2)," \
          "best x$(per 2p-off | sort -g | tail -1)"
-    echo "$data per-round ratios 2t/1p: $(per 2t | tr '\n' ' ') median x$(per 2t | median)"
+    echo "$data per-round ratios 2t/1p: $(per 2t | tr '\n' ' ') median x$(per 2t | median | ratio2)"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  (work files in $WORK)"

@@ -6,8 +6,8 @@
 #   1p-2B   ./train emitted with batch 2B (one process, the global batch of 2p)
 #   2t      ./train built with -fopenmp -DNN_THREADS=2 (one process, two threads, batch B)
 #   2p      mpirun -np 2 ./train_mpi (two processes of batch B: global batch 2B), the averaging of
-#           the gradients overlapped with the backward (the default)
-#   2p-off  the same with NN_MPI_OVERLAP=0 (one MPI_Allreduce after the backward)
+#           the gradients overlapped with the backward (NN_MPI_OVERLAP=1)
+#   2p-off  the same without (the default: one MPI_Allreduce after the backward)
 # in alternating rounds (the machine is shared: compare within a round). Each run trains EPOCHS
 # epochs with --val-split 0; a run's samples/s is the median of its epoch lines (training samples
 # of the global batch per second). Prints one line per run, then the medians over the rounds,
@@ -76,7 +76,8 @@ for round in $(seq 1 "$ROUNDS"); do
     for data in w2 w4; do
         d="$WORK/$data.safetensors"
         r1=$("$WORK/$data-1p/train" "$d" --epochs "$EPOCHS" --val-split 0 2>/dev/null | rate)
-        r2p=$($MPIRUN -np 2 "$WORK/$data-1p/train_mpi" "$d" --epochs "$EPOCHS" --val-split 0 2>"$WORK/err" | rate)
+        r2p=$(NN_MPI_OVERLAP=1 $MPIRUN -x NN_MPI_OVERLAP -np 2 "$WORK/$data-1p/train_mpi" "$d" --epochs "$EPOCHS" \
+              --val-split 0 2>"$WORK/err" | rate)
         share=$(sed -n 's/.*: \([0-9.]*\)% of the training time.*/\1/p' "$WORK/err")
         r2o=$(NN_MPI_OVERLAP=0 $MPIRUN -x NN_MPI_OVERLAP -np 2 "$WORK/$data-1p/train_mpi" "$d" --epochs "$EPOCHS" \
               --val-split 0 2>"$WORK/err" | rate)

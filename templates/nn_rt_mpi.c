@@ -129,13 +129,14 @@ void nn_mpi_check(void) {
  * (a small model), it runs the one MPI_Allreduce of the run without hooks. Every value is still the
  * sum of the P processes' values, added by the same rule for every slice (for P = 2, a + b: the
  * same bits as one MPI_Allreduce). Every process starts the same collectives in the same order: the
- * hooks and the slices follow from the model alone. NN_MPI_OVERLAP=0 in the environment turns it
- * off (one MPI_Allreduce after the backward, as in a model emitted without the hooks). */
+ * hooks and the slices follow from the model alone. It is off unless NN_MPI_OVERLAP=1 is in the
+ * environment (docs/PERFORMANCE.md: on the 2-core machine it was measured, it did not help): then
+ * one MPI_Allreduce after the backward, as for a model emitted without the hooks. */
 #define NN_MPI_SLICE ((size_t)1 << 16) /* values (256 KB of float32); NN_MPI_SLICE=N in the environment: N */
 #define NN_MPI_REQUESTS 64
 #define NN_MPI_REAL (NN_F32_MODEL ? MPI_FLOAT : MPI_DOUBLE)
 
-static int nn_overlap = -1;                 /* NN_MPI_OVERLAP (-1: not read yet) */
+static int nn_overlap = -1;                 /* NN_MPI_OVERLAP=1 (-1: not read yet) */
 static int nn_profile = 0;                  /* NN_MPI_PROFILE=1: a timed barrier before each average */
 static size_t nn_slice = NN_MPI_SLICE;      /* the fewest values a collective started in the backward takes */
 static void *nn_step_grads = NULL;          /* from nn_mpi_begin to nn_mpi_average, when overlapping */
@@ -164,7 +165,7 @@ static void nn_mpi_start_range(void *grads, size_t lo, size_t hi) {
 void nn_mpi_begin(void *grads, size_t n) {
     if (nn_overlap < 0) {
         const char *v = getenv("NN_MPI_OVERLAP"), *p = getenv("NN_MPI_PROFILE"), *z = getenv("NN_MPI_SLICE");
-        nn_overlap = !(v && strcmp(v, "0") == 0);
+        nn_overlap = v && strcmp(v, "1") == 0;
         nn_profile = p && strcmp(p, "1") == 0;
         if (z && atoll(z) > 0) nn_slice = (size_t)atoll(z);
     }
@@ -256,7 +257,7 @@ void nn_mpi_report(double train_seconds) {
             nn_prog, nn_ranks, (int)NN_BATCH, nn_ranks * (int)NN_BATCH, bytes,
             train_seconds > 0 ? 100 * nn_reduce_seconds / train_seconds : 0.0, nn_reduce_seconds, train_seconds);
     if (nn_early > 0)
-        fprintf(stderr, "%s: allreduce overlapped with the backward (NN_MPI_OVERLAP=0 turns it off): %.1f slices a "
+        fprintf(stderr, "%s: allreduce overlapped with the backward (NN_MPI_OVERLAP=1): %.1f slices a "
                         "step started inside it, %.3f s in its hooks\n", nn_prog,
                 (double)nn_early / (double)nn_reduce_count, nn_hook_seconds);
     if (nn_profile)

@@ -163,8 +163,8 @@ final class MPITests: XCTestCase {
     }
 
     /// The overlap of the averaging with the backward (NN_GRADS_READY hooks, MPI_Iallreduce slices):
-    /// with a slice started at every hook (NN_MPI_SLICE=1), with the default slices (none for models
-    /// this small: one MPI_Allreduce) and turned off (NN_MPI_OVERLAP=0), 2 processes write the same
+    /// on (NN_MPI_OVERLAP=1) with a slice started at every hook (NN_MPI_SLICE=1), on with the default
+    /// slices (none for models this small: one MPI_Allreduce) and off (the default), 2 processes write the same
     /// checkpoint byte for byte, with --clip-norm, for a residual model and one with a frozen layer
     /// (a shorter gradient array); 3 processes with every hook's slice end within 1e-12 (float64) of
     /// one process of batch 3 x 16. The hooks are in the backward and the report counts the slices.
@@ -178,14 +178,15 @@ final class MPITests: XCTestCase {
                            layers: [.dense(units: 12), .activation(.relu), .dense(units: 12), .activation(.relu), .dense(units: 3)],
                            loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.05, momentum: 0.9),
                            trainable: ["layers[2]": .frozen])
-        let every = ["NN_MPI_SLICE": "1"], off = ["NN_MPI_OVERLAP": "0"]
+        // off: the default, whatever the slice (NN_MPI_SLICE=1 would start slices if it were on)
+        let every = ["NN_MPI_OVERLAP": "1", "NN_MPI_SLICE": "1"], on = ["NN_MPI_OVERLAP": "1"], off = ["NN_MPI_SLICE": "1"]
         for model in [residual, frozen] {
             let dir = try build(model, .f64, targets: ["train_mpi"])
             let source = try String(contentsOf: dir.appendingPathComponent("\(model.name).c"), encoding: .utf8)
             let hooks = source.components(separatedBy: "    NN_GRADS_READY(").count - 1
             XCTAssertEqual(hooks, model.name == "ovl_res" ? 8 : 4, "a weight's and a bias's hook per layer that trains")
             var runs: [String: Data] = [:]
-            for (mode, env) in [("every", every), ("default", [:]), ("off", off)] {
+            for (mode, env) in [("every", every), ("on", on), ("off", off)] {
                 let r = try trainMPI(dir, np: 2, [Self.iris, "--epochs", "6", "--clip-norm", "0.5", "--save", "\(mode).st"],
                                      environment: env)
                 XCTAssertEqual(r.status, 0, r.stderr)
@@ -196,7 +197,7 @@ final class MPITests: XCTestCase {
                 runs[mode] = try Data(contentsOf: dir.appendingPathComponent("\(mode).st"))
             }
             XCTAssertEqual(runs["every"], runs["off"], "\(model.name): overlapped and one allreduce differ")
-            XCTAssertEqual(runs["default"], runs["off"], "\(model.name)")
+            XCTAssertEqual(runs["on"], runs["off"], "\(model.name)")
         }
         // 3 processes, a slice at every hook, against one process of batch 48 (both clipped).
         let small = try build(residual, .f64, targets: ["train_mpi"])

@@ -316,6 +316,8 @@ void nn_mpi_start(void);
 int nn_mpi_agree(int stopping);
 int nn_mpi_stop(void);
 void nn_mpi_check(void);
+void nn_mpi_begin(void *grads, size_t n);
+void nn_mpi_grads_ready(size_t offset, size_t count); /* called by the model's backward (NN_GRADS_READY) */
 double nn_mpi_average(void *grads, size_t n, double loss);
 void nn_mpi_metrics(nn_metrics *m);
 void nn_mpi_report(double train_seconds);

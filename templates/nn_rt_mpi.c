@@ -118,20 +118,110 @@ void nn_mpi_check(void) {
     if (nn_mpi_on && nn_mpi_agree(0) < nn_ranks) exit(1);
 }
 
+/* Overlap: the model's backward calls nn_mpi_grads_ready(offset, count) as soon as
+ * grads[offset .. offset + count) are final (NN_GRADS_READY in NAME.c, which `make mpi` compiles
+ * with -DNN_MPI). Layers finish from the last to the first and their gradients lie from the end of
+ * the array towards its start, so what is finished is one range [nn_ready, n) growing downwards;
+ * each time NN_MPI_SLICE more values of it are finished, an MPI_Iallreduce starts on them, and every
+ * hook lets the started ones progress (MPI_Testall: Open MPI moves a non-blocking collective's bytes
+ * only inside MPI calls). A range that does not extend [nn_ready, n) downwards is left for the end.
+ * nn_mpi_average then starts the rest (and the loss) and waits for all; when no slice was started
+ * (a small model), it runs the one MPI_Allreduce of the run without hooks. Every value is still the
+ * sum of the P processes' values, added by the same rule for every slice (for P = 2, a + b: the
+ * same bits as one MPI_Allreduce). Every process starts the same collectives in the same order: the
+ * hooks and the slices follow from the model alone. It is off unless NN_MPI_OVERLAP=1 is in the
+ * environment (docs/PERFORMANCE.md: on the 2-core machine it was measured, it did not help): then
+ * one MPI_Allreduce after the backward, as for a model emitted without the hooks. */
+#define NN_MPI_SLICE ((size_t)1 << 16) /* values (256 KB of float32); NN_MPI_SLICE=N in the environment: N */
+#define NN_MPI_REQUESTS 64
+#define NN_MPI_REAL (NN_F32_MODEL ? MPI_FLOAT : MPI_DOUBLE)
+
+static int nn_overlap = -1;                 /* NN_MPI_OVERLAP=1 (-1: not read yet) */
+static int nn_profile = 0;                  /* NN_MPI_PROFILE=1: a timed barrier before each average */
+static size_t nn_slice = NN_MPI_SLICE;      /* the fewest values a collective started in the backward takes */
+static void *nn_step_grads = NULL;          /* from nn_mpi_begin to nn_mpi_average, when overlapping */
+static size_t nn_ready = 0, nn_started = 0; /* [nn_ready, n) finished, [nn_started, n) being averaged */
+static MPI_Request nn_requests[NN_MPI_REQUESTS];
+static int nn_request_count = 0;
+static double nn_hook_seconds = 0;          /* of nn_reduce_seconds: inside the hooks, during the backward */
+static long long nn_early = 0;              /* collectives started in the hooks */
+static double nn_wait_seconds = 0;          /* NN_MPI_PROFILE: at the barrier (waiting for the slowest process) */
+
+/* MPI_Iallreduce (in place, sum) of grads[lo .. hi), in calls of at most 2^30 values (MPI counts are ints). */
+static void nn_mpi_start_range(void *grads, size_t lo, size_t hi) {
+    while (lo < hi) {
+        size_t count = hi - lo < NN_MPI_CHUNK ? hi - lo : NN_MPI_CHUNK;
+        if (nn_request_count == NN_MPI_REQUESTS) {
+            MPI_Waitall(nn_request_count, nn_requests, MPI_STATUSES_IGNORE);
+            nn_request_count = 0;
+        }
+        MPI_Iallreduce(MPI_IN_PLACE, NN_AT(grads, lo), (int)count, NN_MPI_REAL, MPI_SUM, MPI_COMM_WORLD,
+                       &nn_requests[nn_request_count++]);
+        lo += count;
+    }
+}
+
+/* Before a step's backward: its gradients grads[0..n) may be averaged as layers finish. */
+void nn_mpi_begin(void *grads, size_t n) {
+    if (nn_overlap < 0) {
+        const char *v = getenv("NN_MPI_OVERLAP"), *p = getenv("NN_MPI_PROFILE"), *z = getenv("NN_MPI_SLICE");
+        nn_overlap = v && strcmp(v, "1") == 0;
+        nn_profile = p && strcmp(p, "1") == 0;
+        if (z && atoll(z) > 0) nn_slice = (size_t)atoll(z);
+    }
+    if (nn_ranks == 1 || !nn_overlap) return;
+    nn_step_grads = grads;
+    nn_ready = nn_started = n;
+    nn_request_count = 0;
+}
+
+/* The backward has finished grads[offset .. offset + count). */
+void nn_mpi_grads_ready(size_t offset, size_t count) {
+    double t;
+    int done = 0;
+    if (!nn_step_grads || offset + count != nn_ready) return;
+    t = MPI_Wtime();
+    nn_ready = offset;
+    if (nn_started - nn_ready >= nn_slice) {
+        nn_mpi_start_range(nn_step_grads, nn_ready, nn_started);
+        nn_started = nn_ready;
+        nn_early++;
+    }
+    if (nn_request_count > 0) {
+        MPI_Testall(nn_request_count, nn_requests, &done, MPI_STATUSES_IGNORE);
+        if (done) nn_request_count = 0;
+    }
+    t = MPI_Wtime() - t;
+    nn_hook_seconds += t;
+    nn_reduce_seconds += t;
+}
+
 /* grads[0..n) += the other processes' gradients, then / P: the global batch's mean gradient;
  * grads[n] holds this process's loss on the way in and the mean of the P losses on the way out
- * (one collective for both). Returns that mean loss. */
+ * (the last collective, or the only one). Returns that mean loss. */
 double nn_mpi_average(void *grads, size_t n, double loss) {
     size_t i;
     double t;
     if (nn_ranks == 1) return loss;
     nn_real_set(grads, n, loss);
-    t = MPI_Wtime();
-    for (i = 0; i <= n; i += NN_MPI_CHUNK) { /* MPI counts are ints: at most 2^30 values a call */
-        size_t count = n + 1 - i < NN_MPI_CHUNK ? n + 1 - i : NN_MPI_CHUNK;
-        MPI_Allreduce(MPI_IN_PLACE, NN_AT(grads, i), (int)count, NN_F32_MODEL ? MPI_FLOAT : MPI_DOUBLE, MPI_SUM,
-                      MPI_COMM_WORLD);
+    if (nn_profile) {
+        t = MPI_Wtime();
+        MPI_Barrier(MPI_COMM_WORLD);
+        nn_wait_seconds += MPI_Wtime() - t;
     }
+    t = MPI_Wtime();
+    if (nn_step_grads && nn_started < n) { /* slices started in the backward: the rest, the loss, wait for all */
+        nn_mpi_start_range(grads, 0, nn_started);
+        nn_mpi_start_range(grads, n, n + 1);
+        MPI_Waitall(nn_request_count, nn_requests, MPI_STATUSES_IGNORE);
+        nn_request_count = 0;
+    } else {
+        for (i = 0; i <= n; i += NN_MPI_CHUNK) { /* one MPI_Allreduce (counts are ints: 2^30 values a call) */
+            size_t count = n + 1 - i < NN_MPI_CHUNK ? n + 1 - i : NN_MPI_CHUNK;
+            MPI_Allreduce(MPI_IN_PLACE, NN_AT(grads, i), (int)count, NN_MPI_REAL, MPI_SUM, MPI_COMM_WORLD);
+        }
+    }
+    nn_step_grads = NULL;
     nn_reduce_seconds += MPI_Wtime() - t;
     nn_reduce_count++;
     if (NN_F32_MODEL) {
@@ -166,6 +256,13 @@ void nn_mpi_report(double train_seconds) {
                     "%.1f%% of the training time (%.3f s of %.3f s, waiting for the slowest process included)\n",
             nn_prog, nn_ranks, (int)NN_BATCH, nn_ranks * (int)NN_BATCH, bytes,
             train_seconds > 0 ? 100 * nn_reduce_seconds / train_seconds : 0.0, nn_reduce_seconds, train_seconds);
+    if (nn_early > 0)
+        fprintf(stderr, "%s: allreduce overlapped with the backward (NN_MPI_OVERLAP=1): %.1f slices a "
+                        "step started inside it, %.3f s in its hooks\n", nn_prog,
+                (double)nn_early / (double)nn_reduce_count, nn_hook_seconds);
+    if (nn_profile)
+        fprintf(stderr, "%s: NN_MPI_PROFILE: %.3f s waiting at a barrier before the averages (%.1f%% of the run)\n",
+                nn_prog, nn_wait_seconds, train_seconds > 0 ? 100 * nn_wait_seconds / train_seconds : 0.0);
 }
 
 #else /* one process: ./train */
@@ -180,6 +277,16 @@ void nn_mpi_start(void) {}
 int nn_mpi_stop(void) { return 1; }
 
 void nn_mpi_check(void) {}
+
+void nn_mpi_begin(void *grads, size_t n) {
+    (void)grads;
+    (void)n;
+}
+
+void nn_mpi_grads_ready(size_t offset, size_t count) {
+    (void)offset;
+    (void)count;
+}
 
 double nn_mpi_average(void *grads, size_t n, double loss) {
     (void)grads;

@@ -224,6 +224,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
             if (nn_ranks == 1) {
                 loss = nn_m->step(s.params, s.grads, s.opt, &s.step, xb, yb, lr, s.clip_norm, s.arena);
             } else { /* train_mpi: the same update everywhere, from the gradients averaged over the processes */
+                nn_mpi_begin(s.grads, NN_GRAD_COUNT); /* the backward may start averaging finished layers */
                 loss = nn_m->gradients(s.params, s.grads, xb, yb, s.arena);
                 loss = nn_mpi_average(s.grads, NN_GRAD_COUNT, loss);
                 if (s.clip_norm > 0) nn_m->clip(s.grads, s.clip_norm);

@@ -18,13 +18,18 @@ public struct CompileOptions: Sendable {
     /// trainable parameters only, at their gradient offsets. No effect on a model without frozen
     /// parameters; off by default (one flat array, what the host paths and checkpoints use).
     public var frozenApart: Bool
+    /// Whether the backward pass marks where each layer's gradients are final
+    /// (`NN_GRADS_READY(offset, count)`, nothing unless compiled with `-DNN_MPI`): the standalone
+    /// program's `train_mpi` averages them over the processes while the backward goes on.
+    public var gradientHooks: Bool
 
     public init(scalar: ScalarType = .f32, inputGradient: Bool = true, fusionRules: [FusionRule] = FusionRule.all,
-                frozenApart: Bool = false) {
+                frozenApart: Bool = false, gradientHooks: Bool = false) {
         self.scalar = scalar
         self.inputGradient = inputGradient
         self.fusionRules = fusionRules
         self.frozenApart = frozenApart
+        self.gradientHooks = gradientHooks
     }
 }
 
@@ -58,7 +63,7 @@ public func compile(_ analysis: ModelAnalysis, options: CompileOptions = Compile
     let differentiated = differentiate(lowered, inputGradient: options.inputGradient && !analysis.hasFrozenParameters)
     let fused = fuse(differentiated, rules: options.fusionRules)
     let plan = planMemory(fused)
-    let code = emitC(plan, scalar: options.scalar, frozenApart: options.frozenApart)
+    let code = emitC(plan, scalar: options.scalar, frozenApart: options.frozenApart, gradientHooks: options.gradientHooks)
     return Compilation(analysis: analysis, lowered: lowered, differentiated: differentiated, fused: fused,
                        plan: plan, code: code)
 }

@@ -156,6 +156,9 @@ public enum Standalone {
         let mpiRule = "\(mpiObject): \(mpiSource) \(headers.joined(separator: " "))\n"
             + "\t$(MPICC) $(CFLAGS) -std=c99 -DNN_MPI -c -o $@ \(mpiSource)\n"
         let mpiObjects = objects.map { $0 == String(mpiSource.dropLast(2)) + ".o" ? mpiObject : $0 }
+        // ... and the model compiled with -DNN_MPI: its backward's NN_GRADS_READY hooks call the runtime.
+        let modelMPIRule = "\(name).mpi.o: \(name).c \(name).h\n\t$(CC) $(CFLAGS) -std=c99 -DNN_MPI -c -o $@ \(name).c\n"
+
         return Templates.render("Makefile.template", [
             "NAME": name,
             "TRAINER_FILE": trainerFileName(modelName: name),
@@ -165,7 +168,7 @@ public enum Standalone {
             "RUNTIME_RULES": rules,
             "MPI_RUNTIME_OBJECTS": mpiObjects.joined(separator: " "),
             "MPI_OBJECT": mpiObject,
-            "MPI_RULE": mpiRule,
+            "MPI_RULE": mpiRule + "\n" + modelMPIRule,
             "RUNTIME_COUNT": "\(sources.count)",
             "RT": runtimePrefix(modelName: name),
         ])

@@ -75,7 +75,7 @@ extension Model {
     public func cFiles(dtype: ScalarType = .f32) throws -> [GeneratedFile] {
         let analysis = try analyze()
         try validate(for: dtype)
-        return Standalone.files(for: compile(analysis, options: CompileOptions(scalar: dtype)))
+        return Standalone.files(for: compile(analysis, options: CompileOptions(scalar: dtype, gradientHooks: true)))
     }
 
     /// Writes what `nngen emit MODEL -o DIR --dtype DTYPE` writes into `directory` (created if

@@ -102,9 +102,11 @@ struct Emit: ParsableCommand {
             analysis = try trainable.apply(to: analysis.model, file: model).analyze(file: model)
         }
         try analysis.validate(for: dtype)
-        // The embedded target reads frozen parameters from flash (NAME_frozen_params, from --embed-params).
+        // The embedded target reads frozen parameters from flash (NAME_frozen_params, from --embed-params);
+        // the standalone program's backward marks finished gradients for train_mpi (NN_GRADS_READY).
         let compilation = compile(analysis, options: CompileOptions(scalar: dtype, fusionRules: noFusion ? [] : FusionRule.all,
-                                                                    frozenApart: target == .embedded))
+                                                                    frozenApart: target == .embedded,
+                                                                    gradientHooks: target != .embedded))
         if let stage = dumpAfter {
             print(compilation.dump(after: stage), terminator: "")
             return

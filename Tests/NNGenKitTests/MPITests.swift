@@ -43,12 +43,13 @@ final class MPITests: XCTestCase {
     }
 
     /// `model` with its batch set to `batch`, emitted in `scalar` and built with `make TARGETS`
-    /// (strict flags, no diagnostic from cc or mpicc; `cflags` replaces them).
+    /// (strict flags, no diagnostic from cc or mpicc; `cflags` replaces them), with the backward's
+    /// gradient hooks as `nngen emit` writes them.
     func build(_ model: Model, batch: Int? = nil, _ scalar: ScalarType, cflags: String = strict,
                targets: [String] = ["train", "train_mpi"]) throws -> URL {
         var m = model
         if let batch { m.batch = batch }
-        let files = Standalone.files(for: compile(try m.analyze(), options: CompileOptions(scalar: scalar)))
+        let files = Standalone.files(for: compile(try m.analyze(), options: CompileOptions(scalar: scalar, gradientHooks: true)))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nngen-mpi-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         Self.scratch.append(dir)
@@ -90,18 +91,18 @@ final class MPITests: XCTestCase {
     // MARK: running
 
     /// `mpirun -q --oversubscribe` with one program per group (`-np N EXE ARGS`, `:` between
-    /// groups), under a 60-second timeout (exit 124 then: a hang).
-    func mpi(_ groups: [(np: Int, exe: [String])], in dir: URL) throws -> ProgramOutput {
+    /// groups), under a 60-second timeout (exit 124 then: a hang); `environment` added to ours.
+    func mpi(_ groups: [(np: Int, exe: [String])], in dir: URL, environment: [String: String] = [:]) throws -> ProgramOutput {
         var args = ["60", try mpirun(), "-q", "--oversubscribe"]
         for (i, g) in groups.enumerated() { args += (i > 0 ? [":"] : []) + ["-np", "\(g.np)"] + g.exe }
-        var env = ProcessInfo.processInfo.environment
+        var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1" // CI runs as root
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         return try runProgram("/usr/bin/timeout", args, in: dir, environment: env)
     }
 
-    func trainMPI(_ dir: URL, np: Int, _ args: [String]) throws -> ProgramOutput {
-        try mpi([(np, [dir.appendingPathComponent("train_mpi").path] + args)], in: dir)
+    func trainMPI(_ dir: URL, np: Int, _ args: [String], environment: [String: String] = [:]) throws -> ProgramOutput {
+        try mpi([(np, [dir.appendingPathComponent("train_mpi").path] + args)], in: dir, environment: environment)
     }
 
     /// The `error:` lines of an output.
@@ -159,6 +160,61 @@ final class MPITests: XCTestCase {
             XCTAssertEqual(try Data(contentsOf: small.appendingPathComponent("plain.st")),
                            try Data(contentsOf: small.appendingPathComponent("single.st")), "\(scalar)")
         }
+    }
+
+    /// The overlap of the averaging with the backward (NN_GRADS_READY hooks, MPI_Iallreduce slices):
+    /// on (NN_MPI_OVERLAP=1) with a slice started at every hook (NN_MPI_SLICE=1), on with the default
+    /// slices (none for models this small: one MPI_Allreduce) and off (the default), 2 processes write the same
+    /// checkpoint byte for byte, with --clip-norm, for a residual model and one with a frozen layer
+    /// (a shorter gradient array); 3 processes with every hook's slice end within 1e-12 (float64) of
+    /// one process of batch 3 x 16. The hooks are in the backward and the report counts the slices.
+    func testOverlappedAveragingEqualsOneAllreduce() throws {
+        _ = try mpirun()
+        let residual = Model(name: "ovl_res", input: .features(4), batch: 16,
+                             layers: [.dense(units: 16), .activation(.relu),
+                                      .residual([.dense(units: 16), .activation(.tanh), .dense(units: 16)]), .dense(units: 3)],
+                             loss: .softmaxCrossEntropy, optimizer: .adam(lr: 0.01))
+        let frozen = Model(name: "ovl_frozen", input: .features(4), batch: 16,
+                           layers: [.dense(units: 12), .activation(.relu), .dense(units: 12), .activation(.relu), .dense(units: 3)],
+                           loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.05, momentum: 0.9),
+                           trainable: ["layers[2]": .frozen])
+        // off: the default, whatever the slice (NN_MPI_SLICE=1 would start slices if it were on)
+        let every = ["NN_MPI_OVERLAP": "1", "NN_MPI_SLICE": "1"], on = ["NN_MPI_OVERLAP": "1"], off = ["NN_MPI_SLICE": "1"]
+        for model in [residual, frozen] {
+            let dir = try build(model, .f64, targets: ["train_mpi"])
+            let source = try String(contentsOf: dir.appendingPathComponent("\(model.name).c"), encoding: .utf8)
+            let hooks = source.components(separatedBy: "    NN_GRADS_READY(").count - 1
+            XCTAssertEqual(hooks, model.name == "ovl_res" ? 8 : 4, "a weight's and a bias's hook per layer that trains")
+            var runs: [String: Data] = [:]
+            for (mode, env) in [("every", every), ("on", on), ("off", off)] {
+                let r = try trainMPI(dir, np: 2, [Self.iris, "--epochs", "6", "--clip-norm", "0.5", "--save", "\(mode).st"],
+                                     environment: env)
+                XCTAssertEqual(r.status, 0, r.stderr)
+                XCTAssertEqual(r.stderr.contains("allreduce overlapped with the backward"), mode == "every", "\(mode): \(r.stderr)")
+                if mode == "every" { // every hook extended the finished range: a slice each
+                    XCTAssertTrue(r.stderr.contains(": \(hooks).0 slices a step started inside it"), r.stderr)
+                }
+                runs[mode] = try Data(contentsOf: dir.appendingPathComponent("\(mode).st"))
+            }
+            XCTAssertEqual(runs["every"], runs["off"], "\(model.name): overlapped and one allreduce differ")
+            XCTAssertEqual(runs["on"], runs["off"], "\(model.name)")
+        }
+        // 3 processes, a slice at every hook, against one process of batch 48 (both clipped).
+        let small = try build(residual, .f64, targets: ["train_mpi"])
+        let big = try build(residual, batch: 48, .f64, targets: ["train"])
+        let one = try runProgram(big.appendingPathComponent("train").path,
+                                 [Self.iris, "--epochs", "8", "--clip-norm", "0.5", "--save", "one.st"], in: big)
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let many = try trainMPI(small, np: 3, [Self.iris, "--epochs", "8", "--clip-norm", "0.5", "--save", "many.st"],
+                                environment: every)
+        XCTAssertEqual(many.status, 0, many.stderr)
+        XCTAssertTrue(many.stderr.contains(": 8.0 slices a step started inside it"), many.stderr)
+        let a = try Checkpoint.read(from: small.appendingPathComponent("many.st"))
+        let b = try Checkpoint.read(from: big.appendingPathComponent("one.st"))
+        XCTAssertEqual(a.step, b.step)
+        let dp = Self.normwise(a.parameters, b.parameters), ds = Self.normwise(a.optimizerState, b.optimizerState)
+        XCTAssertLessThanOrEqual(dp, 1e-12, "P=3 overlapped: parameters differ by \(dp) normwise")
+        XCTAssertLessThanOrEqual(ds, 1e-12, "P=3 overlapped: optimizer state differs by \(ds) normwise")
     }
 
     /// Two OpenMP threads in each of 2 processes (a model whose products are shared among

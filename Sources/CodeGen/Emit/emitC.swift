@@ -39,15 +39,17 @@ public struct GeneratedC: Sendable {
 /// Writes the C for a planned graph: a banner, the prelude, one function per fused kernel
 /// (named after its layer, with a comment giving the layer and shapes, literal loop bounds and
 /// `restrict` pointers), the optimizer from its template, and the public API. With `frozenApart`
-/// (`CompileOptions.frozenApart`) a model's frozen parameters are read from `NAME_frozen_params`.
-public func emitC(_ plan: MemoryPlan, scalar: ScalarType, frozenApart: Bool = false) -> GeneratedC {
-    var e = CEmitter(plan: plan, scalar: scalar, frozenApart: frozenApart)
+/// (`CompileOptions.frozenApart`) a model's frozen parameters are read from `NAME_frozen_params`;
+/// with `gradientHooks`, the backward marks where gradients are final (see ``gradientHookLines``).
+public func emitC(_ plan: MemoryPlan, scalar: ScalarType, frozenApart: Bool = false, gradientHooks: Bool = false) -> GeneratedC {
+    var e = CEmitter(plan: plan, scalar: scalar, frozenApart: frozenApart, gradientHooks: gradientHooks)
     return e.run()
 }
 
 private struct CEmitter {
     let plan: MemoryPlan
     let scalar: ScalarType
+    let gradientHooks: Bool
     let c: CSyntax
     var writer: KernelWriter
     var graph: Graph { plan.graph }
@@ -61,9 +63,10 @@ private struct CEmitter {
     let frozenOffsets: [String: Int]
     var frozenCount: Int { analysis.parameterCount - analysis.gradientCount }
 
-    init(plan: MemoryPlan, scalar: ScalarType, frozenApart: Bool) {
+    init(plan: MemoryPlan, scalar: ScalarType, frozenApart: Bool, gradientHooks: Bool) {
         self.plan = plan
         self.scalar = scalar
+        self.gradientHooks = gradientHooks
         self.c = CSyntax(scalar: scalar)
         self.writer = KernelWriter(graph: plan.graph, scalar: scalar)
         let analysis = plan.graph.analysis
@@ -170,15 +173,48 @@ private struct CEmitter {
     /// The body of an API function that runs `kernels` in order: the named pointers they take
     /// (and `extra`), `(void)` of the function's parameters `voids` (each may go unused), then
     /// one call per kernel, `if (dx)` before those only the input gradient needs.
-    func calls(_ kernels: [(Node, Kernel)], voids: [String], extra: [TensorID] = []) -> (TensorNames, String) {
+    /// `after[i]`: lines to put after kernel i's call.
+    func calls(_ kernels: [(Node, Kernel)], voids: [String], extra: [TensorID] = [],
+               after: [Int: [String]] = [:]) -> (TensorNames, String) {
         let (names, decl) = tensorNames(kernels.map(\.1), extra: extra)
         let unused: [String] = voids.map { "(void)" + $0 + ";" }
         var s = decl + "    " + unused.joined(separator: " ") + "\n"
-        for (n, k) in kernels {
+        for (i, (n, k)) in kernels.enumerated() {
             let guarded = n.inputGradientOnly ? "if (dx) " : ""
             s += "    " + guarded + call(k, names) + "\n"
+            for line in after[i] ?? [] { s += "    " + line + "\n" }
         }
         return (names, s)
+    }
+
+    /// The backward's gradient hooks: after the last kernel that writes a parameter gradient,
+    /// `NN_GRADS_READY(offset, count);` for the gradients it finished (adjacent ones as one range,
+    /// highest offset first, the order the backward finishes layers in).
+    func gradientHookLines(_ backward: [(Node, Kernel)]) -> [Int: [String]] {
+        var last: [TensorID: Int] = [:]
+        for (i, (_, k)) in backward.enumerated() {
+            for p in k.params where p.writes {
+                if case .parameterGradient = graph[p.tensor].role { last[p.tensor] = i }
+            }
+        }
+        var finished: [Int: [(offset: Int, count: Int, name: String)]] = [:]
+        for (t, i) in last {
+            guard case .gradients(let o)? = plan.locations[t] else { continue }
+            finished[i, default: []].append((o, graph[t].shape.reduce(1, *), graph[t].name))
+        }
+        var lines: [Int: [String]] = [:]
+        for (i, ranges) in finished {
+            var merged: [(offset: Int, count: Int, names: [String])] = []
+            for r in ranges.sorted(by: { $0.offset > $1.offset }) {
+                if let m = merged.last, r.offset + r.count == m.offset {
+                    merged[merged.count - 1] = (r.offset, r.count + m.count, [r.name] + m.names)
+                } else {
+                    merged.append((r.offset, r.count, [r.name]))
+                }
+            }
+            lines[i] = merged.map { "NN_GRADS_READY(\($0.offset), \($0.count));  /* final: \($0.names.joined(separator: ", ")) */" }
+        }
+        return lines
     }
 
     func call(_ k: Kernel, _ names: TensorNames) -> String {
@@ -369,7 +405,18 @@ private struct CEmitter {
         let loss = forward.flatMap(\.1.params).first { graph[$0.tensor].role == .loss }.flatMap { fn[$0.tensor] }
         s += "    return \(loss.map { $0 + "[0]" } ?? "arena[\(plan.lossOffset)]");\n}\n\n"
         // backward
-        let (_, btext) = calls(kernels.filter { $0.0.phase == .backward }, voids: ["params", "x", "y", "grads", "dx", "arena"])
+        let backward = kernels.filter { $0.0.phase == .backward }
+        let (_, btext) = calls(backward, voids: ["params", "x", "y", "grads", "dx", "arena"],
+                               after: gradientHooks ? gradientHookLines(backward) : [:])
+        if gradientHooks {
+            s += "/* NN_GRADS_READY(offset, count): the backward below has finished grads[offset .. offset + count).\n"
+            s += " * train_mpi (this file compiled with -DNN_MPI) starts averaging those gradients over the processes\n"
+            s += " * while the backward goes on (nn_mpi_grads_ready, in the runtime's MPI file); every other build\n"
+            s += " * compiles it to nothing. */\n"
+            s += "#ifdef NN_MPI\nvoid nn_mpi_grads_ready(size_t offset, size_t count);\n"
+            s += "#define NN_GRADS_READY(offset, count) nn_mpi_grads_ready(offset, count)\n"
+            s += "#else\n#define NN_GRADS_READY(offset, count) ((void)0)\n#endif\n\n"
+        }
         s += "void \(name)_backward(const \(R) *params, const \(R) *x, const \(T) *y, \(R) *grads, \(R) *dx, \(R) *arena) {\n"
         s += btext + "}\n\n"
         // update

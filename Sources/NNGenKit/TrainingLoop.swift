@@ -149,6 +149,8 @@ public enum TieringOutcome: Sendable, Equatable {
     case tccThroughout
     /// The cc build failed (the warning quoted the compiler); the run stayed on tcc.
     case ccFailed
+    /// The model had moved to the cc build before this run (a later `ModelTrainer.fit`).
+    case ccThroughout
 
     /// `switched to cc at step 412 (epoch 1)`, `tcc throughout (the run ended before the cc build
     /// was ready)` or `tcc throughout (the cc build failed: see the warning)`.
@@ -157,6 +159,7 @@ public enum TieringOutcome: Sendable, Equatable {
         case let .switched(step, epoch): return "switched to cc at step \(step) (epoch \(epoch))"
         case .tccThroughout: return "tcc throughout (the run ended before the cc build was ready)"
         case .ccFailed: return "tcc throughout (the cc build failed: see the warning)"
+        case .ccThroughout: return "cc throughout (the switch came in an earlier run)"
         }
     }
 }
@@ -173,6 +176,8 @@ public final class Trainer {
     public private(set) var compiled: CompiledModel
     /// With `--backend auto`: the tcc build and the cc build compiling beside it.
     private let tiered: TieredModel?
+    /// Whether this trainer made `tiered` (and stops its cc build when the run ends).
+    private let ownsTiered: Bool
     /// When compilation began (for `TrainingSummary.firstStepSeconds`); nil once reported.
     private var compileStart: UInt64?
     /// Called with a warning (the failed cc build of `--backend auto`, quoting the compiler);
@@ -213,10 +218,12 @@ public final class Trainer {
         switch selection {
         case .single(let backend):
             tiered = nil
+            ownsTiered = true
             compiled = try CompiledModel(analysis: analysis, backend: backend, scalar: options.scalar)
         case .auto(let tier):
             let model = try TieredModel(analysis: analysis, options: CompileOptions(scalar: options.scalar), tiered: tier)
             tiered = model
+            ownsTiered = true
             compiled = model.current
         }
         if let resume {
@@ -281,13 +288,18 @@ public final class Trainer {
     /// its dtype: `ModelTrainer` does it); nothing is compiled or initialised. `standardizer`, when given
     /// (from an earlier run on the same model), is used instead of fitting one; `monitor`, the
     /// monitor an earlier run left, continues as a resumed checkpoint's does (same metric only).
+    /// With `tiered` (the library's `.auto`), `compiled` is ignored: the run continues on the tiered
+    /// model's current build and switches builds as `--backend auto` does; the cc build is left
+    /// running when the call ends, for the next one.
     public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, compiled: CompiledModel,
-                epochsCompleted: Int, standardizer: Standardizer? = nil, monitor: MonitorState? = nil) throws {
+                epochsCompleted: Int, standardizer: Standardizer? = nil, monitor: MonitorState? = nil,
+                tiered: TieredModel? = nil) throws {
         data = try Self.prepare(analysis, dataset, options, standardizer: standardizer, compiled: true)
         self.analysis = analysis
         self.options = options
-        self.compiled = compiled
-        tiered = nil
+        self.compiled = tiered?.current ?? compiled
+        self.tiered = tiered
+        ownsTiered = false
         self.epochsCompleted = epochsCompleted
         monitorState = Self.startingMonitor(options, resumed: monitor)
     }
@@ -322,8 +334,10 @@ public final class Trainer {
         var valueBatch = [Double](repeating: 0, count: batch * k)
         let labels = train.labels
         let values = train.y
-        defer { tiered?.finish() }  // stops a cc build the run no longer needs
-        if tiered != nil { summary.tiering = .tccThroughout }
+        defer { if ownsTiered { tiered?.finish() } }  // stops a cc build the run no longer needs
+        if let tiered {
+            summary.tiering = tiered.switchedAtStep != nil ? .ccThroughout : tiered.failure != nil ? .ccFailed : .tccThroughout
+        }
 
         while epochsCompleted < options.epochs {
             let epoch = epochsCompleted + 1

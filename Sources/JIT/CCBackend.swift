@@ -38,6 +38,9 @@ public struct CCBackend: CBackend {
     /// compilation then throws ``JITError/cancelled``). The tiered model uses it to stop a cc
     /// build that a finished run no longer needs.
     public var cancellation: CompileCancellation?
+    /// The compiler's `nice` increment (0: none). The tiered model's background build uses 10,
+    /// so that on a busy machine it never takes a core from the training it runs beside.
+    public var niceness: Int32 = 0
 
     public init(compiler: String = CCBackend.defaultCompiler, flags: [String] = CCBackend.defaultFlags,
                 extraFlags: [String] = [], libraries: [String] = ["m"]) {
@@ -93,7 +96,7 @@ public struct CCBackend: CBackend {
         }
         arguments += libraries.map { "-l\($0)" }
 
-        let output = try Self.run(executable, arguments: arguments, cancellation: cancellation)
+        let output = try Self.run(executable, arguments: arguments, cancellation: cancellation, niceness: niceness)
         if cancellation?.isCancelled == true { throw JITError.cancelled }
         guard output.status == 0 else {
             throw JITError.compileFailed(backend: name, message: "\(compiler) exited with status "
@@ -122,8 +125,8 @@ public struct CCBackend: CBackend {
     }
 
     /// Runs `executable`, returning its exit status and combined stdout and stderr.
-    static func run(_ executable: URL, arguments: [String],
-                    cancellation: CompileCancellation? = nil) throws -> (status: Int32, text: String) {
+    static func run(_ executable: URL, arguments: [String], cancellation: CompileCancellation? = nil,
+                    niceness: Int32 = 0) throws -> (status: Int32, text: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -139,6 +142,7 @@ public struct CCBackend: CBackend {
             throw JITError.toolMissing("cannot start '\(executable.path)': \(error.localizedDescription)")
         }
         cancellation?.started(process)
+        if niceness != 0 { lowerPriority(of: process, by: niceness) }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
@@ -147,6 +151,18 @@ public struct CCBackend: CBackend {
         }
         return (process.terminationStatus, text)
     }
+}
+
+/// Lowers the priority of `process` (the leader of its own process group, as Foundation starts
+/// it) and of the programs it starts (cc1, as, ld inherit it) by `niceness`.
+private func lowerPriority(of process: Process, by niceness: Int32) {
+    let pid = process.processIdentifier
+    guard pid > 0, getpgid(pid) == pid else { return }
+    #if os(Linux)
+    _ = setpriority(__priority_which_t(PRIO_PGRP.rawValue), id_t(pid), niceness)
+    #else
+    _ = setpriority(PRIO_PGRP, id_t(pid), niceness)
+    #endif
 }
 
 /// Stops a running ``CCBackend`` compilation from another thread: ``cancel()`` terminates the

@@ -71,6 +71,7 @@ public final class TieredModel {
         var cc = tiered.optimised
         let cancellation = CompileCancellation()
         cc.cancellation = cancellation
+        cc.niceness = 10  // the training beside it keeps its core on a busy machine
         build = OptimisedBuild(analysis: analysis, compilation: current.compilation, backend: cc,
                                cancellation: cancellation)
     }

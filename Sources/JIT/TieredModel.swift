@@ -7,18 +7,24 @@ import ModelSpec
 public struct TieredBackend: Sendable {
     /// The back end whose build the run switches to once it is ready.
     public var optimised: CCBackend
-    /// Testing hook: switch exactly when this many optimizer steps are done, waiting for the
-    /// cc build if it is not ready yet (nil: switch as soon as the build is ready).
+    /// The cc build starts only when the work left on tcc, as its first step or batch measures it,
+    /// is at least this many seconds (default 1, about what a cc build of a small model takes on
+    /// one core): a shorter run ends on tcc before a build could pay off.
+    public var minimumWork: Double
+    /// Testing hook: start the cc build at once, and switch exactly when this many optimizer
+    /// steps are done, waiting for the build there (nil: switch as soon as the build is ready).
     var switchAtStep: Int64?
 
     /// Runs on tcc until `optimised` (by default the plain cc back end) has built the model.
-    public init(optimised: CCBackend = CCBackend()) {
+    public init(optimised: CCBackend = CCBackend(), minimumWork: Double = 1) {
         self.optimised = optimised
+        self.minimumWork = minimumWork
     }
 
     /// The same with a forced switch step (tests only).
     init(optimised: CCBackend = CCBackend(), switchAtStep: Int64?) {
         self.optimised = optimised
+        self.minimumWork = 0
         self.switchAtStep = switchAtStep
     }
 }
@@ -39,7 +45,8 @@ public enum BackendSelection: Sendable {
     }
 }
 
-/// A model that runs at once on its tcc build while its cc build compiles on another thread,
+/// A model that runs at once on its tcc build while its cc build compiles on another thread
+/// (once the work left is known to be long enough: ``startOptimisedBuild(workLeft:)``),
 /// and moves to the cc build, with everything its state holds (``CompiledModel/takeState(from:)``),
 /// when ``switchIfReady()`` is called after the build is done. tcc and cc builds of the same C
 /// give the same bits (a test checks it on every example and workload), so when the switch
@@ -56,24 +63,40 @@ public final class TieredModel {
     /// The cc build's error (the compiler's message) when it failed; the model stays on tcc.
     public private(set) var failure: String?
     /// Seconds the cc build took (code already generated), once it is done.
-    public var optimisedSeconds: Double? { build.result.map { _ in build.seconds } }
+    public var optimisedSeconds: Double? { build?.result.map { _ in build?.seconds ?? 0 } }
+    /// Whether the cc build was started (``startOptimisedBuild(workLeft:)``).
+    public var buildStarted: Bool { build != nil }
 
-    private let build: OptimisedBuild
-    private let switchAtStep: Int64?
+    private var build: OptimisedBuild?
+    private let tiered: TieredBackend
+    private let analysis: ModelAnalysis
     private var failureReported = false
+    private var finished = false
 
-    /// Compiles `analysis` with tcc (now, on this thread) and starts the cc build of the same C
-    /// on another thread.
+    /// Compiles `analysis` with tcc (now, on this thread). The cc build of the same C starts on
+    /// another thread with ``startOptimisedBuild(workLeft:)`` (at once with the testing hook).
     /// - Throws: the tcc build's errors (``JITError``).
     public init(analysis: ModelAnalysis, options: CompileOptions, tiered: TieredBackend) throws {
         current = try CompiledModel(analysis: analysis, backend: TCCBackend(), options: options)
-        switchAtStep = tiered.switchAtStep
+        self.analysis = analysis
+        self.tiered = tiered
+        if tiered.switchAtStep != nil { startOptimisedBuild(workLeft: .infinity) }
+    }
+
+    /// Starts the cc build if `workLeft`, the seconds the rest of the work would take on tcc
+    /// (measured on its first step or batch), is at least the back end's `minimumWork`. Returns
+    /// whether the build runs (started now or before).
+    @discardableResult
+    public func startOptimisedBuild(workLeft: Double) -> Bool {
+        guard build == nil else { return true }
+        guard !finished, workLeft >= tiered.minimumWork else { return false }
         var cc = tiered.optimised
         let cancellation = CompileCancellation()
         cc.cancellation = cancellation
         cc.niceness = 10  // the training beside it keeps its core on a busy machine
         build = OptimisedBuild(analysis: analysis, compilation: current.compilation, backend: cc,
                                cancellation: cancellation)
+        return true
     }
 
     /// At a step boundary: moves to the cc build if it is ready (with the forced switch step of
@@ -82,9 +105,9 @@ public final class TieredModel {
     /// message over once.
     @discardableResult
     public func switchIfReady() -> Bool {
-        guard switchedAtStep == nil, failure == nil else { return false }
+        guard switchedAtStep == nil, failure == nil, let build else { return false }
         let result: Result<CompiledModel, Error>
-        if let k = switchAtStep {
+        if let k = tiered.switchAtStep {
             guard current.step >= k else { return false }
             result = build.wait()
         } else {
@@ -116,16 +139,19 @@ public final class TieredModel {
         return failure
     }
 
-    /// Blocks until the cc build is done (tests and benchmarks); then ``switchIfReady()`` switches.
+    /// Starts the cc build if it has not started and blocks until it is done (tests and
+    /// benchmarks); then ``switchIfReady()`` switches.
     public func waitForOptimisedBuild() {
-        _ = build.wait()
+        startOptimisedBuild(workLeft: .infinity)
+        _ = build?.wait()
     }
 
     /// Stops the cc build if it still runs (the compiler is terminated, its files removed) and
-    /// waits for its thread. Called when the run ends; later calls do nothing.
+    /// waits for its thread; no build starts after it. Called when the run ends.
     public func finish() {
-        build.cancel()
-        _ = build.wait()
+        finished = true
+        build?.cancel()
+        _ = build?.wait()
     }
 
     deinit { finish() }

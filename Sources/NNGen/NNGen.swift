@@ -20,9 +20,10 @@ public enum JITBackend: String, Sendable, CaseIterable {
     case tcc
     /// `cc -O3 -march=native` and `dlopen`: slower to compile, faster to run.
     case cc
-    /// tcc at once while `cc` compiles on another thread; `ModelTrainer` moves to the cc build,
-    /// with the whole training state, between two steps once it is ready (the same numbers:
-    /// docs/TRAINING.md, "Back ends"). `nngen train --backend auto`.
+    /// tcc at once while `cc` compiles on another thread (started with the trainer, at a low
+    /// priority); `ModelTrainer` moves to the cc build, with the whole training state, between
+    /// two steps once it is ready (the same numbers: docs/TRAINING.md, "Back ends").
+    /// `nngen train --backend auto`.
     case auto
 
     /// The JIT back end this case stands for (for `auto`, tcc: the build it starts on).
@@ -187,6 +188,8 @@ public final class ModelTrainer: @unchecked Sendable {
             tiered = nil
         case .auto(let tier):
             let model = try TieredModel(analysis: analysis, options: CompileOptions(scalar: dtype), tiered: tier)
+            // A trainer lives across calls, so the work ahead is unknown: the cc build starts now.
+            model.startOptimisedBuild(workLeft: .infinity)
             compiled = model.current
             tiered = model
         }

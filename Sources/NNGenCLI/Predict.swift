@@ -185,7 +185,16 @@ struct PreparedPrediction {
     func outputs() throws -> [Double] {
         guard let tiered else { return try Evaluation.predict(compiled, x: x, count: count) }
         defer { tiered.finish() }
+        let batches = (count + compiled.analysis.model.batch - 1) / compiled.analysis.model.batch
+        var asked = 0
+        var firstBatchStart: UInt64 = 0
         return try Evaluation.predict(batchesOn: {
+            asked += 1
+            if asked == 1 { firstBatchStart = DispatchTime.now().uptimeNanoseconds }
+            if asked == 2 {  // the first batch measures the work left: the cc build starts if it can pay off
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - firstBatchStart) / 1e9
+                tiered.startOptimisedBuild(workLeft: seconds * Double(batches - 1))
+            }
             tiered.switchIfReady()
             if let failure = tiered.takeFailure() {
                 FileHandle.standardError.write(Data(("warning: the cc build failed, so the rest runs on tcc (the same "

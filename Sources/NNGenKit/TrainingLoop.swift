@@ -147,6 +147,9 @@ public enum TieringOutcome: Sendable, Equatable {
     case switched(step: Int64, epoch: Int)
     /// The run ended before the cc build was ready.
     case tccThroughout
+    /// The work left after the first step was too short for a cc build to pay off
+    /// (`TieredBackend.minimumWork`), so none was started.
+    case tooShort
     /// The cc build failed (the warning quoted the compiler); the run stayed on tcc.
     case ccFailed
     /// The model had moved to the cc build before this run (a later `ModelTrainer.fit`).
@@ -158,6 +161,7 @@ public enum TieringOutcome: Sendable, Equatable {
         switch self {
         case let .switched(step, epoch): return "switched to cc at step \(step) (epoch \(epoch))"
         case .tccThroughout: return "tcc throughout (the run ended before the cc build was ready)"
+        case .tooShort: return "tcc throughout (too little work left after the first step for a cc build to pay off)"
         case .ccFailed: return "tcc throughout (the cc build failed: see the warning)"
         case .ccThroughout: return "cc throughout (the switch came in an earlier run)"
         }
@@ -338,13 +342,16 @@ public final class Trainer {
         if let tiered {
             summary.tiering = tiered.switchedAtStep != nil ? .ccThroughout : tiered.failure != nil ? .ccFailed : .tccThroughout
         }
+        let stepsLeft = (options.epochs - epochsCompleted) * steps
 
+        let firstEpoch = epochsCompleted + 1
         while epochsCompleted < options.epochs {
             let epoch = epochsCompleted + 1
             let perm = SampleOrder.shuffled(count: n, seed: options.seed &+ UInt64(epoch))
             let start = DispatchTime.now().uptimeNanoseconds
             var sum = 0.0
             for s in 0..<steps {
+                let stepStart = DispatchTime.now().uptimeNanoseconds
                 if let tiered {  // a step boundary: move to the cc build once it is ready
                     if tiered.switchIfReady() {
                         compiled = tiered.current
@@ -369,6 +376,11 @@ public final class Trainer {
                     throw divergence(epoch: epoch, step: s + 1, steps: steps, loss: loss)
                 }
                 sum += loss
+                if let tiered, !tiered.buildStarted, epoch == firstEpoch && s == 0 {
+                    // The first step measures the work left: the cc build starts if it can pay off.
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+                    if !tiered.startOptimisedBuild(workLeft: seconds * Double(stepsLeft - 1)) { summary.tiering = .tooShort }
+                }
                 if let started = compileStart {
                     summary.firstStepSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
                     compileStart = nil

@@ -42,6 +42,9 @@ final class CompileCancellationTests: XCTestCase {
         let tiered = try TieredModel(analysis: a, options: CompileOptions(scalar: .f32),
                                      tiered: TieredBackend(optimised: CCBackend(compiler: try slowCompiler().path)))
         XCTAssertEqual(tiered.current.backendName, "tcc")
+        XCTAssertFalse(tiered.startOptimisedBuild(workLeft: 0.5), "under minimumWork (1 s): no build")
+        XCTAssertFalse(tiered.buildStarted)
+        XCTAssertTrue(tiered.startOptimisedBuild(workLeft: 1))
         XCTAssertFalse(tiered.switchIfReady())
         tiered.finish()
         XCTAssertFalse(tiered.switchIfReady(), "a cancelled build is no build")

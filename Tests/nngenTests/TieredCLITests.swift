@@ -18,8 +18,8 @@ final class TieredCLITests: XCTestCase {
     /// trains on tcc to the end (exit 0) and says so in the summary.
     func testTrainWithAFailingCCBuildWarnsAndFinishesOnTCC() throws {
         let cc = try brokenCompiler()
-        // 100 epochs of digits (tenths of a second): long enough for the failure to be seen.
-        let r = try CLITests.run(["train", "--epochs", "100"], environment: ["NNGEN_CC": cc.path])
+        // 300 epochs of digits (about 2 s): long enough for the build to start and its failure to be seen.
+        let r = try CLITests.run(["train", "--epochs", "300"], environment: ["NNGEN_CC": cc.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains(", f32, auto, compiled in "), r.stdout)
         XCTAssertTrue(r.stderr.contains("warning: the cc build of digits_mlp failed, so training continues on tcc"), r.stderr)
@@ -27,7 +27,16 @@ final class TieredCLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("  back end:      first step on tcc "), r.stdout)
         XCTAssertTrue(r.stdout.contains(" ms after compiling began; tcc throughout (the cc build failed: see the warning)\n"),
                       r.stdout)
-        XCTAssertTrue(r.stdout.contains("epoch 100/100  train_loss "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("epoch 300/300  train_loss "), r.stdout)
+    }
+
+    /// A short run never starts the cc build: it says so, and no compiler runs (a failing one warns of nothing).
+    func testShortRunStaysOnTCCWithoutBuilding() throws {
+        let r = try CLITests.run(["train", "--epochs", "2"], environment: ["NNGEN_CC": try brokenCompiler().path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "")
+        XCTAssertTrue(r.stdout.contains("tcc throughout (too little work left after the first step for a cc build to pay off)\n"),
+                      r.stdout)
     }
 
     /// tcc has no threads; auto and cc take --threads.

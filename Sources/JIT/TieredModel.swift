@@ -9,14 +9,26 @@ public struct TieredBackend: Sendable {
     public var optimised: CCBackend
     /// The cc build starts only when the work left on tcc, as its first step or batch measures it,
     /// is at least this many seconds (default 1, about what a cc build of a small model takes on
-    /// one core): a shorter run ends on tcc before a build could pay off.
+    /// one core), or 10 times as many when no core is idle (the load average is above the number
+    /// of cores less one: the build would take its CPU time from the run): a shorter run ends on
+    /// tcc before a build could pay off.
     public var minimumWork: Double
     /// Testing hook: start the cc build at once, and switch exactly when this many optimizer
     /// steps are done, waiting for the build there (nil: switch as soon as the build is ready).
     var switchAtStep: Int64?
 
+    /// The ``minimumWork`` used unless another is given: the environment variable
+    /// `NNGEN_AUTO_MIN_SECONDS` when it holds a number of seconds (0 starts every build), else 1.
+    public static var defaultMinimumWork: Double {
+        if let text = ProcessInfo.processInfo.environment["NNGEN_AUTO_MIN_SECONDS"], let seconds = Double(text),
+           seconds >= 0, seconds.isFinite {
+            return seconds
+        }
+        return 1
+    }
+
     /// Runs on tcc until `optimised` (by default the plain cc back end) has built the model.
-    public init(optimised: CCBackend = CCBackend(), minimumWork: Double = 1) {
+    public init(optimised: CCBackend = CCBackend(), minimumWork: Double = TieredBackend.defaultMinimumWork) {
         self.optimised = optimised
         self.minimumWork = minimumWork
     }
@@ -89,7 +101,7 @@ public final class TieredModel {
     @discardableResult
     public func startOptimisedBuild(workLeft: Double) -> Bool {
         guard build == nil else { return true }
-        guard !finished, workLeft >= tiered.minimumWork else { return false }
+        guard !finished, workLeft >= tiered.minimumWork * (Self.coreIsIdle() ? 1 : 10) else { return false }
         var cc = tiered.optimised
         let cancellation = CompileCancellation()
         cc.cancellation = cancellation
@@ -129,6 +141,14 @@ public final class TieredModel {
             failure = (error as? JITError).map { "\($0)" } ?? "\(error)"
             return false
         }
+    }
+
+    /// Whether the one-minute load average leaves a core free beside this run (true when the
+    /// load cannot be read).
+    static func coreIsIdle() -> Bool {
+        var load = [0.0, 0.0, 0.0]
+        guard getloadavg(&load, 3) >= 1 else { return true }
+        return load[0] <= Double(ProcessInfo.processInfo.activeProcessorCount) - 1
     }
 
     /// The cc build's failure message the first time it is asked for after the build failed

@@ -18,8 +18,9 @@ final class TieredCLITests: XCTestCase {
     /// trains on tcc to the end (exit 0) and says so in the summary.
     func testTrainWithAFailingCCBuildWarnsAndFinishesOnTCC() throws {
         let cc = try brokenCompiler()
-        // 300 epochs of digits (about 2 s): long enough for the build to start and its failure to be seen.
-        let r = try CLITests.run(["train", "--epochs", "300"], environment: ["NNGEN_CC": cc.path])
+        // NNGEN_AUTO_MIN_SECONDS=0: the build starts after the first step whatever the load; 300
+        // epochs of digits (about 2 s) leave time for its failure to be seen.
+        let r = try CLITests.run(["train", "--epochs", "300"], environment: ["NNGEN_CC": cc.path, "NNGEN_AUTO_MIN_SECONDS": "0"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains(", f32, auto, compiled in "), r.stdout)
         XCTAssertTrue(r.stderr.contains("warning: the cc build of digits_mlp failed, so training continues on tcc"), r.stderr)

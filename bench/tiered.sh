@@ -63,16 +63,18 @@ done
 # min and median of the seconds of one workload, epoch count and back end
 stat() { awk -v w="$1" -v e="$2" -v b="$3" '$1 == w && $2 == e && $3 == b { print $4 }' "$RESULTS" | sort -g |
          awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f", v[1], m }'; }
-printf '%-4s %6s  %13s  %13s  %13s  %9s  %9s  %s\n' workload epochs "tcc min/med" "cc min/med" "auto min/med" \
-       "auto/best" "auto/best" "auto runs: switch"
-printf '%-4s %6s  %13s  %13s  %13s  %9s  %9s\n' "" "" "" "" "" "(min)" "(median)"
+printf '%-8s %2s  %-13s  %-13s  %-13s  %9s  %9s  %s\n' workload ep "tcc min/med" "cc min/med" "auto min/med" \
+       "auto/best" "auto/best" "auto runs: switched at"
+printf '%-8s %2s  %-13s  %-13s  %-13s  %9s  %9s\n' "" "" "" "" "" "(min)" "(median)"
 for w in w2 w4; do
     for e in $EPOCHS; do
         set -- $(stat "$w" "$e" tcc) $(stat "$w" "$e" cc) $(stat "$w" "$e" auto)
         ratios=$(echo "$1 $2 $3 $4 $5 $6" | awk '{ bm = $1 < $3 ? $1 : $3; bd = $2 < $4 ? $2 : $4; printf "%9.3f  %9.3f", $5 / bm, $6 / bd }')
         switches=$(awk -v w="$w" -v e="$e" '$1 == w && $2 == e && $3 == "auto" {
             s = $5; for (i = 6; i <= NF; i++) s = s " " $i
-            sub(/switched to cc at /, "", s); sub(/tcc throughout.*/, "tcc only", s); printf "%s%s", sep, s; sep = "; " }' "$RESULTS")
+            sub(/switched to cc at /, "", s); sub(/tcc throughout \(too little.*/, "tcc (short run)", s)
+            sub(/tcc throughout \(the run ended.*/, "tcc (cc not ready)", s); sub(/tcc throughout \(the cc build failed.*/, "tcc (cc failed)", s)
+            printf "%s%s", sep, s; sep = "; " }' "$RESULTS")
         printf '%-8s %2s  %6s/%-6s  %6s/%-6s  %6s/%-6s  %s  %s\n' "$w" "$e" "$1" "$2" "$3" "$4" "$5" "$6" "$ratios" "$switches"
     done
 done

@@ -54,7 +54,7 @@ while [ "$round" -lt "$ROUNDS" ]; do
                 "$NNGEN" train "$2" --data "$3" --standardize --epochs "$e" --backend "$b" > "$WORK/out.txt"
                 end=$(now)
                 switch=$(sed -n 's/.*ms after compiling began; //p' "$WORK/out.txt")
-                echo "$1 $e $b $(echo "$end - $start" | bc -l) ${switch:--}" >> "$RESULTS"
+                echo "$1 $e $b $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }') ${switch:--}" >> "$RESULTS"
             done
         done
     done

@@ -47,6 +47,10 @@ struct Train: ParsableCommand {
         progress bar is drawn while an epoch runs. A NaN or infinite loss stops training (exit 1) \
         and keeps the last good checkpoint.
 
+        --backend auto (the default) starts at once on the tcc build; when the first step shows \
+        enough work left, the cc build compiles on another thread and training moves to it at a \
+        step boundary, with the same numbers. The summary's back end line says when (or why not).
+
         --save writes a checkpoint (safetensors: parameters, optimizer state, step, epoch, \
         standardizer, model JSON) atomically at the end of every epoch. --resume continues from \
         one at the next epoch with its seed, split and dtype; --epochs is the total, so N epochs \

@@ -34,12 +34,24 @@ public final class CompiledModel {
     }
 
     /// The same with every option of the pipeline (scalar type, fusion rules, input gradient).
-    public init(analysis: ModelAnalysis, backend: any CBackend, options: CompileOptions,
-                symbols: [String: UnsafeRawPointer] = [:]) throws {
+    public convenience init(analysis: ModelAnalysis, backend: any CBackend, options: CompileOptions,
+                            symbols: [String: UnsafeRawPointer] = [:]) throws {
         let start = DispatchTime.now().uptimeNanoseconds
-        let scalar = options.scalar
+        let compilation = compile(analysis, options: options)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        try self.init(analysis: analysis, compilation: compilation, backend: backend, symbols: symbols,
+                      generationSeconds: seconds)
+    }
+
+    /// Compiles C that was already generated for `analysis` (another `CompiledModel`'s
+    /// ``compilation``: the tiered model builds its cc copy from the tcc copy's text).
+    /// `generationSeconds`, the time code generation took, is added to ``compileSeconds``.
+    public init(analysis: ModelAnalysis, compilation: Compilation, backend: any CBackend,
+                symbols: [String: UnsafeRawPointer] = [:], generationSeconds: Double = 0) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let scalar = compilation.code.scalar
         self.analysis = analysis
-        compilation = compile(analysis, options: options)
+        self.compilation = compilation
         if backend is TCCBackend {
             library = try backend.compile(source: "#define NN_PRECOMPILED 1\n" + compilation.code.singleUnit,
                                           symbols: PrecompiledHelpers.symbols.merging(symbols) { $1 })
@@ -47,7 +59,7 @@ public final class CompiledModel {
             library = try backend.compile(source: compilation.code.singleUnit, symbols: symbols)
         }
         fns = try Functions(library, name: analysis.model.name, scalar: scalar)
-        compileSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        compileSeconds = generationSeconds + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         backendName = backend.name
         let s = scalar.size
         params = Buffer(bytes: analysis.parameterCount * s)
@@ -67,6 +79,23 @@ public final class CompiledModel {
         fns.initialize(params.raw, seed)
         optState.zero()
         stepCounter = 0
+    }
+
+    /// Takes over everything `other` holds, byte for byte: parameters, gradients, optimizer state,
+    /// the arena, the batch (inputs, targets, input gradient) and the step count, so that the next
+    /// call continues exactly where `other` stopped. `other` must run the same generated C (the
+    /// other back end's build of it), which is checked.
+    public func takeState(from other: CompiledModel) throws {
+        guard other !== self else { return }
+        guard other.compilation.code.singleUnit == compilation.code.singleUnit else {
+            throw ModelRunError("cannot move the state of \(other.analysis.model.name) (\(other.backendName)) to "
+                                + "\(analysis.model.name) (\(backendName)): they run different generated C")
+        }
+        for (to, from) in [(params, other.params), (grads, other.grads), (optState, other.optState),
+                           (arena, other.arena), (x, other.x), (y, other.y), (dx, other.dx)] {
+            to.raw.copyMemory(from: from.raw, byteCount: min(to.bytes, from.bytes))
+        }
+        stepCounter = other.stepCounter
     }
 
     /// The flat parameters (as Double whatever the scalar type).

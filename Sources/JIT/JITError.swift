@@ -24,6 +24,9 @@ public enum JITError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The back end cannot honour a request (for example, extra symbols on a
     /// platform whose linker cannot define them).
     case unsupported(String)
+    /// The compilation was stopped with ``CompileCancellation/cancel()`` (a tiered run that
+    /// finished before its cc build).
+    case cancelled
 
     public var description: String {
         switch self {
@@ -48,6 +51,8 @@ public enum JITError: Error, CustomStringConvertible, Equatable, Sendable {
             return "temporary build files could not be handled: \(message)"
         case let .unsupported(message):
             return message
+        case .cancelled:
+            return "the compilation was cancelled."
         }
     }
 }

@@ -12,16 +12,22 @@
 @_exported import NNGenKit
 import Foundation
 
-/// The compiler that JIT-compiles the generated C: libtcc in process (fast to compile, the
-/// command line's default) or the system's `cc` with optimisation, loaded with `dlopen`.
+/// The compiler that JIT-compiles the generated C: libtcc in process (fast to compile; the
+/// library's default), the system's `cc` with optimisation, loaded with `dlopen`, or both in
+/// turn (`auto`, the default of `nngen train`, `predict`, `eval` and `grad`).
 public enum JITBackend: String, Sendable, CaseIterable {
-    /// libtcc, in process; the default of every `nngen` command.
+    /// libtcc, in process; the library's default.
     case tcc
-    /// `cc -O2` and `dlopen`: slower to compile, faster to run.
+    /// `cc -O3 -march=native` and `dlopen`: slower to compile, faster to run.
     case cc
+    /// tcc at once while `cc` compiles on another thread (started with the trainer, at a low
+    /// priority); `ModelTrainer` moves to the cc build, with the whole training state, between
+    /// two steps once it is ready (the same numbers: docs/TRAINING.md, "Back ends").
+    /// `nngen train --backend auto`.
+    case auto
 
-    /// The JIT back end this case stands for.
-    public var backend: any CBackend { self == .tcc ? TCCBackend() : CCBackend() }
+    /// The JIT back end this case stands for (for `auto`, tcc: the build it starts on).
+    public var backend: any CBackend { self == .cc ? CCBackend() : TCCBackend() }
 }
 
 /// An error of the library's own (files it writes, inputs of the wrong size), with the message
@@ -146,7 +152,10 @@ public final class ModelTrainer: @unchecked Sendable {
     public let compileSeconds: Double
 
     private let analysis: ModelAnalysis
-    private let compiled: CompiledModel
+    /// The build in use: with `.auto`, `tiered`'s current one (refreshed by `current()`).
+    private var compiled: CompiledModel
+    /// With `.auto`: the tcc build and the cc build compiling beside it.
+    private let tiered: TieredModel?
     private let lock = NSLock()
     private var completed = 0
     private var standardizer: Standardizer?
@@ -173,7 +182,17 @@ public final class ModelTrainer: @unchecked Sendable {
             : try model.overridingTrainable(freeze: freeze, trainOnly: trainOnly)
         analysis = try model.analyze()
         try model.validate(for: dtype)
-        compiled = try CompiledModel(analysis: analysis, backend: benchBackend(backend.rawValue, threads: threads), scalar: dtype)
+        switch try backendSelection(backend.rawValue, threads: threads) {
+        case .single(let b):
+            compiled = try CompiledModel(analysis: analysis, backend: b, scalar: dtype)
+            tiered = nil
+        case .auto(let tier):
+            let model = try TieredModel(analysis: analysis, options: CompileOptions(scalar: dtype), tiered: tier)
+            // A trainer lives across calls, so the work ahead is unknown: the cc build starts now.
+            model.startOptimisedBuild(workLeft: .infinity)
+            compiled = model.current
+            tiered = model
+        }
         compiled.initialize(seed: seed)
         self.model = model
         self.backend = backend
@@ -205,6 +224,16 @@ public final class ModelTrainer: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return try body()
+    }
+
+    /// With `.auto`, moves to the cc build once it is ready (the lock held); the build in use.
+    @discardableResult
+    private func current() -> CompiledModel {
+        if let tiered {
+            tiered.switchIfReady()
+            compiled = tiered.current
+        }
+        return compiled
     }
 
     /// The epochs trained so far.
@@ -247,7 +276,8 @@ public final class ModelTrainer: @unchecked Sendable {
                                                     resuming: nil, checkpointFile: "")
                 .applying(options.flags, resuming: currentCheckpoint)
             let trainer = try Trainer(analysis: analysis, dataset: data.samples, options: run, compiled: compiled,
-                                      epochsCompleted: completed, standardizer: standardizer, monitor: monitorState)
+                                      epochsCompleted: completed, standardizer: standardizer, monitor: monitorState,
+                                      tiered: tiered)
             let recorder = options.log == nil && options.plot == nil ? nil
                 : try TrainingRecorder(log: options.log.map { URL(fileURLWithPath: $0) },
                                        plot: options.plot.map { URL(fileURLWithPath: $0) }, loss: model.loss)
@@ -256,6 +286,7 @@ public final class ModelTrainer: @unchecked Sendable {
             defer {
                 completed = trainer.epochsCompleted
                 monitorState = trainer.monitorState
+                compiled = trainer.compiled
             }
             return try trainer.run(recorder: recorder, checkpointName: save, onEpoch: onEpoch)
         }
@@ -296,7 +327,7 @@ public final class ModelTrainer: @unchecked Sendable {
                 }
             }
             guard !rows.isEmpty else { return [] }
-            let out = try Evaluation.predict(compiled, x: x, count: rows.count)
+            let out = try Evaluation.predict(current(), x: x, count: rows.count)
             let k = analysis.outputCount
             return (0..<rows.count).map { Array(out[($0 * k)..<(($0 + 1) * k)]) }
         }
@@ -312,7 +343,7 @@ public final class ModelTrainer: @unchecked Sendable {
     public func evaluate(_ data: ModelDataset) throws -> EvaluationMetrics {
         try locked {
             let samples = try standardizer.map { try $0.apply(to: data.samples) } ?? data.samples
-            return try Evaluation.evaluate(compiled, on: samples)
+            return try Evaluation.evaluate(current(), on: samples)
         }
     }
 }

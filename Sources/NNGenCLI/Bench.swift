@@ -20,7 +20,7 @@ struct Bench: ParsableCommand {
     @Argument(help: "The model file (JSON).")
     var model: String
 
-    @Option(help: "Back end: tcc or cc.")
+    @Option(help: "Back end: cc (the default: a benchmark times the optimised build; no auto here, docs/BENCHMARKS.md quotes cc) or tcc.")
     var backend: String = "cc"
 
     @Option(help: "Scalar type: f32 or f64.")

@@ -40,7 +40,7 @@ struct Check: ParsableCommand {
     @Argument(help: "The model file (JSON).")
     var model: String
 
-    @Option(help: "Back end: tcc, cc or both.")
+    @Option(help: "Back end: both (the default: each build is checked; no auto here), tcc or cc.")
     var backend: BackendChoice = .both
 
     @Option(help: "Scalar type: f32, f64 or both.")

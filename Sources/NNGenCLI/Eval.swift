@@ -42,7 +42,7 @@ struct Eval: ParsableCommand {
     var seed: UInt64?
 
     @Option(help: backendHelp)
-    var backend: SingleBackendChoice = .tcc
+    var backend: SingleBackendChoice = .auto
 
     func validate() throws {
         try checkParamsGiven(model, params)
@@ -71,7 +71,7 @@ struct Eval: ParsableCommand {
             throw UserError("\(data) holds no targets (only the \(analysis.model.input.shape.elementCount) input columns); "
                             + "eval needs labelled rows. Use nngen predict for unlabelled data")
         }
-        let outputs = try Evaluation.predict(prepared.compiled, x: prepared.x, count: prepared.count)
+        let outputs = try prepared.outputs()
         let m = Evaluation.metrics(outputs: outputs, outputsPerSample: analysis.outputCount, targets: targets,
                                    loss: analysis.model.loss)
         let part = split.map { " (held out: the last \(formatLR($0.fraction)) of the order shuffled with seed \($0.seed))" } ?? ""

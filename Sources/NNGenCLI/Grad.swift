@@ -20,10 +20,10 @@ struct Grad: ParsableCommand {
         not standardised, even for a model with "standardize": true.
         """)
 
-    /// Back ends for one run.
+    /// Back ends for one run. auto is tcc here: one batch is over before a cc build would be.
     enum BackendName: String, ExpressibleByArgument, CaseIterable {
-        case tcc, cc
-        var backend: any CBackend { self == .tcc ? TCCBackend() : CCBackend() }
+        case auto, tcc, cc
+        var backend: any CBackend { self == .cc ? CCBackend() : TCCBackend() }
     }
 
     @Argument(help: "The model file (JSON).")
@@ -38,8 +38,8 @@ struct Grad: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the loss and the gradients (safetensors).")
     var output: String
 
-    @Option(help: backendHelp)
-    var backend: BackendName = .tcc
+    @Option(help: "Back end: auto (the default; for one batch that is tcc, which is compiled before cc would be), tcc or cc.")
+    var backend: BackendName = .auto
 
     @Option(help: dtypeHelp)
     var dtype: ScalarType?

@@ -97,7 +97,7 @@ struct UserError: Error, CustomStringConvertible {
 }
 
 /// The `--backend` help of every command that runs generated code: its values and the default.
-let backendHelp = ArgumentHelp("Back end: tcc (libtcc, in-process, fast to compile; the default) or cc (the system C compiler, optimised code).")
+let backendHelp = ArgumentHelp("Back end: auto (the default: starts at once on tcc and moves to the cc build once it is compiled; the same numbers), tcc (libtcc, in-process, fast to compile) or cc (the system C compiler, optimised code).")
 
 /// The `--dtype` help of every command that generates code: its values and the default.
 let dtypeHelp = ArgumentHelp("Scalar type of the generated code: f32 (the default) or f64.")

@@ -40,7 +40,7 @@ struct Predict: ParsableCommand {
     var proba = false
 
     @Option(help: backendHelp)
-    var backend: SingleBackendChoice = .tcc
+    var backend: SingleBackendChoice = .auto
 
     func run() throws {
         let (analysis, modelSource, params) = try resolveModel(model, params: params)
@@ -49,7 +49,7 @@ struct Predict: ParsableCommand {
                                   + "\(analysis.model.name)'s loss is \(analysis.model.loss.typeName)")
         }
         let prepared = try PreparedPrediction(analysis: analysis, model: modelSource, params: params, data: data, backend: backend)
-        let outputs = try Evaluation.predict(prepared.compiled, x: prepared.x, count: prepared.count)
+        let outputs = try prepared.outputs()
         let text = predictionCSV(outputs, analysis: analysis, scalar: prepared.compiled.scalar, probabilities: proba)
         if let output {
             try writeText(text, to: URL(fileURLWithPath: output))
@@ -138,6 +138,8 @@ func resolveModel(_ model: String?, params: String?) throws -> (ModelAnalysis, S
 /// parameters' file says; shared by predict and eval.
 struct PreparedPrediction {
     let compiled: CompiledModel
+    /// With --backend auto: the tcc build (`compiled`) and the cc build compiling beside it.
+    let tiered: TieredModel?
     let x: [Double]
     let count: Int
     let targets: DatasetTargets?
@@ -163,10 +165,42 @@ struct PreparedPrediction {
         } else if analysis.model.standardize {
             FileHandle.standardError.write(Data("note: \(params) holds no standardizer; the inputs are used as they are\n".utf8))
         }
-        compiled = try CompiledModel(analysis: analysis, backend: backend.backend, scalar: file.scalar)
+        switch try backend.selection() {
+        case .single(let b):
+            compiled = try CompiledModel(analysis: analysis, backend: b, scalar: file.scalar)
+            tiered = nil
+        case .auto(let tier):
+            let model = try TieredModel(analysis: analysis, options: CompileOptions(scalar: file.scalar), tiered: tier)
+            compiled = model.current
+            tiered = model
+        }
         compiled.parameters = file.parameters
         self.x = x
         count = inputs.count
         targets = inputs.targets
+    }
+
+    /// The outputs of every row, with --backend auto moving to the cc build between two batches
+    /// once it is ready (a failed cc build is a warning quoting the compiler; tcc goes on).
+    func outputs() throws -> [Double] {
+        guard let tiered else { return try Evaluation.predict(compiled, x: x, count: count) }
+        defer { tiered.finish() }
+        let batches = (count + compiled.analysis.model.batch - 1) / compiled.analysis.model.batch
+        var asked = 0
+        var firstBatchStart: UInt64 = 0
+        return try Evaluation.predict(batchesOn: {
+            asked += 1
+            if asked == 1 { firstBatchStart = DispatchTime.now().uptimeNanoseconds }
+            if asked == 2 {  // the first batch measures the work left: the cc build starts if it can pay off
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - firstBatchStart) / 1e9
+                tiered.startOptimisedBuild(workLeft: seconds * Double(batches - 1))
+            }
+            tiered.switchIfReady()
+            if let failure = tiered.takeFailure() {
+                FileHandle.standardError.write(Data(("warning: the cc build failed, so the rest runs on tcc (the same "
+                                                     + "numbers, slower): \(failure)\n").utf8))
+            }
+            return tiered.current
+        }, x: x, count: count)
     }
 }

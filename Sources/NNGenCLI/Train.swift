@@ -11,11 +11,13 @@ import Glibc
 import Darwin
 #endif
 
-/// One back end on the command line (training, prediction, evaluation).
+/// The back end of training, prediction and evaluation: auto (tcc at once, then the cc build
+/// once it is ready; the default), tcc or cc.
 enum SingleBackendChoice: String, ExpressibleByArgument, CaseIterable {
-    case tcc, cc
+    case auto, tcc, cc
 
-    var backend: any CBackend { self == .tcc ? TCCBackend() : CCBackend() }
+    /// What to compile with, `--threads` applied to the cc build.
+    func selection(threads: Int = 1) throws -> BackendSelection { try backendSelection(rawValue, threads: threads) }
 }
 
 /// The optimizer types `--optimizer` may choose.
@@ -44,6 +46,10 @@ struct Train: ParsableCommand {
         and val_acc (classification) over the validation part, training samples/s. On a terminal a \
         progress bar is drawn while an epoch runs. A NaN or infinite loss stops training (exit 1) \
         and keeps the last good checkpoint.
+
+        --backend auto (the default) starts at once on the tcc build; when the first step shows \
+        enough work left, the cc build compiles on another thread and training moves to it at a \
+        step boundary, with the same numbers. The summary's back end line says when (or why not).
 
         --save writes a checkpoint (safetensors: parameters, optimizer state, step, epoch, \
         standardizer, model JSON) atomically at the end of every epoch. --resume continues from \
@@ -78,7 +84,7 @@ struct Train: ParsableCommand {
     var optimizer: OptimizerChoice?
 
     @Option(help: backendHelp)
-    var backend: SingleBackendChoice = .tcc
+    var backend: SingleBackendChoice = .auto
 
     @Option(help: "Scalar type: f32 or f64 (default f32; a resumed run keeps the checkpoint's).")
     var dtype: ScalarType?
@@ -135,7 +141,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Train with this batch size instead of the model's (the code is generated for it).", valueName: "n"))
     var batch: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Threads for the big products (cc back end only; same results for any N).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads for the big products (cc back end only, or auto once it runs the cc build; same results for any N).", valueName: "n"))
     var threads: Int = 1
 
     /// The training-feature flags, checked one by one (exit 2 naming the flag and its range).
@@ -156,8 +162,8 @@ struct Train: ParsableCommand {
         }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
         guard threads >= 1 else { throw ValidationError("--threads must be 1 or more (got \(threads))") }
-        guard backend == .cc || threads == 1 else {
-            throw ValidationError("--threads \(threads) needs --backend cc (tcc has no OpenMP)")
+        guard backend != .tcc || threads == 1 else {
+            throw ValidationError("--threads \(threads) needs --backend cc or auto (tcc has no OpenMP)")
         }
         let flags = TrainingFeatureFlags(schedule: kind, warmup: warmup, stepSize: stepSize, gamma: gamma, lrMin: lrMin,
                                          clipNorm: clipNorm, saveBest: saveBest.map { URL(fileURLWithPath: $0) },
@@ -270,7 +276,7 @@ struct Train: ParsableCommand {
         }
 
         let trainer = try Trainer(analysis: analysis, dataset: dataset, options: options,
-                                  backend: try benchBackend(backend.rawValue, threads: threads),
+                                  selection: try backend.selection(threads: threads),
                                   resume: checkpoint, resumeFile: resume.map { URL(fileURLWithPath: $0) })
         let initLine = try initFile.map { file -> String in
             let r = try trainer.compiled.loadInitialParameters(from: URL(fileURLWithPath: file), partial: initPartial)
@@ -336,6 +342,10 @@ struct Train: ParsableCommand {
             var t = "  final:         epoch \(last.epoch): train_loss " + String(format: "%.6f", last.trainLoss)
             if let v = last.validation { t += "  " + metrics(v) }
             lines.append(t)
+        }
+        if let tiering = s.tiering {
+            lines.append("  back end:      " + (s.firstStepSeconds.map { String(format: "first step on tcc %.0f ms after compiling began; ", $0 * 1000) } ?? "")
+                         + tiering.text)
         }
         if let ck = s.checkpoint {
             lines.append("  checkpoint:    \(save ?? ck.path) (epoch \(s.final?.epoch ?? 0))")

@@ -97,14 +97,21 @@ public enum Evaluation {
     /// The model outputs for `count` samples in `x`, computed by the compiled `NAME_predict` on
     /// consecutive chunks of at most `batch` rows.
     public static func predict(_ model: CompiledModel, x: [Double], count: Int) throws -> [Double] {
-        let f = model.analysis.model.input.shape.elementCount
-        let batch = model.analysis.model.batch
+        try predict(batchesOn: { model }, x: x, count: count)
+    }
+
+    /// The same, asking `current` for the model before every chunk: a `TieredModel` moves from
+    /// its tcc build to its cc build between two chunks (the same numbers either way).
+    public static func predict(batchesOn current: () -> CompiledModel, x: [Double], count: Int) throws -> [Double] {
+        let first = current()
+        let f = first.analysis.model.input.shape.elementCount
+        let batch = first.analysis.model.batch
         var out: [Double] = []
-        out.reserveCapacity(count * model.analysis.outputCount)
+        out.reserveCapacity(count * first.analysis.outputCount)
         var start = 0
         while start < count {
             let rows = min(batch, count - start)
-            out += try model.predict(Array(x[(start * f)..<((start + rows) * f)]), rows: rows)
+            out += try current().predict(Array(x[(start * f)..<((start + rows) * f)]), rows: rows)
             start += rows
         }
         return out

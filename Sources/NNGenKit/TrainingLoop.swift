@@ -119,6 +119,11 @@ public struct TrainingSummary: Sendable {
     public var epochs: Int
     /// The epoch with the lowest validation loss and its metrics.
     public var bestLoss: (epoch: Int, metrics: EvaluationMetrics)?
+    /// With `--backend auto`: which builds the run used and when it switched (nil with one back end).
+    public var tiering: TieringOutcome?
+    /// Seconds from the start of compilation to the end of this run's first step (nil when the
+    /// run took no step or did not compile: `ModelTrainer`'s later calls).
+    public var firstStepSeconds: Double?
     /// The epoch with the highest validation accuracy (classification) and its metrics.
     public var bestAccuracy: (epoch: Int, metrics: EvaluationMetrics)?
     /// Wall time of the epochs, in seconds.
@@ -136,6 +141,33 @@ public struct TrainingSummary: Sendable {
     public var final: EpochReport? { reports.last }
 }
 
+/// What a `--backend auto` run ran on (docs/TRAINING.md, "Back ends").
+public enum TieringOutcome: Sendable, Equatable {
+    /// It moved to the cc build when `step` optimizer steps were done, in epoch `epoch`.
+    case switched(step: Int64, epoch: Int)
+    /// The run ended before the cc build was ready.
+    case tccThroughout
+    /// The work left after the first step was too short for a cc build to pay off
+    /// (`TieredBackend.minimumWork`), so none was started.
+    case tooShort
+    /// The cc build failed (the warning quoted the compiler); the run stayed on tcc.
+    case ccFailed
+    /// The model had moved to the cc build before this run (a later `ModelTrainer.fit`).
+    case ccThroughout
+
+    /// `switched to cc at step 412 (epoch 1)`, `tcc throughout (the run ended before the cc build
+    /// was ready)` or `tcc throughout (the cc build failed: see the warning)`.
+    public var text: String {
+        switch self {
+        case let .switched(step, epoch): return "switched to cc at step \(step) (epoch \(epoch))"
+        case .tccThroughout: return "tcc throughout (the run ended before the cc build was ready)"
+        case .tooShort: return "tcc throughout (too little work left after the first step for a cc build to pay off)"
+        case .ccFailed: return "tcc throughout (the cc build failed: see the warning)"
+        case .ccThroughout: return "cc throughout (the switch came in an earlier run)"
+        }
+    }
+}
+
 /// Trains a compiled model on a data set as docs/TRAINING.md defines it: split and standardise,
 /// then per epoch a fresh order seeded `seed + e`, full batches only, one `train_step` each;
 /// validation, the epoch line and (when asked) an atomic checkpoint at the end of every epoch.
@@ -143,8 +175,18 @@ public struct TrainingSummary: Sendable {
 public final class Trainer {
     /// The analysis of the model being trained.
     public let analysis: ModelAnalysis
-    /// The compiled model with its parameters and optimizer state.
-    public let compiled: CompiledModel
+    /// The compiled model with its parameters and optimizer state: with `--backend auto`, the
+    /// tcc build until the run switches to the cc build.
+    public private(set) var compiled: CompiledModel
+    /// With `--backend auto`: the tcc build and the cc build compiling beside it.
+    private let tiered: TieredModel?
+    /// Whether this trainer made `tiered` (and stops its cc build when the run ends).
+    private let ownsTiered: Bool
+    /// When compilation began (for `TrainingSummary.firstStepSeconds`); nil once reported.
+    private var compileStart: UInt64?
+    /// Called with a warning (the failed cc build of `--backend auto`, quoting the compiler);
+    /// by default it is written to stderr as `warning: ...`.
+    public var warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
     /// The split, standardised data.
     public let data: TrainingData
     /// The run's settings.
@@ -162,12 +204,32 @@ public final class Trainer {
     /// checkpoint's parameters, optimizer state, step, epoch and standardizer when `resume` is
     /// given (it must be for this model: see `Checkpoint.checkSameModel`), otherwise
     /// `NAME_init(seed)`. `resumeFile` names the checkpoint's file in a divergence message.
-    public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, backend: any CBackend,
+    public convenience init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, backend: any CBackend,
+                            resume: Checkpoint? = nil, resumeFile: URL? = nil) throws {
+        try self.init(analysis: analysis, dataset: dataset, options: options, selection: .single(backend),
+                      resume: resume, resumeFile: resumeFile)
+    }
+
+    /// The same with `--backend auto` possible: `.auto` trains on the tcc build at once while the
+    /// cc build compiles on another thread, and moves to it, with the whole state, at the first
+    /// step boundary after it is ready (`TieredModel`); the summary's `tiering` says when.
+    public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, selection: BackendSelection,
                 resume: Checkpoint? = nil, resumeFile: URL? = nil) throws {
         data = try Self.prepare(analysis, dataset, options, standardizer: resume?.standardizer)
         self.analysis = analysis
         self.options = options
-        compiled = try CompiledModel(analysis: analysis, backend: backend, scalar: options.scalar)
+        compileStart = DispatchTime.now().uptimeNanoseconds
+        switch selection {
+        case .single(let backend):
+            tiered = nil
+            ownsTiered = true
+            compiled = try CompiledModel(analysis: analysis, backend: backend, scalar: options.scalar)
+        case .auto(let tier):
+            let model = try TieredModel(analysis: analysis, options: CompileOptions(scalar: options.scalar), tiered: tier)
+            tiered = model
+            ownsTiered = true
+            compiled = model.current
+        }
         if let resume {
             guard resume.scalar == options.scalar else {
                 throw TrainingError.resumeMismatch(file: resumeFile?.path ?? "the checkpoint", what: "dtype",
@@ -230,12 +292,18 @@ public final class Trainer {
     /// its dtype: `ModelTrainer` does it); nothing is compiled or initialised. `standardizer`, when given
     /// (from an earlier run on the same model), is used instead of fitting one; `monitor`, the
     /// monitor an earlier run left, continues as a resumed checkpoint's does (same metric only).
+    /// With `tiered` (the library's `.auto`), `compiled` is ignored: the run continues on the tiered
+    /// model's current build and switches builds as `--backend auto` does; the cc build is left
+    /// running when the call ends, for the next one.
     public init(analysis: ModelAnalysis, dataset: Dataset, options: TrainingOptions, compiled: CompiledModel,
-                epochsCompleted: Int, standardizer: Standardizer? = nil, monitor: MonitorState? = nil) throws {
+                epochsCompleted: Int, standardizer: Standardizer? = nil, monitor: MonitorState? = nil,
+                tiered: TieredModel? = nil) throws {
         data = try Self.prepare(analysis, dataset, options, standardizer: standardizer, compiled: true)
         self.analysis = analysis
         self.options = options
-        self.compiled = compiled
+        self.compiled = tiered?.current ?? compiled
+        self.tiered = tiered
+        ownsTiered = false
         self.epochsCompleted = epochsCompleted
         monitorState = Self.startingMonitor(options, resumed: monitor)
     }
@@ -270,13 +338,30 @@ public final class Trainer {
         var valueBatch = [Double](repeating: 0, count: batch * k)
         let labels = train.labels
         let values = train.y
+        defer { if ownsTiered { tiered?.finish() } }  // stops a cc build the run no longer needs
+        if let tiered {
+            summary.tiering = tiered.switchedAtStep != nil ? .ccThroughout : tiered.failure != nil ? .ccFailed : .tccThroughout
+        }
+        let stepsLeft = (options.epochs - epochsCompleted) * steps
 
+        let firstEpoch = epochsCompleted + 1
         while epochsCompleted < options.epochs {
             let epoch = epochsCompleted + 1
             let perm = SampleOrder.shuffled(count: n, seed: options.seed &+ UInt64(epoch))
             let start = DispatchTime.now().uptimeNanoseconds
             var sum = 0.0
             for s in 0..<steps {
+                let stepStart = DispatchTime.now().uptimeNanoseconds
+                if let tiered {  // a step boundary: move to the cc build once it is ready
+                    if tiered.switchIfReady() {
+                        compiled = tiered.current
+                        summary.tiering = .switched(step: compiled.step, epoch: epoch)
+                    } else if let failure = tiered.takeFailure() {
+                        summary.tiering = .ccFailed
+                        warn("the cc build of \(model.name) failed, so training continues on tcc (the same numbers, "
+                             + "slower steps): \(failure)")
+                    }
+                }
                 for r in 0..<batch {
                     let i = perm[s * batch + r]
                     train.copyInput(i, into: &xBatch, at: r * f)
@@ -291,6 +376,15 @@ public final class Trainer {
                     throw divergence(epoch: epoch, step: s + 1, steps: steps, loss: loss)
                 }
                 sum += loss
+                if let tiered, !tiered.buildStarted, epoch == firstEpoch && s == 0 {
+                    // The first step measures the work left: the cc build starts if it can pay off.
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+                    if !tiered.startOptimisedBuild(workLeft: seconds * Double(stepsLeft - 1)) { summary.tiering = .tooShort }
+                }
+                if let started = compileStart {
+                    summary.firstStepSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                    compileStart = nil
+                }
                 if let onStep {
                     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                     onStep(StepProgress(epoch: epoch, epochs: options.epochs, step: s + 1, steps: steps,

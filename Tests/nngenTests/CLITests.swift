@@ -33,10 +33,11 @@ final class CLITests: XCTestCase {
 
     /// Runs the built nngen with `args` in `directory` (the package root by default); for the
     /// other CLI test classes too.
-    static func run(_ args: [String], in directory: URL? = nil) throws -> Run {
+    static func run(_ args: [String], in directory: URL? = nil, environment: [String: String]? = nil) throws -> Run {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
+        if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.currentDirectoryURL = directory ?? Self.root
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

@@ -194,8 +194,8 @@ final class CLIWorkflowTests: XCTestCase {
                       omitted.stderr)
         for command in ["train", "eval", "predict", "grad"] {
             let help = try nngen([command, "--help"])
-            XCTAssertTrue(help.stdout.contains("Back end: tcc (libtcc, in-process, fast to compile;"), "\(command): \(help.stdout)")
-            XCTAssertTrue(help.stdout.contains("(values: tcc, cc; default: tcc)"), "\(command): \(help.stdout)")
+            XCTAssertTrue(help.stdout.contains("Back end: auto (the default"), "\(command): \(help.stdout)")
+            XCTAssertTrue(help.stdout.contains("(values: auto, tcc, cc; default: auto)"), "\(command): \(help.stdout)")
         }
     }
 

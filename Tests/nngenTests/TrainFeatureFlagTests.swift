@@ -15,7 +15,7 @@ extension CLITests {
             (["--schedule", "linear"], "--schedule must be one of constant, step, cosine, onecycle (got 'linear')"),
             (["--batch", "0"], "--batch must be at least 1 (got 0)"),
             (["--threads", "0"], "--threads must be 1 or more (got 0)"),
-            (["--threads", "2"], "--threads 2 needs --backend cc (tcc has no OpenMP)"),
+            (["--threads", "2", "--backend", "tcc"], "--threads 2 needs --backend cc or auto (tcc has no OpenMP)"),
             (["--gamma", "0"], "--gamma must be in (0, 1] (got 0)"),
             (["--step-size", "0"], "--step-size must be at least 1 epoch (got 0)"),
             (["--min-delta", "-0.1"], "--min-delta must be 0 or more (got -0.1)"),

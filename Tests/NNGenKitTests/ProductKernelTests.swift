@@ -90,6 +90,13 @@ final class ProductKernelTests: XCTestCase {
                                  optimizer: .sgd(lr: 0.01),
                                  [.conv1d(filters: 40, kernel: 5, padding: .explicit(2)), .activation(.relu), .flatten,
                                   .dense(units: 3)]),
+            // conv1d weight gradients as strips of output channels (6s and 5s; 5s only with a last
+            // panel of 4 columns), and layernorm rows in chunks of 128 with a last chunk of 96 (992 rows).
+            try analyzeTestModel("threaded_conv_ln", input: .sequence(length: 62, channels: 16), batch: 16,
+                                 loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.01),
+                                 [.conv1d(filters: 36, kernel: 3, padding: .explicit(1)), .activation(.relu), .layerNorm(),
+                                  .conv1d(filters: 20, kernel: 5, padding: .explicit(2)), .activation(.relu), .layerNorm(),
+                                  .flatten, .dense(units: 5)]),
         ]
     }
 

@@ -81,9 +81,25 @@ extension KernelWriter {
         kern.what = "forward"
         kern.doc = "layernorm over the last axis, \(rows) rows of \(C), eps \(c.lit(eps))\(affine ? ", * weight + bias" : "") \(epilogueDoc(n)); keeps mean and 1/std"
         kern.body = "    /* out[r][k] = (x[r][k] - mean[r]) * rstd[r]\(affine ? " * weight[k] + bias[k]" : ""), rstd[r] = 1 / sqrt(var[r] + eps) */\n"
-            + "    \(Helper.layerNorm.name(c))(\(rows), \(C), \(c.lit(eps)), x, \(affine ? "weight, bias" : "NULL, NULL"), out, mean, rstd);"
+            + layerNormRows(rows: rows, C: C, call: { n, r0 in
+                let at = r0 == "0" ? "" : " + \(r0)", atRow = r0 == "0" ? "" : " + \(r0) * \(C)"
+                return "\(Helper.layerNorm.name(c))(\(n), \(C), \(c.lit(eps)), x\(atRow), \(affine ? "weight, bias" : "NULL, NULL"), out\(atRow), mean\(at), rstd\(at));"
+            })
             + (ep.code.isEmpty ? "" : "\n" + ep.code)
         return kern
+    }
+
+    /// The layernorm forward call over all rows, or, when the rows hold at least
+    /// `parallelMinimumElements` values, over chunks of rows (multiples of eight, so each chunk's
+    /// statistics are reduced in the same blocks) shared among threads: rows are independent, the
+    /// results the same. `call(n, r0)` is the call over `n` rows from row `r0`.
+    func layerNormRows(rows: Int, C: Int, call: (String, String) -> String) -> String {
+        guard rows * C >= KernelWriter.parallelMinimumElements, rows >= 16 else { return "    " + call("\(rows)", "0") }
+        let chunk = (rows + 63) / 64 * 8, full = rows / chunk * chunk
+        var s = "    NN_PARALLEL_FOR  /* chunks of \(chunk) rows */\n"
+        s += "    for (int r0 = 0; r0 < \(full); r0 += \(chunk)) " + call("\(chunk)", "r0")
+        if full < rows { s += "\n    " + call("\(rows - full)", "\(full)") + "  /* the last \(rows - full) rows */" }
+        return s
     }
 
     /// The normalisation alone (without the layernorm fusion rules): `nn_layernorm` without weight.

@@ -114,6 +114,13 @@ final class ProductKernelTests: XCTestCase {
         for a in try Self.threadedModels() {
             let code = compile(a, options: CompileOptions(scalar: .f32)).code.source
             XCTAssertTrue(code.contains("NN_PARALLEL_FOR\n    for"), "\(a.model.name) has a parallel loop")
+            if a.model.name == "threaded_conv_ln" {
+                for part in ["strips of output channels shared among threads", "NN_PARALLEL_FOR  /* chunks of 128 rows */",
+                             "/* the last 96 rows */", "NN_PARALLEL_FOR  /* columns 0 to 15 and 16 to 35 */",
+                             "nn_tile_f32(5, 1, 4, 62, ap, 1, 5,"] {
+                    XCTAssertTrue(code.contains(part), "threaded_conv_ln: \(part)")
+                }
+            }
             let one = try train(a, try benchBackend("cc", threads: 1), steps: 3)
             let two = try train(a, try benchBackend("cc", threads: 2), steps: 3)
             XCTAssertEqual(one.losses, two.losses, a.model.name)

@@ -102,7 +102,7 @@ extension KernelWriter {
         return s
     }
 
-    /// Layernorm backward shared among threads, the same bits as one call over all rows: dx in
+    /// Layernorm backward shared among threads (in threaded builds), the same bits as one call over all rows: dx in
     /// chunks of rows (each chunk's helper call with its own 8-row buffers, and its own dweight
     /// and dbias, which are dropped), then dweight and dbias again, row after row in order, as the
     /// helper sums them (`xh = (x - mean) * rstd`, `dweight += dout * xh`, `dbias += dout`), with
@@ -120,17 +120,20 @@ extension KernelWriter {
                 + "\(affine ? "weight" : "NULL"), dx\(atRow), \(affine ? "dw, db" : "NULL, NULL"), xh, \(affine ? "g" : "NULL")\(extra));\n    }"
         })
         guard affine else { return s }
-        let half = C % (2 * c.lanes) == 0 && C >= 4 * c.lanes ? C / 2 : C
+        // Two parts of whole vectors when the row holds two vectors at least, else one.
+        let split = C / 2 / c.lanes * c.lanes
+        let parts = split > 0 ? "NN_PARALLEL_FOR  /* columns 0 to \(split - 1) and \(split) to \(C - 1) */\n    for (int part = 0; part < 2; part++) {\n"
+            + "        const int k0 = part ? \(split) : 0, k1 = part ? \(C) : \(split);\n"
+            : "{\n        const int k0 = 0, k1 = \(C);\n"
         s += """
 
             /* dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k]: rows in order, as the helper sums them */
-            \(half < C ? "NN_PARALLEL_FOR  /* columns \(half) at a time */\n    " : "")for (int k0 = 0; k0 < \(C); k0 += \(half)) {
-                for (int k = k0; k < k0 + \(half); k++) dweight[k] = 0;
-                for (int k = k0; k < k0 + \(half); k++) dbias[k] = 0;
+            \(parts)        for (int k = k0; k < k1; k++) dweight[k] = 0;
+                for (int k = k0; k < k1; k++) dbias[k] = 0;
                 for (int r = 0; r < \(rows); r++) {
                     const \(R) *xr = x + r * \(C), *dr = dout + r * \(C);
                     const \(R) mu = mean[r], rs = rstd[r];
-                    for (int k = k0; k < k0 + \(half); k++) {
+                    for (int k = k0; k < k1; k++) {
                         const \(R) xh = (xr[k] - mu) * rs;
                         dweight[k] += dr[k] * xh;
                         dbias[k] += dr[k];
@@ -190,8 +193,11 @@ extension KernelWriter {
         kern.body = "    \(rowBuffers)  /* 8 rows normalised\(affine ? ", and the gradients reaching them (dout * weight)" : "") */\n"
             + "    /* \(math) */\n    \(call)"
         if onStack, !n.optionalFirstOutput, rows * C >= KernelWriter.parallelMinimumElements, rows >= 16 {
-            kern.body = "    /* \(math) */\n" + layerNormGradRows(rows: rows, C: C, affine: affine, helper: helper.name(c),
-                                                                   derivative: derivative)
+            // Threaded builds only: on one thread the single call is faster (dweight and dbias once).
+            kern.body = "    /* \(math) */\n#ifdef NN_THREADED\n"
+                + layerNormGradRows(rows: rows, C: C, affine: affine, helper: helper.name(c), derivative: derivative)
+                + "\n#else\n    \(rowBuffers)  /* 8 rows normalised\(affine ? ", and the gradients reaching them (dout * weight)" : "") */\n"
+                + "    \(call)\n#endif"
         }
         if !ep.code.isEmpty {
             kern.body += "\n" + (n.optionalFirstOutput ? "    if (dx) {\n" : "    {\n")

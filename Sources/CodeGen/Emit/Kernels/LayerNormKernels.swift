@@ -120,20 +120,19 @@ extension KernelWriter {
                 + "\(affine ? "weight" : "NULL"), dx\(atRow), \(affine ? "dw, db" : "NULL, NULL"), xh, \(affine ? "g" : "NULL")\(extra));\n    }"
         })
         guard affine else { return s }
-        // Two parts of whole vectors when the row holds two vectors at least, else one.
-        let split = C / 2 / c.lanes * c.lanes
-        let parts = split > 0 ? "NN_PARALLEL_FOR  /* columns 0 to \(split - 1) and \(split) to \(C - 1) */\n    for (int part = 0; part < 2; part++) {\n"
-            + "        const int k0 = part ? \(split) : 0, k1 = part ? \(C) : \(split);\n"
-            : "{\n        const int k0 = 0, k1 = \(C);\n"
+        // Parts of whole vectors with a literal width (two or more when C allows), else one.
+        let width = stride(from: C / 2 / c.lanes * c.lanes, to: 0, by: -c.lanes).first { C % $0 == 0 } ?? C
+        let loop = width < C ? "NN_PARALLEL_FOR  /* columns \(width) at a time */\n    for (int k0 = 0; k0 < \(C); k0 += \(width)) {\n"
+            : "for (int k0 = 0; k0 < 1; k0++) {  /* one part: all \(C) columns */\n"
         s += """
 
             /* dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k]: rows in order, as the helper sums them */
-            \(parts)        for (int k = k0; k < k1; k++) dweight[k] = 0;
-                for (int k = k0; k < k1; k++) dbias[k] = 0;
+            \(loop)        for (int k = k0; k < k0 + \(width); k++) dweight[k] = 0;
+                for (int k = k0; k < k0 + \(width); k++) dbias[k] = 0;
                 for (int r = 0; r < \(rows); r++) {
                     const \(R) *xr = x + r * \(C), *dr = dout + r * \(C);
                     const \(R) mu = mean[r], rs = rstd[r];
-                    for (int k = k0; k < k1; k++) {
+                    for (int k = k0; k < k0 + \(width); k++) {
                         const \(R) xh = (xr[k] - mu) * rs;
                         dweight[k] += dr[k] * xh;
                         dbias[k] += dr[k];

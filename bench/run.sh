@@ -64,7 +64,7 @@ done
 G1024_AFTER=$(ceiling 1024)
 
 MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
-FLAGS=$(grep -m1 -o -w -E 'avx2|fma|avx512f|avx512bw|avx512vl' /proc/cpuinfo | sort -u | tr '\n' ' ')
+FLAGS=$(grep -m1 -o -w -E 'avx2|fma|avx512f|avx512bw|avx512vl|avx512dq' /proc/cpuinfo | sort -u | tr '\n' ' ')
 FAMILY=$(lscpu | sed -n 's/^CPU family: *//p' | head -1)
 CPUMODEL=$(lscpu | sed -n 's/^Model: *//p' | head -1)
 echo "machine: $MODEL (family $FAMILY model $CPUMODEL), $(nproc) CPUs; flags: $FLAGS; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -38,7 +38,7 @@ static void nn_usage(FILE *f) {
             "  --lr-min X      cosine: the floor, 0 <= X <= --lr (default 0)\n"
             "  --clip-norm X   clip the gradients to global L2 norm X > 0 before every update\n"
             "  --batch N       must be %d, the batch this program was generated for\n"
-            "  --threads N     must be %d, the threads this program was built for (make CFLAGS=... -fopenmp -DNN_THREADS=N)\n"
+            "  --threads N     must be %d, the threads this program was built for (make clean && make THREADS=N)\n"
             "  --log FILE      write one row of metrics per epoch, CSV (.csv) or JSON Lines (.jsonl)\n"
             "  --plot FILE     draw the loss and validation curves per epoch as SVG (.svg)\n"
             "  --init FILE     start from the parameters of a safetensors file, by name (nngen's or PyTorch\n"
@@ -214,12 +214,11 @@ void nn_parse_args(int argc, char **argv, nn_options *o) {
         nn_bad_usage("--batch %lld: this program was generated for batch %d; emit it again with nngen emit "
                      "--batch %lld", o->batch, (int)NN_BATCH, o->batch);
     if (o->threads == 1 && nn_m->threads != 1)
-        nn_bad_usage("--threads 1: this program was built for %d threads; build it again without -fopenmp",
+        nn_bad_usage("--threads 1: this program was built for %d threads; build it again with make clean && make",
                      nn_m->threads);
     if (o->threads > 1 && o->threads != (long long)nn_m->threads)
-        nn_bad_usage("--threads %lld: this program was built for %d thread%s; build it with make CFLAGS=\"-O3 "
-                     "-march=native -fopenmp -DNN_THREADS=%lld\"", o->threads, nn_m->threads,
-                     nn_m->threads == 1 ? "" : "s", o->threads);
+        nn_bad_usage("--threads %lld: this program was built for %d thread%s; build it with make clean && make THREADS=%lld",
+                     o->threads, nn_m->threads, nn_m->threads == 1 ? "" : "s", o->threads);
 }
 
 /* The checks that need the run's resolved settings (after --resume): the schedule against --epochs

@@ -138,7 +138,8 @@ public enum Standalone {
         ])
     }
 
-    /// The Makefile: `make` builds `./train` with `$(CC) $(CFLAGS) -std=c99 ... -lm`, each C file
+    /// The Makefile: `make` builds `./train` with `$(CC) $(CFLAGS) $(OPENMP) -std=c99 ... -lm` (`OPENMP`:
+    /// `-fopenmp -DNN_THREADS=N` with `make THREADS=N`, else empty), each C file
     /// its own object, every runtime object with a rule of its own; `make mpi` builds `./train_mpi`
     /// from the same objects but `nn_rt_mpi.c`, compiled by `$(MPICC)` with `-DNN_MPI`.
     public static func makefile(_ compilation: Compilation) -> String {
@@ -147,14 +148,14 @@ public enum Standalone {
         let sources = runtimeFiles(modelName: name).map(\.name).filter { $0.hasSuffix(".c") }
         let objects = sources.map { String($0.dropLast(2)) + ".o" }
         let rules = zip(sources, objects).map { source, object in
-            "\(object): \(source) \(headers.joined(separator: " "))\n\t$(CC) $(CFLAGS) -std=c99 -c -o $@ \(source)\n"
+            "\(object): \(source) \(headers.joined(separator: " "))\n\t$(CC) $(CFLAGS) $(OPENMP) -std=c99 -c -o $@ \(source)\n"
         }.joined(separator: "\n")
         // train_mpi: the MPI file compiled by mpicc with -DNN_MPI into an object of its own (a model's
         // object cannot take that name: a model name has no dot).
         let mpiSource = runtimeFileName("nn_rt_mpi.c", modelName: name)
         let mpiObject = String(mpiSource.dropLast(2)) + ".mpi.o"
         let mpiRule = "\(mpiObject): \(mpiSource) \(headers.joined(separator: " "))\n"
-            + "\t$(MPICC) $(CFLAGS) -std=c99 -DNN_MPI -c -o $@ \(mpiSource)\n"
+            + "\t$(MPICC) $(CFLAGS) $(OPENMP) -std=c99 -DNN_MPI -c -o $@ \(mpiSource)\n"
         let mpiObjects = objects.map { $0 == String(mpiSource.dropLast(2)) + ".o" ? mpiObject : $0 }
         // ... and the model compiled with -DNN_MPI: its backward's NN_GRADS_READY hooks call the runtime.
         let modelMPIRule = "\(name).mpi.o: \(name).c \(name).h\n\t$(CC) $(CFLAGS) -std=c99 -DNN_MPI -c -o $@ \(name).c\n"

@@ -90,6 +90,14 @@ final class ProductKernelTests: XCTestCase {
                                  optimizer: .sgd(lr: 0.01),
                                  [.conv1d(filters: 40, kernel: 5, padding: .explicit(2)), .activation(.relu), .flatten,
                                   .dense(units: 3)]),
+            // conv1d weight gradients as strips of output channels (6s and 5s with a last panel of 6
+            // columns; 5s only), layernorm rows in chunks of 136 with a last chunk of 104 (1056 rows),
+            // its dweight and dbias in two parts of 16 columns (the second layernorm, 21,120 values, stays one call).
+            try analyzeTestModel("threaded_conv_ln", input: .sequence(length: 66, channels: 18), batch: 16,
+                                 loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.01),
+                                 [.conv1d(filters: 32, kernel: 3, padding: .explicit(1)), .activation(.relu), .layerNorm(),
+                                  .conv1d(filters: 20, kernel: 5, padding: .explicit(2)), .activation(.relu), .layerNorm(),
+                                  .flatten, .dense(units: 5)]),
         ]
     }
 
@@ -107,6 +115,13 @@ final class ProductKernelTests: XCTestCase {
         for a in try Self.threadedModels() {
             let code = compile(a, options: CompileOptions(scalar: .f32)).code.source
             XCTAssertTrue(code.contains("NN_PARALLEL_FOR\n    for"), "\(a.model.name) has a parallel loop")
+            if a.model.name == "threaded_conv_ln" {
+                for part in ["strips of output channels shared among threads", "NN_PARALLEL_FOR  /* chunks of 136 rows */",
+                             "/* the last 104 rows */", "NN_PARALLEL_FOR  /* columns 16 at a time */",
+                             "nn_tile_f32(6, 1, 6, 66, ap, 1, 6,"] {
+                    XCTAssertTrue(code.contains(part), "threaded_conv_ln: \(part)")
+                }
+            }
             let one = try train(a, try benchBackend("cc", threads: 1), steps: 3)
             let two = try train(a, try benchBackend("cc", threads: 2), steps: 3)
             XCTAssertEqual(one.losses, two.losses, a.model.name)

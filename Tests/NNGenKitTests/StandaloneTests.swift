@@ -183,6 +183,42 @@ final class StandaloneTests: XCTestCase {
                        try Data(contentsOf: swiftCheckpoint), "\(name): checkpoint bytes")
     }
 
+    /// `make THREADS=2` builds ./train with OpenMP: run with --threads 2, it prints the same epoch
+    /// lines and saves the same checkpoint bytes as the program built without threads and as
+    /// nngen's trainer with the cc back end on 2 threads (`nngen train --threads 2`); digits_conv
+    /// shares its conv products, weight-gradient strips and elementwise loops among the threads.
+    func testThreadsBuildGivesTheSameLinesAndCheckpoint() throws {
+        for name in ["digits_conv", "digits_mlp"] {
+            let one = try Self.build(name, .f32), two = try Self.build(name, .f32, threads: 2)
+            let dir = try makeScratchDirectory()
+            let serial = try Self.train(one, "digits.csv", ["--epochs", "2", "--save", "one.safetensors"], in: dir)
+            let threaded = try Self.train(two, "digits.csv", ["--epochs", "2", "--threads", "2", "--save", "two.safetensors"], in: dir)
+            XCTAssertEqual(serial.status, 0, serial.stderr)
+            XCTAssertEqual(threaded.status, 0, threaded.stderr)
+            XCTAssertEqual(try Self.epochLines(threaded.stdout).map(\.fields), try Self.epochLines(serial.stdout).map(\.fields), name)
+            XCTAssertEqual(try Self.epochLines(threaded.stdout).count, 2, threaded.stdout)
+            XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("two.safetensors")),
+                           try Data(contentsOf: dir.appendingPathComponent("one.safetensors")), "\(name): checkpoint bytes")
+            // The threaded program was built for 2 threads: --threads 1 is a usage error (exit 2).
+            let wrong = try Self.train(two, "digits.csv", ["--epochs", "1", "--threads", "1"], in: dir)
+            XCTAssertEqual(wrong.status, 2, wrong.stderr)
+            XCTAssertTrue(wrong.stderr.contains("--threads 1: this program was built for 2 threads; build it again with make clean && make"),
+                          wrong.stderr)
+
+            let dataset = try ModelData.load(Self.dataURL("digits.csv"), for: two.analysis)
+            let swiftCheckpoint = dir.appendingPathComponent("swift.safetensors")
+            let options = TrainingOptions(epochs: 2, learningRate: two.analysis.model.optimizer.learningRate,
+                                          seed: 1, validationSplit: 0.2, scalar: .f32, save: swiftCheckpoint)
+            let trainer = try Trainer(analysis: two.analysis, dataset: dataset, options: options,
+                                      backend: try benchBackend("cc", threads: 2))
+            let summary = try trainer.run()
+            XCTAssertEqual(try Self.epochLines(summary.reports.map(\.line).joined(separator: "\n")).map(\.fields),
+                           try Self.epochLines(threaded.stdout).map(\.fields), name)
+            XCTAssertEqual(try Data(contentsOf: swiftCheckpoint), try Data(contentsOf: dir.appendingPathComponent("two.safetensors")),
+                           "\(name): nngen's checkpoint bytes")
+        }
+    }
+
     /// A safetensors batch file with the same samples trains exactly like the CSV.
     func testSafetensorsDataGivesTheSameLinesAsCSV() throws {
         let build = try Self.build("digits_mlp", .f32)
@@ -416,7 +452,7 @@ final class StandaloneTests: XCTestCase {
         for name in Standalone.runtimeTemplateNames {
             XCTAssertTrue(readme.contains("| `\(name)` |"), "README.md does not list \(name)")
             if name.hasSuffix(".c") {
-                XCTAssertTrue(makefile.contains("$(CC) $(CFLAGS) -std=c99 -c -o $@ \(name)\n"), "Makefile: \(name)")
+                XCTAssertTrue(makefile.contains("$(CC) $(CFLAGS) $(OPENMP) -std=c99 -c -o $@ \(name)\n"), "Makefile: \(name)")
             }
         }
     }
@@ -506,10 +542,10 @@ final class StandaloneTests: XCTestCase {
 
     /// Emits `examples/NAME.json` with the Swift API and runs `make` with the strict flags; once per
     /// model and dtype for the whole test class. Fails on any compiler output.
-    static func build(_ name: String, _ scalar: ScalarType) throws -> Build {
+    static func build(_ name: String, _ scalar: ScalarType, threads: Int? = nil) throws -> Build {
         buildLock.lock()
         defer { buildLock.unlock() }
-        let key = "\(name)-\(scalar.rawValue)"
+        let key = "\(name)-\(scalar.rawValue)" + (threads.map { "-threads\($0)" } ?? "")
         if let b = builds[key] { return b }
         let analysis = try Model.load(from: root.appendingPathComponent("examples/\(name).json")).analyze()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("StandaloneTests-\(key)-\(UUID().uuidString)")
@@ -517,10 +553,12 @@ final class StandaloneTests: XCTestCase {
         for file in Standalone.files(for: compile(analysis, options: CompileOptions(scalar: scalar))) {
             try Data(file.contents.utf8).write(to: dir.appendingPathComponent(file.name))
         }
-        let make = try run("/usr/bin/env", ["make", "CC=\(compiler)", "CFLAGS=-O2 -march=native \(strict)"], in: dir)
+        let make = try run("/usr/bin/env", ["make", "CC=\(compiler)", "CFLAGS=-O2 -march=native \(strict)"]
+                               + (threads.map { ["THREADS=\($0)"] } ?? []), in: dir)
         XCTAssertEqual(make.status, 0, "make for \(key): \(make.stderr)")
         XCTAssertEqual(make.stderr, "", "no warnings for \(key)")
         XCTAssertTrue(make.stdout.contains("-std=c99") && make.stdout.contains("-lm"), make.stdout)
+        XCTAssertEqual(make.stdout.contains("-fopenmp -DNN_THREADS="), threads != nil, make.stdout)
         guard make.status == 0 else { throw XCTSkip("make failed for \(key)") }
         let b = Build(dir: dir, analysis: analysis)
         builds[key] = b

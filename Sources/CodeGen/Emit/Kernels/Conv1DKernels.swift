@@ -267,6 +267,16 @@ extension KernelWriter {
                              what: "the gradient as [oc][j * \(Cin) + ic]")
         var body = "    /* dwt[oc][p] = sum over samples b, positions t of dout[b][t][oc] * xp_b[t * \(s * Cin) + p] */\n"
         body += dwt.decl
+        if let strips = convWeightStrips(at, batch: B, xpElements: xpElements, scratchOffset: dwt.scratch) {
+            body += strips.body
+            body += """
+                for (int oc = 0; oc < \(Cout); oc++)
+                    for (int ic = 0; ic < \(Cin); ic++)
+                        for (int j = 0; j < \(k); j++) dweight[(oc * \(Cin) + ic) * \(k) + j] = dwt[oc * \(depth) + j * \(Cin) + ic];
+
+            """
+            return (body, strips.scratch)
+        }
         body += "    for (int b = 0; b < \(B); b++) {\n"
         body += "        \(c.local("xp", xpElements));  /* the sample with \(padL) zero rows before, zeros after */\n"
         body += paddedCopy(into: "xp", from: "x", rows: L, ch: Cin, offset: padL, total: xpElements)
@@ -282,5 +292,56 @@ extension KernelWriter {
 
         """
         return (body, dwt.scratch)
+    }
+
+    /// The weight gradient of a big conv1d shared among threads without changing a sum: every
+    /// sample padded once into arena scratch (`xpElements` apart), then strips of output channels
+    /// (row tiles) outermost, each strip running the samples in order (its tiles continue the same
+    /// chain of multiply-adds from sample to sample, as when the samples are outermost). Nil when
+    /// the product is too small to share (serial loops, samples outermost) or a strip of dout^T
+    /// would not fit on the stack.
+    func convWeightStrips(_ at: Conv1DAttributes, batch B: Int, xpElements: Int, scratchOffset: Int) -> (body: String, scratch: Int)? {
+        let (Cin, Cout, k, s, L, Lo, padL) = (at.inChannels, at.outChannels, at.kernel, at.stride, at.inLength, at.outLength, at.padLeft)
+        let depth = k * Cin, NB = c.tileColumns, w = c.lanes, TR = CSyntax.tileRows, R = c.real
+        let tile = Helper.tile.name(c), packN = Helper.packN.name(c)
+        guard B * Cout * depth * Lo >= KernelWriter.parallelMinimumMACs, Cout >= 2 * TR,
+              Lo * TR * c.scalar.size <= KernelWriter.packBytes * 2 else { return nil }
+        // Rows in strips of 6 and 5 when they add up, else 6s and the rest (as productLoops).
+        let sixes = stride(from: Cout / TR, through: 0, by: -1).first { (Cout - TR * $0) % (TR - 1) == 0 }
+        let fullRows = TR * (sixes ?? Cout / TR)
+        let fives = sixes == nil ? 0 : (Cout - fullRows) / (TR - 1)
+        let edgeRows = Cout - fullRows - (TR - 1) * fives
+        let fullCols = depth / NB * NB, edgeCols = depth - fullCols
+        let xs = scratchOffset == 0 ? "scratch" : "scratch + \(scratchOffset)"
+        var body = "    \(R) *const xs = \(xs);  /* every sample with \(padL) zero rows before, zeros after, \(xpElements) apart; arena scratch */\n"
+        if B * xpElements >= KernelWriter.parallelMinimumElements { body += "    NN_PARALLEL_FOR\n" }
+        body += "    for (int b = 0; b < \(B); b++) {\n"
+        body += "        \(R) *const xp = xs + b * \(xpElements);\n"
+        body += paddedCopy(into: "xp", from: "x", rows: L, ch: Cin, offset: padL, total: xpElements)
+        body += "    }\n"
+        body += "    /* dwt[oc][p] += sum_t dout[b][t][oc] * xp_b[t * \(s * Cin) + p]: strips of output channels shared among threads, samples in order */\n"
+        func strip(_ rows: Int, first: Int, count: Int) -> String {
+            guard count > 0 else { return "" }
+            let i0 = count == 1 ? "\(first)" : "i0"
+            var t = count >= 2 ? "    NN_PARALLEL_FOR\n" : ""
+            t += count == 1 ? "    {\n" : "    for (int i0 = \(first); i0 < \(first + rows * count); i0 += \(rows)) {\n"
+            t += "        for (int b = 0; b < \(B); b++) {\n"
+            t += "            \(c.local("ap", Lo * rows));  /* rows \(i0) ... of dout^T, as \(Lo) rows of \(rows) */\n"
+            t += "            \(packN)(\(Lo), \(rows), \(rows), dout + b * \(Lo * Cout)\(i0 == "0" ? "" : " + \(i0)"), \(Cout), ap);\n"
+            let cRow = i0 == "0" ? "dwt" : "dwt + \(i0) * \(depth)"
+            if fullCols > 0 {
+                t += "            for (int j0 = 0; j0 < \(fullCols); j0 += \(NB)) \(tile)(\(rows), 2, \(NB), \(Lo), ap, 1, \(rows), "
+                    + "xs + b * \(xpElements) + j0, \(s * Cin), \(cRow) + j0, \(depth), b > 0);\n"
+            }
+            if edgeCols > 0 {
+                t += "            \(tile)(\(rows), \((edgeCols + w - 1) / w), \(edgeCols), \(Lo), ap, 1, \(rows), "
+                    + "xs + b * \(xpElements) + \(fullCols), \(s * Cin), \(cRow) + \(fullCols), \(depth), b > 0);  /* the last \(edgeCols) columns */\n"
+            }
+            return t + "        }\n    }\n"
+        }
+        body += strip(TR, first: 0, count: fullRows / TR)
+        body += strip(TR - 1, first: fullRows, count: fives)
+        body += strip(edgeRows, first: fullRows + (TR - 1) * fives, count: edgeRows > 0 ? 1 : 0)
+        return (body, scratchOffset + B * xpElements)
     }
 }

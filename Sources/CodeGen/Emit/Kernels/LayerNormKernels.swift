@@ -81,9 +81,67 @@ extension KernelWriter {
         kern.what = "forward"
         kern.doc = "layernorm over the last axis, \(rows) rows of \(C), eps \(c.lit(eps))\(affine ? ", * weight + bias" : "") \(epilogueDoc(n)); keeps mean and 1/std"
         kern.body = "    /* out[r][k] = (x[r][k] - mean[r]) * rstd[r]\(affine ? " * weight[k] + bias[k]" : ""), rstd[r] = 1 / sqrt(var[r] + eps) */\n"
-            + "    \(Helper.layerNorm.name(c))(\(rows), \(C), \(c.lit(eps)), x, \(affine ? "weight, bias" : "NULL, NULL"), out, mean, rstd);"
+            + layerNormRows(rows: rows, C: C, body: { n, r0 in
+                let at = r0 == "0" ? "" : " + \(r0)", atRow = r0 == "0" ? "" : " + \(r0) * \(C)"
+                return "\(Helper.layerNorm.name(c))(\(n), \(C), \(c.lit(eps)), x\(atRow), \(affine ? "weight, bias" : "NULL, NULL"), out\(atRow), mean\(at), rstd\(at));"
+            })
             + (ep.code.isEmpty ? "" : "\n" + ep.code)
         return kern
+    }
+
+    /// The layernorm forward call over all rows, or, when the rows hold at least
+    /// `parallelMinimumElements` values, over chunks of rows (multiples of eight, so each chunk's
+    /// statistics are reduced in the same blocks) shared among threads: rows are independent, the
+    /// results the same. `call(n, r0)` is the call over `n` rows from row `r0`.
+    func layerNormRows(rows: Int, C: Int, body call: (String, String) -> String) -> String {
+        guard rows * C >= KernelWriter.parallelMinimumElements, rows >= 16 else { return "    " + call("\(rows)", "0") }
+        let chunk = (rows + 63) / 64 * 8, full = rows / chunk * chunk
+        var s = "    NN_PARALLEL_FOR  /* chunks of \(chunk) rows */\n"
+        s += "    for (int r0 = 0; r0 < \(full); r0 += \(chunk)) " + call("\(chunk)", "r0")
+        if full < rows { s += "\n    /* the last \(rows - full) rows */\n    " + call("\(rows - full)", "\(full)") }
+        return s
+    }
+
+    /// Layernorm backward shared among threads (in threaded builds), the same bits as one call over all rows: dx in
+    /// chunks of rows (each chunk's helper call with its own 8-row buffers, and its own dweight
+    /// and dbias, which are dropped), then dweight and dbias again, row after row in order, as the
+    /// helper sums them (`xh = (x - mean) * rstd`, `dweight += dout * xh`, `dbias += dout`), with
+    /// the columns shared among threads.
+    /// `derivative`: the folded derivative's array (read from the chunk's first row too) and the
+    /// arguments after it.
+    func layerNormGradRows(rows: Int, C: Int, affine: Bool, helper: String, derivative: (array: String, rest: String)?) -> String {
+        let block = 8 * C
+        var s = layerNormRows(rows: rows, C: C, body: { n, r0 in
+            let at = r0 == "0" ? "" : " + \(r0)", atRow = r0 == "0" ? "" : " + \(r0) * \(C)"
+            let extra = derivative.map { ", \($0.array)\(atRow)\($0.rest)" } ?? ""
+            let buffers = "\(c.local("xh", block));"
+                + (affine ? " \(c.local("g", block)); \(c.local("dw", C)); \(c.local("db", C));  /* this chunk's rows; its dweight and dbias are not kept */"
+                          : "  /* this chunk's rows */")
+            return "{\n        \(buffers)\n        \(helper)(\(n), \(C), dout\(atRow), x\(atRow), mean\(at), rstd\(at), "
+                + "\(affine ? "weight" : "NULL"), dx\(atRow), \(affine ? "dw, db" : "NULL, NULL"), xh, \(affine ? "g" : "NULL")\(extra));\n    }"
+        })
+        guard affine else { return s }
+        // Parts of whole vectors with a literal width (two or more when C allows), else one.
+        let width = stride(from: C / 2 / c.lanes * c.lanes, to: 0, by: -c.lanes).first { C % $0 == 0 } ?? C
+        let loop = width < C ? "NN_PARALLEL_FOR  /* columns \(width) at a time */\n    for (int k0 = 0; k0 < \(C); k0 += \(width)) {\n"
+            : "for (int k0 = 0; k0 < 1; k0++) {  /* one part: all \(C) columns */\n"
+        s += """
+
+            /* dweight[k] = sum_r dout[r][k] * xh[r][k], dbias[k] = sum_r dout[r][k]: rows in order, as the helper sums them */
+            \(loop)        for (int k = k0; k < k0 + \(width); k++) dweight[k] = 0;
+                for (int k = k0; k < k0 + \(width); k++) dbias[k] = 0;
+                for (int r = 0; r < \(rows); r++) {
+                    const \(R) *xr = x + r * \(C), *dr = dout + r * \(C);
+                    const \(R) mu = mean[r], rs = rstd[r];
+                    for (int k = k0; k < k0 + \(width); k++) {
+                        const \(R) xh = (xr[k] - mu) * rs;
+                        dweight[k] += dr[k] * xh;
+                        dbias[k] += dr[k];
+                    }
+                }
+            }
+        """
+        return s
     }
 
     /// The normalisation alone (without the layernorm fusion rules): `nn_layernorm` without weight.
@@ -108,11 +166,12 @@ extension KernelWriter {
         let (dy, x, mean, rstd) = (n.inputs[0], n.inputs[1], n.inputs[2], n.inputs[3])
         let C = shape(x).last!, rows = count(x) / C
         var helper = Helper.layerNormGrad(.identity, fromOutput: true)
-        var derivativeArgs = "", derivativeMath = ""
+        var derivativeArgs = "", derivativeMath = "", derivative: (array: String, rest: String)? = nil
         if case .activationDerivative(let a, _, let fromOutput)? = n.epilogue.first, a != .identity,
            let folded = Helper.layerNormGrad(times: a, fromOutput: fromOutput, c), let s = epilogueParamName(n, 0) {
             helper = folded
-            derivativeArgs = ", \(s)" + (a.parameter.map { ", \(c.lit($0))" } ?? "")
+            derivative = (s, a.parameter.map { ", \(c.lit($0))" } ?? "")
+            derivativeArgs = ", \(s)" + (derivative?.rest ?? "")
             derivativeMath = " * \(a.name)'(\(s)[r][k])"
         }
         let ep = epilogueSteps(n, out: "dx", rows: rows, cols: C, from: derivativeArgs.isEmpty ? 0 : 1)
@@ -133,6 +192,13 @@ extension KernelWriter {
             + "\(affine ? "dweight, dbias" : "NULL, NULL"), xh, \(affine ? "g" : "NULL")\(derivativeArgs));"
         kern.body = "    \(rowBuffers)  /* 8 rows normalised\(affine ? ", and the gradients reaching them (dout * weight)" : "") */\n"
             + "    /* \(math) */\n    \(call)"
+        if onStack, !n.optionalFirstOutput, rows * C >= KernelWriter.parallelMinimumElements, rows >= 16 {
+            // Threaded builds only: on one thread the single call is faster (dweight and dbias once).
+            kern.body = "    /* \(math) */\n#ifdef NN_THREADED\n"
+                + layerNormGradRows(rows: rows, C: C, affine: affine, helper: helper.name(c), derivative: derivative)
+                + "\n#else\n    \(rowBuffers)  /* 8 rows normalised\(affine ? ", and the gradients reaching them (dout * weight)" : "") */\n"
+                + "    \(call)\n#endif"
+        }
         if !ep.code.isEmpty {
             kern.body += "\n" + (n.optionalFirstOutput ? "    if (dx) {\n" : "    {\n")
                 + ep.code.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n")

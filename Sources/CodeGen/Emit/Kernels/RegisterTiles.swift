@@ -39,7 +39,7 @@ extension KernelWriter {
     /// Products of at least this many multiply-adds split their column panels over threads
     /// (`NN_PARALLEL_FOR`, OpenMP when compiled with it); smaller ones would lose more to the
     /// fork and join than they gain.
-    static let parallelMinimumMACs = 1 << 21
+    static let parallelMinimumMACs = 1 << 19
 
     /// Elementwise loops over at least this many elements (epilogues, the optimizer) are shared
     /// among threads too.

@@ -62,13 +62,13 @@ public final class CompiledModel {
         compileSeconds = generationSeconds + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         backendName = backend.name
         let s = scalar.size
-        params = Buffer(bytes: analysis.parameterCount * s)
-        grads = Buffer(bytes: max(analysis.gradientCount, 1) * s)  // the trainable parameters only
-        optState = Buffer(bytes: max(analysis.optimizerStateElements, 1) * s)
-        arena = Buffer(bytes: compilation.code.arenaElements * s)  // NAME_ARENA_COUNT
-        x = Buffer(bytes: analysis.inputElements * s)
-        y = Buffer(bytes: analysis.targetElements * (analysis.model.loss.usesLabels ? 4 : s))
-        dx = Buffer(bytes: analysis.inputElements * s)
+        params = try Buffer(bytes: analysis.parameterCount * s, "parameters")
+        grads = try Buffer(bytes: max(analysis.gradientCount, 1) * s, "gradients")  // the trainable parameters only
+        optState = try Buffer(bytes: max(analysis.optimizerStateElements, 1) * s, "optimizer state")
+        arena = try Buffer(bytes: compilation.code.arenaElements * s, "arena")  // NAME_ARENA_COUNT
+        x = try Buffer(bytes: analysis.inputElements * s, "input batch")
+        y = try Buffer(bytes: analysis.targetElements * (analysis.model.loss.usesLabels ? 4 : s), "target batch")
+        dx = try Buffer(bytes: analysis.inputElements * s, "input gradient")
     }
 
     // MARK: state
@@ -208,9 +208,9 @@ public final class CompiledModel {
         guard rows >= 1 && rows <= analysis.model.batch, input.count == rows * inSize else {
             throw ModelRunError("predict takes 1...\(analysis.model.batch) rows of \(inSize) values")
         }
-        let tmpIn = Buffer(bytes: input.count * scalar.size)
+        let tmpIn = try Buffer(bytes: input.count * scalar.size, "predict input")
         write(input, to: tmpIn, input.count)
-        let out = Buffer(bytes: rows * analysis.outputCount * scalar.size)
+        let out = try Buffer(bytes: rows * analysis.outputCount * scalar.size, "predict output")
         fns.predict(params.raw, tmpIn.raw, Int32(rows), out.raw, arena.raw)
         return read(out, rows * analysis.outputCount)
     }
@@ -240,13 +240,43 @@ public final class CompiledModel {
 private final class Buffer {
     let raw: UnsafeMutableRawPointer
     let bytes: Int
-    init(bytes: Int) {
+    private let base: UnsafeMutableRawPointer
+    private let mapped: Int  // the mapping's length; 0 for a calloc block
+
+    /// `bytes` zeroed bytes at a 64-byte boundary, never written before their first use: the
+    /// first step of a big model (W2, W4) used to wait ~5 ms for a memset of its megabytes and
+    /// then as long again for their page faults. Blocks of 2 MiB and more are anonymous mappings
+    /// (zero pages) at a 2 MiB boundary, marked for transparent huge pages on Linux (one fault per
+    /// 2 MiB instead of 512); smaller ones come from calloc, zeroed only where the kernel did not.
+    init(bytes: Int, _ what: String) throws {
         self.bytes = max(bytes, 64)
-        raw = UnsafeMutableRawPointer.allocate(byteCount: self.bytes, alignment: 64)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: self.bytes)
+        let huge = 2 << 20
+        if self.bytes >= huge {
+            let length = (self.bytes + huge - 1) / huge * huge + huge  // + room to align
+            guard let m = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), m != MAP_FAILED else {
+                throw ModelRunError("out of memory: cannot map \(self.bytes) bytes for the model's \(what)")
+            }
+            base = m
+            mapped = length
+            raw = m + (huge - Int(bitPattern: m) % huge) % huge
+            #if os(Linux)
+            _ = madvise(raw, length - huge, MADV_HUGEPAGE)  // advice only: small pages if it is refused
+            #endif
+            return
+        }
+        guard let block = calloc(1, self.bytes + 64) else {
+            throw ModelRunError("out of memory: cannot allocate \(self.bytes) bytes for the model's \(what)")
+        }
+        base = block
+        mapped = 0
+        raw = block + (64 - Int(bitPattern: block) % 64) % 64
     }
+
     func zero() { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
-    deinit { raw.deallocate() }
+
+    deinit {
+        if mapped > 0 { munmap(base, mapped) } else { free(base) }
+    }
 }
 
 /// The generated functions, bound for one scalar type.

@@ -148,6 +148,7 @@ static inline double nn_dsilu(double x) {
 #define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_avx2
 #define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_avx2
 #define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_avx2
+#define nn_uniform_fill_f32 nn_uniform_fill_f32_avx2
 NN_TILE_INLINE void nn_tile_f32_body_avx2(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -845,6 +846,27 @@ void nn_layernorm_grad_tanh_out_f32_avx2(int rows, int C, const float *restrict 
         }
     }
 }
+void nn_uniform_fill_f32_avx2(int n, float *restrict p, double bound, uint64_t *restrict s) {
+    const double lo = -bound, span = bound - lo;
+    uint64_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    for (int i = 0; i < n; i++) {
+        const uint64_t m = s1 * 5, next = ((m << 7) | (m >> 57)) * 9, t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 45) | (s3 >> 19);
+        const double u = (double)(next >> 11) * 0x1.0p-53;
+        const double scaled = span * u;
+        const double value = lo + scaled;
+        if (p) p[i] = (float)value;
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+}
 #undef nn_tile_f32
 #undef nn_pack_t_f32
 #undef nn_pack_n_f32
@@ -882,6 +904,7 @@ void nn_layernorm_grad_tanh_out_f32_avx2(int rows, int C, const float *restrict 
 #undef nn_layernorm_grad_leaky_relu_f32
 #undef nn_layernorm_grad_sigmoid_out_f32
 #undef nn_layernorm_grad_tanh_out_f32
+#undef nn_uniform_fill_f32
 #define nn_tile_f64 nn_tile_f64_avx2
 #define nn_pack_t_f64 nn_pack_t_f64_avx2
 #define nn_pack_n_f64 nn_pack_n_f64_avx2
@@ -919,6 +942,7 @@ void nn_layernorm_grad_tanh_out_f32_avx2(int rows, int C, const float *restrict 
 #define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_avx2
 #define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_avx2
 #define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_avx2
+#define nn_uniform_fill_f64 nn_uniform_fill_f64_avx2
 NN_TILE_INLINE void nn_tile_f64_body_avx2(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -1559,6 +1583,27 @@ void nn_layernorm_grad_tanh_out_f64_avx2(int rows, int C, const double *restrict
         }
     }
 }
+void nn_uniform_fill_f64_avx2(int n, double *restrict p, double bound, uint64_t *restrict s) {
+    const double lo = -bound, span = bound - lo;
+    uint64_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    for (int i = 0; i < n; i++) {
+        const uint64_t m = s1 * 5, next = ((m << 7) | (m >> 57)) * 9, t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 45) | (s3 >> 19);
+        const double u = (double)(next >> 11) * 0x1.0p-53;
+        const double scaled = span * u;
+        const double value = lo + scaled;
+        if (p) p[i] = (double)value;
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+}
 #undef nn_tile_f64
 #undef nn_pack_t_f64
 #undef nn_pack_n_f64
@@ -1596,6 +1641,7 @@ void nn_layernorm_grad_tanh_out_f64_avx2(int rows, int C, const double *restrict
 #undef nn_layernorm_grad_leaky_relu_f64
 #undef nn_layernorm_grad_sigmoid_out_f64
 #undef nn_layernorm_grad_tanh_out_f64
+#undef nn_uniform_fill_f64
 #undef NN_FMA_F32
 #undef NN_VFMA_F32
 #undef NN_FMA_F64
@@ -1645,6 +1691,7 @@ void nn_layernorm_grad_tanh_out_f64_avx2(int rows, int C, const double *restrict
 #define nn_layernorm_grad_leaky_relu_f32 nn_layernorm_grad_leaky_relu_f32_generic
 #define nn_layernorm_grad_sigmoid_out_f32 nn_layernorm_grad_sigmoid_out_f32_generic
 #define nn_layernorm_grad_tanh_out_f32 nn_layernorm_grad_tanh_out_f32_generic
+#define nn_uniform_fill_f32 nn_uniform_fill_f32_generic
 NN_TILE_INLINE void nn_tile_f32_body_generic(int R, int V, int n, int K, const float *restrict a, int sa, int sp, const float *restrict b, int sb, float *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf32 zero = {0};
@@ -2342,6 +2389,27 @@ void nn_layernorm_grad_tanh_out_f32_generic(int rows, int C, const float *restri
         }
     }
 }
+void nn_uniform_fill_f32_generic(int n, float *restrict p, double bound, uint64_t *restrict s) {
+    const double lo = -bound, span = bound - lo;
+    uint64_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    for (int i = 0; i < n; i++) {
+        const uint64_t m = s1 * 5, next = ((m << 7) | (m >> 57)) * 9, t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 45) | (s3 >> 19);
+        const double u = (double)(next >> 11) * 0x1.0p-53;
+        const double scaled = span * u;
+        const double value = lo + scaled;
+        if (p) p[i] = (float)value;
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+}
 #undef nn_tile_f32
 #undef nn_pack_t_f32
 #undef nn_pack_n_f32
@@ -2379,6 +2447,7 @@ void nn_layernorm_grad_tanh_out_f32_generic(int rows, int C, const float *restri
 #undef nn_layernorm_grad_leaky_relu_f32
 #undef nn_layernorm_grad_sigmoid_out_f32
 #undef nn_layernorm_grad_tanh_out_f32
+#undef nn_uniform_fill_f32
 #define nn_tile_f64 nn_tile_f64_generic
 #define nn_pack_t_f64 nn_pack_t_f64_generic
 #define nn_pack_n_f64 nn_pack_n_f64_generic
@@ -2416,6 +2485,7 @@ void nn_layernorm_grad_tanh_out_f32_generic(int rows, int C, const float *restri
 #define nn_layernorm_grad_leaky_relu_f64 nn_layernorm_grad_leaky_relu_f64_generic
 #define nn_layernorm_grad_sigmoid_out_f64 nn_layernorm_grad_sigmoid_out_f64_generic
 #define nn_layernorm_grad_tanh_out_f64 nn_layernorm_grad_tanh_out_f64_generic
+#define nn_uniform_fill_f64 nn_uniform_fill_f64_generic
 NN_TILE_INLINE void nn_tile_f64_body_generic(int R, int V, int n, int K, const double *restrict a, int sa, int sp, const double *restrict b, int sb, double *restrict c, int ldc, int acc) {
 #ifdef NN_VECTORS
     const nn_vf64 zero = {0};
@@ -3056,6 +3126,27 @@ void nn_layernorm_grad_tanh_out_f64_generic(int rows, int C, const double *restr
         }
     }
 }
+void nn_uniform_fill_f64_generic(int n, double *restrict p, double bound, uint64_t *restrict s) {
+    const double lo = -bound, span = bound - lo;
+    uint64_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    for (int i = 0; i < n; i++) {
+        const uint64_t m = s1 * 5, next = ((m << 7) | (m >> 57)) * 9, t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 45) | (s3 >> 19);
+        const double u = (double)(next >> 11) * 0x1.0p-53;
+        const double scaled = span * u;
+        const double value = lo + scaled;
+        if (p) p[i] = (double)value;
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+}
 #undef nn_tile_f64
 #undef nn_pack_t_f64
 #undef nn_pack_n_f64
@@ -3093,6 +3184,7 @@ void nn_layernorm_grad_tanh_out_f64_generic(int rows, int C, const double *restr
 #undef nn_layernorm_grad_leaky_relu_f64
 #undef nn_layernorm_grad_sigmoid_out_f64
 #undef nn_layernorm_grad_tanh_out_f64
+#undef nn_uniform_fill_f64
 
 /* ---- the table libtcc links against ------------------------------------------------------ */
 static const nn_kernel_symbol nn_generic_symbols[] = {
@@ -3133,6 +3225,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_generic},
     {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_generic},
     {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_generic},
+    {"nn_uniform_fill_f32", (void (*)(void))nn_uniform_fill_f32_generic},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_generic},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_generic},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_generic},
@@ -3170,6 +3263,7 @@ static const nn_kernel_symbol nn_generic_symbols[] = {
     {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_generic},
     {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_generic},
     {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_generic},
+    {"nn_uniform_fill_f64", (void (*)(void))nn_uniform_fill_f64_generic},
 };
 
 #if defined(__x86_64__)
@@ -3211,6 +3305,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_layernorm_grad_leaky_relu_f32", (void (*)(void))nn_layernorm_grad_leaky_relu_f32_avx2},
     {"nn_layernorm_grad_sigmoid_out_f32", (void (*)(void))nn_layernorm_grad_sigmoid_out_f32_avx2},
     {"nn_layernorm_grad_tanh_out_f32", (void (*)(void))nn_layernorm_grad_tanh_out_f32_avx2},
+    {"nn_uniform_fill_f32", (void (*)(void))nn_uniform_fill_f32_avx2},
     {"nn_tile_f64", (void (*)(void))nn_tile_f64_avx2},
     {"nn_pack_t_f64", (void (*)(void))nn_pack_t_f64_avx2},
     {"nn_pack_n_f64", (void (*)(void))nn_pack_n_f64_avx2},
@@ -3248,6 +3343,7 @@ static const nn_kernel_symbol nn_avx2_symbols[] = {
     {"nn_layernorm_grad_leaky_relu_f64", (void (*)(void))nn_layernorm_grad_leaky_relu_f64_avx2},
     {"nn_layernorm_grad_sigmoid_out_f64", (void (*)(void))nn_layernorm_grad_sigmoid_out_f64_avx2},
     {"nn_layernorm_grad_tanh_out_f64", (void (*)(void))nn_layernorm_grad_tanh_out_f64_avx2},
+    {"nn_uniform_fill_f64", (void (*)(void))nn_uniform_fill_f64_avx2},
 };
 #endif
 

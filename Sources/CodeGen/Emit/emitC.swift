@@ -132,11 +132,12 @@ private struct CEmitter {
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
         src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
         src += Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas
-        src += HelperIndex(c).section(forKernels: definitions)
+        let initText = initFunction()
+        src += HelperIndex(c).section(forKernels: definitions + initText)
         if localElements > 0 { src += c.localsSection(elements: localElements) }
         src += "/* ---- kernels, in the order they run ---------------------------------------------------- */\n\n"
         src += definitions + "\n"
-        src += initFunction() + "\n"
+        src += initText + "\n"
         src += validationLossFunction(model: name, loss: analysis.model.loss, outputs: analysis.outputCount, c) + "\n"
         src += api(kernels)
         var writers: [String: String] = [:]
@@ -360,7 +361,11 @@ private struct CEmitter {
     }
 
     func initFunction() -> String {
+        // Uniform draws go through one helper (precompiled for tcc, which would otherwise make a
+        // call per draw); it takes them exactly as nn_rng_uniform(&rng, -bound, bound) would.
+        let fill = Helper.uniformFill.name(c)
         var s = "void \(name)_init(\(R) *params, uint64_t seed) {\n    nn_rng rng;\n    nn_rng_seed(&rng, seed);\n"
+        s += "    (void)nn_rng_uniform;  /* \(fill) takes its draws, step for step (clang warns otherwise) */\n"
         // A bias's fan-in is its layer weight's (the first weight of its layer).
         var weightFanIn: [String: Int] = [:]
         for p in analysis.parameters where p.role == .weight && weightFanIn[p.layerPath] == nil {
@@ -376,7 +381,7 @@ private struct CEmitter {
                 let fanIn = p.role == .weight ? p.shape.dropFirst().reduce(1, *) : weightFanIn[p.layerPath] ?? 1
                 s += "    {   /* \(p.name) [\(shape)]: frozen (\(name)_frozen_params), its draws skipped */\n"
                 s += "        const double bound = 1.0 / sqrt(\(fanIn).0);\n"
-                s += "        for (int i = 0; i < \(p.count); i++) (void)nn_rng_uniform(&rng, -bound, bound);\n    }\n"
+                s += "        \(fill)(\(p.count), NULL, bound, rng.s);\n    }\n"
                 continue
             }
             switch p.initializer {
@@ -384,8 +389,7 @@ private struct CEmitter {
                 let fanIn = p.role == .weight ? p.shape.dropFirst().reduce(1, *) : weightFanIn[p.layerPath] ?? 1
                 s += "    {   /* \(p.name) [\(shape)]: U(-1/sqrt(\(fanIn)), 1/sqrt(\(fanIn))) */\n"
                 s += "        const double bound = 1.0 / sqrt(\(fanIn).0);\n"
-                s += "        \(R) *p = \(at);\n"
-                s += "        for (int i = 0; i < \(p.count); i++) p[i] = (\(R))nn_rng_uniform(&rng, -bound, bound);\n    }\n"
+                s += "        \(fill)(\(p.count), \(at), bound, rng.s);\n    }\n"
             case .constant(let v):
                 s += "    {   /* \(p.name) [\(shape)]: \(v) */\n"
                 s += "        \(R) *p = \(at);\n"

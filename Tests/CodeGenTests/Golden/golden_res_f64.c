@@ -141,6 +141,7 @@ void nn_gelu_f64(int rows, int cols, double *restrict v, const double *restrict 
 void nn_gelu_grad_f64(int n, double *restrict v, const double *restrict s);
 void nn_adam_f64(int n, double *restrict p, const double *restrict g, double *restrict m, double *restrict v, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int64_t step);
 double nn_clip_norm_f64(int n, double *restrict g, double max_norm);
+void nn_uniform_fill_f64(int n, double *restrict p, double bound, uint64_t *restrict s);
 #else
 static inline double nn_dgelu(double x) {
     /* d/dx 0.5 x (1 + erf(x / sqrt 2)) = Phi(x) + x phi(x) */
@@ -402,6 +403,27 @@ static inline double nn_clip_norm_f64(int n, double *restrict g, double max_norm
         for (int i = 0; i < n; i++) g[i] *= s;
     }
     return norm;
+}
+static inline void nn_uniform_fill_f64(int n, double *restrict p, double bound, uint64_t *restrict s) {
+    const double lo = -bound, span = bound - lo;
+    uint64_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    for (int i = 0; i < n; i++) {
+        const uint64_t m = s1 * 5, next = ((m << 7) | (m >> 57)) * 9, t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 45) | (s3 >> 19);
+        const double u = (double)(next >> 11) * 0x1.0p-53;
+        const double scaled = span * u;
+        const double value = lo + scaled;
+        if (p) p[i] = (double)value;
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
 }
 #endif
 
@@ -707,15 +729,14 @@ double golden_res_clip_grad_norm(double *restrict g, double max_norm) {
 void golden_res_init(double *params, uint64_t seed) {
     nn_rng rng;
     nn_rng_seed(&rng, seed);
+    (void)nn_rng_uniform;  /* nn_uniform_fill_f64 takes its draws, step for step (clang warns otherwise) */
     {   /* layers.0.weight [6, 4]: U(-1/sqrt(4), 1/sqrt(4)) */
         const double bound = 1.0 / sqrt(4.0);
-        double *p = params;
-        for (int i = 0; i < 24; i++) p[i] = (double)nn_rng_uniform(&rng, -bound, bound);
+        nn_uniform_fill_f64(24, params, bound, rng.s);
     }
     {   /* layers.0.bias [6]: U(-1/sqrt(4), 1/sqrt(4)) */
         const double bound = 1.0 / sqrt(4.0);
-        double *p = params + 24;
-        for (int i = 0; i < 6; i++) p[i] = (double)nn_rng_uniform(&rng, -bound, bound);
+        nn_uniform_fill_f64(6, params + 24, bound, rng.s);
     }
     {   /* layers.1.layers.0.weight [6]: 1.0 */
         double *p = params + 30;
@@ -727,33 +748,27 @@ void golden_res_init(double *params, uint64_t seed) {
     }
     {   /* layers.1.layers.1.weight [6, 6]: U(-1/sqrt(6), 1/sqrt(6)) */
         const double bound = 1.0 / sqrt(6.0);
-        double *p = params + 42;
-        for (int i = 0; i < 36; i++) p[i] = (double)nn_rng_uniform(&rng, -bound, bound);
+        nn_uniform_fill_f64(36, params + 42, bound, rng.s);
     }
     {   /* layers.1.layers.1.bias [6]: U(-1/sqrt(6), 1/sqrt(6)) */
         const double bound = 1.0 / sqrt(6.0);
-        double *p = params + 78;
-        for (int i = 0; i < 6; i++) p[i] = (double)nn_rng_uniform(&rng, -bound, bound);
+        nn_uniform_fill_f64(6, params + 78, bound, rng.s);
     }
     {   /* layers.1.layers.3.weight [6, 6]: U(-1/sqrt(6), 1/sqrt(6)) */
         const double bound = 1.0 / sqrt(6.0);
-        double *p = params + 84;
-        for (int i = 0; i < 36; i++) p[i] = (double)nn_rng_uniform(&rng, -bound, bound);
+        nn_uniform_fill_f64(36, params + 84, bound, rng.s);
     }
     {   /* layers.1.layers.3.bias [6]: U(-1/sqrt(6), 1/sqrt(6)) */
         const double bound = 1.0 / sqrt(6.0);
-        double *p = params + 120;
-        for (int i = 0; i < 6; i++) p[i] = (double)nn_rng_uniform(&rng, -bound, bound);
+        nn_uniform_fill_f64(6, params + 120, bound, rng.s);
     }
     {   /* layers.2.weight [1, 6]: U(-1/sqrt(6), 1/sqrt(6)) */
         const double bound = 1.0 / sqrt(6.0);
-        double *p = params + 126;
-        for (int i = 0; i < 6; i++) p[i] = (double)nn_rng_uniform(&rng, -bound, bound);
+        nn_uniform_fill_f64(6, params + 126, bound, rng.s);
     }
     {   /* layers.2.bias [1]: U(-1/sqrt(6), 1/sqrt(6)) */
         const double bound = 1.0 / sqrt(6.0);
-        double *p = params + 132;
-        for (int i = 0; i < 1; i++) p[i] = (double)nn_rng_uniform(&rng, -bound, bound);
+        nn_uniform_fill_f64(1, params + 132, bound, rng.s);
     }
 }
 

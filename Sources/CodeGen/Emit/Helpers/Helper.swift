@@ -44,6 +44,8 @@ enum Helper: Hashable {
     case sgd, sgdMomentum, adam
     /// `nn_clip_norm`: gradient clipping by the global L2 norm of the flat gradient array.
     case clipNorm
+    /// `nn_uniform_fill`: n uniform draws of the project's generator into a parameter (NAME_init).
+    case uniformFill
 
     /// Every helper for one scalar type, callees before callers (the order they are defined in).
     static func all(_ scalar: ScalarType) -> [Helper] {
@@ -67,6 +69,7 @@ enum Helper: Hashable {
         // Last, so that adding them moved no other helper in nn_kernels.c's compiled code (the
         // precompiled helpers' speed on tcc depends on where they land by a few percent).
         return list + derivatives.filter { layerNormGradFolds($0.0, fromOutput: $0.1) }.map { .layerNormGrad($0.0, fromOutput: $0.1) }
+            + [.uniformFill]
     }
 
     /// The helper that applies `a` (nil for the identity, which needs none).
@@ -160,6 +163,7 @@ enum Helper: Hashable {
         case .sgdMomentum: return "sgd_momentum"
         case .adam: return "adam"
         case .clipNorm: return "clip_norm"
+        case .uniformFill: return "uniform_fill"
         }
     }
 
@@ -207,6 +211,7 @@ enum Helper: Hashable {
             return "void \(f)(int n, \(r) *restrict p, const \(r) *restrict g, \(r) *restrict m, \(r) *restrict v, "
                 + "\(r) lr, \(r) beta1, \(r) beta2, \(r) eps, \(r) weight_decay, int decoupled, int64_t step)"
         case .clipNorm: return "double \(f)(int n, \(r) *restrict g, \(r) max_norm)"
+        case .uniformFill: return "void \(f)(int n, \(r) *restrict p, double bound, uint64_t *restrict s)"
         case .sum: return "\(r) \(f)(int n, const \(r) *restrict x)"
         case .sumsqDev: return "\(r) \(f)(int n, const \(r) *restrict x, \(r) mu)"
         case .dot: return "\(r) \(f)(int n, const \(r) *restrict x, const \(r) *restrict y)"
@@ -247,6 +252,7 @@ enum Helper: Hashable {
         case .sgdMomentum: return c.sgdMomentumBody
         case .adam: return c.adamBody
         case .clipNorm: return c.clipNormBody
+        case .uniformFill: return c.uniformFillBody
         }
     }
 

@@ -72,7 +72,7 @@ extension KernelWriter {
     /// reduction; each block's tiles add to what the previous ones left in C, continuing the
     /// same chain of multiply-adds.
     func productLoops(_ s: ProductShape) -> String {
-        let R = c.real, NB = c.tileColumns, w = c.lanes, TR = CSyntax.tileRows
+        let NB = c.tileColumns, w = c.lanes, TR = CSyntax.tileRows
         let tile = Helper.tile.name(c), packN = Helper.packN.name(c), packT = Helper.packT.name(c)
         let fullCols = s.cols / NB * NB, edgeCols = s.cols - fullCols
         // Rows in tiles of 6 and 5 when they add up (any count from 20 on), else 6s and the rest.

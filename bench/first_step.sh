@@ -20,14 +20,8 @@ NNGEN=${NNGEN:-"$ROOT/.build/release/nngen"}
 BASE=${BASE:-}
 [ -x "$NNGEN" ] || { echo "bench/first_step.sh: build first: swift build -c release" >&2; exit 1; }
 mkdir -p "$WORK"
-cc -O2 -o "$WORK/make_csv" "$ROOT/bench/make_csv.c"
-for w in "w2 784" "w4 256"; do
-    set -- $w
-    [ -f "$WORK/$1-$ROWS.safetensors" ] && continue
-    "$WORK/make_csv" "$ROWS" "$2" > "$WORK/$1-$ROWS.csv"
-    "$NNGEN" convert "$WORK/$1-$ROWS.csv" -o "$WORK/$1-$ROWS.safetensors" > /dev/null
-    rm -f "$WORK/$1-$ROWS.csv"
-done
+. "$ROOT/bench/workload_data.sh"
+workload_data "$WORK" "$NNGEN" w2 784 "$ROWS" && workload_data "$WORK" "$NNGEN" w4 256 "$ROWS" || exit 1
 
 echo "machine: $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ROUNDS=$ROUNDS; ms of 'first step on tcc' in nngen train MODEL --data DATA --epochs 1 (--backend auto)"

@@ -23,14 +23,8 @@ WORK=${WORK:-/tmp/nngen-tiered-bench}
 NNGEN=${NNGEN:-"$ROOT/.build/release/nngen"}
 [ -x "$NNGEN" ] || { echo "bench/tiered.sh: build first: swift build -c release" >&2; exit 1; }
 mkdir -p "$WORK"
-cc -O2 -o "$WORK/make_csv" "$ROOT/bench/make_csv.c"
-for w in "w2 784 $ROWS" "w4 256 $W4_ROWS"; do
-    set -- $w
-    [ -f "$WORK/$1-$3.safetensors" ] && continue
-    "$WORK/make_csv" "$3" "$2" > "$WORK/$1-$3.csv"
-    "$NNGEN" convert "$WORK/$1-$3.csv" -o "$WORK/$1-$3.safetensors" > /dev/null
-    rm -f "$WORK/$1-$3.csv"
-done
+. "$ROOT/bench/workload_data.sh"
+workload_data "$WORK" "$NNGEN" w2 784 "$ROWS" && workload_data "$WORK" "$NNGEN" w4 256 "$W4_ROWS" || exit 1
 
 echo "machine: $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ROUNDS=$ROUNDS EPOCHS=\"$EPOCHS\" ROWS=$ROWS W4_ROWS=$W4_ROWS; wall seconds of nngen train MODEL --data DATA --standardize --epochs E --backend B"

@@ -5,12 +5,8 @@ import XCTest
 final class CompilerFailureMessageTests: XCTestCase {
     func testFailingCompilerNamesTheModelAndWhatToTry() throws {
         // A `cc` that always fails, first on PATH.
-        let bin = FileManager.default.temporaryDirectory.appendingPathComponent("nngen-failing-cc-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: bin) }
-        let cc = bin.appendingPathComponent("cc")
-        try "#!/bin/sh\necho 'error: this compiler always fails' >&2\nexit 1\n".write(to: cc, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: cc.path)
+        let bin = try fakeCompiler(named: "cc", script: "echo 'error: this compiler always fails' >&2\nexit 1\n")
+            .deletingLastPathComponent()
 
         let model = CLITests.root.appendingPathComponent("examples/iris.json").path
         let p = Process()

@@ -5,13 +5,7 @@ import XCTest
 final class TieredCLITests: XCTestCase {
     /// A C compiler that always fails, for `NNGEN_CC`.
     private func brokenCompiler() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nngen-tiered-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        let url = dir.appendingPathComponent("broken-cc")
-        try "#!/bin/sh\necho 'broken-cc: error: no C today' >&2\nexit 1\n".write(to: url, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
-        return url
+        try fakeCompiler(named: "broken-cc", script: "echo 'broken-cc: error: no C today' >&2\nexit 1\n")
     }
 
     /// With NNGEN_CC naming a compiler that fails, the default run warns on stderr quoting it,

@@ -5,19 +5,18 @@
 #   1p      ./train (one process, the model's batch B)
 #   1p-2B   ./train emitted with batch 2B (one process, the global batch of 2p)
 #   2t      ./train built with -fopenmp -DNN_THREADS=2 (one process, two threads, batch B)
-#   2p      mpirun -np 2 ./train_mpi (two processes of batch B: global batch 2B), the averaging of
-#           the gradients overlapped with the backward (NN_MPI_OVERLAP=1)
-#   2p-off  the same without (the default: one MPI_Allreduce after the backward)
+#   2p      mpirun -np 2 ./train_mpi (two processes of batch B: global batch 2B), the default: one
+#           copy of the model per machine in shared memory, each process updating half of it
+#   2p-ar   the same with NN_MPI_SHARED=0: a copy per process, one MPI_Allreduce after the backward
 # in alternating rounds (the machine is shared: compare within a round). Each run trains EPOCHS
 # epochs with --val-split 0; a run's samples/s is the median of its epoch lines (training samples
 # of the global batch per second). Prints one line per run, then the medians over the rounds,
-# the per-round ratios 2p / 1p, and the allreduce's share of 2p's training time (train_mpi's
-# stderr line "...: S% of the training time").
+# the per-round ratios 2p / 1p, and the share of 2p's training time spent averaging (and, for 2p,
+# updating) (train_mpi's stderr line "...: S% of the training time").
 #
 #   bench/mpi.sh                      # nngen from .build/debug (the C is built by make, -O3)
 #   NNGEN=.build/release/nngen ROUNDS=5 EPOCHS=3 bench/mpi.sh
 #   MPIRUN_ARGS="--mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4" bench/mpi.sh
-#   NN_MPI_SLICE=262144 bench/mpi.sh  # (exported to train_mpi) the fewest values an overlapped slice takes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,15 +75,14 @@ for round in $(seq 1 "$ROUNDS"); do
     for data in w2 w4; do
         d="$WORK/$data.safetensors"
         r1=$("$WORK/$data-1p/train" "$d" --epochs "$EPOCHS" --val-split 0 2>/dev/null | rate)
-        r2p=$(NN_MPI_OVERLAP=1 $MPIRUN -x NN_MPI_OVERLAP -np 2 "$WORK/$data-1p/train_mpi" "$d" --epochs "$EPOCHS" \
-              --val-split 0 2>"$WORK/err" | rate)
+        r2p=$($MPIRUN -np 2 "$WORK/$data-1p/train_mpi" "$d" --epochs "$EPOCHS" --val-split 0 2>"$WORK/err" | rate)
         share=$(sed -n 's/.*: \([0-9.]*\)% of the training time.*/\1/p' "$WORK/err")
-        r2o=$(NN_MPI_OVERLAP=0 $MPIRUN -x NN_MPI_OVERLAP -np 2 "$WORK/$data-1p/train_mpi" "$d" --epochs "$EPOCHS" \
+        r2a=$(NN_MPI_SHARED=0 $MPIRUN -x NN_MPI_SHARED -np 2 "$WORK/$data-1p/train_mpi" "$d" --epochs "$EPOCHS" \
               --val-split 0 2>"$WORK/err" | rate)
-        shareo=$(sed -n 's/.*: \([0-9.]*\)% of the training time.*/\1/p' "$WORK/err")
+        sharea=$(sed -n 's/.*: \([0-9.]*\)% of the training time.*/\1/p' "$WORK/err")
         r2b=$("$WORK/$data-2B/train" "$d" --epochs "$EPOCHS" --val-split 0 2>/dev/null | rate)
         r2t=$("$WORK/$data-2t/train" "$d" --epochs "$EPOCHS" --val-split 0 2>/dev/null | rate)
-        echo "round $round $data 1p $r1 2p $r2p 2p-off $r2o allreduce% $share allreduce-off% $shareo" \
+        echo "round $round $data 1p $r1 2p $r2p 2p-ar $r2a averaging% $share averaging-ar% $sharea" \
              "1p-2B $r2b 2t $r2t load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$results"
     done
 done
@@ -94,12 +92,12 @@ for data in w2 w4; do
     col() { grep " $data " "$results" | awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' | median; }
     per() { grep " $data " "$results" | awk -v k="$1" '{for (i = 1; i < NF; i++) {if ($i == k) a = $(i + 1); if ($i == "1p") b = $(i + 1)}
                                                          printf "%.2f\n", a / b}'; }
-    m1=$(col 1p) m2=$(col 2p) mo=$(col 2p-off) ms=$(col allreduce%) mso=$(col allreduce-off%) mb=$(col 1p-2B) mt=$(col 2t)
-    echo "$data medians: 1p $m1  2p $m2 (x$(echo "$m2 $m1" | ratio))  2p-off $mo (x$(echo "$mo $m1" | ratio))" \
-         " allreduce $ms% (off: $mso%)  1p-2B $mb  2t $mt (x$(echo "$mt $m1" | ratio))"
+    m1=$(col 1p) m2=$(col 2p) ma=$(col 2p-ar) ms=$(col averaging%) msa=$(col averaging-ar%) mb=$(col 1p-2B) mt=$(col 2t)
+    echo "$data medians: 1p $m1  2p $m2 (x$(echo "$m2 $m1" | ratio))  2p-ar $ma (x$(echo "$ma $m1" | ratio))" \
+         " averaging $ms% (2p-ar: $msa%)  1p-2B $mb  2t $mt (x$(echo "$mt $m1" | ratio))"
     echo "$data per-round ratios 2p/1p: $(per 2p | tr '\n' ' ') median x$(per 2p | median | ratio2), best x$(per 2p | sort -g | tail -1)"
-    echo "$data per-round ratios 2p-off/1p: $(per 2p-off | tr '\n' ' ') median x$(per 2p-off | median | ratio2)," \
-         "best x$(per 2p-off | sort -g | tail -1)"
+    echo "$data per-round ratios 2p-ar/1p: $(per 2p-ar | tr '\n' ' ') median x$(per 2p-ar | median | ratio2)," \
+         "best x$(per 2p-ar | sort -g | tail -1)"
     echo "$data per-round ratios 2t/1p: $(per 2t | tr '\n' ' ') median x$(per 2t | median | ratio2)"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  (work files in $WORK)"

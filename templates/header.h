@@ -44,7 +44,7 @@ void {{NAME}}_backward(const {{REAL}} *params, const {{REAL}} *x, const {{TARGET
                        {{REAL}} *dx, {{REAL}} *arena);
 
 /* One optimizer step ({{OPTIMIZER}}) with learning rate lr; *step counts steps taken (starts at 0). */
-void {{NAME}}_update({{REAL}} *params, const {{REAL}} *grads, {{REAL}} *opt_state, int64_t *step, {{REAL}} lr);
+void {{NAME}}_update({{REAL}} *params, const {{REAL}} *grads, {{REAL}} *opt_state, int64_t *step, {{REAL}} lr);{{UPDATE_RANGE_DECL}}
 
 /* forward + backward + update in one call; returns the loss before the update. */
 {{REAL}} {{NAME}}_train_step({{REAL}} *params, {{REAL}} *grads, {{REAL}} *opt_state, int64_t *step,

@@ -318,8 +318,10 @@ int nn_mpi_stop(void);
 void nn_mpi_check(void);
 void nn_mpi_begin(void *grads, size_t n);
 void nn_mpi_grads_ready(size_t offset, size_t count); /* called by the model's backward (NN_GRADS_READY) */
-double nn_mpi_average(void *grads, size_t n, double loss);
 void nn_mpi_metrics(nn_metrics *m);
 void nn_mpi_report(double train_seconds);
+void nn_mpi_share(nn_state *s);  /* before the first step: one copy of the model per machine (train_mpi) */
+void nn_mpi_release(nn_state *s);
+double nn_mpi_update(nn_state *s, double loss, double lr); /* average, clip, update; the mean loss */
 
 #endif

@@ -16,6 +16,8 @@
  *   (1/P) sum_r (1/B) sum_{i in slice r} g_i = (1/(P B)) sum_{all P B samples} g_i,
  *
  * the gradient of the global batch's mean loss; every process then applies the same update.
+ * By default the processes of one machine hold one copy of the model between them and each
+ * updates its share of it (nn_mpi_share, below); NN_MPI_SHARED=0 keeps a copy per process.
  * Rank 0 alone prints (the others' stdout goes to /dev/null, their stderr to a temporary file)
  * and writes checkpoints.
  *
@@ -44,6 +46,7 @@ static int nn_saved_stderr = -1;  /* a rank other than 0: its own stderr, while 
 static FILE *nn_held = NULL;      /* ... in this temporary file, replayed if this rank must speak at exit */
 static double nn_reduce_seconds = 0; /* time in the gradient allreduce (waiting for the others included) */
 static long long nn_reduce_count = 0;
+static int nn_shared = 0;         /* one copy of the model per machine (nn_mpi_share succeeded) */
 
 /* A rank other than 0 that must speak: its stderr back, and (replay) what it held so far. */
 static void nn_mpi_speak(int replay) {
@@ -169,7 +172,7 @@ void nn_mpi_begin(void *grads, size_t n) {
         nn_profile = p && strcmp(p, "1") == 0;
         if (z && atoll(z) > 0) nn_slice = (size_t)atoll(z);
     }
-    if (nn_ranks == 1 || !nn_overlap) return;
+    if (nn_ranks == 1 || !nn_overlap || nn_shared) return;
     nn_step_grads = grads;
     nn_ready = nn_started = n;
     nn_request_count = 0;
@@ -199,7 +202,7 @@ void nn_mpi_grads_ready(size_t offset, size_t count) {
 /* grads[0..n) += the other processes' gradients, then / P: the global batch's mean gradient;
  * grads[n] holds this process's loss on the way in and the mean of the P losses on the way out
  * (the last collective, or the only one). Returns that mean loss. */
-double nn_mpi_average(void *grads, size_t n, double loss) {
+static double nn_mpi_average(void *grads, size_t n, double loss) {
     size_t i;
     double t;
     if (nn_ranks == 1) return loss;
@@ -236,6 +239,222 @@ double nn_mpi_average(void *grads, size_t n, double loss) {
     return nn_real_get(grads, n);
 }
 
+/* ---- One copy of the model per machine (the default; NN_MPI_SHARED=0 turns it off) -------------
+ *
+ * The L processes of a machine (MPI_COMM_TYPE_SHARED) hold one copy of the parameters and of the
+ * optimizer state between them, in an MPI-3 shared-memory window, and each one's gradients lie in
+ * a second window where the others can read them. Process l of the machine owns slice l of the
+ * gradient array (about n / L values, starting at a multiple of 16; the last slice also holds the
+ * loss at index n). A step, after every process's forward and backward:
+ *
+ *   barrier A  every gradient array is final;
+ *   sum        process l adds slice l of the L arrays, in the order of the processes, into its own
+ *              array; with several machines, MPI_Allreduce of that slice among the processes
+ *              numbered l on every machine (nn_cross); then / P: the global batch's mean gradient;
+ *   barrier B  (clipping only) each slice's sum of squares is published; the norm is their sum;
+ *   update     process l applies the optimizer to slice l of the parameters and the state
+ *              (NAME_update_range);
+ *   barrier C  the parameters are final for the next forward, and the slices have been read.
+ *
+ * Nothing is copied between the processes of a machine besides the reads of the sum; a machine
+ * holds the parameters and the optimizer state once, not L times; each process updates 1 / L of
+ * the parameters. The values are those of the one MPI_Allreduce (for P = 2: a + b, the same bits),
+ * added in the order of the processes. Every value a process reads from another was written
+ * before a barrier both passed, and is not written again before a barrier the reader must pass
+ * first: the mean loss and the sums of squares therefore have slots of their own (nn_extra). It
+ * needs the same number of processes on every machine and the model's NAME_update_range; without
+ * them (or with NN_MPI_SHARED=0) each process keeps its own copy and the gradients are averaged by
+ * MPI_Allreduce as above. NN_MPI_MACHINE_SIZE=k (for tests) takes every k consecutive ranks as one
+ * machine, so that the path between machines runs on one. */
+static const char *nn_unshared_why = NULL;  /* why it is not, when it could have been */
+static MPI_Comm nn_node = MPI_COMM_NULL;    /* the processes of this machine */
+static MPI_Comm nn_cross = MPI_COMM_NULL;   /* one process per machine, those with this one's local rank */
+static int nn_local = 0, nn_locals = 1, nn_machines = 1;
+static MPI_Win nn_model_win = MPI_WIN_NULL, nn_grads_win = MPI_WIN_NULL;
+static unsigned char **nn_peers = NULL;     /* the gradient array of each process of this machine */
+static size_t nn_extra_at = 0;              /* bytes from a gradient array to its 4 doubles of slots */
+static size_t nn_lo = 0, nn_hi = 0;         /* this process's slice of [0, n + 1) */
+static double nn_update_seconds = 0;        /* of the shared steps: in NAME_update_range */
+static double nn_wait_c = 0;                /* ... at barrier C (barrier A: nn_wait_seconds) */
+
+#define NN_EXTRA(q, k) (((double *)(nn_peers[q] + nn_extra_at))[k]) /* 0: sum of squares, 1: mean loss */
+
+static size_t nn_round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+/* The start of slice l of L over [0, count). */
+static size_t nn_slice_start(size_t count, int l, int L) {
+    if (l >= L) return count;
+    return (size_t)((double)count * l / L) / 16 * 16;
+}
+
+/* Every write to the shared windows so far is seen by the processes of this machine, and theirs
+ * by this one (the MPI-3 unified model: memory barrier, barrier, memory barrier). */
+static void nn_node_sync(void) {
+    MPI_Win_sync(nn_model_win);
+    MPI_Win_sync(nn_grads_win);
+    MPI_Barrier(nn_node);
+    MPI_Win_sync(nn_model_win);
+    MPI_Win_sync(nn_grads_win);
+}
+
+/* Before the first step (after the parameters and the state are set: seeded, resumed or
+ * loaded): moves them into the machine's shared window, and the gradients into this process's
+ * part of the other one. Every process calls it. */
+void nn_mpi_share(nn_state *s) {
+    const char *v = getenv("NN_MPI_SHARED"), *k = getenv("NN_MPI_MACHINE_SIZE");
+    size_t n = NN_GRAD_COUNT, np = (size_t)NN_PARAM_COUNT, no = (size_t)NN_OPT_STATE_COUNT, opt_at, model_bytes;
+    int counts[2], q;
+    MPI_Info info;
+    MPI_Aint size;
+    int disp;
+    unsigned char *model = NULL, *mine = NULL;
+    if (nn_ranks == 1 || (v && strcmp(v, "0") == 0)) return;
+    if (!nn_m->update_range) {
+        nn_unshared_why = "the model has no NAME_update_range (emit it again with this nngen)";
+        return;
+    }
+    if (k && atoi(k) > 0) MPI_Comm_split(MPI_COMM_WORLD, nn_rank / atoi(k), nn_rank, &nn_node);
+    else MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, nn_rank, MPI_INFO_NULL, &nn_node);
+    MPI_Comm_rank(nn_node, &nn_local);
+    MPI_Comm_size(nn_node, &nn_locals);
+    counts[0] = nn_locals;
+    counts[1] = -nn_locals;
+    MPI_Allreduce(MPI_IN_PLACE, counts, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (counts[0] != -counts[1]) {
+        nn_unshared_why = "the machines run different numbers of processes";
+        MPI_Comm_free(&nn_node);
+        nn_locals = 1;
+        nn_local = 0;
+        return;
+    }
+    nn_machines = nn_ranks / nn_locals;
+    if (nn_machines > 1) MPI_Comm_split(MPI_COMM_WORLD, nn_local, nn_rank, &nn_cross);
+    opt_at = nn_round_up(np * NN_REAL, 64);
+    model_bytes = opt_at + no * NN_REAL;
+    nn_extra_at = nn_round_up((n + 1) * NN_REAL, 64);
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    MPI_Win_allocate_shared(nn_local == 0 ? (MPI_Aint)model_bytes : 0, 1, info, nn_node, &model, &nn_model_win);
+    MPI_Win_allocate_shared((MPI_Aint)(nn_extra_at + 4 * sizeof(double)), 1, info, nn_node, &mine, &nn_grads_win);
+    MPI_Info_free(&info);
+    MPI_Win_shared_query(nn_model_win, 0, &size, &disp, &model);
+    nn_peers = (unsigned char **)nn_alloc(nn_mul((size_t)nn_locals, sizeof *nn_peers));
+    for (q = 0; q < nn_locals; q++) MPI_Win_shared_query(nn_grads_win, q, &size, &disp, &nn_peers[q]);
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, nn_model_win);
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, nn_grads_win);
+    if (nn_local == 0) { /* every process holds the same values: the first one's go in */
+        memcpy(model, s->params, np * NN_REAL);
+        memcpy(model + opt_at, s->opt, no * NN_REAL);
+    }
+    memset(nn_peers[nn_local], 0, nn_extra_at + 4 * sizeof(double));
+    nn_node_sync();
+    free(s->params);
+    free(s->opt);
+    free(s->grads);
+    s->params = model;
+    s->opt = model + opt_at;
+    s->grads = nn_peers[nn_local];
+    nn_lo = nn_slice_start(n + 1, nn_local, nn_locals);
+    nn_hi = nn_slice_start(n + 1, nn_local + 1, nn_locals);
+    nn_shared = 1;
+}
+
+/* After the last step: the windows go (every process calls it); the state's pointers with them. */
+void nn_mpi_release(nn_state *s) {
+    if (!nn_shared) return;
+    MPI_Win_unlock_all(nn_grads_win);
+    MPI_Win_unlock_all(nn_model_win);
+    MPI_Win_free(&nn_grads_win);
+    MPI_Win_free(&nn_model_win);
+    free(nn_peers);
+    nn_peers = NULL;
+    s->params = s->opt = s->grads = NULL;
+    nn_shared = 0;
+}
+
+/* Slice [lo, hi) of this process's gradient array becomes the sum of that slice of the machine's
+ * arrays, added in the order of the processes, (between machines) summed over the machines, and
+ * divided by P. One pass per array, each a loop the compiler vectorises. */
+#define NN_SHARED_SUM(T, MPI_T)                                                                        \
+    do {                                                                                               \
+        T *g = (T *)nn_peers[nn_local] + lo;                                                           \
+        const T p = (T)nn_ranks;                                                                       \
+        const size_t m = hi - lo;                                                                      \
+        size_t i;                                                                                      \
+        int q;                                                                                         \
+        if (nn_locals > 1) {                                                                           \
+            const T *a = (const T *)nn_peers[0] + lo, *b = (const T *)nn_peers[1] + lo;               \
+            if (nn_locals == 2 && nn_cross == MPI_COMM_NULL) {                                         \
+                for (i = 0; i < m; i++) g[i] = (a[i] + b[i]) / p;                                      \
+                return;                                                                                \
+            }                                                                                          \
+            for (i = 0; i < m; i++) g[i] = a[i] + b[i];                                                \
+            for (q = 2; q < nn_locals; q++) {                                                          \
+                const T *c = (const T *)nn_peers[q] + lo;                                              \
+                for (i = 0; i < m; i++) g[i] += c[i];                                                  \
+            }                                                                                          \
+        }                                                                                              \
+        if (nn_cross != MPI_COMM_NULL && m > 0) MPI_Allreduce(MPI_IN_PLACE, g, (int)m, MPI_T, MPI_SUM, nn_cross); \
+        for (i = 0; i < m; i++) g[i] /= p;                                                             \
+    } while (0)
+
+static void nn_shared_sum(size_t lo, size_t hi) {
+    if (NN_F32_MODEL) NN_SHARED_SUM(float, MPI_FLOAT);
+    else NN_SHARED_SUM(double, MPI_DOUBLE);
+}
+
+/* The step of a shared model after this process's backward (see above); returns the mean loss. */
+static double nn_shared_step(nn_state *s, double loss, double lr) {
+    const size_t n = NN_GRAD_COUNT, end = nn_hi < n ? nn_hi : n; /* this process's gradients: [nn_lo, end) */
+    double t = MPI_Wtime(), u;
+    size_t i;
+    nn_real_set(s->grads, n, loss);
+    nn_node_sync(); /* A */
+    nn_wait_seconds += MPI_Wtime() - t;
+    for (i = nn_lo; i < nn_hi; i += NN_MPI_CHUNK) nn_shared_sum(i, nn_hi - i < NN_MPI_CHUNK ? nn_hi : i + NN_MPI_CHUNK);
+    if (nn_hi == n + 1) NN_EXTRA(nn_local, 1) = nn_real_get(s->grads, n);
+    if (s->clip_norm > 0) { /* torch.nn.utils.clip_grad_norm_ over the whole mean gradient, as NAME_clip_grad_norm */
+        double sumsq = 0, norm, coef;
+        for (i = nn_lo; i < end; i++) {
+            const double g = nn_real_get(s->grads, i);
+            sumsq += g * g;
+        }
+        NN_EXTRA(nn_local, 0) = sumsq;
+        nn_node_sync(); /* B */
+        for (sumsq = 0, i = 0; i < (size_t)nn_locals; i++) sumsq += NN_EXTRA(i, 0);
+        norm = sqrt(sumsq);
+        coef = s->clip_norm / (norm + 1e-6);
+        if (coef < 1.0) {
+            if (NN_F32_MODEL) {
+                const float c = (float)coef;
+                for (i = nn_lo; i < end; i++) ((float *)s->grads)[i] *= c;
+            } else {
+                for (i = nn_lo; i < end; i++) ((double *)s->grads)[i] *= coef;
+            }
+        }
+    }
+    s->step++;
+    u = MPI_Wtime();
+    if (end > nn_lo) nn_m->update_range(s->params, s->grads, s->opt, s->step, lr, nn_lo, end);
+    nn_update_seconds += MPI_Wtime() - u;
+    u = MPI_Wtime();
+    nn_node_sync(); /* C */
+    nn_wait_c += MPI_Wtime() - u;
+    nn_reduce_seconds += MPI_Wtime() - t;
+    nn_reduce_count++;
+    return NN_EXTRA(nn_locals - 1, 1);
+}
+
+/* After this process's forward and backward (the loss of its batch): the gradients averaged over
+ * the processes, clipped when asked, and the update applied; returns the mean loss of the P batches. */
+double nn_mpi_update(nn_state *s, double loss, double lr) {
+    if (nn_shared) return nn_shared_step(s, loss, lr);
+    loss = nn_mpi_average(s->grads, NN_GRAD_COUNT, loss);
+    if (s->clip_norm > 0) nn_m->clip(s->grads, s->clip_norm);
+    nn_m->update(s->params, s->grads, s->opt, &s->step, lr);
+    return loss;
+}
+
 /* The validation sums of every process's slice, added up; then the loss and accuracy. */
 void nn_mpi_metrics(nn_metrics *m) {
     double sums[3];
@@ -252,6 +471,23 @@ void nn_mpi_metrics(nn_metrics *m) {
 void nn_mpi_report(double train_seconds) {
     double bytes = (double)(NN_GRAD_COUNT + 1) * (double)NN_REAL;
     if (nn_ranks == 1 || nn_reduce_count == 0) return;
+    if (nn_shared) {
+        char between[160] = "";
+        if (nn_machines > 1)
+            snprintf(between, sizeof between, "; between machines, an MPI_Allreduce of %.0f bytes a step by each process",
+                     (double)(nn_hi - nn_lo) * (double)NN_REAL);
+        fprintf(stderr, "%s: %d processes x batch %d = global batch %d; one copy of the model per machine (%d machine%s "
+                        "of %d processes, each updating 1/%d of the parameters)%s; averaging and updating: %.1f%% of the "
+                        "training time (%.3f s of %.3f s, the update %.3f s, waiting for the slowest process included)\n",
+                nn_prog, nn_ranks, (int)NN_BATCH, nn_ranks * (int)NN_BATCH, nn_machines, nn_machines == 1 ? "" : "s",
+                nn_locals, nn_locals, between, train_seconds > 0 ? 100 * nn_reduce_seconds / train_seconds : 0.0,
+                nn_reduce_seconds, train_seconds, nn_update_seconds);
+        if (nn_profile)
+            fprintf(stderr, "%s: NN_MPI_PROFILE: %.3f s waiting at the barrier after the backward, %.3f s at the one "
+                            "after the update\n", nn_prog, nn_wait_seconds, nn_wait_c);
+        return;
+    }
+    if (nn_unshared_why) fprintf(stderr, "%s: a copy of the model in every process: %s\n", nn_prog, nn_unshared_why);
     fprintf(stderr, "%s: %d processes x batch %d = global batch %d; gradient allreduce of %.0f bytes a step: "
                     "%.1f%% of the training time (%.3f s of %.3f s, waiting for the slowest process included)\n",
             nn_prog, nn_ranks, (int)NN_BATCH, nn_ranks * (int)NN_BATCH, bytes,
@@ -288,14 +524,18 @@ void nn_mpi_grads_ready(size_t offset, size_t count) {
     (void)count;
 }
 
-double nn_mpi_average(void *grads, size_t n, double loss) {
-    (void)grads;
-    (void)n;
-    return loss;
-}
-
 void nn_mpi_metrics(nn_metrics *m) { (void)m; }
 
 void nn_mpi_report(double train_seconds) { (void)train_seconds; }
+
+void nn_mpi_share(nn_state *s) { (void)s; }
+
+void nn_mpi_release(nn_state *s) { (void)s; }
+
+double nn_mpi_update(nn_state *s, double loss, double lr) {
+    (void)s;
+    (void)lr;
+    return loss;
+}
 
 #endif

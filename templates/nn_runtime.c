@@ -207,6 +207,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     yb = nn_aligned(NN_LABELS ? (size_t)NN_BATCH : (size_t)NN_BATCH * NN_OUT, NN_LABELS ? sizeof(int32_t) : NN_REAL);
     out = nn_aligned((size_t)NN_BATCH * NN_OUT, NN_REAL);
     perm = (size_t *)nn_alloc(nn_mul(n_train, sizeof(size_t)));
+    nn_mpi_share(&s); /* train_mpi: one copy of the parameters and optimizer state per machine */
 
     /* 4, 5. Epochs: a fresh order seeded seed + e, full batches only, one train_step each. */
     run_start = nn_now();
@@ -226,9 +227,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
             } else { /* train_mpi: the same update everywhere, from the gradients averaged over the processes */
                 nn_mpi_begin(s.grads, NN_GRAD_COUNT); /* the backward may start averaging finished layers */
                 loss = nn_m->gradients(s.params, s.grads, xb, yb, s.arena);
-                loss = nn_mpi_average(s.grads, NN_GRAD_COUNT, loss);
-                if (s.clip_norm > 0) nn_m->clip(s.grads, s.clip_norm);
-                nn_m->update(s.params, s.grads, s.opt, &s.step, lr);
+                loss = nn_mpi_update(&s, loss, lr); /* averaged, clipped, applied */
             }
             if (!isfinite(loss)) nn_diverged(e, step + 1, steps, loss, o.lr, good, good_epoch);
             sum += loss;
@@ -293,6 +292,7 @@ int nn_train_main(const nn_model *model, int argc, char **argv) {
     free(xb);
     free(yb);
     free(out);
+    nn_mpi_release(&s);
     nn_state_free(&s);
     return 0;
 }

@@ -65,6 +65,9 @@ typedef struct {
     double (*gradients)(const void *params, void *grads, const void *x, const void *y, void *arena);
     void (*clip)(void *grads, double max_norm);
     void (*update)(void *params, const void *grads, void *opt_state, int64_t *step, double lr);
+    /* train_mpi, when the model has it (NULL otherwise): the update of the gradients [lo, hi) alone and
+     * the parameters and optimizer state they belong to, at step `step` (counted by the caller) */
+    void (*update_range)(void *params, const void *grads, void *opt_state, int64_t step, double lr, size_t lo, size_t hi);
 } nn_model;
 
 /* The whole program: parses argv, trains, prints, saves; returns the exit status (or exits with

@@ -62,7 +62,7 @@ static void nn_clip_fn(void *grads, double max_norm) {
 
 static void nn_update_fn(void *params, const void *grads, void *opt_state, int64_t *step, double lr) {
     {{NAME}}_update(({{REAL}} *)params, (const {{REAL}} *)grads, ({{REAL}} *)opt_state, step, ({{REAL}})lr);
-}
+}{{UPDATE_RANGE_FN}}
 
 static void nn_outputs_fn(const void *params, const void *x, int n, void *out, void *arena) {
     {{NAME}}_predict((const {{REAL}} *)params, (const {{REAL}} *)x, n, ({{REAL}} *)out, ({{REAL}} *)arena);
@@ -99,7 +99,7 @@ int main(int argc, char **argv) {
         .loss_sum = nn_loss_sum_fn,{{GRAD_FIELDS}}
         .gradients = nn_gradients_fn,
         .clip = nn_clip_fn,
-        .update = nn_update_fn,
+        .update = nn_update_fn,{{UPDATE_RANGE_FIELD}}
     };
     return nn_train_main(&model, argc, argv);
 }

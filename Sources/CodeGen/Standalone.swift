@@ -135,6 +135,17 @@ public enum Standalone {
                 + analysis.parameters.map { "\($0.gradientOffset ?? -1), " }.joined() + "0 };",
             "GRAD_FIELDS": !analysis.hasFrozenParameters ? "" : "\n        .grad_count = \(model.name)_GRAD_COUNT,"
                 + "\n        .grad_offsets = nn_grad_offsets,",
+            // train_mpi's share of the update (compiled with the gradient hooks, as `nngen emit` does).
+            "UPDATE_RANGE_FN": !compilation.code.gradientHooks ? "" : """
+
+
+                static void nn_update_range_fn(void *params, const void *grads, void *opt_state, int64_t step, double lr,
+                                               size_t lo, size_t hi) {
+                    \(model.name)_update_range((\(scalar.cName) *)params, (const \(scalar.cName) *)grads, (\(scalar.cName) *)opt_state, step, (\(scalar.cName))lr,
+                                            (int64_t)lo, (int64_t)hi);
+                }
+                """,
+            "UPDATE_RANGE_FIELD": !compilation.code.gradientHooks ? "" : "\n        .update_range = nn_update_range_fn,",
         ])
     }
 

@@ -162,6 +162,76 @@ final class MPITests: XCTestCase {
         }
     }
 
+    /// One copy of the model per machine (the default: parameters and optimizer state in an MPI-3
+    /// shared window, each process averaging and updating its slice) against a copy per process
+    /// (NN_MPI_SHARED=0, one MPI_Allreduce): for 2 processes the same checkpoint byte for byte
+    /// (a + b either way) for an Adam residual model, a momentum model with a frozen layer (a shorter
+    /// gradient array, parameters and gradients at different offsets) and float32 iris; with
+    /// --clip-norm (the norm summed per slice) within 1e-12 in float64. Between machines
+    /// (NN_MPI_MACHINE_SIZE=2 takes every 2 ranks as one): 4 processes as 2 machines of 2 (a shared
+    /// sum per machine, an MPI_Allreduce of each slice between them) and 3 processes as machines of 2
+    /// and 1 (not shared: a copy per process, said so) end within 1e-12 of one process of batch P x 16.
+    func testOneCopyPerMachineEqualsOneAllreduce() throws {
+        _ = try mpirun()
+        let residual = Model(name: "shr_res", input: .features(4), batch: 16,
+                             layers: [.dense(units: 16), .activation(.relu),
+                                      .residual([.dense(units: 16), .activation(.tanh), .dense(units: 16)]), .dense(units: 3)],
+                             loss: .softmaxCrossEntropy, optimizer: .adam(lr: 0.01))
+        let frozen = Model(name: "shr_frozen", input: .features(4), batch: 16,
+                           layers: [.dense(units: 12), .activation(.relu), .dense(units: 12), .activation(.relu), .dense(units: 3)],
+                           loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.05, momentum: 0.9),
+                           trainable: ["layers[0]": .frozen])
+        let unshared = ["NN_MPI_SHARED": "0"]
+        for (model, scalar) in [(residual, ScalarType.f64), (frozen, .f64), (try Self.example("iris"), .f32)] {
+            let dir = try build(model, scalar, targets: ["train_mpi"])
+            let shared = try trainMPI(dir, np: 2, [Self.iris, "--epochs", "6", "--save", "shared.st"])
+            XCTAssertEqual(shared.status, 0, shared.stderr)
+            XCTAssertTrue(shared.stderr.contains("one copy of the model per machine (1 machine of 2 processes, each updating 1/2 "
+                                                 + "of the parameters); averaging and updating: "), shared.stderr)
+            let copies = try trainMPI(dir, np: 2, [Self.iris, "--epochs", "6", "--save", "copies.st"], environment: unshared)
+            XCTAssertEqual(copies.status, 0, copies.stderr)
+            XCTAssertTrue(copies.stderr.contains("gradient allreduce of"), copies.stderr)
+            func lines(_ out: String) -> [String] { // the epoch lines without their speed
+                out.split(separator: "\n").map { $0.replacingOccurrences(of: #"  \d+ samples/s"#, with: "", options: .regularExpression) }
+            }
+            XCTAssertEqual(lines(shared.stdout), lines(copies.stdout), "\(model.name)")
+            XCTAssertEqual(lines(shared.stdout).count, 6, shared.stdout)
+            XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("shared.st")),
+                           try Data(contentsOf: dir.appendingPathComponent("copies.st")), "\(model.name) \(scalar)")
+            guard scalar == .f64 else { continue }
+            for (name, env) in [("clip-shared", [String: String]()), ("clip-copies", unshared)] {
+                let r = try trainMPI(dir, np: 2, [Self.iris, "--epochs", "6", "--clip-norm", "0.5", "--save", "\(name).st"],
+                                     environment: env)
+                XCTAssertEqual(r.status, 0, r.stderr)
+            }
+            let a = try Checkpoint.read(from: dir.appendingPathComponent("clip-shared.st"))
+            let b = try Checkpoint.read(from: dir.appendingPathComponent("clip-copies.st"))
+            let dp = Self.normwise(a.parameters, b.parameters), ds = Self.normwise(a.optimizerState, b.optimizerState)
+            XCTAssertLessThanOrEqual(dp, 1e-12, "\(model.name) clipped: parameters differ by \(dp) normwise")
+            XCTAssertLessThanOrEqual(ds, 1e-12, "\(model.name) clipped: optimizer state differs by \(ds) normwise")
+        }
+        // Between machines: 2 machines of 2 processes, and machines of 2 and 1 (not shared).
+        let small = try build(residual, .f64, targets: ["train_mpi"])
+        for (p, says) in [(4, "one copy of the model per machine (2 machines of 2 processes, each updating 1/2 of the "
+                              + "parameters); between machines, an MPI_Allreduce of"),
+                          (3, "a copy of the model in every process: the machines run different numbers of processes")] {
+            let big = try build(residual, batch: 16 * p, .f64, targets: ["train"])
+            let one = try runProgram(big.appendingPathComponent("train").path,
+                                     [Self.iris, "--epochs", "8", "--clip-norm", "0.5", "--save", "one.st"], in: big)
+            XCTAssertEqual(one.status, 0, one.stderr)
+            let many = try trainMPI(small, np: p, [Self.iris, "--epochs", "8", "--clip-norm", "0.5", "--save", "many\(p).st"],
+                                    environment: ["NN_MPI_MACHINE_SIZE": "2"])
+            XCTAssertEqual(many.status, 0, many.stderr)
+            XCTAssertTrue(many.stderr.contains(says), many.stderr)
+            let a = try Checkpoint.read(from: small.appendingPathComponent("many\(p).st"))
+            let b = try Checkpoint.read(from: big.appendingPathComponent("one.st"))
+            XCTAssertEqual(a.step, b.step)
+            let dp = Self.normwise(a.parameters, b.parameters), ds = Self.normwise(a.optimizerState, b.optimizerState)
+            XCTAssertLessThanOrEqual(dp, 1e-12, "P=\(p) between machines: parameters differ by \(dp) normwise")
+            XCTAssertLessThanOrEqual(ds, 1e-12, "P=\(p) between machines: optimizer state differs by \(ds) normwise")
+        }
+    }
+
     /// The overlap of the averaging with the backward (NN_GRADS_READY hooks, MPI_Iallreduce slices):
     /// on (NN_MPI_OVERLAP=1) with a slice started at every hook (NN_MPI_SLICE=1), on with the default
     /// slices (none for models this small: one MPI_Allreduce) and off (the default), 2 processes write the same
@@ -179,7 +249,9 @@ final class MPITests: XCTestCase {
                            loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.05, momentum: 0.9),
                            trainable: ["layers[2]": .frozen])
         // off: the default, whatever the slice (NN_MPI_SLICE=1 would start slices if it were on)
-        let every = ["NN_MPI_OVERLAP": "1", "NN_MPI_SLICE": "1"], on = ["NN_MPI_OVERLAP": "1"], off = ["NN_MPI_SLICE": "1"]
+        // NN_MPI_SHARED=0: a copy of the model per process, whose averaging the overlap is about
+        let every = ["NN_MPI_OVERLAP": "1", "NN_MPI_SLICE": "1", "NN_MPI_SHARED": "0"],
+            on = ["NN_MPI_OVERLAP": "1", "NN_MPI_SHARED": "0"], off = ["NN_MPI_SLICE": "1", "NN_MPI_SHARED": "0"]
         for model in [residual, frozen] {
             let dir = try build(model, .f64, targets: ["train_mpi"])
             let source = try String(contentsOf: dir.appendingPathComponent("\(model.name).c"), encoding: .utf8)

@@ -25,6 +25,9 @@ public struct GeneratedC: Sendable {
     /// panels, padded samples) when NAME.c is compiled with NN_STATIC_LOCALS (the device build);
     /// 0 when no kernel has one.
     public var localElements = 0
+    /// Whether the backward marks finished gradients (`NN_GRADS_READY`) and NAME.c defines
+    /// `NAME_update_range`: what `train_mpi` uses (`CompileOptions.gradientHooks`).
+    public var gradientHooks = false
 
     /// Header and source as one translation unit, for compilers that take a single string (libtcc).
     public var singleUnit: String {
@@ -129,6 +132,9 @@ private struct CEmitter {
         definitions += optimizerFunction(model: name, optimizer: analysis.model.optimizer, analysis: analysis,
                                          trainableOnly: apart, c)
         definitions += "\n" + clipFunction(model: name, count: analysis.gradientCount, c)
+        if gradientHooks {
+            definitions += "\n" + optimizerRangeFunction(model: name, optimizer: analysis.model.optimizer, analysis: analysis, c)
+        }
         var src = banner(kernels.map(\.1)) + "\n#include \"\(name).h\"\n\n"
         src += "#define NN_LIBM_PROTOTYPES 1  /* the prelude declares the few libm functions used */\n"
         src += Templates.text("prelude.h") + "\n" + CSyntax.optimizationPragmas
@@ -153,7 +159,7 @@ private struct CEmitter {
         }
         return GeneratedC(name: name, header: header, source: src, scalar: scalar, kernelNames: kernels.map(\.1.name),
                           arenaElements: arenaCount, gradientWriters: writers, frozenApart: apart,
-                          localElements: localElements)
+                          localElements: localElements, gradientHooks: gradientHooks)
     }
 
     func paramType(_ p: (name: String, tensor: TensorID, writes: Bool)) -> String {
@@ -349,6 +355,14 @@ private struct CEmitter {
                 : "\(name)_PARAM_COUNT        flat parameters (names and offsets below)",
             "OPTIMIZER": optimizerDoc(m.optimizer),
             "LOSS_TERMS": validationLossTerms(m.loss),
+            "UPDATE_RANGE_DECL": !gradientHooks ? "" : """
+
+
+                /* train_mpi: \(name)_update on the gradients grads[lo .. hi) alone and the parameters and optimizer
+                 * state they belong to; step is the step being taken (counted by the caller). */
+                void \(name)_update_range(\(R) *params, const \(R) *grads, \(R) *opt_state, int64_t step, \(R) lr,
+                                        int64_t lo, int64_t hi);
+                """,
         ])
     }
 

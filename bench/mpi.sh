@@ -8,7 +8,9 @@
 #   2p      mpirun -np 2 ./train_mpi (two processes of batch B: global batch 2B), the default: one
 #           copy of the model per machine in shared memory, each process updating half of it
 #   2p-ar   the same with NN_MPI_SHARED=0: a copy per process, one MPI_Allreduce after the backward
-# in alternating rounds (the machine is shared: compare within a round). Each run trains EPOCHS
+# in alternating rounds (the machine is shared: compare within a round), each round's line ending
+# with the cores' distance just after it (bench/c2c.c: ns a cache-line round trip between cores 0
+# and 1, which the host changes from minute to minute). Each run trains EPOCHS
 # epochs with --val-split 0; a run's samples/s is the median of its epoch lines (training samples
 # of the global batch per second). Prints one line per run, then the medians over the rounds,
 # the per-round ratios 2p / 1p, and the share of 2p's training time spent averaging (and, for 2p,
@@ -66,6 +68,8 @@ for w in w2_mnist_mlp:128:w2 w4_resmlp:64:w4; do
     build "$json" "$data-2t" "$batch" "-O3 -march=native -fno-math-errno -fopenmp -DNN_THREADS=2"
 done
 
+cc -O2 -pthread -o "$WORK/c2c" bench/c2c.c # the cores' distance now (ns a cache-line round trip)
+
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 rate() { grep '^epoch ' | sed 's/.*  \([0-9]*\) samples\/s$/\1/' | median; }
 
@@ -83,7 +87,7 @@ for round in $(seq 1 "$ROUNDS"); do
         r2b=$("$WORK/$data-2B/train" "$d" --epochs "$EPOCHS" --val-split 0 2>/dev/null | rate)
         r2t=$("$WORK/$data-2t/train" "$d" --epochs "$EPOCHS" --val-split 0 2>/dev/null | rate)
         echo "round $round $data 1p $r1 2p $r2p 2p-ar $r2a averaging% $share averaging-ar% $sharea" \
-             "1p-2B $r2b 2t $r2t load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$results"
+             "1p-2B $r2b 2t $r2t c2c-ns $("$WORK/c2c") load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$results"
     done
 done
 ratio() { awk '{printf "%.2f", $1 / $2}'; }

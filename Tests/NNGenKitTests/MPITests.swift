@@ -168,9 +168,10 @@ final class MPITests: XCTestCase {
     /// (a + b either way) for an Adam residual model, a momentum model with a frozen layer (a shorter
     /// gradient array, parameters and gradients at different offsets) and float32 iris; with
     /// --clip-norm (the norm summed per slice) within 1e-12 in float64. Between machines
-    /// (NN_MPI_MACHINE_SIZE=2 takes every 2 ranks as one): 4 processes as 2 machines of 2 (a shared
-    /// sum per machine, an MPI_Allreduce of each slice between them) and 3 processes as machines of 2
-    /// and 1 (not shared: a copy per process, said so) end within 1e-12 of one process of batch P x 16.
+    /// (NN_MPI_MACHINE_SIZE=k takes every k ranks as one): 4 processes as 2 machines of 2 and 6 as 2
+    /// of 3 (a shared sum per machine, an MPI_Allreduce of each slice between them) and 3 processes as
+    /// machines of 2 and 1 (not shared: a copy per process, said so) end within 1e-12 of one process
+    /// of batch P x 16, all with --clip-norm.
     func testOneCopyPerMachineEqualsOneAllreduce() throws {
         _ = try mpirun()
         let residual = Model(name: "shr_res", input: .features(4), batch: 16,
@@ -212,15 +213,17 @@ final class MPITests: XCTestCase {
         }
         // Between machines: 2 machines of 2 processes, and machines of 2 and 1 (not shared).
         let small = try build(residual, .f64, targets: ["train_mpi"])
-        for (p, says) in [(4, "one copy of the model per machine (2 machines of 2 processes, each updating 1/2 of the "
-                              + "parameters); between machines, an MPI_Allreduce of"),
-                          (3, "a copy of the model in every process: the machines run different numbers of processes")] {
+        for (p, k, says) in [(4, 2, "one copy of the model per machine (2 machines of 2 processes, each updating 1/2 of the "
+                                 + "parameters); between machines, an MPI_Allreduce of"),
+                             (6, 3, "one copy of the model per machine (2 machines of 3 processes, each updating 1/3 of the "
+                                 + "parameters); between machines, an MPI_Allreduce of"),
+                             (3, 2, "a copy of the model in every process: the machines run different numbers of processes")] {
             let big = try build(residual, batch: 16 * p, .f64, targets: ["train"])
             let one = try runProgram(big.appendingPathComponent("train").path,
                                      [Self.iris, "--epochs", "8", "--clip-norm", "0.5", "--save", "one.st"], in: big)
             XCTAssertEqual(one.status, 0, one.stderr)
             let many = try trainMPI(small, np: p, [Self.iris, "--epochs", "8", "--clip-norm", "0.5", "--save", "many\(p).st"],
-                                    environment: ["NN_MPI_MACHINE_SIZE": "2"])
+                                    environment: ["NN_MPI_MACHINE_SIZE": "\(k)"])
             XCTAssertEqual(many.status, 0, many.stderr)
             XCTAssertTrue(many.stderr.contains(says), many.stderr)
             let a = try Checkpoint.read(from: small.appendingPathComponent("many\(p).st"))

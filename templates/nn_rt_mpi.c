@@ -31,6 +31,7 @@
 #ifdef NN_MPI
 #include <fcntl.h>
 #include <mpi.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #endif
 
@@ -267,6 +268,7 @@ static double nn_mpi_average(void *grads, size_t n, double loss) {
  * MPI_Allreduce as above. NN_MPI_MACHINE_SIZE=k (for tests) takes every k consecutive ranks as one
  * machine, so that the path between machines runs on one. */
 static const char *nn_unshared_why = NULL;  /* why it is not, when it could have been */
+static char nn_why[320];
 static MPI_Comm nn_node = MPI_COMM_NULL;    /* the processes of this machine */
 static MPI_Comm nn_cross = MPI_COMM_NULL;   /* one process per machine, those with this one's local rank */
 static int nn_local = 0, nn_locals = 1, nn_machines = 1;
@@ -304,7 +306,7 @@ static void nn_node_sync(void) {
 void nn_mpi_share(nn_state *s) {
     const char *v = getenv("NN_MPI_SHARED"), *k = getenv("NN_MPI_MACHINE_SIZE");
     size_t n = NN_GRAD_COUNT, np = (size_t)NN_PARAM_COUNT, no = (size_t)NN_OPT_STATE_COUNT, opt_at, model_bytes;
-    int counts[2], q;
+    int counts[2], q, ok;
     MPI_Info info;
     MPI_Aint size;
     int disp;
@@ -328,11 +330,36 @@ void nn_mpi_share(nn_state *s) {
         nn_local = 0;
         return;
     }
-    nn_machines = nn_ranks / nn_locals;
-    if (nn_machines > 1) MPI_Comm_split(MPI_COMM_WORLD, nn_local, nn_rank, &nn_cross);
     opt_at = nn_round_up(np * NN_REAL, 64);
     model_bytes = opt_at + no * NN_REAL;
     nn_extra_at = nn_round_up((n + 1) * NN_REAL, 64);
+    /* Open MPI puts the windows in files of osc_sm_backing_directory (/dev/shm): with too little room
+     * there (Docker's 64 MB, say), MPI_Win_allocate_shared would end the job (or hang it); every
+     * process then keeps a copy instead, and says why. */
+    ok = 1;
+    if (nn_local == 0) {
+        const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
+        const double need = (double)model_bytes + (double)nn_locals * (double)(nn_extra_at + 4 * sizeof(double) + 8192) + 65536;
+        struct statvfs fs;
+        if (!dir || !*dir) dir = "/dev/shm";
+        if (statvfs(dir, &fs) == 0 && (double)fs.f_bavail * (double)fs.f_frsize < need) {
+            ok = 0;
+            snprintf(nn_why, sizeof nn_why, "%.200s has %.1f MB free, the shared model needs %.1f MB (with Docker: "
+                     "--shm-size; or --mca osc_sm_backing_directory DIR)", dir,
+                     (double)fs.f_bavail * (double)fs.f_frsize / 1e6, need / 1e6);
+        }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!ok) {
+        if (!nn_why[0]) snprintf(nn_why, sizeof nn_why, "another machine has too little room in its shared-memory directory");
+        nn_unshared_why = nn_why;
+        MPI_Comm_free(&nn_node);
+        nn_locals = 1;
+        nn_local = 0;
+        return;
+    }
+    nn_machines = nn_ranks / nn_locals;
+    if (nn_machines > 1) MPI_Comm_split(MPI_COMM_WORLD, nn_local, nn_rank, &nn_cross);
     MPI_Info_create(&info);
     MPI_Info_set(info, "alloc_shared_noncontig", "true");
     MPI_Win_allocate_shared(nn_local == 0 ? (MPI_Aint)model_bytes : 0, 1, info, nn_node, &model, &nn_model_win);

@@ -235,6 +235,36 @@ final class MPITests: XCTestCase {
         }
     }
 
+    /// Too little room for the shared windows (a 1 MB tmpfs as Open MPI's osc_sm_backing_directory,
+    /// where the model needs more; Docker's 64 MB /dev/shm is the case in the field): no crash and no
+    /// hang, but a line saying why and how to fix it, a copy per process, and the checkpoint of the
+    /// run with room. Needs root and mount(8) for the tmpfs (CI runs as root); skipped where the
+    /// mount is refused.
+    func testTooLittleSharedMemoryFallsBackToACopyPerProcess() throws {
+        _ = try mpirun()
+        let model = Model(name: "shm_small", input: .features(4), batch: 16,
+                          layers: [.dense(units: 256), .activation(.relu), .dense(units: 256), .activation(.relu), .dense(units: 3)],
+                          loss: .softmaxCrossEntropy, optimizer: .adam(lr: 0.001))
+        let dir = try build(model, .f64, targets: ["train_mpi"])
+        let shm = dir.appendingPathComponent("shm")
+        try FileManager.default.createDirectory(at: shm, withIntermediateDirectories: true)
+        let mount = try runProgram("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", shm.path], in: dir)
+        guard mount.status == 0 else { throw XCTSkip("cannot mount a tmpfs here: \(mount.stderr)") }
+        defer { _ = try? runProgram("/usr/bin/env", ["umount", shm.path], in: dir) }
+        let roomy = try trainMPI(dir, np: 2, [Self.iris, "--epochs", "3", "--save", "roomy.st"])
+        XCTAssertEqual(roomy.status, 0, roomy.stderr)
+        XCTAssertTrue(roomy.stderr.contains("one copy of the model per machine"), roomy.stderr)
+        let cramped = try trainMPI(dir, np: 2, [Self.iris, "--epochs", "3", "--save", "cramped.st"],
+                                   environment: ["OMPI_MCA_osc_sm_backing_directory": shm.path])
+        XCTAssertEqual(cramped.status, 0, cramped.stderr)
+        XCTAssertTrue(cramped.stderr.contains("a copy of the model in every process: \(shm.path) has "), cramped.stderr)
+        XCTAssertTrue(cramped.stderr.contains("MB free, the shared model needs "), cramped.stderr)
+        XCTAssertTrue(cramped.stderr.contains("--shm-size"), cramped.stderr)
+        XCTAssertTrue(cramped.stderr.contains("gradient allreduce of"), cramped.stderr)
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("roomy.st")),
+                       try Data(contentsOf: dir.appendingPathComponent("cramped.st")))
+    }
+
     /// The overlap of the averaging with the backward (NN_GRADS_READY hooks, MPI_Iallreduce slices):
     /// on (NN_MPI_OVERLAP=1) with a slice started at every hook (NN_MPI_SLICE=1), on with the default
     /// slices (none for models this small: one MPI_Allreduce) and off (the default), 2 processes write the same

@@ -141,7 +141,7 @@ void nn_mpi_check(void) {
 #define NN_MPI_REAL (NN_F32_MODEL ? MPI_FLOAT : MPI_DOUBLE)
 
 static int nn_overlap = -1;                 /* NN_MPI_OVERLAP=1 (-1: not read yet) */
-static int nn_profile = 0;                  /* NN_MPI_PROFILE=1: a timed barrier before each average */
+static int nn_profile = 0;                  /* NN_MPI_PROFILE=1: the waits at barriers timed */
 static size_t nn_slice = NN_MPI_SLICE;      /* the fewest values a collective started in the backward takes */
 static void *nn_step_grads = NULL;          /* from nn_mpi_begin to nn_mpi_average, when overlapping */
 static size_t nn_ready = 0, nn_started = 0; /* [nn_ready, n) finished, [nn_started, n) being averaged */

@@ -111,6 +111,7 @@ public enum Standalone {
             at += p.shape.count
         }
         let json = cStringPieces(model.jsonString).map { "    \($0),\n" }.joined()
+        let real = scalar.cName
         return Templates.render("train.c", [
             "NAME": model.name,
             "TRAINER_FILE": trainerFileName(modelName: model.name),
@@ -141,8 +142,8 @@ public enum Standalone {
 
                 static void nn_update_range_fn(void *params, const void *grads, void *opt_state, int64_t step, double lr,
                                                size_t lo, size_t hi) {
-                    \(model.name)_update_range((\(scalar.cName) *)params, (const \(scalar.cName) *)grads, (\(scalar.cName) *)opt_state, step, (\(scalar.cName))lr,
-                                            (int64_t)lo, (int64_t)hi);
+                    \(model.name)_update_range((\(real) *)params, (const \(real) *)grads, (\(real) *)opt_state, step,
+                                            (\(real))lr, (int64_t)lo, (int64_t)hi);
                 }
                 """,
             "UPDATE_RANGE_FIELD": !compilation.code.gradientHooks ? "" : "\n        .update_range = nn_update_range_fn,",

@@ -284,6 +284,8 @@ static double nn_wait_c = 0;                /* ... at barrier C (barrier A: nn_w
 
 static size_t nn_round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
+static unsigned char *nn_align64(unsigned char *p) { return p + (64 - (size_t)((uintptr_t)p % 64)) % 64; }
+
 /* The start of slice l of L over [0, count). */
 static size_t nn_slice_start(size_t count, int l, int L) {
     if (l >= L) return count;
@@ -339,7 +341,7 @@ void nn_mpi_share(nn_state *s) {
     ok = 1;
     if (nn_local == 0) {
         const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
-        const double need = (double)model_bytes + (double)nn_locals * (double)(nn_extra_at + 4 * sizeof(double) + 8192) + 65536;
+        const double need = (double)model_bytes + (double)nn_locals * (double)(nn_extra_at + 4 * sizeof(double) + 8256) + 65600;
         struct statvfs fs;
         if (!dir || !*dir) dir = "/dev/shm";
         if (statvfs(dir, &fs) == 0 && (double)fs.f_bavail * (double)fs.f_frsize < need) {
@@ -362,12 +364,19 @@ void nn_mpi_share(nn_state *s) {
     if (nn_machines > 1) MPI_Comm_split(MPI_COMM_WORLD, nn_local, nn_rank, &nn_cross);
     MPI_Info_create(&info);
     MPI_Info_set(info, "alloc_shared_noncontig", "true");
-    MPI_Win_allocate_shared(nn_local == 0 ? (MPI_Aint)model_bytes : 0, 1, info, nn_node, &model, &nn_model_win);
-    MPI_Win_allocate_shared((MPI_Aint)(nn_extra_at + 4 * sizeof(double)), 1, info, nn_node, &mine, &nn_grads_win);
+    /* + 64: Open MPI starts a segment anywhere (264 bytes into a page was seen); the arrays start at
+     * the next multiple of 64 bytes, as the generated code wants (the same place in every process:
+     * a mapping keeps the segment's offset within its page). */
+    MPI_Win_allocate_shared(nn_local == 0 ? (MPI_Aint)(model_bytes + 64) : 0, 1, info, nn_node, &model, &nn_model_win);
+    MPI_Win_allocate_shared((MPI_Aint)(nn_extra_at + 4 * sizeof(double) + 64), 1, info, nn_node, &mine, &nn_grads_win);
     MPI_Info_free(&info);
     MPI_Win_shared_query(nn_model_win, 0, &size, &disp, &model);
+    model = nn_align64(model);
     nn_peers = (unsigned char **)nn_alloc(nn_mul((size_t)nn_locals, sizeof *nn_peers));
-    for (q = 0; q < nn_locals; q++) MPI_Win_shared_query(nn_grads_win, q, &size, &disp, &nn_peers[q]);
+    for (q = 0; q < nn_locals; q++) {
+        MPI_Win_shared_query(nn_grads_win, q, &size, &disp, &nn_peers[q]);
+        nn_peers[q] = nn_align64(nn_peers[q]);
+    }
     MPI_Win_lock_all(MPI_MODE_NOCHECK, nn_model_win);
     MPI_Win_lock_all(MPI_MODE_NOCHECK, nn_grads_win);
     if (nn_local == 0) { /* every process holds the same values: the first one's go in */

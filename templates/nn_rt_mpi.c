@@ -459,9 +459,9 @@ static double nn_shared_step(nn_state *s, double loss, double lr) {
     work = MPI_Wtime();
     nn_wait_seconds += work - t;
     s->step++;
-    /* One pass of sums, then one of updates: summing and updating block by block (each block's mean
-     * still in the level-1 cache for the update) was measured 1.6x to 6x slower on W4 (the reads
-     * of the other process's gradients lose the hardware prefetcher's long streams). */
+    /* One pass of sums, then one of updates (the reads of the other process's gradients stay one
+     * long stream for the prefetcher); summing and updating block by block, each block's mean still
+     * in the level-1 cache for the update, was not faster on W4 (docs/PERFORMANCE.md). */
     for (i = nn_lo; i < nn_hi; i += NN_MPI_CHUNK) nn_shared_sum(i, nn_hi - i < NN_MPI_CHUNK ? nn_hi : i + NN_MPI_CHUNK);
     if (nn_hi == n + 1) NN_EXTRA(nn_local, 1) = nn_real_get(s->grads, n);
     if (s->clip_norm > 0) { /* torch.nn.utils.clip_grad_norm_ over the whole mean gradient, as NAME_clip_grad_norm */

@@ -118,6 +118,19 @@ final class MPITests: XCTestCase {
         return n > 0 ? (d / n).squareRoot() : d.squareRoot()
     }
 
+    /// The checkpoints `a` and `b` took the same number of steps and hold parameters and optimizer
+    /// state within `tolerance` of each other, normwise; returns `a`.
+    @discardableResult
+    func assertCheckpointsAgree(_ a: URL, _ b: URL, within tolerance: Double, _ what: String,
+                                file: StaticString = #filePath, line: UInt = #line) throws -> Checkpoint {
+        let x = try Checkpoint.read(from: a), y = try Checkpoint.read(from: b)
+        XCTAssertEqual(x.step, y.step, what, file: file, line: line)
+        let dp = Self.normwise(x.parameters, y.parameters), ds = Self.normwise(x.optimizerState, y.optimizerState)
+        XCTAssertLessThanOrEqual(dp, tolerance, "\(what): parameters differ by \(dp) normwise", file: file, line: line)
+        XCTAssertLessThanOrEqual(ds, tolerance, "\(what): optimizer state differs by \(ds) normwise", file: file, line: line)
+        return x
+    }
+
     // MARK: equivalence
 
     /// P = 2 and 3 processes of batch 16 against one process of batch 16 P (iris, adam, standardised,
@@ -137,14 +150,10 @@ final class MPITests: XCTestCase {
                 XCTAssertEqual(many.status, 0, many.stderr)
                 XCTAssertEqual(many.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.count, 8, many.stdout)
                 XCTAssertTrue(many.stderr.contains("\(p) processes x batch 16 = global batch \(16 * p)"), many.stderr)
-                let a = try Checkpoint.read(from: small.appendingPathComponent("many.st"))
-                let b = try Checkpoint.read(from: big.appendingPathComponent("one.st"))
-                XCTAssertEqual(a.step, b.step)
+                let a = try assertCheckpointsAgree(small.appendingPathComponent("many.st"), big.appendingPathComponent("one.st"),
+                                                   within: tolerance, "\(scalar) P=\(p)")
                 XCTAssertEqual(a.step, Int64(8 * (120 / (16 * p))))
                 XCTAssertEqual(a.epoch, 8)
-                let dp = Self.normwise(a.parameters, b.parameters), ds = Self.normwise(a.optimizerState, b.optimizerState)
-                XCTAssertLessThanOrEqual(dp, tolerance, "\(scalar) P=\(p): parameters differ by \(dp) normwise")
-                XCTAssertLessThanOrEqual(ds, tolerance, "\(scalar) P=\(p): optimizer state differs by \(ds) normwise")
             }
             // ./train links no MPI library (cc built nn_rt_mpi.c without NN_MPI or mpi.h); train_mpi does.
             let plainLibs = try runProgram("/usr/bin/env", ["ldd", small.appendingPathComponent("train").path], in: small)
@@ -205,11 +214,8 @@ final class MPITests: XCTestCase {
                                      environment: env)
                 XCTAssertEqual(r.status, 0, r.stderr)
             }
-            let a = try Checkpoint.read(from: dir.appendingPathComponent("clip-shared.st"))
-            let b = try Checkpoint.read(from: dir.appendingPathComponent("clip-copies.st"))
-            let dp = Self.normwise(a.parameters, b.parameters), ds = Self.normwise(a.optimizerState, b.optimizerState)
-            XCTAssertLessThanOrEqual(dp, 1e-12, "\(model.name) clipped: parameters differ by \(dp) normwise")
-            XCTAssertLessThanOrEqual(ds, 1e-12, "\(model.name) clipped: optimizer state differs by \(ds) normwise")
+            try assertCheckpointsAgree(dir.appendingPathComponent("clip-shared.st"), dir.appendingPathComponent("clip-copies.st"),
+                                       within: 1e-12, "\(model.name) clipped")
         }
         // Between machines: 2 machines of 2 processes, and machines of 2 and 1 (not shared).
         let small = try build(residual, .f64, targets: ["train_mpi"])
@@ -226,12 +232,8 @@ final class MPITests: XCTestCase {
                                     environment: ["NN_MPI_MACHINE_SIZE": "\(k)"])
             XCTAssertEqual(many.status, 0, many.stderr)
             XCTAssertTrue(many.stderr.contains(says), many.stderr)
-            let a = try Checkpoint.read(from: small.appendingPathComponent("many\(p).st"))
-            let b = try Checkpoint.read(from: big.appendingPathComponent("one.st"))
-            XCTAssertEqual(a.step, b.step)
-            let dp = Self.normwise(a.parameters, b.parameters), ds = Self.normwise(a.optimizerState, b.optimizerState)
-            XCTAssertLessThanOrEqual(dp, 1e-12, "P=\(p) between machines: parameters differ by \(dp) normwise")
-            XCTAssertLessThanOrEqual(ds, 1e-12, "P=\(p) between machines: optimizer state differs by \(ds) normwise")
+            try assertCheckpointsAgree(small.appendingPathComponent("many\(p).st"), big.appendingPathComponent("one.st"),
+                                       within: 1e-12, "P=\(p) between machines")
         }
     }
 
@@ -314,12 +316,8 @@ final class MPITests: XCTestCase {
                                 environment: every)
         XCTAssertEqual(many.status, 0, many.stderr)
         XCTAssertTrue(many.stderr.contains(": 8.0 slices a step started inside it"), many.stderr)
-        let a = try Checkpoint.read(from: small.appendingPathComponent("many.st"))
-        let b = try Checkpoint.read(from: big.appendingPathComponent("one.st"))
-        XCTAssertEqual(a.step, b.step)
-        let dp = Self.normwise(a.parameters, b.parameters), ds = Self.normwise(a.optimizerState, b.optimizerState)
-        XCTAssertLessThanOrEqual(dp, 1e-12, "P=3 overlapped: parameters differ by \(dp) normwise")
-        XCTAssertLessThanOrEqual(ds, 1e-12, "P=3 overlapped: optimizer state differs by \(ds) normwise")
+        try assertCheckpointsAgree(small.appendingPathComponent("many.st"), big.appendingPathComponent("one.st"),
+                                   within: 1e-12, "P=3 overlapped")
     }
 
     /// Two OpenMP threads in each of 2 processes (a model whose products are shared among
@@ -455,19 +453,24 @@ final class MPITests: XCTestCase {
     // MARK: every example
 
     /// `make mpi` builds train_mpi for every example model (float32; -O0 for speed, with the
-    /// strict warnings: no diagnostic); two of them (regression, binary) train 2 epochs with 2
-    /// processes. (./train's objects, the same but for nn_rt_mpi.c, are built with -O2 by
-    /// StandaloneRuntimeTests.)
+    /// strict warnings: no diagnostic), and each trains 2 epochs on its data set with 2 processes
+    /// sharing one copy of the model. (./train's objects, the same but for nn_rt_mpi.c, are built
+    /// with -O2 by StandaloneRuntimeTests.)
     func testEveryExampleBuildsWithMakeMPI() throws {
         _ = try mpirun()
         for a in try exampleModelFiles(bench: false) {
             let dir = try build(a.model, .f32, cflags: "-O0 -Wall -Wextra -Werror -pedantic", targets: ["mpi"])
             XCTAssertTrue(FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("train_mpi").path))
-            guard let data = ["diabetes": "diabetes.csv", "breast_cancer": "breast_cancer.csv"][a.model.name] else { continue }
-            let path = kitTestsPackageRoot.appendingPathComponent("examples/data/\(data)").path
+            // Every example trains on its data set with 2 processes (one copy of the model between them).
+            guard let data = ["iris", "digits", "diabetes", "breast_cancer"].first(where: { a.model.name.hasPrefix($0) }) else {
+                XCTFail("\(a.model.name): which data set of examples/data does it train on?")
+                continue
+            }
+            let path = kitTestsPackageRoot.appendingPathComponent("examples/data/\(data).csv").path
             let r = try trainMPI(dir, np: 2, [path, "--epochs", "2"])
             XCTAssertEqual(r.status, 0, "\(a.model.name): \(r.stderr)")
             XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.count, 2, r.stdout)
+            XCTAssertTrue(r.stderr.contains("one copy of the model per machine"), "\(a.model.name): \(r.stderr)")
         }
     }
 }

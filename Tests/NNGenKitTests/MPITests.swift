@@ -133,6 +133,22 @@ final class MPITests: XCTestCase {
 
     // MARK: equivalence
 
+    /// A small residual model (Adam) for iris's 4 features and 3 classes.
+    static func residual(_ name: String) -> Model {
+        Model(name: name, input: .features(4), batch: 16,
+              layers: [.dense(units: 16), .activation(.relu),
+                       .residual([.dense(units: 16), .activation(.tanh), .dense(units: 16)]), .dense(units: 3)],
+              loss: .softmaxCrossEntropy, optimizer: .adam(lr: 0.01))
+    }
+
+    /// A three-layer MLP (SGD with momentum) for iris with `layer` frozen: a gradient array shorter
+    /// than the parameters, at other offsets.
+    static func frozen(_ name: String, _ layer: String) -> Model {
+        Model(name: name, input: .features(4), batch: 16,
+              layers: [.dense(units: 12), .activation(.relu), .dense(units: 12), .activation(.relu), .dense(units: 3)],
+              loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.05, momentum: 0.9), trainable: [layer: .frozen])
+    }
+
     /// P = 2 and 3 processes of batch 16 against one process of batch 16 P (iris, adam, standardised,
     /// 8 epochs): the parameters and the optimizer state agree within 1e-12 normwise in float64 and
     /// 1e-5 in float32, the step counts are equal; one process of train_mpi writes ./train's bytes.
@@ -183,14 +199,7 @@ final class MPITests: XCTestCase {
     /// of batch P x 16, all with --clip-norm.
     func testOneCopyPerMachineEqualsOneAllreduce() throws {
         _ = try mpirun()
-        let residual = Model(name: "shr_res", input: .features(4), batch: 16,
-                             layers: [.dense(units: 16), .activation(.relu),
-                                      .residual([.dense(units: 16), .activation(.tanh), .dense(units: 16)]), .dense(units: 3)],
-                             loss: .softmaxCrossEntropy, optimizer: .adam(lr: 0.01))
-        let frozen = Model(name: "shr_frozen", input: .features(4), batch: 16,
-                           layers: [.dense(units: 12), .activation(.relu), .dense(units: 12), .activation(.relu), .dense(units: 3)],
-                           loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.05, momentum: 0.9),
-                           trainable: ["layers[0]": .frozen])
+        let residual = Self.residual("shr_res"), frozen = Self.frozen("shr_frozen", "layers[0]")
         let unshared = ["NN_MPI_SHARED": "0"]
         for (model, scalar) in [(residual, ScalarType.f64), (frozen, .f64), (try Self.example("iris"), .f32)] {
             let dir = try build(model, scalar, targets: ["train_mpi"])
@@ -275,14 +284,7 @@ final class MPITests: XCTestCase {
     /// one process of batch 3 x 16. The hooks are in the backward and the report counts the slices.
     func testOverlappedAveragingEqualsOneAllreduce() throws {
         _ = try mpirun()
-        let residual = Model(name: "ovl_res", input: .features(4), batch: 16,
-                             layers: [.dense(units: 16), .activation(.relu),
-                                      .residual([.dense(units: 16), .activation(.tanh), .dense(units: 16)]), .dense(units: 3)],
-                             loss: .softmaxCrossEntropy, optimizer: .adam(lr: 0.01))
-        let frozen = Model(name: "ovl_frozen", input: .features(4), batch: 16,
-                           layers: [.dense(units: 12), .activation(.relu), .dense(units: 12), .activation(.relu), .dense(units: 3)],
-                           loss: .softmaxCrossEntropy, optimizer: .sgd(lr: 0.05, momentum: 0.9),
-                           trainable: ["layers[2]": .frozen])
+        let residual = Self.residual("ovl_res"), frozen = Self.frozen("ovl_frozen", "layers[2]")
         // off: the default, whatever the slice (NN_MPI_SLICE=1 would start slices if it were on)
         // NN_MPI_SHARED=0: a copy of the model per process, whose averaging the overlap is about
         let every = ["NN_MPI_OVERLAP": "1", "NN_MPI_SLICE": "1", "NN_MPI_SHARED": "0"],

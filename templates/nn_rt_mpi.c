@@ -302,6 +302,14 @@ static void nn_node_sync(void) {
     MPI_Win_sync(nn_grads_win);
 }
 
+/* nn_mpi_share gives up after splitting off this machine's processes: a copy per process, and why. */
+static void nn_unshare(const char *why) {
+    nn_unshared_why = why;
+    MPI_Comm_free(&nn_node);
+    nn_locals = 1;
+    nn_local = 0;
+}
+
 /* Before the first step (after the parameters and the state are set: seeded, resumed or
  * loaded): moves them into the machine's shared window, and the gradients into this process's
  * part of the other one. Every process calls it. */
@@ -326,10 +334,7 @@ void nn_mpi_share(nn_state *s) {
     counts[1] = -nn_locals;
     MPI_Allreduce(MPI_IN_PLACE, counts, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (counts[0] != -counts[1]) {
-        nn_unshared_why = "the machines run different numbers of processes";
-        MPI_Comm_free(&nn_node);
-        nn_locals = 1;
-        nn_local = 0;
+        nn_unshare("the machines run different numbers of processes");
         return;
     }
     opt_at = nn_round_up(np * NN_REAL, 64);
@@ -353,11 +358,7 @@ void nn_mpi_share(nn_state *s) {
     }
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (!ok) {
-        if (!nn_why[0]) snprintf(nn_why, sizeof nn_why, "another machine has too little room in its shared-memory directory");
-        nn_unshared_why = nn_why;
-        MPI_Comm_free(&nn_node);
-        nn_locals = 1;
-        nn_local = 0;
+        nn_unshare(nn_why[0] ? nn_why : "another machine has too little room in its shared-memory directory");
         return;
     }
     nn_machines = nn_ranks / nn_locals;
@@ -518,7 +519,7 @@ void nn_mpi_metrics(nn_metrics *m) {
 /* One line on stderr after training (rank 0): the processes, the global batch, the bytes each
  * allreduce moves and its share of the training time. */
 void nn_mpi_report(double train_seconds) {
-    double bytes = (double)(NN_GRAD_COUNT + 1) * (double)NN_REAL;
+    const double bytes = (double)(NN_GRAD_COUNT + 1) * (double)NN_REAL; /* of the allreduce (no sharing) */
     if (nn_ranks == 1 || nn_reduce_count == 0) return;
     if (nn_shared) {
         char between[160] = "";
